@@ -1,0 +1,48 @@
+package org.kat4j.rational;
+
+import java.nio.FloatBuffer;
+
+/**
+ * The group-rational function F(x) = P(x)/Q(x) on float32 data in host memory, channels-last
+ * [rows, d], channel c in group c / (d / groups). Implementations: the CPU kernel in this module,
+ * a CUDA one in kat-cuda (found through {@link RationalKernelProvider}). Buffers are read from
+ * index 0 (slice them first); this interface does not depend on ND4J.
+ *
+ * <p>Coefficients: {@code num} = a0..a5 (shared by all groups), {@code den} = [groups * 4],
+ * b0..b3 of each group. See KAT.md section 1 for the formulas.
+ */
+public interface RationalKernel {
+    /** A short name shown by {@code kat info} ("cpu", "cuda:NVIDIA H100 ..."). */
+    String name();
+
+    /** y = F(x) for {@code n} elements ({@code n % d == 0}). */
+    void forward(FloatBuffer x, FloatBuffer y, int n, int d, int groups, float[] num, float[] den);
+
+    /**
+     * gx = g * F'(x); adds dL/da (6 values, summed over all groups) into {@code gradNum} and dL/db
+     * ([groups * 4]) into {@code gradDen}. {@code gx} may be null when only coefficient gradients
+     * are wanted.
+     */
+    void backward(FloatBuffer x, FloatBuffer g, FloatBuffer gx, int n, int d, int groups, float[] num, float[] den,
+                  double[] gradNum, double[] gradDen);
+
+    /** Checks the arguments every kernel shares; throws IllegalArgumentException naming the values. */
+    static void checkArgs(int n, int d, int groups, float[] num, float[] den) {
+        if (groups < 1) {
+            throw new IllegalArgumentException("GroupRational: groups " + groups + ", expected >= 1");
+        }
+        if (d < 1 || d % groups != 0) {
+            throw new IllegalArgumentException("GroupRational: channels " + d + " not divisible by groups " + groups);
+        }
+        if (n % d != 0) {
+            throw new IllegalArgumentException("GroupRational: " + n + " elements is not a whole number of rows of " + d);
+        }
+        if (num.length != 6) {
+            throw new IllegalArgumentException("GroupRational: numerator has " + num.length + " coefficients, expected 6");
+        }
+        if (den.length != groups * 4) {
+            throw new IllegalArgumentException("GroupRational: denominator has " + den.length + " coefficients, expected "
+                    + groups + " x 4");
+        }
+    }
+}
