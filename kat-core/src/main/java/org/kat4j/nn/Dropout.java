@@ -1,0 +1,25 @@
+package org.kat4j.nn;
+
+import org.kat4j.autograd.Ops;
+import org.kat4j.tensor.Tensor;
+
+import java.util.Random;
+
+/** Inverted dropout, active only in training mode; identity when p = 0. */
+public final class Dropout extends Module {
+    private final double p;
+    private final Random rng;
+
+    public Dropout(double p, Random rng) {
+        if (p < 0 || p >= 1) {
+            throw new IllegalArgumentException("Dropout: p = " + p + ", expected 0 <= p < 1");
+        }
+        this.p = p;
+        this.rng = rng;
+    }
+
+    @Override
+    public Tensor forward(Tensor x) {
+        return isTraining() && p > 0 ? Ops.dropout(x, p, rng) : x;
+    }
+}

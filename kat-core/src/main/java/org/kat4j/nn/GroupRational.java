@@ -1,0 +1,66 @@
+package org.kat4j.nn;
+
+import org.kat4j.rational.Gain;
+import org.kat4j.rational.RationalInit;
+import org.kat4j.rational.RationalOp;
+import org.kat4j.tensor.Tensor;
+
+/**
+ * The group-rational activation of KAT: F(x) = P5(x)/Q4(x), numerator shared by all groups,
+ * one denominator per group of channels/groups contiguous channels. Parameters
+ * {@code weight_numerator} [1, 6] and {@code weight_denominator} [groups, 4], as in the
+ * reference checkpoints.
+ *
+ * <pre>{@code
+ * var act = new GroupRational(768, 8, RationalInit.SWISH);
+ * Tensor y = act.forward(x);   // x: [..., 768]
+ * }</pre>
+ */
+public final class GroupRational extends Module {
+    private final int channels;
+    private final int groups;
+    public final Tensor numerator;
+    public final Tensor denominator;
+
+    public GroupRational(int channels, int groups, RationalInit init) {
+        if (groups < 1) {
+            throw new IllegalArgumentException("GroupRational: groups " + groups + ", expected >= 1");
+        }
+        if (channels < 1 || channels % groups != 0) {
+            throw new IllegalArgumentException("GroupRational: channels " + channels + " not divisible by groups " + groups);
+        }
+        this.channels = channels;
+        this.groups = groups;
+        double[] a = init.numerator();
+        double[] b1 = init.denominator();
+        float[] num = new float[6];
+        for (int i = 0; i < 6; i++) {
+            num[i] = (float) a[i];
+        }
+        float[] den = new float[groups * 4];
+        for (int g = 0; g < groups; g++) {
+            for (int k = 0; k < 4; k++) {
+                den[g * 4 + k] = (float) b1[k];
+            }
+        }
+        this.numerator = param("weight_numerator", Tensor.of(num, 1, 6));
+        this.denominator = param("weight_denominator", Tensor.of(den, groups, 4));
+    }
+
+    @Override
+    public Tensor forward(Tensor x) {
+        if (x.size(-1) != channels) {
+            throw new IllegalArgumentException("GroupRational: input " + shape(x) + ", expected last dim " + channels);
+        }
+        return RationalOp.apply(x, numerator, denominator);
+    }
+
+    /** E[F(x)^2] for x ~ N(0, 1) under the current coefficients (averaged over groups). */
+    public double secondMoment() {
+        return Gain.secondMomentGroups(numerator.toDoubleArray(), denominator.toDoubleArray());
+    }
+
+    public int groups() {
+        return groups;
+    }
+}

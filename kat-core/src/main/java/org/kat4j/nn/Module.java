@@ -1,0 +1,85 @@
+package org.kat4j.nn;
+
+import org.kat4j.tensor.Tensor;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A layer: parameters and child modules registered under their checkpoint names (timm's), so
+ * {@link #namedParameters()} yields keys like {@code blocks.0.mlp.fc1.weight}.
+ */
+public abstract class Module {
+    private final Map<String, Tensor> params = new LinkedHashMap<>();
+    private final Map<String, Module> children = new LinkedHashMap<>();
+    private boolean training = true;
+
+    /** Registers a trainable parameter (requiresGrad is set) and returns it. */
+    protected Tensor param(String name, Tensor value) {
+        value.requiresGrad(true);
+        params.put(name, value);
+        return value;
+    }
+
+    /** Registers a child module and returns it. */
+    protected <M extends Module> M child(String name, M module) {
+        children.put(name, module);
+        return module;
+    }
+
+    /** Parameters with dotted names, in registration order. */
+    public Map<String, Tensor> namedParameters() {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        collect("", out);
+        return out;
+    }
+
+    private void collect(String prefix, Map<String, Tensor> out) {
+        params.forEach((k, v) -> out.put(prefix + k, v));
+        children.forEach((k, m) -> m.collect(prefix + k + ".", out));
+    }
+
+    public List<Tensor> parameters() {
+        return new ArrayList<>(namedParameters().values());
+    }
+
+    /** Total number of parameter elements. */
+    public long parameterCount() {
+        long n = 0;
+        for (Tensor t : namedParameters().values()) {
+            n += t.numel();
+        }
+        return n;
+    }
+
+    public Map<String, Module> children() {
+        return children;
+    }
+
+    /** Switches this module and its children between training (dropout active) and evaluation. */
+    public Module train(boolean on) {
+        training = on;
+        children.values().forEach(c -> c.train(on));
+        return this;
+    }
+
+    public boolean isTraining() {
+        return training;
+    }
+
+    public void zeroGrad() {
+        for (Tensor t : namedParameters().values()) {
+            t.zeroGrad();
+        }
+    }
+
+    /** The layer's computation. */
+    public abstract Tensor forward(Tensor x);
+
+    static String shape(Tensor t) {
+        return Arrays.toString(t.shape());
+    }
+}
