@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Prepares kat-cuda/target/gpu-bundle for a GPU machine that may have no JDK and no package
+# registry: a small Java runtime made with jlink, the jars the GPU code needs (kat-cuda, kat-core
+# without ND4J, JCuda, SLF4J, the JUnit console launcher) and the compiled tests. Carry that folder
+# with the working tree and run kat-cuda/gpu-check.sh there. Needs a built kat-cuda (mvn install).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+out="$here/target/gpu-bundle"
+junit_console=1.14.1
+rm -rf "$out"
+mkdir -p "$out/lib"
+cd "$root"
+mvn -q -B -pl kat-cuda dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$out/deps" \
+    -DexcludeGroupIds=org.nd4j,org.bytedeco,org.apache.commons,com.google.flatbuffers,org.json,net.ericaro,com.jakewharton.byteunits,commons-io,commons-net,org.apache.commons.math3,com.google.protobuf,org.nd4j.shade
+# only what the GPU path loads: kat-core's kernel interface and CPU reference are pure Java
+for j in "$out"/deps/*.jar; do
+    case "$(basename "$j")" in
+        kat-core-*|jcuda-*|slf4j-api-*) cp "$j" "$out/lib/" ;;
+    esac
+done
+rm -rf "$out/deps"
+cp "$here"/target/kat-cuda-*.jar "$out/lib/"
+mvn -q -B dependency:copy -Dartifact=org.slf4j:slf4j-simple:2.0.17 -DoutputDirectory="$out/lib"
+mvn -q -B dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:$junit_console \
+    -DoutputDirectory="$out/lib"
+cp -r "$here/target/test-classes" "$out/test-classes"
+jlink --add-modules java.base,java.logging,java.xml,java.management,jdk.unsupported \
+      --strip-debug --no-header-files --no-man-pages --compress=2 --output "$out/jre"
+du -sh "$out" "$out"/jre "$out"/lib

@@ -1,0 +1,254 @@
+// Group-rational forward and backward for kat4j (KAT.md section 1), loaded through the JCuda
+// driver API. F(x) = P(x)/Q(x), P = a0 + a1 x + ... + a5 x^5 (one numerator for all groups),
+// Q = 1 + |b0||x| + |b1||x|^2 + |b2||x|^3 + |b3||x|^4 (one denominator per group of cpg contiguous
+// channels), channels-last data [rows, d]. Storage float32, bfloat16 or float16; math in float32.
+//
+// Backward never does per-element global atomics (the reference's bottleneck, FlashKAT): each
+// thread keeps a fixed channel vector, so its group is fixed and its 10 coefficient sums stay in
+// registers (double); a block reduces them in shared memory in a fixed order and writes one
+// partial row per block; a second kernel sums the rows in block order. Same input, same bits.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <stdint.h>
+
+template <typename T> __device__ __forceinline__ float to_f(T v);
+template <> __device__ __forceinline__ float to_f<float>(float v) { return v; }
+template <> __device__ __forceinline__ float to_f<__nv_bfloat16>(__nv_bfloat16 v) { return __bfloat162float(v); }
+template <> __device__ __forceinline__ float to_f<__half>(__half v) { return __half2float(v); }
+
+template <typename T> __device__ __forceinline__ T from_f(float v);
+template <> __device__ __forceinline__ float from_f<float>(float v) { return v; }
+template <> __device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+template <> __device__ __forceinline__ __half from_f<__half>(float v) { return __float2half_rn(v); }
+
+// shared layout: a0..a5, then |b| of each group (4 per group)
+__device__ __forceinline__ void load_coefficients(float* sh, const float* coef, int groups) {
+    for (int i = threadIdx.x; i < 6 + 4 * groups; i += blockDim.x) {
+        sh[i] = i < 6 ? coef[i] : fabsf(coef[i]);
+    }
+    __syncthreads();
+}
+
+__device__ __forceinline__ float rational(float v, const float* a, const float* b) {
+    float av = fabsf(v);
+    float p = fmaf(v, fmaf(v, fmaf(v, fmaf(v, fmaf(v, a[5], a[4]), a[3]), a[2]), a[1]), a[0]);
+    float q = fmaf(av, fmaf(av, fmaf(av, fmaf(av, b[3], b[2]), b[1]), b[0]), 1.0f);
+    return p / q;
+}
+
+// ---------------------------------------------------------------- forward
+
+// VEC elements per thread through one 16-byte load/store; requires cpg % VEC == 0.
+template <typename T, int VEC>
+__device__ void fwd_vec(const T* __restrict__ x, T* __restrict__ y, long long n, int d, int cpg, int groups,
+                        const float* __restrict__ coef) {
+    extern __shared__ float sh[];
+    load_coefficients(sh, coef, groups);
+    long long nv = n / VEC;
+    long long stride = (long long)gridDim.x * blockDim.x;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < nv; i += stride) {
+        long long e = i * VEC;
+        int g = (int)(e % d) / cpg;
+        const float* b = sh + 6 + 4 * g;
+        union { uint4 u; T t[VEC]; } in, out;
+        in.u = reinterpret_cast<const uint4*>(x)[i];
+#pragma unroll
+        for (int k = 0; k < VEC; k++) {
+            out.t[k] = from_f<T>(rational(to_f<T>(in.t[k]), sh, b));
+        }
+        reinterpret_cast<uint4*>(y)[i] = out.u;
+    }
+}
+
+template <typename T>
+__device__ void fwd_scalar(const T* __restrict__ x, T* __restrict__ y, long long n, int d, int cpg, int groups,
+                           const float* __restrict__ coef) {
+    extern __shared__ float sh[];
+    load_coefficients(sh, coef, groups);
+    long long stride = (long long)gridDim.x * blockDim.x;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
+        int g = (int)(i % d) / cpg;
+        y[i] = from_f<T>(rational(to_f<T>(x[i]), sh, sh + 6 + 4 * g));
+    }
+}
+
+// ---------------------------------------------------------------- backward
+
+// One element: writes dL/dx, adds the 10 coefficient terms (sign of b applied in the reduction).
+__device__ __forceinline__ float bwd_element(float v, float gv, const float* a, const float* b, double* acc) {
+    float av = fabsf(v);
+    float p = fmaf(v, fmaf(v, fmaf(v, fmaf(v, fmaf(v, a[5], a[4]), a[3]), a[2]), a[1]), a[0]);
+    float dp = fmaf(v, fmaf(v, fmaf(v, fmaf(v, 5.0f * a[5], 4.0f * a[4]), 3.0f * a[3]), 2.0f * a[2]), a[1]);
+    float q = fmaf(av, fmaf(av, fmaf(av, fmaf(av, b[3], b[2]), b[1]), b[0]), 1.0f);
+    float dqa = fmaf(av, fmaf(av, fmaf(av, 4.0f * b[3], 3.0f * b[2]), 2.0f * b[1]), b[0]);
+    float dq = v < 0.0f ? -dqa : dqa;
+    float iq = 1.0f / q;
+    float fq = p * iq;
+    float gq = gv * iq;
+    float gp = -gq * fq;
+    float v2 = v * v;
+    float a2 = av * av;
+    acc[0] += gq;
+    acc[1] += gq * v;
+    acc[2] += gq * v2;
+    acc[3] += gq * v2 * v;
+    acc[4] += gq * v2 * v2;
+    acc[5] += gq * v2 * v2 * v;
+    acc[6] += gp * av;
+    acc[7] += gp * a2;
+    acc[8] += gp * a2 * av;
+    acc[9] += gp * a2 * a2;
+    return gq * (dp - fq * dq);
+}
+
+// Block-level deterministic reduction of per-thread sums into partial[blockIdx.x][groups * 10].
+// thread_group < 0: the thread had no work.
+__device__ void block_reduce(const double* acc, int thread_group, int groups, double* __restrict__ partial) {
+    __shared__ double red[256 * 10];
+    __shared__ int grp[256];
+    for (int c = 0; c < 10; c++) {
+        red[c * blockDim.x + threadIdx.x] = acc[c];
+    }
+    grp[threadIdx.x] = thread_group;
+    __syncthreads();
+    double* out = partial + (long long)blockIdx.x * groups * 10;
+    for (int o = threadIdx.x; o < groups * 10; o += blockDim.x) {
+        int g = o / 10;
+        int c = o % 10;
+        double s = 0.0;
+        for (int t = 0; t < blockDim.x; t++) {
+            if (grp[t] == g) {
+                s += red[c * blockDim.x + t];
+            }
+        }
+        out[o] = s;
+    }
+}
+
+// Thread tid < active handles channel vector j = tid % cv (cv = d / VEC) of rows tid / cv,
+// tid / cv + active / cv, ... (active is a multiple of cv), so its group never changes.
+template <typename T, int VEC>
+__device__ void bwd_vec(const T* __restrict__ x, const T* __restrict__ gy, T* __restrict__ gx, long long n, int d,
+                        int cpg, int groups, const float* __restrict__ coef, long long active,
+                        double* __restrict__ partial) {
+    extern __shared__ float sh[];
+    load_coefficients(sh, coef, groups);
+    double acc[10] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    long long tid = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    int my_group = -1;
+    if (tid < active) {
+        int cv = d / VEC;
+        long long j = tid % cv;
+        my_group = (int)(j * VEC / cpg);
+        const float* b = sh + 6 + 4 * my_group;
+        long long rows = n / d;
+        long long row_step = active / cv;
+        for (long long r = tid / cv; r < rows; r += row_step) {
+            long long i = r * cv + j;
+            union { uint4 u; T t[VEC]; } xv, gv, out;
+            xv.u = reinterpret_cast<const uint4*>(x)[i];
+            gv.u = reinterpret_cast<const uint4*>(gy)[i];
+#pragma unroll
+            for (int k = 0; k < VEC; k++) {
+                out.t[k] = from_f<T>(bwd_element(to_f<T>(xv.t[k]), to_f<T>(gv.t[k]), sh, b, acc));
+            }
+            if (gx != nullptr) {
+                reinterpret_cast<uint4*>(gx)[i] = out.u;
+            }
+        }
+    }
+    block_reduce(acc, my_group, groups, partial);
+}
+
+template <typename T>
+__device__ void bwd_scalar(const T* __restrict__ x, const T* __restrict__ gy, T* __restrict__ gx, long long n, int d,
+                           int cpg, int groups, const float* __restrict__ coef, long long active,
+                           double* __restrict__ partial) {
+    extern __shared__ float sh[];
+    load_coefficients(sh, coef, groups);
+    double acc[10] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    long long tid = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    int my_group = -1;
+    if (tid < active) {
+        long long j = tid % d;
+        my_group = (int)(j / cpg);
+        const float* b = sh + 6 + 4 * my_group;
+        long long rows = n / d;
+        long long row_step = active / d;
+        for (long long r = tid / d; r < rows; r += row_step) {
+            long long i = r * d + j;
+            float out = bwd_element(to_f<T>(x[i]), to_f<T>(gy[i]), sh, b, acc);
+            if (gx != nullptr) {
+                gx[i] = from_f<T>(out);
+            }
+        }
+    }
+    block_reduce(acc, my_group, groups, partial);
+}
+
+// ---------------------------------------------------------------- entry points (unmangled)
+
+#define FWD(name, T, VEC)                                                                                         \
+    extern "C" __global__ void __launch_bounds__(256) name(const T* x, T* y, long long n, int d, int cpg,         \
+                                                           int groups, const float* coef) {                       \
+        fwd_vec<T, VEC>(x, y, n, d, cpg, groups, coef);                                                          \
+    }
+#define FWD1(name, T)                                                                                             \
+    extern "C" __global__ void __launch_bounds__(256) name(const T* x, T* y, long long n, int d, int cpg,         \
+                                                           int groups, const float* coef) {                       \
+        fwd_scalar<T>(x, y, n, d, cpg, groups, coef);                                                            \
+    }
+#define BWD(name, T, VEC)                                                                                         \
+    extern "C" __global__ void __launch_bounds__(256) name(const T* x, const T* gy, T* gx, long long n, int d,    \
+                                                           int cpg, int groups, const float* coef,               \
+                                                           long long active, double* partial) {                   \
+        bwd_vec<T, VEC>(x, gy, gx, n, d, cpg, groups, coef, active, partial);                                   \
+    }
+#define BWD1(name, T)                                                                                             \
+    extern "C" __global__ void __launch_bounds__(256) name(const T* x, const T* gy, T* gx, long long n, int d,    \
+                                                           int cpg, int groups, const float* coef,               \
+                                                           long long active, double* partial) {                   \
+        bwd_scalar<T>(x, gy, gx, n, d, cpg, groups, coef, active, partial);                                     \
+    }
+
+FWD(rational_fwd_f32_v4, float, 4)
+FWD1(rational_fwd_f32_v1, float)
+FWD(rational_fwd_bf16_v8, __nv_bfloat16, 8)
+FWD1(rational_fwd_bf16_v1, __nv_bfloat16)
+FWD(rational_fwd_f16_v8, __half, 8)
+FWD1(rational_fwd_f16_v1, __half)
+BWD(rational_bwd_f32_v4, float, 4)
+BWD1(rational_bwd_f32_v1, float)
+BWD(rational_bwd_bf16_v8, __nv_bfloat16, 8)
+BWD1(rational_bwd_bf16_v1, __nv_bfloat16)
+BWD(rational_bwd_f16_v8, __half, 8)
+BWD1(rational_bwd_f16_v1, __half)
+
+// Sums the per-block partials in block order: out[0..5] = dL/da (all groups), out[6 + 4g + k] =
+// s(b_gk) * dL/d|b_gk| (s(0) = +1). One thread per output.
+extern "C" __global__ void rational_bwd_reduce(const double* __restrict__ partial, int blocks, int groups,
+                                               const float* __restrict__ coef, double* __restrict__ out) {
+    int o = blockIdx.x * blockDim.x + threadIdx.x;
+    if (o >= 6 + 4 * groups) {
+        return;
+    }
+    double s = 0.0;
+    if (o < 6) {
+        for (int blk = 0; blk < blocks; blk++) {
+            const double* p = partial + (long long)blk * groups * 10;
+            for (int g = 0; g < groups; g++) {
+                s += p[g * 10 + o];
+            }
+        }
+    } else {
+        int g = (o - 6) / 4;
+        int k = (o - 6) % 4;
+        for (int blk = 0; blk < blocks; blk++) {
+            s += partial[(long long)blk * groups * 10 + g * 10 + 6 + k];
+        }
+        if (coef[o] < 0.0f) {
+            s = -s;
+        }
+    }
+    out[o] = s;
+}

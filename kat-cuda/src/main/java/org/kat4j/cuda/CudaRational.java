@@ -1,0 +1,164 @@
+package org.kat4j.cuda;
+
+import jcuda.Pointer;
+import jcuda.driver.CUfunction;
+import jcuda.driver.JCudaDriver;
+
+/**
+ * The group-rational kernels on device buffers (KAT.md section 1): x, y, gradients as
+ * channels-last [rows, d] in {@link Storage} F32, BF16 or F16, math in float32. Coefficients are
+ * uploaded once per step ({@link #upload}); forward and {@link #backwardAsync} only enqueue work,
+ * so a GPU pipeline pays no host round trip per op. Instances hold scratch buffers: one per thread.
+ */
+public final class CudaRational implements AutoCloseable {
+    private final CudaRuntime rt;
+    private DeviceBuffer partial;
+    private DeviceBuffer gradOut;
+    private int gradGroups;
+
+    public CudaRational(CudaRuntime rt) {
+        this.rt = rt;
+    }
+
+    /** Coefficients on the device: a0..a5 then b of each group (float32). */
+    public static final class Coefficients implements AutoCloseable {
+        final DeviceBuffer buf;
+        final int groups;
+
+        private Coefficients(DeviceBuffer buf, int groups) {
+            this.buf = buf;
+            this.groups = groups;
+        }
+
+        public int groups() {
+            return groups;
+        }
+
+        @Override
+        public void close() {
+            buf.close();
+        }
+    }
+
+    /** Uploads numerator [6] and denominator [groups*4]. */
+    public Coefficients upload(int groups, float[] num, float[] den) {
+        if (groups < 1) {
+            throw new IllegalArgumentException("GroupRational: groups " + groups + ", expected >= 1");
+        }
+        if (num.length != 6) {
+            throw new IllegalArgumentException("GroupRational: numerator has " + num.length + " coefficients, expected 6");
+        }
+        if (den.length != 4 * groups) {
+            throw new IllegalArgumentException("GroupRational: denominator has " + den.length + " coefficients, expected "
+                    + groups + " x 4");
+        }
+        float[] all = new float[6 + 4 * groups];
+        System.arraycopy(num, 0, all, 0, 6);
+        System.arraycopy(den, 0, all, 6, den.length);
+        return new Coefficients(DeviceBuffer.of(rt, all), groups);
+    }
+
+    private static void checkBuffer(String what, DeviceBuffer b, long n, Storage s) {
+        if (b.bytes() < n * s.bytes) {
+            throw new IllegalArgumentException("rational " + what + ": buffer of " + b.bytes() + " bytes, need " + n * s.bytes
+                    + " for " + n + " " + s + " elements");
+        }
+    }
+
+    /** Enqueues y = F(x). */
+    public void forward(DeviceBuffer x, DeviceBuffer y, long n, int d, Coefficients c, Storage s) {
+        Launch l = Launch.forward(n, d, c.groups, s, rt.multiprocessors, true);
+        checkBuffer("forward x", x, n, s);
+        checkBuffer("forward y", y, n, s);
+        if (n == 0) {
+            return;
+        }
+        rt.makeCurrent();
+        CUfunction f = rt.function("rational_fwd_" + s.suffix + "_v" + l.vec());
+        Pointer params = Pointer.to(Pointer.to(x.pointer()), Pointer.to(y.pointer()), Pointer.to(new long[]{n}),
+                Pointer.to(new int[]{d}), Pointer.to(new int[]{d / c.groups}), Pointer.to(new int[]{c.groups}),
+                Pointer.to(c.buf.pointer()));
+        JCudaDriver.cuLaunchKernel(f, l.blocks(), 1, 1, l.threads(), 1, 1, l.sharedBytes(), null, params, null);
+    }
+
+    /**
+     * Enqueues gx = g F'(x) (gx may be null) and the coefficient-gradient reduction; the result
+     * stays on the device until {@link #readGradients}.
+     */
+    public void backwardAsync(DeviceBuffer x, DeviceBuffer g, DeviceBuffer gx, long n, int d, Coefficients c, Storage s) {
+        int groups = c.groups;
+        Launch l = Launch.backward(n, d, groups, s, rt.multiprocessors, true);
+        checkBuffer("backward x", x, n, s);
+        checkBuffer("backward g", g, n, s);
+        if (gx != null) {
+            checkBuffer("backward gx", gx, n, s);
+        }
+        rt.makeCurrent();
+        long partialBytes = Math.max(1, l.partialLength(groups)) * Double.BYTES;
+        if (partial == null || partial.bytes() < partialBytes) {
+            if (partial != null) {
+                partial.close();
+            }
+            partial = DeviceBuffer.allocate(rt, partialBytes);
+        }
+        int outs = 6 + 4 * groups;
+        if (gradOut == null || gradOut.bytes() < (long) outs * Double.BYTES) {
+            if (gradOut != null) {
+                gradOut.close();
+            }
+            gradOut = DeviceBuffer.allocate(rt, (long) outs * Double.BYTES);
+        }
+        gradGroups = groups;
+        if (n == 0) {
+            JCudaDriver.cuMemsetD32(gradOut.pointer(), 0, outs * 2L);
+            return;
+        }
+        CUfunction f = rt.function("rational_bwd_" + s.suffix + "_v" + l.vec());
+        Pointer gxPtr = gx == null ? Pointer.to(new long[]{0}) : Pointer.to(gx.pointer());
+        Pointer params = Pointer.to(Pointer.to(x.pointer()), Pointer.to(g.pointer()), gxPtr, Pointer.to(new long[]{n}),
+                Pointer.to(new int[]{d}), Pointer.to(new int[]{d / groups}), Pointer.to(new int[]{groups}),
+                Pointer.to(c.buf.pointer()), Pointer.to(new long[]{l.active()}), Pointer.to(partial.pointer()));
+        JCudaDriver.cuLaunchKernel(f, l.blocks(), 1, 1, l.threads(), 1, 1, l.sharedBytes(), null, params, null);
+        CUfunction r = rt.function("rational_bwd_reduce");
+        Pointer rp = Pointer.to(Pointer.to(partial.pointer()), Pointer.to(new int[]{l.blocks()}),
+                Pointer.to(new int[]{groups}), Pointer.to(c.buf.pointer()), Pointer.to(gradOut.pointer()));
+        JCudaDriver.cuLaunchKernel(r, (outs + 127) / 128, 1, 1, 128, 1, 1, 0, null, rp, null);
+    }
+
+    /** Waits for the last backward and adds its dL/da into gradNum [6], dL/db into gradDen [groups*4]. */
+    public void readGradients(double[] gradNum, double[] gradDen) {
+        if (gradOut == null) {
+            throw new IllegalStateException("readGradients before any backwardAsync");
+        }
+        if (gradNum.length != 6 || gradDen.length != 4 * gradGroups) {
+            throw new IllegalArgumentException("readGradients: arrays of " + gradNum.length + " and " + gradDen.length
+                    + ", expected 6 and " + 4 * gradGroups);
+        }
+        double[] out = new double[6 + 4 * gradGroups];
+        gradOut.copyTo(out);
+        for (int i = 0; i < 6; i++) {
+            gradNum[i] += out[i];
+        }
+        for (int i = 0; i < gradDen.length; i++) {
+            gradDen[i] += out[6 + i];
+        }
+    }
+
+    /** Backward, then the gradients copied back (synchronous). */
+    public void backward(DeviceBuffer x, DeviceBuffer g, DeviceBuffer gx, long n, int d, Coefficients c, Storage s,
+                         double[] gradNum, double[] gradDen) {
+        backwardAsync(x, g, gx, n, d, c, s);
+        readGradients(gradNum, gradDen);
+    }
+
+    @Override
+    public void close() {
+        if (partial != null) {
+            partial.close();
+        }
+        if (gradOut != null) {
+            gradOut.close();
+        }
+        partial = gradOut = null;
+    }
+}

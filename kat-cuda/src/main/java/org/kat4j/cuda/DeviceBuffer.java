@@ -1,0 +1,117 @@
+package org.kat4j.cuda;
+
+import jcuda.Pointer;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.JCudaDriver;
+
+import java.nio.FloatBuffer;
+
+/**
+ * Device memory with explicit host copies. Allocated with cuMemAlloc (256-byte aligned), freed
+ * by {@link #close()}. A GPU pipeline keeps data in these between kernels: no copy per op.
+ */
+public final class DeviceBuffer implements AutoCloseable {
+    private final CUdeviceptr ptr;
+    private final long bytes;
+    private boolean freed;
+
+    private DeviceBuffer(CUdeviceptr ptr, long bytes) {
+        this.ptr = ptr;
+        this.bytes = bytes;
+    }
+
+    /** Allocates {@code bytes} on the runtime's device. */
+    public static DeviceBuffer allocate(CudaRuntime rt, long bytes) {
+        if (bytes <= 0) {
+            throw new IllegalArgumentException("DeviceBuffer: " + bytes + " bytes, expected > 0");
+        }
+        rt.makeCurrent();
+        CUdeviceptr p = new CUdeviceptr();
+        JCudaDriver.cuMemAlloc(p, bytes);
+        return new DeviceBuffer(p, bytes);
+    }
+
+    public static DeviceBuffer of(CudaRuntime rt, float[] data) {
+        DeviceBuffer b = allocate(rt, (long) data.length * Float.BYTES);
+        b.copyFrom(data);
+        return b;
+    }
+
+    public static DeviceBuffer of(CudaRuntime rt, short[] data) {
+        DeviceBuffer b = allocate(rt, (long) data.length * Short.BYTES);
+        b.copyFrom(data);
+        return b;
+    }
+
+    public long bytes() {
+        return bytes;
+    }
+
+    CUdeviceptr pointer() {
+        if (freed) {
+            throw new IllegalStateException("DeviceBuffer used after close()");
+        }
+        return ptr;
+    }
+
+    private void checkSize(long n) {
+        if (n > bytes) {
+            throw new IllegalArgumentException("DeviceBuffer: copy of " + n + " bytes into a buffer of " + bytes);
+        }
+    }
+
+    public void copyFrom(float[] src) {
+        checkSize((long) src.length * Float.BYTES);
+        JCudaDriver.cuMemcpyHtoD(pointer(), Pointer.to(src), (long) src.length * Float.BYTES);
+    }
+
+    public void copyFrom(short[] src) {
+        checkSize((long) src.length * Short.BYTES);
+        JCudaDriver.cuMemcpyHtoD(pointer(), Pointer.to(src), (long) src.length * Short.BYTES);
+    }
+
+    /** Copies {@code n} floats from a (direct or heap) buffer, starting at its index 0. */
+    public void copyFrom(FloatBuffer src, int n) {
+        checkSize((long) n * Float.BYTES);
+        JCudaDriver.cuMemcpyHtoD(pointer(), Pointer.to(src), (long) n * Float.BYTES);
+    }
+
+    public void copyTo(float[] dst) {
+        checkSize((long) dst.length * Float.BYTES);
+        JCudaDriver.cuMemcpyDtoH(Pointer.to(dst), pointer(), (long) dst.length * Float.BYTES);
+    }
+
+    public void copyTo(short[] dst) {
+        checkSize((long) dst.length * Short.BYTES);
+        JCudaDriver.cuMemcpyDtoH(Pointer.to(dst), pointer(), (long) dst.length * Short.BYTES);
+    }
+
+    public void copyTo(double[] dst) {
+        checkSize((long) dst.length * Double.BYTES);
+        JCudaDriver.cuMemcpyDtoH(Pointer.to(dst), pointer(), (long) dst.length * Double.BYTES);
+    }
+
+    public void copyTo(FloatBuffer dst, int n) {
+        checkSize((long) n * Float.BYTES);
+        JCudaDriver.cuMemcpyDtoH(Pointer.to(dst), pointer(), (long) n * Float.BYTES);
+    }
+
+    /** Device-to-device copy of {@code n} bytes. */
+    public void copyFrom(DeviceBuffer src, long n) {
+        checkSize(n);
+        JCudaDriver.cuMemcpyDtoD(pointer(), src.pointer(), n);
+    }
+
+    /** Fills every 32-bit word with {@code word} (tests poison outputs this way). */
+    public void fill32(int word) {
+        JCudaDriver.cuMemsetD32(pointer(), word, bytes / 4);
+    }
+
+    @Override
+    public void close() {
+        if (!freed) {
+            freed = true;
+            JCudaDriver.cuMemFree(ptr);
+        }
+    }
+}

@@ -1,0 +1,70 @@
+package org.kat4j.cuda;
+
+/**
+ * Launch geometry for the rational kernels (pure arithmetic, unit tested without a GPU).
+ *
+ * @param blocks      grid size
+ * @param threads     block size (always {@link #THREADS}: the backward reduction is sized for it)
+ * @param vec         elements per thread per step (16-byte loads), or 1 for the scalar kernels
+ * @param active      backward only: threads with work, a multiple of the channel vectors per row
+ * @param sharedBytes dynamic shared memory (the coefficients)
+ */
+public record Launch(int blocks, int threads, int vec, long active, int sharedBytes) {
+    public static final int THREADS = 256;
+    /** Resident blocks per multiprocessor aimed at by the grid-stride forward. */
+    static final int FORWARD_BLOCKS_PER_SM = 32;
+    /** Threads per multiprocessor aimed at by the backward (each keeps 10 double sums). */
+    static final int BACKWARD_THREADS_PER_SM = 2048;
+
+    /** Vector width usable for this storage and group size: all elements of a vector in one group. */
+    static int vectorFor(Storage s, int d, int groups, boolean aligned) {
+        int v = s.vectorWidth();
+        int cpg = d / groups;
+        return aligned && cpg % v == 0 ? v : 1;
+    }
+
+    static int sharedBytes(int groups) {
+        return (6 + 4 * groups) * Float.BYTES;
+    }
+
+    public static Launch forward(long n, int d, int groups, Storage s, int multiprocessors, boolean aligned) {
+        check(n, d, groups);
+        int vec = vectorFor(s, d, groups, aligned);
+        long units = n / vec;
+        long wanted = (units + THREADS - 1) / THREADS;
+        int blocks = (int) Math.max(1, Math.min(wanted, (long) multiprocessors * FORWARD_BLOCKS_PER_SM));
+        return new Launch(blocks, THREADS, vec, 0, sharedBytes(groups));
+    }
+
+    public static Launch backward(long n, int d, int groups, Storage s, int multiprocessors, boolean aligned) {
+        check(n, d, groups);
+        int vec = vectorFor(s, d, groups, aligned);
+        long cv = d / vec;
+        long rows = n / d;
+        long target = (long) multiprocessors * BACKWARD_THREADS_PER_SM;
+        long rowsAtOnce = Math.max(1, Math.min(rows, target / cv));
+        long active = cv * rowsAtOnce;
+        long blocks = (active + THREADS - 1) / THREADS;
+        if (blocks > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("rational backward: " + d + " channels need too many blocks");
+        }
+        return new Launch((int) blocks, THREADS, vec, active, sharedBytes(groups));
+    }
+
+    /** Doubles in the per-block partial buffer of a backward launch. */
+    public long partialLength(int groups) {
+        return (long) blocks * groups * 10;
+    }
+
+    private static void check(long n, int d, int groups) {
+        if (groups < 1) {
+            throw new IllegalArgumentException("GroupRational: groups " + groups + ", expected >= 1");
+        }
+        if (d < 1 || d % groups != 0) {
+            throw new IllegalArgumentException("GroupRational: channels " + d + " not divisible by groups " + groups);
+        }
+        if (n < 0 || n % d != 0) {
+            throw new IllegalArgumentException("GroupRational: " + n + " elements is not a whole number of rows of " + d);
+        }
+    }
+}

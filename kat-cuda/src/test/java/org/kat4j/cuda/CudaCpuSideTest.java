@@ -1,0 +1,92 @@
+package org.kat4j.cuda;
+
+import org.junit.jupiter.api.Test;
+import org.kat4j.rational.RationalKernels;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
+
+/** What kat-cuda guarantees on a machine without a GPU (CI). */
+class CudaCpuSideTest {
+    @Test
+    void probeNeverThrowsAndFallsBackToCpu() {
+        String status = CudaRuntime.status();
+        assertTrue(status.startsWith("GPU ") || status.startsWith("no GPU: "), status);
+        assumeFalse(CudaRuntime.get().isPresent(), "a GPU is present: the fallback is not in use here");
+        assertTrue(RationalKernels.get().name().startsWith("cpu"), RationalKernels.get().name());
+        assertTrue(RationalKernels.report().stream().anyMatch(l -> l.contains("no GPU")), RationalKernels.report().toString());
+    }
+
+    @Test
+    void kernelResourcesShipAndMatchTheSource() throws IOException, NoSuchAlgorithmException {
+        byte[] ptx = CudaRuntime.resource("rational.ptx", false);
+        byte[] cubin = CudaRuntime.resource("rational_sm90.cubin", false);
+        String text = new String(ptx, java.nio.charset.StandardCharsets.US_ASCII);
+        for (String fn : new String[]{"rational_fwd_f32_v4", "rational_fwd_bf16_v8", "rational_fwd_f16_v1",
+                "rational_bwd_f32_v4", "rational_bwd_bf16_v1", "rational_bwd_reduce"}) {
+            assertTrue(text.contains(".entry " + fn), "PTX lacks " + fn);
+        }
+        assertEquals(0x7F, cubin[0] & 0xFF, "cubin is not an ELF file");
+        String stamp = new String(CudaRuntime.resource("rational.cu.sha256", false)).trim();
+        Path src = Path.of("src/main/cuda/rational.cu");
+        assumeFalse(!Files.exists(src), "source tree not available");
+        String sha = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(src)));
+        assertEquals(sha, stamp, "rational.cu changed since the PTX/cubin were built: run kat-cuda/build-kernels.sh");
+    }
+
+    @Test
+    void launchArithmetic() {
+        // forward: 16-byte vectors when the group size allows, grid capped at 32 blocks per SM
+        Launch f = Launch.forward(32L * 197 * 768, 768, 8, Storage.F32, 132, true);
+        assertEquals(4, f.vec());
+        assertEquals(Math.min((32L * 197 * 768 / 4 + 255) / 256, 132 * 32), f.blocks());
+        assertEquals((6 + 32) * 4, f.sharedBytes());
+        assertEquals(8, Launch.forward(1024, 128, 8, Storage.BF16, 132, true).vec());
+        assertEquals(1, Launch.forward(960, 96, 8, Storage.BF16, 132, true).vec()); // 12 channels per group: no 8-wide vectors
+        assertEquals(1, Launch.forward(21, 21, 7, Storage.F32, 132, true).vec());
+        assertEquals(1, Launch.forward(1024, 128, 8, Storage.F32, 132, false).vec());
+        assertEquals(1, Launch.forward(1, 1, 1, Storage.F32, 132, true).blocks());
+        // backward: active threads are whole rows of channel vectors, so each thread keeps one group
+        Launch b = Launch.backward(32L * 197 * 768, 768, 8, Storage.F32, 132, true);
+        long cv = 768 / 4;
+        assertEquals(0, b.active() % cv);
+        assertEquals(cv * Math.min(32L * 197, 132L * 2048 / cv), b.active());
+        assertEquals((b.active() + 255) / 256, b.blocks());
+        assertEquals((long) b.blocks() * 8 * 10, b.partialLength(8));
+        Launch tiny = Launch.backward(5 * 3, 3, 1, Storage.F32, 132, true);
+        assertEquals(15, tiny.active());
+        assertEquals(1, tiny.blocks());
+        // very wide rows: at least one row at a time
+        Launch wide = Launch.backward(1L << 22, 1 << 22, 1, Storage.F32, 1, true);
+        assertEquals(1 << 20, wide.active());
+        assertThrows(IllegalArgumentException.class, () -> Launch.forward(100, 10, 3, Storage.F32, 1, true));
+        assertThrows(IllegalArgumentException.class, () -> Launch.backward(101, 10, 2, Storage.F32, 1, true));
+        assertThrows(IllegalArgumentException.class, () -> Launch.backward(100, 10, 0, Storage.F32, 1, true));
+    }
+
+    @Test
+    void halfConversionsRoundTrip() {
+        for (float v : new float[]{0f, -0f, 1f, -2.5f, 65504f, 6.1035156e-5f, 5.9604645e-8f, 0.1f, 3.14159f}) {
+            float h = HostConversions.fromF16(HostConversions.toF16(v));
+            assertEquals(v, h, Math.abs(v) * 1e-3 + 1e-8, "f16 " + v);
+            float b = HostConversions.fromBf16(HostConversions.toBf16(v));
+            assertEquals(v, b, Math.abs(v) * 8e-3, "bf16 " + v);
+        }
+        assertEquals(Float.POSITIVE_INFINITY, HostConversions.fromF16(HostConversions.toF16(1e6f)));
+        assertTrue(Float.isNaN(HostConversions.fromF16(HostConversions.toF16(Float.NaN))));
+        assertTrue(Float.isNaN(HostConversions.fromBf16(HostConversions.toBf16(Float.NaN))));
+        assertEquals((short) 0x3C00, HostConversions.toF16(1f));
+        assertEquals((short) 0x3F80, HostConversions.toBf16(1f));
+        // ties to even: 1 + 2^-11 is halfway between 1 and the next half (1 + 2^-10): rounds to 1
+        assertEquals((short) 0x3C00, HostConversions.toF16(1f + 0x1p-11f));
+    }
+}
