@@ -33,7 +33,8 @@ __device__ __forceinline__ float rational(float v, const float* a, const float* 
     float av = fabsf(v);
     float p = fmaf(v, fmaf(v, fmaf(v, fmaf(v, fmaf(v, a[5], a[4]), a[3]), a[2]), a[1]), a[0]);
     float q = fmaf(av, fmaf(av, fmaf(av, fmaf(av, b[3], b[2]), b[1]), b[0]), 1.0f);
-    return p / q;
+    // Q >= 1, so the fast division (2 ulp) is safe; a full IEEE division made the kernel compute-bound
+    return __fdividef(p, q);
 }
 
 // ---------------------------------------------------------------- forward
@@ -74,15 +75,17 @@ __device__ void fwd_scalar(const T* __restrict__ x, T* __restrict__ y, long long
 
 // ---------------------------------------------------------------- backward
 
-// One element: writes dL/dx, adds the 10 coefficient terms (sign of b applied in the reduction).
-__device__ __forceinline__ float bwd_element(float v, float gv, const float* a, const float* b, double* acc) {
+// One element: returns dL/dx, adds the 10 coefficient terms to acc (sign of b applied in the
+// reduction). A is float for a vector's few elements, then folded into the thread's double sums.
+template <typename A>
+__device__ __forceinline__ float bwd_element(float v, float gv, const float* a, const float* b, A* acc) {
     float av = fabsf(v);
     float p = fmaf(v, fmaf(v, fmaf(v, fmaf(v, fmaf(v, a[5], a[4]), a[3]), a[2]), a[1]), a[0]);
     float dp = fmaf(v, fmaf(v, fmaf(v, fmaf(v, 5.0f * a[5], 4.0f * a[4]), 3.0f * a[3]), 2.0f * a[2]), a[1]);
     float q = fmaf(av, fmaf(av, fmaf(av, fmaf(av, b[3], b[2]), b[1]), b[0]), 1.0f);
     float dqa = fmaf(av, fmaf(av, fmaf(av, 4.0f * b[3], 3.0f * b[2]), 2.0f * b[1]), b[0]);
     float dq = v < 0.0f ? -dqa : dqa;
-    float iq = 1.0f / q;
+    float iq = __fdividef(1.0f, q);
     float fq = p * iq;
     float gq = gv * iq;
     float gp = -gq * fq;
@@ -104,10 +107,11 @@ __device__ __forceinline__ float bwd_element(float v, float gv, const float* a, 
 // Block-level deterministic reduction of per-thread sums into partial[blockIdx.x][groups * 10].
 // thread_group < 0: the thread had no work.
 __device__ void block_reduce(const double* acc, int thread_group, int groups, double* __restrict__ partial) {
-    __shared__ double red[256 * 10];
+    // row stride 11 (not 10): the readers below, one per coefficient, hit different banks
+    __shared__ double red[256 * 11];
     __shared__ int grp[256];
     for (int c = 0; c < 10; c++) {
-        red[c * blockDim.x + threadIdx.x] = acc[c];
+        red[threadIdx.x * 11 + c] = acc[c];
     }
     grp[threadIdx.x] = thread_group;
     __syncthreads();
@@ -118,7 +122,7 @@ __device__ void block_reduce(const double* acc, int thread_group, int groups, do
         double s = 0.0;
         for (int t = 0; t < blockDim.x; t++) {
             if (grp[t] == g) {
-                s += red[c * blockDim.x + t];
+                s += red[t * 11 + c];
             }
         }
         out[o] = s;
@@ -148,9 +152,14 @@ __device__ void bwd_vec(const T* __restrict__ x, const T* __restrict__ gy, T* __
             union { uint4 u; T t[VEC]; } xv, gv, out;
             xv.u = reinterpret_cast<const uint4*>(x)[i];
             gv.u = reinterpret_cast<const uint4*>(gy)[i];
+            float f[10] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 #pragma unroll
             for (int k = 0; k < VEC; k++) {
-                out.t[k] = from_f<T>(bwd_element(to_f<T>(xv.t[k]), to_f<T>(gv.t[k]), sh, b, acc));
+                out.t[k] = from_f<T>(bwd_element(to_f<T>(xv.t[k]), to_f<T>(gv.t[k]), sh, b, f));
+            }
+#pragma unroll
+            for (int c = 0; c < 10; c++) {
+                acc[c] += f[c];
             }
             if (gx != nullptr) {
                 reinterpret_cast<uint4*>(gx)[i] = out.u;
@@ -224,31 +233,38 @@ BWD1(rational_bwd_bf16_v1, __nv_bfloat16)
 BWD(rational_bwd_f16_v8, __half, 8)
 BWD1(rational_bwd_f16_v1, __half)
 
-// Sums the per-block partials in block order: out[0..5] = dL/da (all groups), out[6 + 4g + k] =
-// s(b_gk) * dL/d|b_gk| (s(0) = +1). One thread per output.
-extern "C" __global__ void rational_bwd_reduce(const double* __restrict__ partial, int blocks, int groups,
-                                               const float* __restrict__ coef, double* __restrict__ out) {
-    int o = blockIdx.x * blockDim.x + threadIdx.x;
-    if (o >= 6 + 4 * groups) {
-        return;
-    }
-    double s = 0.0;
+// Sums the per-block partials: one block per output, each thread a fixed stride of blocks, then
+// a fixed shared-memory tree, so the result does not depend on timing. out[0..5] = dL/da (all
+// groups), out[6 + 4g + k] = s(b_gk) * dL/d|b_gk| (s(0) = +1). Launch: outputs x 256 threads.
+extern "C" __global__ void __launch_bounds__(256) rational_bwd_reduce(const double* __restrict__ partial, int blocks,
+                                                                      int groups, const float* __restrict__ coef,
+                                                                      double* __restrict__ out) {
+    __shared__ double s[256];
+    int o = blockIdx.x;
+    double acc = 0.0;
     if (o < 6) {
-        for (int blk = 0; blk < blocks; blk++) {
+        for (int blk = threadIdx.x; blk < blocks; blk += blockDim.x) {
             const double* p = partial + (long long)blk * groups * 10;
             for (int g = 0; g < groups; g++) {
-                s += p[g * 10 + o];
+                acc += p[g * 10 + o];
             }
         }
     } else {
         int g = (o - 6) / 4;
         int k = (o - 6) % 4;
-        for (int blk = 0; blk < blocks; blk++) {
-            s += partial[(long long)blk * groups * 10 + g * 10 + 6 + k];
-        }
-        if (coef[o] < 0.0f) {
-            s = -s;
+        for (int blk = threadIdx.x; blk < blocks; blk += blockDim.x) {
+            acc += partial[(long long)blk * groups * 10 + g * 10 + 6 + k];
         }
     }
-    out[o] = s;
+    s[threadIdx.x] = acc;
+    __syncthreads();
+    for (int w = blockDim.x / 2; w > 0; w >>= 1) {
+        if (threadIdx.x < w) {
+            s[threadIdx.x] += s[threadIdx.x + w];
+        }
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) {
+        out[o] = (o >= 6 && coef[o] < 0.0f) ? -s[0] : s[0];
+    }
 }

@@ -122,7 +122,7 @@ public final class CudaRational implements AutoCloseable {
         CUfunction r = rt.function("rational_bwd_reduce");
         Pointer rp = Pointer.to(Pointer.to(partial.pointer()), Pointer.to(new int[]{l.blocks()}),
                 Pointer.to(new int[]{groups}), Pointer.to(c.buf.pointer()), Pointer.to(gradOut.pointer()));
-        JCudaDriver.cuLaunchKernel(r, (outs + 127) / 128, 1, 1, 128, 1, 1, 0, null, rp, null);
+        JCudaDriver.cuLaunchKernel(r, outs, 1, 1, Launch.THREADS, 1, 1, 0, null, rp, null);
     }
 
     /** Waits for the last backward and adds its dL/da into gradNum [6], dL/db into gradDen [groups*4]. */

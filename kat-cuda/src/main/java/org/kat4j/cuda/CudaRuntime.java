@@ -37,6 +37,7 @@ public final class CudaRuntime {
     final int driverVersion;
     final String moduleKind;
     private final Map<String, CUfunction> functions = new HashMap<>();
+    private final ThreadLocal<Boolean> currentOnThread = ThreadLocal.withInitial(() -> Boolean.FALSE);
 
     private CudaRuntime(CUdevice device, CUcontext context, CUmodule module, String name, int sms, int major, int minor,
                         int driver, String moduleKind) {
@@ -159,7 +160,11 @@ public final class CudaRuntime {
 
     /** Makes this runtime's context current on the calling thread. */
     void makeCurrent() {
-        JCudaDriver.cuCtxSetCurrent(context);
+        // once per thread: nothing else in kat4j switches contexts, and each call is a JNI round trip
+        if (!currentOnThread.get()) {
+            JCudaDriver.cuCtxSetCurrent(context);
+            currentOnThread.set(Boolean.TRUE);
+        }
     }
 
     public String deviceName() {
