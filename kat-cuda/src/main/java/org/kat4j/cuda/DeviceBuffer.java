@@ -13,11 +13,21 @@ import java.nio.FloatBuffer;
 public final class DeviceBuffer implements AutoCloseable {
     private final CUdeviceptr ptr;
     private final long bytes;
+    private final long address;
     private boolean freed;
 
     private DeviceBuffer(CUdeviceptr ptr, long bytes) {
         this.ptr = ptr;
         this.bytes = bytes;
+        this.address = KernelArgs.address(ptr);
+    }
+
+    /** The raw device address (for kernel argument blocks). */
+    long address() {
+        if (freed) {
+            throw new IllegalStateException("DeviceBuffer used after close()");
+        }
+        return address;
     }
 
     /** Allocates {@code bytes} on the runtime's device. */

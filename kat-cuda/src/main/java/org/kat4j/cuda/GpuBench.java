@@ -27,6 +27,7 @@ public final class GpuBench {
         System.out.println();
         System.out.println("| shape | storage | copy GB/s | forward GB/s | fwd/copy | backward GB/s | bwd/copy |");
         System.out.println("|---|---|---|---|---|---|---|");
+        launchOverhead(rt, iters);
         long[][] shapes = {{32, 197, 768}, {128, 197, 3072}};
         for (long[] shape : shapes) {
             for (Storage s : new Storage[]{Storage.F32, Storage.BF16}) {
@@ -63,6 +64,17 @@ public final class GpuBench {
             double bwdGbs = 3.0 * bytes / (bwdMs * 1e6);
             System.out.printf(Locale.ROOT, "| %dx%dx%d | %s | %.0f | %.0f | %.2f | %.0f | %.2f |%n", shape[0], shape[1],
                     shape[2], s, copyGbs, fwdGbs, fwdGbs / copyGbs, bwdGbs, bwdGbs / copyGbs);
+        }
+    }
+
+    /** Time per call of a forward on 64 elements: the host-side cost of one launch through JCuda. */
+    private static void launchOverhead(CudaRuntime rt, int iters) {
+        try (CudaRational k = new CudaRational(rt);
+             CudaRational.Coefficients c = k.upload(1, new float[6], new float[4]);
+             DeviceBuffer x = DeviceBuffer.allocate(rt, 256);
+             DeviceBuffer y = DeviceBuffer.allocate(rt, 256)) {
+            double ms = time(rt, iters, () -> k.forward(x, y, 64, 8, c, Storage.F32));
+            System.out.printf(Locale.ROOT, "launch overhead (forward on 64 elements): %.1f us per call%n%n", ms * 1000);
         }
     }
 
