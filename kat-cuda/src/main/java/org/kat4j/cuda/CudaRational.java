@@ -69,14 +69,17 @@ public final class CudaRational implements AutoCloseable {
 
     /** Enqueues y = F(x). */
     public void forward(DeviceBuffer x, DeviceBuffer y, long n, int d, Coefficients c, Storage s) {
-        Launch l = Launch.forward(n, d, c.groups, s, rt.multiprocessors, true);
+        int vec = Launch.vectorFor(s, d, c.groups, true);
+        String fn = "rational_fwd_" + s.suffix + "_v" + vec;
+        Launch l = Launch.forward(n, d, c.groups, s, rt.multiprocessors,
+                rt.residentBlocks(fn, Launch.THREADS, Launch.sharedBytes(c.groups)), true);
         checkBuffer("forward x", x, n, s);
         checkBuffer("forward y", y, n, s);
         if (n == 0) {
             return;
         }
         rt.makeCurrent();
-        CUfunction f = rt.function("rational_fwd_" + s.suffix + "_v" + l.vec());
+        CUfunction f = rt.function(fn);
         fwdArgs.ptr(0, x).ptr(1, y).i64(2, n).i32(3, d).i32(4, d / c.groups).i32(5, c.groups).ptr(6, c.buf);
         JCudaDriver.cuLaunchKernel(f, l.blocks(), 1, 1, l.threads(), 1, 1, l.sharedBytes(), null, fwdArgs.params, null);
     }
@@ -87,7 +90,10 @@ public final class CudaRational implements AutoCloseable {
      */
     public void backwardAsync(DeviceBuffer x, DeviceBuffer g, DeviceBuffer gx, long n, int d, Coefficients c, Storage s) {
         int groups = c.groups;
-        Launch l = Launch.backward(n, d, groups, s, rt.multiprocessors, true);
+        int vec = Launch.vectorFor(s, d, groups, true);
+        String fn = "rational_bwd_" + s.suffix + "_v" + vec;
+        Launch l = Launch.backward(n, d, groups, s, rt.multiprocessors,
+                rt.residentBlocks(fn, Launch.THREADS, Launch.sharedBytes(groups)), true);
         checkBuffer("backward x", x, n, s);
         checkBuffer("backward g", g, n, s);
         if (gx != null) {
@@ -113,12 +119,11 @@ public final class CudaRational implements AutoCloseable {
             JCudaDriver.cuMemsetD32(gradOut.pointer(), 0, outs * 2L);
             return;
         }
-        CUfunction f = rt.function("rational_bwd_" + s.suffix + "_v" + l.vec());
+        CUfunction f = rt.function(fn);
         bwdArgs.ptr(0, x).ptr(1, g).ptr(2, gx).i64(3, n).i32(4, d).i32(5, d / groups).i32(6, groups).ptr(7, c.buf)
                 .i64(8, l.active()).ptr(9, partial);
         JCudaDriver.cuLaunchKernel(f, l.blocks(), 1, 1, l.threads(), 1, 1, l.sharedBytes(), null, bwdArgs.params, null);
-        // second pass: one block per coefficient sums the block partials in a fixed order (a single
-        // last-block pass in the same launch measured 3x slower: one SM reading every partial)
+        // second pass: one block per coefficient sums the block partials in a fixed order
         CUfunction r = rt.function("rational_bwd_reduce");
         reduceArgs.ptr(0, partial).i32(1, l.blocks()).i32(2, groups).ptr(3, c.buf).ptr(4, gradOut);
         JCudaDriver.cuLaunchKernel(r, outs, 1, 1, Launch.THREADS, 1, 1, 0, null, reduceArgs.params, null);

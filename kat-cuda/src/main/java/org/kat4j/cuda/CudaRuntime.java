@@ -37,6 +37,7 @@ public final class CudaRuntime {
     final int driverVersion;
     final String moduleKind;
     private final Map<String, CUfunction> functions = new HashMap<>();
+    private final Map<String, Integer> residentBlocks = new HashMap<>();
     private final ThreadLocal<Boolean> currentOnThread = ThreadLocal.withInitial(() -> Boolean.FALSE);
 
     private CudaRuntime(CUdevice device, CUcontext context, CUmodule module, String name, int sms, int major, int minor,
@@ -155,6 +156,15 @@ public final class CudaRuntime {
             CUfunction f = new CUfunction();
             JCudaDriver.cuModuleGetFunction(f, module, n);
             return f;
+        });
+    }
+
+    /** Blocks of {@code threads} threads that fit on one multiprocessor at once (occupancy API). */
+    synchronized int residentBlocks(String function, int threads, int dynamicShared) {
+        return residentBlocks.computeIfAbsent(function + "/" + threads + "/" + dynamicShared, k -> {
+            int[] n = new int[1];
+            JCudaDriver.cuOccupancyMaxActiveBlocksPerMultiprocessor(n, function(function), threads, dynamicShared);
+            return Math.max(1, n[0]);
         });
     }
 

@@ -17,6 +17,7 @@ public final class GpuBench {
     }
 
     public static void main(String[] args) {
+        // launch overhead printed first: GPU clocks ramp during it
         int iters = args.length > 0 ? Integer.parseInt(args[0]) : 50;
         CudaRuntime rt = CudaRuntime.get().orElse(null);
         if (rt == null) {
@@ -24,10 +25,9 @@ public final class GpuBench {
             System.exit(2);
         }
         System.out.println("device: " + CudaRuntime.status());
-        System.out.println();
+        launchOverhead(rt, iters);
         System.out.println("| shape | storage | copy GB/s | forward GB/s | fwd/copy | backward GB/s | bwd/copy |");
         System.out.println("|---|---|---|---|---|---|---|");
-        launchOverhead(rt, iters);
         long[][] shapes = {{32, 197, 768}, {128, 197, 3072}};
         for (long[] shape : shapes) {
             for (Storage s : new Storage[]{Storage.F32, Storage.BF16}) {
@@ -59,6 +59,7 @@ public final class GpuBench {
             double copyMs = time(rt, iters, () -> y.copyFrom(x, bytes));
             double fwdMs = time(rt, iters, () -> k.forward(x, y, n, d, c, s));
             double bwdMs = time(rt, iters, () -> k.backwardAsync(x, g, gx, n, d, c, s));
+
             double copyGbs = 2.0 * bytes / (copyMs * 1e6);
             double fwdGbs = 2.0 * bytes / (fwdMs * 1e6);
             double bwdGbs = 3.0 * bytes / (bwdMs * 1e6);

@@ -45,32 +45,33 @@ class CudaCpuSideTest {
 
     @Test
     void launchArithmetic() {
-        // forward: 16-byte vectors when the group size allows, grid capped at 32 blocks per SM
-        Launch f = Launch.forward(32L * 197 * 768, 768, 8, Storage.F32, 132, true);
+        // forward: 16-byte vectors when the group size allows, grid capped at one resident wave
+        Launch f = Launch.forward(32L * 197 * 768, 768, 8, Storage.F32, 132, 8, true);
         assertEquals(4, f.vec());
-        assertEquals(Math.min((32L * 197 * 768 / 4 + 255) / 256, 132 * 32), f.blocks());
+        assertEquals(132 * 8, f.blocks());
+        assertEquals(3, Launch.forward(3 * 256 * 4, 32, 8, Storage.F32, 132, 8, true).blocks());
         assertEquals((6 + 32) * 4, f.sharedBytes());
-        assertEquals(8, Launch.forward(1024, 128, 8, Storage.BF16, 132, true).vec());
-        assertEquals(1, Launch.forward(960, 96, 8, Storage.BF16, 132, true).vec()); // 12 channels per group: no 8-wide vectors
-        assertEquals(1, Launch.forward(21, 21, 7, Storage.F32, 132, true).vec());
-        assertEquals(1, Launch.forward(1024, 128, 8, Storage.F32, 132, false).vec());
-        assertEquals(1, Launch.forward(1, 1, 1, Storage.F32, 132, true).blocks());
+        assertEquals(8, Launch.forward(1024, 128, 8, Storage.BF16, 132, 8, true).vec());
+        assertEquals(1, Launch.forward(960, 96, 8, Storage.BF16, 132, 8, true).vec()); // 12 channels per group: no 8-wide vectors
+        assertEquals(1, Launch.forward(21, 21, 7, Storage.F32, 132, 8, true).vec());
+        assertEquals(1, Launch.forward(1024, 128, 8, Storage.F32, 132, 8, false).vec());
+        assertEquals(1, Launch.forward(1, 1, 1, Storage.F32, 132, 8, true).blocks());
         // backward: active threads are whole rows of channel vectors, so each thread keeps one group
-        Launch b = Launch.backward(32L * 197 * 768, 768, 8, Storage.F32, 132, true);
+        Launch b = Launch.backward(32L * 197 * 768, 768, 8, Storage.F32, 132, 3, true);
         long cv = 768 / 4;
         assertEquals(0, b.active() % cv);
-        assertEquals(cv * Math.min(32L * 197, 132L * 2048 / cv), b.active());
+        assertEquals(cv * Math.min(32L * 197, 132L * 3 * 256 / cv), b.active());
         assertEquals((b.active() + 255) / 256, b.blocks());
         assertEquals((long) b.blocks() * 8 * 10, b.partialLength(8));
-        Launch tiny = Launch.backward(5 * 3, 3, 1, Storage.F32, 132, true);
+        Launch tiny = Launch.backward(5 * 3, 3, 1, Storage.F32, 132, 3, true);
         assertEquals(15, tiny.active());
         assertEquals(1, tiny.blocks());
         // very wide rows: at least one row at a time
-        Launch wide = Launch.backward(1L << 22, 1 << 22, 1, Storage.F32, 1, true);
+        Launch wide = Launch.backward(1L << 22, 1 << 22, 1, Storage.F32, 1, 3, true);
         assertEquals(1 << 20, wide.active());
-        assertThrows(IllegalArgumentException.class, () -> Launch.forward(100, 10, 3, Storage.F32, 1, true));
-        assertThrows(IllegalArgumentException.class, () -> Launch.backward(101, 10, 2, Storage.F32, 1, true));
-        assertThrows(IllegalArgumentException.class, () -> Launch.backward(100, 10, 0, Storage.F32, 1, true));
+        assertThrows(IllegalArgumentException.class, () -> Launch.forward(100, 10, 3, Storage.F32, 1, 8, true));
+        assertThrows(IllegalArgumentException.class, () -> Launch.backward(101, 10, 2, Storage.F32, 1, 3, true));
+        assertThrows(IllegalArgumentException.class, () -> Launch.backward(100, 10, 0, Storage.F32, 1, 3, true));
     }
 
     @Test
