@@ -172,6 +172,22 @@ class RationalOpTest {
     }
 
     @Test
+    void negativeZeroTakesTheSignOfZero() {
+        // s(0) = +1, also for -0.0: dF/dx at -0.0 must equal dF/dx at +0.0 when b0 != 0
+        float[] num = {0.3f, 0.5f, 0.2f, 0.1f, 0.01f, 0.001f};
+        float[] den = {0.7f, 0.1f, 0.05f, 0.01f};
+        float[] x = {-0.0f, 0.0f};
+        float[] g = {1f, 1f};
+        float[] gx = new float[2];
+        CpuRationalKernel.INSTANCE.backward(java.nio.FloatBuffer.wrap(x), java.nio.FloatBuffer.wrap(g),
+                java.nio.FloatBuffer.wrap(gx), 2, 1, 1, num, den, new double[6], new double[4]);
+        double[] a = {0.3, 0.5, 0.2, 0.1, 0.01, 0.001};
+        double expected = Rational.derivative(0.0, a, new double[]{0.7, 0.1, 0.05, 0.01}, 0); // 0.5 - 0.3 * 0.7
+        assertEquals(expected, gx[0], 1e-6);
+        assertEquals(gx[1], gx[0], 0.0);
+    }
+
+    @Test
     void badShapesAreRejectedWithTheValues() {
         Tensor a = Tensor.zeros(DType.FLOAT32, 1, 6);
         var e = assertThrows(IllegalArgumentException.class,

@@ -1,0 +1,69 @@
+package org.kat4j.bench;
+
+import org.kat4j.nn.GrKan;
+import org.kat4j.nn.Mlp;
+import org.kat4j.nn.Module;
+import org.kat4j.tensor.DType;
+import org.kat4j.tensor.Scope;
+import org.kat4j.tensor.Tensor;
+import org.nd4j.linalg.factory.Nd4j;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.Warmup;
+
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One transformer MLP block (timm Mlp: fc1, GELU, fc2) against one GR-KAN block (act1, fc1,
+ * act2, fc2), forward+backward at batch 32 x 197 tokens, ViT-T (192) and ViT-S (384) widths.
+ * Target: GR-KAN time <= 1.15x Mlp time.
+ */
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@Warmup(iterations = 5, time = 2)
+@Measurement(iterations = 5, time = 2)
+@Fork(value = 1, jvmArgsAppend = {"-Xmx2g"})
+@State(org.openjdk.jmh.annotations.Scope.Benchmark)
+public class BlockBench {
+    @Param({"192", "384"})
+    public int dim;
+
+    Module mlp;
+    Module grkan;
+    Tensor x;
+
+    @Setup(Level.Trial)
+    public void setup() {
+        Random r = new Random(0);
+        mlp = new Mlp(dim, 4 * dim, dim, 0.0, r);
+        grkan = new GrKan(dim, 4 * dim, dim, 0.0, r);
+        x = Tensor.randn(r, DType.FLOAT32, 32, 197, dim);
+    }
+
+    static double step(Module m, Tensor x) {
+        try (Scope s = Scope.open()) {
+            Tensor y = m.forward(x);
+            y.backward(Tensor.wrap(Nd4j.onesLike(y.nd())));
+            return m.parameters().get(0).gradNd().getDouble(0);
+        }
+    }
+
+    @Benchmark
+    public double mlpForwardBackward() {
+        return step(mlp, x);
+    }
+
+    @Benchmark
+    public double grkanForwardBackward() {
+        return step(grkan, x);
+    }
+}

@@ -1,0 +1,96 @@
+package org.kat4j.bench;
+
+import org.kat4j.rational.CpuRationalKernel;
+import org.kat4j.rational.RationalInit;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.Warmup;
+
+import java.nio.FloatBuffer;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The CPU group-rational kernel, forward and backward, beside a plain copy of the same tensor
+ * (ND4J assign into a preallocated array) measured in the same run. Bytes moved: copy and
+ * forward 2 tensors, backward 3 (x and g read, dx written). report.py turns times into GB/s.
+ */
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@Warmup(iterations = 5, time = 1)
+@Measurement(iterations = 5, time = 1)
+@Fork(value = 1, jvmArgsAppend = {"-Xmx2g"})
+@State(org.openjdk.jmh.annotations.Scope.Benchmark)
+public class RationalBench {
+    @Param({"32x197x768", "32x197x192"})
+    public String shape;
+
+    INDArray x;
+    INDArray y;
+    INDArray g;
+    INDArray gx;
+    FloatBuffer xb;
+    FloatBuffer yb;
+    FloatBuffer gb;
+    FloatBuffer gxb;
+    int n;
+    int d;
+    final int groups = 8;
+    float[] num;
+    float[] den;
+
+    @Setup(Level.Trial)
+    public void setup() {
+        long[] s = MatmulBench.dims(shape);
+        Random r = new Random(0);
+        x = Nd4j.rand(DataType.FLOAT, s).subi(0.5).muli(6);
+        g = Nd4j.rand(DataType.FLOAT, s).subi(0.5);
+        y = Nd4j.createUninitialized(DataType.FLOAT, s);
+        gx = Nd4j.createUninitialized(DataType.FLOAT, s);
+        xb = x.data().asNioFloat();
+        yb = y.data().asNioFloat();
+        gb = g.data().asNioFloat();
+        gxb = gx.data().asNioFloat();
+        n = (int) x.length();
+        d = (int) s[s.length - 1];
+        num = new float[6];
+        double[] a = RationalInit.SWISH.numerator();
+        for (int i = 0; i < 6; i++) {
+            num[i] = (float) a[i];
+        }
+        den = new float[4 * groups];
+        for (int i = 0; i < den.length; i++) {
+            den[i] = (float) (r.nextGaussian() * 0.1);
+        }
+    }
+
+    @Benchmark
+    public INDArray copy() {
+        return y.assign(x);
+    }
+
+    @Benchmark
+    public FloatBuffer forward() {
+        CpuRationalKernel.INSTANCE.forward(xb, yb, n, d, groups, num, den);
+        return yb;
+    }
+
+    @Benchmark
+    public double[] backward() {
+        double[] ga = new double[6];
+        double[] gd = new double[4 * groups];
+        CpuRationalKernel.INSTANCE.backward(xb, gb, gxb, n, d, groups, num, den, ga, gd);
+        return gd;
+    }
+}

@@ -1,0 +1,25 @@
+package org.kat4j.cli;
+
+import org.kat4j.rational.RationalKernels;
+import org.nd4j.linalg.factory.Nd4j;
+import picocli.CommandLine.Command;
+
+import java.util.concurrent.Callable;
+
+/** {@code kat info}: versions, backend, the rational kernel chosen and why, threads. */
+@Command(name = "info", description = "Show versions, backends, GPU found (or why not), threads.")
+final class InfoCommand implements Callable<Integer> {
+    @Override
+    public Integer call() {
+        System.out.println("kat4j      0.1.0-SNAPSHOT");
+        System.out.println("java       " + System.getProperty("java.version") + " (" + System.getProperty("java.vm.name") + ")");
+        System.out.println("cpu        " + Runtime.getRuntime().availableProcessors() + " threads");
+        System.out.println("nd4j       " + Nd4j.getBackend().getClass().getSimpleName() + ", "
+                + Nd4j.getEnvironment().maxThreads() + " threads, BLAS " + Nd4j.getBlasWrapper().getClass().getSimpleName());
+        System.out.println("rational   " + RationalKernels.get().name());
+        for (String line : RationalKernels.report()) {
+            System.out.println("           " + line);
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,39 @@
+package org.kat4j.e2e;
+
+import org.junit.jupiter.api.Test;
+import org.kat4j.cli.Kat;
+import org.kat4j.rational.RationalKernels;
+import picocli.CommandLine;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Across modules: kat-models' CLI trains a GR-KAN block through kat-core, with kat-cuda on the class path. */
+class SmokeEndToEndTest {
+    @Test
+    void smokeJobTrainsAndTheLossFalls() {
+        int rc = new CommandLine(new Kat()).execute("smoke", "--steps", "12", "--batch", "2", "--dim", "64");
+        assertEquals(0, rc, "kat smoke exits 0 only when the loss fell");
+    }
+
+    @Test
+    void kernelSelectionReportsEveryProvider() {
+        assertFalse(RationalKernels.report().isEmpty());
+        assertTrue(RationalKernels.report().stream().anyMatch(l -> l.contains("CudaKernelProvider")),
+                "kat-cuda's provider is found through ServiceLoader: " + RationalKernels.report());
+    }
+
+    @Test
+    void badFlagsGiveAOneLineErrorAndNonZeroExit() {
+        StringWriter err = new StringWriter();
+        CommandLine cl = new CommandLine(new Kat());
+        cl.setErr(new PrintWriter(err));
+        int rc = cl.execute("smoke", "--steps", "zero");
+        assertTrue(rc != 0);
+        assertTrue(err.toString().contains("--steps"), err.toString());
+    }
+}
