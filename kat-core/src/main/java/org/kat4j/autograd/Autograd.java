@@ -67,7 +67,8 @@ public final class Autograd {
                     + " has requiresGrad(true), or it was computed under noGrad()");
         }
         List<Tensor> order = topologicalOrder(root);
-        root.accumulateGrad(seed, false);
+        // the seed is only read: a non-leaf root receives no other gradient, so no copy is needed
+        root.accumulateGrad(seed, true);
         for (int i = order.size() - 1; i >= 0; i--) {
             Tensor t = order.get(i);
             BackwardFn fn = t.backwardFn();

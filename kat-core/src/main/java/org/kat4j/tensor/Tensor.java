@@ -17,6 +17,10 @@ import java.util.Random;
  * backend code.
  */
 public final class Tensor {
+    static {
+        org.kat4j.backend.NativeSettings.check();
+    }
+
     private INDArray value;
     private INDArray grad;
     private boolean requiresGrad;
@@ -268,7 +272,7 @@ public final class Tensor {
                 // leaf: its gradient outlives the step's scope
                 grad = Scope.detached(() -> g.castTo(value.dataType()).dup('c'));
             } else {
-                grad = owned && isDense(g) ? g : g.dup('c');
+                grad = owned && isDense(g) && g.dataType() == value.dataType() ? g : g.castTo(value.dataType()).dup('c');
             }
         } else {
             grad.addi(g);

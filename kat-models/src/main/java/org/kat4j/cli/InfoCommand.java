@@ -16,6 +16,8 @@ final class InfoCommand implements Callable<Integer> {
         System.out.println("cpu        " + Runtime.getRuntime().availableProcessors() + " threads");
         System.out.println("nd4j       " + Nd4j.getBackend().getClass().getSimpleName() + ", "
                 + Nd4j.getEnvironment().maxThreads() + " threads, BLAS " + Nd4j.getBlasWrapper().getClass().getSimpleName());
+        System.out.println("openmp     OMP_WAIT_POLICY=" + System.getenv("OMP_WAIT_POLICY")
+                + (org.kat4j.backend.NativeSettings.passiveWaitPolicy() ? "" : " (set PASSIVE: see README, Performance)"));
         System.out.println("rational   " + RationalKernels.get().name());
         for (String line : RationalKernels.report()) {
             System.out.println("           " + line);
