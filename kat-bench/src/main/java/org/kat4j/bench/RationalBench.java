@@ -33,7 +33,7 @@ import java.util.concurrent.TimeUnit;
 @Fork(value = 1, jvmArgsAppend = {"-Xmx2g"})
 @State(org.openjdk.jmh.annotations.Scope.Benchmark)
 public class RationalBench {
-    @Param({"32x197x768", "32x197x192"})
+    @Param({"32x197x768", "32x197x192", "128x197x3072"})
     public String shape;
 
     INDArray x;
