@@ -76,6 +76,42 @@ public abstract class Module {
         }
     }
 
+    /**
+     * Copies values into the parameters by name. Strict: every parameter must be present with its
+     * shape and nothing else may be in {@code state}; all problems are reported in one error.
+     */
+    public void loadStateDict(Map<String, Tensor> state, boolean strict) {
+        Map<String, Tensor> mine = namedParameters();
+        List<String> problems = new ArrayList<>();
+        for (var e : mine.entrySet()) {
+            Tensor v = state.get(e.getKey());
+            if (v == null) {
+                if (strict) {
+                    problems.add("missing " + e.getKey());
+                }
+            } else if (!Arrays.equals(v.shape(), e.getValue().shape())) {
+                problems.add("shape of " + e.getKey() + ": " + Arrays.toString(v.shape()) + " in the state dict, "
+                        + Arrays.toString(e.getValue().shape()) + " in the model");
+            }
+        }
+        if (strict) {
+            for (String k : state.keySet()) {
+                if (!mine.containsKey(k)) {
+                    problems.add("unexpected " + k);
+                }
+            }
+        }
+        if (!problems.isEmpty()) {
+            throw new IllegalArgumentException("loadStateDict: " + problems.size() + " problem(s): " + String.join("; ", problems));
+        }
+        for (var e : mine.entrySet()) {
+            Tensor v = state.get(e.getKey());
+            if (v != null) {
+                e.getValue().nd().assign(v.nd().castTo(e.getValue().nd().dataType()));
+            }
+        }
+    }
+
     /** The layer's computation. */
     public abstract Tensor forward(Tensor x);
 

@@ -1,0 +1,99 @@
+package org.kat4j.data;
+
+import org.kat4j.tensor.Tensor;
+
+import java.util.Random;
+
+/**
+ * Mini-batches of normalised images [B, C, H, W] (float32) and labels, shuffled each epoch by a
+ * seeded Random, with optional augmentation for small images: random crop after zero padding
+ * and horizontal flip.
+ */
+public final class Batcher {
+    private final ImageDataset data;
+    private final int batchSize;
+    private final boolean shuffle;
+    private final int pad;
+    private final boolean flip;
+    private final Random rng;
+    private int[] order;
+    private int next;
+
+    /** One mini-batch. */
+    public record Batch(Tensor images, int[] labels) {
+    }
+
+    public Batcher(ImageDataset data, int batchSize, boolean shuffle, int pad, boolean flip, Random rng) {
+        if (batchSize < 1) {
+            throw new IllegalArgumentException("batch size " + batchSize + ", expected >= 1");
+        }
+        this.data = data;
+        this.batchSize = batchSize;
+        this.shuffle = shuffle;
+        this.pad = pad;
+        this.flip = flip;
+        this.rng = rng;
+        startEpoch();
+    }
+
+    /** Batches per epoch (the last one may be smaller). */
+    public int batchesPerEpoch() {
+        return (data.size() + batchSize - 1) / batchSize;
+    }
+
+    /** Reshuffles (if enabled) and rewinds. */
+    public void startEpoch() {
+        int n = data.size();
+        order = new int[n];
+        for (int i = 0; i < n; i++) {
+            order[i] = i;
+        }
+        if (shuffle) {
+            for (int i = n - 1; i > 0; i--) {
+                int j = rng.nextInt(i + 1);
+                int t = order[i];
+                order[i] = order[j];
+                order[j] = t;
+            }
+        }
+        next = 0;
+    }
+
+    public boolean hasNext() {
+        return next < order.length;
+    }
+
+    public Batch next() {
+        int b = Math.min(batchSize, order.length - next);
+        int c = data.channels();
+        int h = data.height();
+        int w = data.width();
+        int size = data.imageSize();
+        float[] out = new float[b * size];
+        int[] labels = new int[b];
+        byte[] px = data.pixels();
+        for (int k = 0; k < b; k++) {
+            int idx = order[next + k];
+            labels[k] = data.labels()[idx];
+            int dy = pad > 0 ? rng.nextInt(2 * pad + 1) - pad : 0;
+            int dx = pad > 0 ? rng.nextInt(2 * pad + 1) - pad : 0;
+            boolean mirror = flip && rng.nextBoolean();
+            for (int ch = 0; ch < c; ch++) {
+                float mean = data.mean()[ch];
+                float inv = 1f / data.std()[ch];
+                int src = idx * size + ch * h * w;
+                int dst = k * size + ch * h * w;
+                for (int y = 0; y < h; y++) {
+                    int sy = y + dy;
+                    for (int x = 0; x < w; x++) {
+                        int sx = (mirror ? w - 1 - x : x) + dx;
+                        float v = (sy < 0 || sy >= h || sx < 0 || sx >= w) ? 0f : (px[src + sy * w + sx] & 0xff) / 255f;
+                        out[dst + y * w + x] = (v - mean) * inv;
+                    }
+                }
+            }
+        }
+        next += b;
+        return new Batch(Tensor.of(out, b, c, h, w), labels);
+    }
+}

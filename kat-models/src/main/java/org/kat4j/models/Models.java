@@ -1,0 +1,148 @@
+package org.kat4j.models;
+
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import org.kat4j.models.VitConfig.BlockKind;
+import org.kat4j.nn.LinearInit;
+import org.kat4j.rational.RationalInit;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Pattern;
+
+/**
+ * The model registry, by timm name: {@code Models.create("kat_tiny_patch16_224", Map.of("num_classes", 10))}.
+ * Names accept globs in {@link #list(String)} ({@code kat_*}).
+ */
+public final class Models {
+    private static final Map<String, VitConfig> REGISTRY = new LinkedHashMap<>();
+
+    static {
+        for (BlockKind kind : BlockKind.values()) {
+            String p = kind == BlockKind.MLP ? "vit" : "kat";
+            REGISTRY.put(p + "_tiny_patch16_224", VitConfig.of(kind, 224, 16, 3, 1000, 192, 12, 3));
+            REGISTRY.put(p + "_small_patch16_224", VitConfig.of(kind, 224, 16, 3, 1000, 384, 12, 6));
+            REGISTRY.put(p + "_base_patch16_224", VitConfig.of(kind, 224, 16, 3, 1000, 768, 12, 12));
+            // small images: Fashion-MNIST (28x28 grey) and CIFAR (32x32 colour), sized for minutes on 2 cores
+            REGISTRY.put(p + "_micro_patch4_28", VitConfig.of(kind, 28, 4, 1, 10, 64, 4, 4));
+            REGISTRY.put(p + "_micro_patch4_32", VitConfig.of(kind, 32, 4, 3, 10, 64, 4, 4));
+        }
+    }
+
+    private Models() {
+    }
+
+    /** Registered names matching a glob ({@code *} and {@code ?}); all names for null. */
+    public static List<String> list(String glob) {
+        List<String> out = new ArrayList<>();
+        Pattern p = glob == null ? null : Pattern.compile(glob.replace(".", "\\.").replace("*", ".*").replace("?", "."));
+        for (String name : REGISTRY.keySet()) {
+            if (p == null || p.matcher(name).matches()) {
+                out.add(name);
+            }
+        }
+        return out;
+    }
+
+    /** The configuration of a registered model, with overrides (timm model_args names). */
+    public static VitConfig config(String name, Map<String, ?> overrides) {
+        VitConfig c = REGISTRY.get(name);
+        if (c == null) {
+            throw new IllegalArgumentException("unknown model '" + name + "'; known: " + String.join(", ", REGISTRY.keySet()));
+        }
+        return apply(c, overrides);
+    }
+
+    public static VisionTransformer create(String name, Map<String, ?> overrides, long seed) {
+        return new VisionTransformer(config(name, overrides), seed);
+    }
+
+    public static VisionTransformer create(String name, Map<String, ?> overrides) {
+        return create(name, overrides, 0L);
+    }
+
+    /**
+     * A model from a timm-style config.json: {@code architecture} (a registered name), optional
+     * {@code model_args} (overrides) and {@code num_classes}.
+     */
+    public static VisionTransformer fromConfigJson(Path configJson, long seed) throws IOException {
+        JsonObject o;
+        try {
+            o = JsonParser.parseString(Files.readString(configJson)).getAsJsonObject();
+        } catch (RuntimeException e) {
+            throw new IOException(configJson + ": not a JSON object (" + e.getMessage() + ")", e);
+        }
+        if (!o.has("architecture")) {
+            throw new IOException(configJson + ": no \"architecture\" field");
+        }
+        Map<String, Object> overrides = new LinkedHashMap<>();
+        if (o.has("model_args")) {
+            for (Map.Entry<String, JsonElement> e : o.getAsJsonObject("model_args").entrySet()) {
+                overrides.put(e.getKey(), jsonValue(e.getValue()));
+            }
+        }
+        if (o.has("num_classes")) {
+            overrides.put("num_classes", o.get("num_classes").getAsInt());
+        }
+        return create(o.get("architecture").getAsString(), overrides, seed);
+    }
+
+    private static Object jsonValue(JsonElement e) {
+        if (e.isJsonPrimitive() && e.getAsJsonPrimitive().isNumber()) {
+            return e.getAsDouble();
+        }
+        if (e.isJsonPrimitive() && e.getAsJsonPrimitive().isBoolean()) {
+            return e.getAsBoolean();
+        }
+        return e.getAsString();
+    }
+
+    static VitConfig apply(VitConfig c, Map<String, ?> o) {
+        if (o == null || o.isEmpty()) {
+            return c;
+        }
+        int img = c.imgSize(), patch = c.patchSize(), chans = c.inChans(), classes = c.numClasses(), dim = c.embedDim();
+        int depth = c.depth(), heads = c.numHeads(), groups = c.groups();
+        double ratio = c.mlpRatio(), drop = c.dropRate(), attnDrop = c.attnDropRate(), dropPath = c.dropPathRate();
+        boolean qkvBias = c.qkvBias();
+        RationalInit a1 = c.act1Init(), a2 = c.act2Init();
+        LinearInit li = c.linearInit();
+        for (Map.Entry<String, ?> e : o.entrySet()) {
+            Object v = e.getValue();
+            switch (e.getKey()) {
+                case "img_size" -> img = num(e.getKey(), v);
+                case "patch_size" -> patch = num(e.getKey(), v);
+                case "in_chans" -> chans = num(e.getKey(), v);
+                case "num_classes" -> classes = num(e.getKey(), v);
+                case "embed_dim" -> dim = num(e.getKey(), v);
+                case "depth" -> depth = num(e.getKey(), v);
+                case "num_heads" -> heads = num(e.getKey(), v);
+                case "mlp_ratio" -> ratio = ((Number) v).doubleValue();
+                case "qkv_bias" -> qkvBias = (Boolean) v;
+                case "drop_rate" -> drop = ((Number) v).doubleValue();
+                case "attn_drop_rate" -> attnDrop = ((Number) v).doubleValue();
+                case "drop_path_rate" -> dropPath = ((Number) v).doubleValue();
+                case "groups", "num_groups" -> groups = num(e.getKey(), v);
+                case "act1_init" -> a1 = RationalInit.parse(v.toString());
+                case "act2_init", "act_init" -> a2 = RationalInit.parse(v.toString());
+                case "init_scheme", "linear_init" -> li = LinearInit.parse(v.toString());
+                default -> throw new IllegalArgumentException("unknown model argument '" + e.getKey() + "'");
+            }
+        }
+        return new VitConfig(img, patch, chans, classes, dim, depth, heads, ratio, qkvBias, drop, attnDrop, dropPath,
+                c.blockKind(), groups, a1, a2, li);
+    }
+
+    private static int num(String key, Object v) {
+        if (!(v instanceof Number n) || n.doubleValue() != Math.rint(n.doubleValue())) {
+            throw new IllegalArgumentException("model argument '" + key + "' = " + v + ", expected an integer");
+        }
+        return n.intValue();
+    }
+}

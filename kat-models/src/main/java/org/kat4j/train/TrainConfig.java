@@ -1,0 +1,18 @@
+package org.kat4j.train;
+
+import java.nio.file.Path;
+
+/**
+ * A training run. Defaults follow the KAT recipe scaled to small images: AdamW, cosine schedule
+ * with linear warmup, label smoothing 0.1, weight decay 0.05.
+ */
+public record TrainConfig(String model, int epochs, int batchSize, double lr, double minLr, double weightDecay,
+                          int warmupSteps, double labelSmoothing, double clipGrad, double dropPath, int augmentPad,
+                          boolean augmentFlip, long seed, Path out, int evalBatchSize, boolean progress) {
+    public TrainConfig {
+        if (epochs < 1 || batchSize < 1 || !(lr > 0) || warmupSteps < 0 || labelSmoothing < 0 || labelSmoothing >= 1) {
+            throw new IllegalArgumentException("bad training settings: epochs " + epochs + ", batch " + batchSize + ", lr " + lr
+                    + ", warmup " + warmupSteps + ", smoothing " + labelSmoothing);
+        }
+    }
+}

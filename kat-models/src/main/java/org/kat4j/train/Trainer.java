@@ -1,0 +1,211 @@
+package org.kat4j.train;
+
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+import org.kat4j.autograd.Autograd;
+import org.kat4j.autograd.Ops;
+import org.kat4j.data.Batcher;
+import org.kat4j.data.ImageDataset;
+import org.kat4j.io.Safetensors;
+import org.kat4j.models.VisionTransformer;
+import org.kat4j.optim.AdamW;
+import org.kat4j.tensor.Scope;
+import org.kat4j.tensor.Tensor;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.Writer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+
+/**
+ * Trains a VisionTransformer on an image data set: per epoch a progress bar (loss, accuracy,
+ * images/s, ETA), then a test evaluation; writes metrics.csv, a loss/accuracy plot, and the best
+ * and last weights as safetensors (atomically).
+ */
+public final class Trainer {
+    /** One epoch's numbers. */
+    public record EpochResult(int epoch, double trainLoss, double trainAcc, double testLoss, double testAcc, double lr,
+                              double imagesPerSecond, double seconds) {
+    }
+
+    private final VisionTransformer model;
+    private final TrainConfig cfg;
+    private final PrintStream log;
+
+    public Trainer(VisionTransformer model, TrainConfig cfg, PrintStream log) {
+        this.model = model;
+        this.cfg = cfg;
+        this.log = log;
+    }
+
+    /** Parameters without weight decay: 1-D (biases, norms), cls_token, pos_embed. */
+    static Set<Tensor> noDecay(VisionTransformer m) {
+        Set<Tensor> s = new java.util.HashSet<>();
+        for (var e : m.namedParameters().entrySet()) {
+            String k = e.getKey();
+            if (e.getValue().rank() <= 1 || k.endsWith(".bias") || k.equals("cls_token") || k.equals("pos_embed")) {
+                s.add(e.getValue());
+            }
+        }
+        return s;
+    }
+
+    public List<EpochResult> fit(ImageDataset train, ImageDataset test) throws IOException {
+        Random rng = new Random(cfg.seed());
+        Batcher batches = new Batcher(train, cfg.batchSize(), true, cfg.augmentPad(), cfg.augmentFlip(), rng);
+        int steps = batches.batchesPerEpoch() * cfg.epochs();
+        CosineSchedule schedule = new CosineSchedule(cfg.lr(), cfg.minLr(), cfg.warmupSteps(), steps);
+        AdamW opt = AdamW.builder(model.parameters()).lr(cfg.lr()).weightDecay(cfg.weightDecay())
+                .noDecay(noDecay(model)).build();
+        Files.createDirectories(cfg.out());
+        List<EpochResult> results = new ArrayList<>();
+        double best = -1;
+        int step = 0;
+        try (Writer csv = Files.newBufferedWriter(cfg.out().resolve("metrics.csv"))) {
+            csv.write("epoch,train_loss,train_acc,test_loss,test_acc,lr,images_per_s,seconds\n");
+            for (int epoch = 1; epoch <= cfg.epochs(); epoch++) {
+                model.train(true);
+                batches.startEpoch();
+                long t0 = System.nanoTime();
+                double lossSum = 0;
+                long correct = 0;
+                long seen = 0;
+                double lr = 0;
+                try (ProgressBar pb = progressBar("epoch " + epoch + "/" + cfg.epochs(), batches.batchesPerEpoch())) {
+                    while (batches.hasNext()) {
+                        Batcher.Batch b = batches.next();
+                        lr = schedule.at(step++);
+                        opt.lr(lr);
+                        try (Scope s = Scope.open()) {
+                            Tensor logits = model.forward(b.images());
+                            Tensor loss = Ops.crossEntropy(logits, b.labels(), cfg.labelSmoothing());
+                            opt.zeroGrad();
+                            loss.backward();
+                            if (cfg.clipGrad() > 0) {
+                                clipGradNorm(model.parameters(), cfg.clipGrad());
+                            }
+                            opt.step();
+                            double l = loss.item();
+                            if (!Double.isFinite(l)) {
+                                throw new IllegalStateException("loss became " + l + " at epoch " + epoch + " step " + step
+                                        + ": lower --lr or raise --warmup");
+                            }
+                            lossSum += l * b.labels().length;
+                            correct += countCorrect(logits.nd(), b.labels());
+                            seen += b.labels().length;
+                        }
+                        if (pb != null) {
+                            double secs = (System.nanoTime() - t0) / 1e9;
+                            pb.step();
+                            pb.setExtraMessage(String.format(Locale.ROOT, "loss %.3f acc %.1f%% %.0f img/s", lossSum / seen,
+                                    100.0 * correct / seen, seen / secs));
+                        }
+                    }
+                }
+                double secs = (System.nanoTime() - t0) / 1e9;
+                double[] eval = evaluate(model, test, cfg.evalBatchSize());
+                EpochResult r = new EpochResult(epoch, lossSum / seen, (double) correct / seen, eval[0], eval[1], lr,
+                        seen / secs, secs);
+                results.add(r);
+                csv.write(String.format(Locale.ROOT, "%d,%.6f,%.6f,%.6f,%.6f,%.6g,%.1f,%.2f%n", epoch, r.trainLoss(), r.trainAcc(),
+                        r.testLoss(), r.testAcc(), r.lr(), r.imagesPerSecond(), r.seconds()));
+                csv.flush();
+                log.printf(Locale.ROOT, "epoch %d/%d  train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%  %.0f img/s  %.1f s%n",
+                        epoch, cfg.epochs(), r.trainLoss(), 100 * r.trainAcc(), r.testLoss(), 100 * r.testAcc(),
+                        r.imagesPerSecond(), secs);
+                Map<String, String> meta = metadata(r);
+                Safetensors.write(cfg.out().resolve("last.safetensors"), model.namedParameters(), meta);
+                if (r.testAcc() > best) {
+                    best = r.testAcc();
+                    Safetensors.write(cfg.out().resolve("best.safetensors"), model.namedParameters(), meta);
+                }
+                Plots.writeCurves(results, cfg.out().resolve("curves.png"), cfg.model());
+            }
+        }
+        return results;
+    }
+
+    private Map<String, String> metadata(EpochResult r) {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("format", "pt");
+        m.put("kat4j.model", cfg.model());
+        m.put("kat4j.config", model.config().toString());
+        m.put("kat4j.epoch", String.valueOf(r.epoch()));
+        m.put("kat4j.test_acc", String.format(Locale.ROOT, "%.6f", r.testAcc()));
+        return m;
+    }
+
+    private ProgressBar progressBar(String task, int total) {
+        if (!cfg.progress()) {
+            return null;
+        }
+        return new ProgressBarBuilder().setTaskName(task).setInitialMax(total).setStyle(ProgressBarStyle.ASCII)
+                .setUpdateIntervalMillis(250).continuousUpdate().setConsumer(
+                        new me.tongfei.progressbar.ConsoleProgressBarConsumer(System.err, 110)).build();
+    }
+
+    /** Scales all gradients so their global L2 norm is at most {@code max}; returns the norm before. */
+    public static double clipGradNorm(List<Tensor> params, double max) {
+        double sq = 0;
+        for (Tensor p : params) {
+            INDArray g = p.gradNd();
+            if (g != null) {
+                double n = g.norm2Number().doubleValue();
+                sq += n * n;
+            }
+        }
+        double norm = Math.sqrt(sq);
+        if (norm > max) {
+            double f = max / (norm + 1e-6);
+            for (Tensor p : params) {
+                if (p.gradNd() != null) {
+                    p.gradNd().muli(f);
+                }
+            }
+        }
+        return norm;
+    }
+
+    static long countCorrect(INDArray logits, int[] labels) {
+        INDArray am = logits.argMax(1);
+        long c = 0;
+        for (int i = 0; i < labels.length; i++) {
+            if (am.getLong(i) == labels[i]) {
+                c++;
+            }
+        }
+        return c;
+    }
+
+    /** Mean loss (no smoothing) and accuracy on a data set, in evaluation mode without a graph. */
+    public static double[] evaluate(VisionTransformer model, ImageDataset data, int batchSize) {
+        model.train(false);
+        Batcher b = new Batcher(data, batchSize, false, 0, false, new Random(0));
+        double loss = 0;
+        long correct = 0;
+        long seen = 0;
+        try (var ng = Autograd.noGrad()) {
+            while (b.hasNext()) {
+                Batcher.Batch batch = b.next();
+                try (Scope s = Scope.open()) {
+                    Tensor logits = model.forward(batch.images());
+                    loss += Ops.crossEntropy(logits, batch.labels(), 0).item() * batch.labels().length;
+                    correct += countCorrect(logits.nd(), batch.labels());
+                    seen += batch.labels().length;
+                }
+            }
+        }
+        model.train(true);
+        return new double[]{loss / seen, (double) correct / seen};
+    }
+}
