@@ -8,8 +8,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>ND4J runs element-wise ops on OpenMP threads and matrix products on OpenBLAS threads. With
  * OpenMP's default wait policy its idle threads spin after every op, taking the cores from the
- * next BLAS call: on 2 cores a matmul forward+backward ran 1.6x slower and a GR-KAN block 1.2x
- * slower (kat-bench, same run). {@code OMP_WAIT_POLICY=PASSIVE} in the environment before the JVM
+ * next BLAS call: on 2 cores a matmul forward+backward ran 1.5x slower (kat-bench MatmulBench). {@code OMP_WAIT_POLICY=PASSIVE} in the environment before the JVM
  * starts fixes it; the {@code kat} launcher, the test build and the benchmark scripts set it.
  */
 public final class NativeSettings {

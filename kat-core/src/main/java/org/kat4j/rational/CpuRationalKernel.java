@@ -29,6 +29,28 @@ public final class CpuRationalKernel implements RationalKernel {
         return Math.max(1, CHUNK_ELEMENTS / d);
     }
 
+    static int chunkCount(int n, int d) {
+        int cr = chunkRows(d);
+        return (n / d + cr - 1) / cr;
+    }
+
+    /** Work on one chunk: its index, first element, element count and row count. */
+    @FunctionalInterface
+    interface ChunkBody {
+        void run(int chunk, int offset, int length, int rows);
+    }
+
+    /** Runs {@code body} on every chunk of whole rows, in parallel; chunk boundaries never depend on threads. */
+    static void forEachChunk(int n, int d, ChunkBody body) {
+        int rows = n / d;
+        int cr = chunkRows(d);
+        IntStream.range(0, chunkCount(n, d)).parallel().forEach(c -> {
+            int r0 = c * cr;
+            int r1 = Math.min(rows, r0 + cr);
+            body.run(c, r0 * d, (r1 - r0) * d, r1 - r0);
+        });
+    }
+
     private static float[] scratch(int which, int len) {
         float[][] s = SCRATCH.get();
         if (s[which].length < len) {
@@ -40,18 +62,11 @@ public final class CpuRationalKernel implements RationalKernel {
     @Override
     public void forward(FloatBuffer x, FloatBuffer y, int n, int d, int groups, float[] num, float[] den) {
         RationalKernel.checkArgs(n, d, groups, num, den);
-        int rows = n / d;
-        int cr = chunkRows(d);
-        int chunks = (rows + cr - 1) / cr;
         float[][] perChannel = perChannel(den, d, groups);
-        IntStream.range(0, chunks).parallel().forEach(c -> {
-            int r0 = c * cr;
-            int r1 = Math.min(rows, r0 + cr);
-            int off = r0 * d;
-            int len = (r1 - r0) * d;
+        forEachChunk(n, d, (c, off, len, rows) -> {
             float[] xs = scratch(0, len);
             x.get(off, xs, 0, len);
-            forwardRows(xs, r1 - r0, d, num, perChannel);
+            forwardRows(xs, rows, d, num, perChannel);
             y.put(off, xs, 0, len);
         });
     }
@@ -99,22 +114,15 @@ public final class CpuRationalKernel implements RationalKernel {
     public void backward(FloatBuffer x, FloatBuffer g, FloatBuffer gx, int n, int d, int groups, float[] num, float[] den,
                          double[] gradNum, double[] gradDen) {
         RationalKernel.checkArgs(n, d, groups, num, den);
-        int rows = n / d;
-        int cr = chunkRows(d);
-        int chunks = (rows + cr - 1) / cr;
         float[][] perChannel = perChannel(den, d, groups);
-        double[][] partial = new double[chunks][];
-        IntStream.range(0, chunks).parallel().forEach(c -> {
-            int r0 = c * cr;
-            int r1 = Math.min(rows, r0 + cr);
-            int off = r0 * d;
-            int len = (r1 - r0) * d;
+        double[][] partial = new double[chunkCount(n, d)][];
+        forEachChunk(n, d, (c, off, len, rows) -> {
             float[] xs = scratch(0, len);
             float[] gs = scratch(1, len);
             x.get(off, xs, 0, len);
             g.get(off, gs, 0, len);
             double[] acc = new double[groups * 10];
-            backwardRows(xs, gs, r1 - r0, d, groups, num, perChannel, acc);
+            backwardRows(xs, gs, rows, d, groups, num, perChannel, acc);
             if (gx != null) {
                 gx.put(off, gs, 0, len);
             }
