@@ -30,6 +30,32 @@ class TrainEndToEndTest {
     }
 
     @Test
+    void resumeRepeatsTheLossesOfAnUninterruptedRun(@TempDir Path dir) throws IOException {
+        FashionMnist.Splits s = FashionMnist.load(null, true);
+        ImageDataset train = head(s.train(), 512);
+        ImageDataset test = head(s.test(), 200);
+        Map<String, Object> small = Map.of("depth", 1, "embed_dim", 32, "num_heads", 2, "drop_path_rate", 0.1);
+        PrintStream quiet = new PrintStream(java.io.OutputStream.nullOutputStream());
+        TrainConfig a = new TrainConfig("kat_micro_patch4_28", 3, 64, 3e-3, 1e-5, 0.05, 5, 0.1, 1.0, 0.1, 1, true, 5,
+                dir.resolve("a"), 200, false);
+        List<Trainer.EpochResult> full = new Trainer(Models.create("kat_micro_patch4_28", small, 3), a, quiet).fit(train, test);
+        TrainConfig b = new TrainConfig("kat_micro_patch4_28", 3, 64, 3e-3, 1e-5, 0.05, 5, 0.1, 1.0, 0.1, 1, true, 5,
+                dir.resolve("b"), 200, false);
+        new Trainer(Models.create("kat_micro_patch4_28", small, 3), b, quiet).fit(train, test, null, 1);   // "crash" after epoch 1
+        List<Trainer.EpochResult> resumed = new Trainer(Models.create("kat_micro_patch4_28", small, 77), b, quiet)
+                .fit(train, test, dir.resolve("b/last.safetensors"));
+        assertEquals(3, resumed.size(), "the resumed run reports all epochs");
+        for (int e = 1; e < 3; e++) {
+            assertEquals(full.get(e).trainLoss(), resumed.get(e).trainLoss(), 1e-6 * full.get(e).trainLoss(), "epoch " + (e + 1));
+            assertEquals(full.get(e).testAcc(), resumed.get(e).testAcc(), 1e-9, "epoch " + (e + 1));
+        }
+        assertEquals(4, Files.readAllLines(dir.resolve("b/metrics.csv")).size());
+        var err = assertThrows(IOException.class, () -> new Trainer(Models.create("kat_micro_patch4_28", Map.of("depth", 2), 1), b,
+                quiet).fit(train, test, dir.resolve("b/last.safetensors")));
+        assertTrue(err.getMessage().contains("does not fit the model"), err.getMessage());
+    }
+
+    @Test
     void trainSaveLoadEvaluate(@TempDir Path out) throws IOException {
         FashionMnist.Splits s = FashionMnist.load(null, true);
         ImageDataset train = head(s.train(), 2048);
@@ -51,7 +77,7 @@ class TrainEndToEndTest {
 
         VisionTransformer loaded = Models.create("kat_micro_patch4_28", small, 99);
         Safetensors.Contents c = Safetensors.read(out.resolve("last.safetensors"));
-        loaded.loadStateDict(c.tensors(), true);
+        loaded.loadStateDict(org.kat4j.train.Checkpoint.weights(c), true);
         assertEquals("2", c.metadata().get("kat4j.epoch"));
         assertEquals(Trainer.evaluate(m, test, 200)[1], Trainer.evaluate(loaded, test, 200)[1], 0.0,
                 "the loaded model predicts exactly as the trained one");

@@ -73,6 +73,20 @@ public final class AdamW extends Optimizer {
         return state;
     }
 
+    /** Restores one parameter's moments and the step count (checkpoint resume). */
+    public void restore(Tensor param, INDArray m, INDArray v, long steps) {
+        if (!params.contains(param)) {
+            throw new IllegalArgumentException("AdamW.restore: not one of this optimizer's parameters");
+        }
+        if (!java.util.Arrays.equals(m.shape(), param.shape()) || !java.util.Arrays.equals(v.shape(), param.shape())) {
+            throw new IllegalArgumentException("AdamW.restore: moments " + java.util.Arrays.toString(m.shape()) + " for a parameter "
+                    + java.util.Arrays.toString(param.shape()));
+        }
+        INDArray dt = param.nd();
+        state.put(param, Scope.detached(() -> new INDArray[]{m.castTo(dt.dataType()).dup('c'), v.castTo(dt.dataType()).dup('c')}));
+        this.t = steps;
+    }
+
     public static final class Builder {
         private final List<Tensor> params;
         private double lr = 1e-3;

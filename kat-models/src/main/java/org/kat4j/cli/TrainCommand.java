@@ -56,6 +56,8 @@ final class TrainCommand implements Callable<Integer> {
     boolean builtin;
     @Option(names = "--out", defaultValue = "runs/train", description = "Output directory. Default ${DEFAULT-VALUE}.")
     Path out;
+    @Option(names = "--resume", description = "Continue from a last.safetensors of a run with the same settings.")
+    Path resume;
     @Option(names = "--no-progress", description = "No progress bar (for logs).")
     boolean noProgress;
 
@@ -73,7 +75,11 @@ final class TrainCommand implements Callable<Integer> {
         TrainConfig cfg = new TrainConfig(model, epochs, batchSize, lr, minLr, wd, warmup, smoothing, clip, dropPath, augmentPad,
                 !noFlip, seed, out, 500, !noProgress);
         long t0 = System.nanoTime();
-        List<Trainer.EpochResult> r = new Trainer(m, cfg, System.out).fit(splits.train(), splits.test());
+        List<Trainer.EpochResult> r = new Trainer(m, cfg, System.out).fit(splits.train(), splits.test(), resume);
+        if (r.isEmpty()) {
+            System.out.println("nothing to do: the checkpoint is already at epoch " + epochs);
+            return 0;
+        }
         Trainer.EpochResult last = r.get(r.size() - 1);
         double best = r.stream().mapToDouble(Trainer.EpochResult::testAcc).max().orElse(0);
         System.out.printf(Locale.ROOT, "done: %s, %d epochs in %.1f s, test accuracy %.2f%% (best %.2f%%); %s/{metrics.csv,"

@@ -41,6 +41,11 @@ public final class Batcher {
         return (data.size() + batchSize - 1) / batchSize;
     }
 
+    /** Restarts the shuffling/augmentation random stream (per epoch, so a resumed run repeats it). */
+    public void reseed(long seed) {
+        rng.setSeed(seed);
+    }
+
     /** Reshuffles (if enabled) and rewinds. */
     public void startEpoch() {
         int n = data.size();

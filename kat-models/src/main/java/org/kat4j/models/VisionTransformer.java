@@ -27,6 +27,7 @@ import java.util.Random;
  */
 public final class VisionTransformer extends Module {
     private final VitConfig cfg;
+    private final Random rng;
     public final PatchEmbed patchEmbed;
     public final Tensor clsToken;
     public final Tensor posEmbed;
@@ -36,7 +37,7 @@ public final class VisionTransformer extends Module {
 
     public VisionTransformer(VitConfig cfg, long seed) {
         this.cfg = cfg;
-        Random rng = new Random(seed);
+        this.rng = new Random(seed);
         int d = cfg.embedDim();
         clsToken = param("cls_token", Init.normal(rng, 1e-6, 1, 1, d));
         posEmbed = param("pos_embed", Init.truncNormal(rng, 0.02, 1, cfg.numPatches() + 1, d));
@@ -54,6 +55,11 @@ public final class VisionTransformer extends Module {
 
     public VitConfig config() {
         return cfg;
+    }
+
+    /** Restarts the random stream of dropout and drop path (per epoch, so a resumed run repeats it). */
+    public void reseed(long seed) {
+        rng.setSeed(seed);
     }
 
     /** Images [B, C, H, W] -> logits [B, classes]. */

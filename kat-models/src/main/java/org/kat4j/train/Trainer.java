@@ -61,27 +61,53 @@ public final class Trainer {
     }
 
     public List<EpochResult> fit(ImageDataset train, ImageDataset test) throws IOException {
-        Random rng = new Random(cfg.seed());
-        Batcher batches = new Batcher(train, cfg.batchSize(), true, cfg.augmentPad(), cfg.augmentFlip(), rng);
-        int steps = batches.batchesPerEpoch() * cfg.epochs();
-        CosineSchedule schedule = new CosineSchedule(cfg.lr(), cfg.minLr(), cfg.warmupSteps(), steps);
+        return fit(train, test, null);
+    }
+
+    /**
+     * Trains; with {@code resume} (a last.safetensors of an earlier run with the same settings)
+     * continues after its epoch with its weights, optimizer moments and step count. Shuffling,
+     * augmentation and dropout are reseeded per epoch, so the resumed epochs repeat the losses of
+     * an uninterrupted run.
+     */
+    public List<EpochResult> fit(ImageDataset train, ImageDataset test, Path resume) throws IOException {
+        return fit(train, test, resume, cfg.epochs());
+    }
+
+    /** As {@link #fit(ImageDataset, ImageDataset, Path)}, stopping after {@code stopAfter} epochs (of the planned schedule). */
+    public List<EpochResult> fit(ImageDataset train, ImageDataset test, Path resume, int stopAfter) throws IOException {
+        Batcher batches = new Batcher(train, cfg.batchSize(), true, cfg.augmentPad(), cfg.augmentFlip(), new Random(cfg.seed()));
+        int perEpoch = batches.batchesPerEpoch();
+        CosineSchedule schedule = new CosineSchedule(cfg.lr(), cfg.minLr(), cfg.warmupSteps(), perEpoch * cfg.epochs());
         AdamW opt = AdamW.builder(model.parameters()).lr(cfg.lr()).weightDecay(cfg.weightDecay())
                 .noDecay(noDecay(model)).build();
         Files.createDirectories(cfg.out());
         List<EpochResult> results = new ArrayList<>();
         double best = -1;
-        int step = 0;
+        int firstEpoch = 1;
+        if (resume != null) {
+            Checkpoint.Loaded c = Checkpoint.load(resume, model, opt);
+            firstEpoch = c.epoch() + 1;
+            best = c.bestAcc();
+            results.addAll(Checkpoint.readMetrics(cfg.out().resolve("metrics.csv"), c.epoch()));
+            log.printf(Locale.ROOT, "resumed from %s after epoch %d (best test accuracy %.2f%%)%n", resume, c.epoch(), 100 * best);
+        }
+        int step = (firstEpoch - 1) * perEpoch;
+        // rewritten with the rows up to the resumed epoch: rows a crash left after it are dropped
         try (Writer csv = Files.newBufferedWriter(cfg.out().resolve("metrics.csv"))) {
-            csv.write("epoch,train_loss,train_acc,test_loss,test_acc,lr,images_per_s,seconds\n");
-            for (int epoch = 1; epoch <= cfg.epochs(); epoch++) {
+            csv.write(Checkpoint.CSV_HEADER + "\n");
+            Checkpoint.writeMetrics(csv, results);
+            for (int epoch = firstEpoch; epoch <= Math.min(cfg.epochs(), stopAfter); epoch++) {
                 model.train(true);
+                batches.reseed(cfg.seed() * 1_000_003L + epoch);
+                model.reseed(cfg.seed() * 998_244_353L + epoch);
                 batches.startEpoch();
                 long t0 = System.nanoTime();
                 double lossSum = 0;
                 long correct = 0;
                 long seen = 0;
                 double lr = 0;
-                try (ProgressBar pb = progressBar("epoch " + epoch + "/" + cfg.epochs(), batches.batchesPerEpoch())) {
+                try (ProgressBar pb = progressBar("epoch " + epoch + "/" + cfg.epochs(), perEpoch)) {
                     while (batches.hasNext()) {
                         Batcher.Batch b = batches.next();
                         lr = schedule.at(step++);
@@ -117,31 +143,32 @@ public final class Trainer {
                 EpochResult r = new EpochResult(epoch, lossSum / seen, (double) correct / seen, eval[0], eval[1], lr,
                         seen / secs, secs);
                 results.add(r);
-                csv.write(String.format(Locale.ROOT, "%d,%.6f,%.6f,%.6f,%.6f,%.6g,%.1f,%.2f%n", epoch, r.trainLoss(), r.trainAcc(),
-                        r.testLoss(), r.testAcc(), r.lr(), r.imagesPerSecond(), r.seconds()));
+                Checkpoint.writeMetrics(csv, List.of(r));
                 csv.flush();
                 log.printf(Locale.ROOT, "epoch %d/%d  train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%  %.0f img/s  %.1f s%n",
                         epoch, cfg.epochs(), r.trainLoss(), 100 * r.trainAcc(), r.testLoss(), 100 * r.testAcc(),
                         r.imagesPerSecond(), secs);
-                Map<String, String> meta = metadata(r);
-                Safetensors.write(cfg.out().resolve("last.safetensors"), model.namedParameters(), meta);
                 if (r.testAcc() > best) {
                     best = r.testAcc();
-                    Safetensors.write(cfg.out().resolve("best.safetensors"), model.namedParameters(), meta);
+                    Safetensors.write(cfg.out().resolve("best.safetensors"), model.namedParameters(), metadata(r, best, opt));
                 }
+                Checkpoint.save(cfg.out().resolve("last.safetensors"), model, opt, metadata(r, best, opt));
                 Plots.writeCurves(results, cfg.out().resolve("curves.png"), cfg.model());
             }
         }
         return results;
     }
 
-    private Map<String, String> metadata(EpochResult r) {
+    private Map<String, String> metadata(EpochResult r, double best, AdamW opt) {
         Map<String, String> m = new LinkedHashMap<>();
         m.put("format", "pt");
         m.put("kat4j.model", cfg.model());
         m.put("kat4j.config", model.config().toString());
+        m.put("kat4j.train", cfg.toString());
         m.put("kat4j.epoch", String.valueOf(r.epoch()));
         m.put("kat4j.test_acc", String.format(Locale.ROOT, "%.6f", r.testAcc()));
+        m.put("kat4j.best_acc", Double.toString(best));
+        m.put("kat4j.adam_steps", String.valueOf(opt.stepCount()));
         return m;
     }
 

@@ -1,0 +1,108 @@
+package org.kat4j.train;
+
+import org.kat4j.io.Safetensors;
+import org.kat4j.models.VisionTransformer;
+import org.kat4j.optim.AdamW;
+import org.kat4j.tensor.Tensor;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+import java.io.IOException;
+import java.io.Writer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Training checkpoints: the model's tensors under their timm names, AdamW's moments under
+ * {@code optim.m.NAME} / {@code optim.v.NAME}, and epoch, step count and best accuracy in the
+ * metadata; one safetensors file, written atomically.
+ */
+public final class Checkpoint {
+    static final String CSV_HEADER = "epoch,train_loss,train_acc,test_loss,test_acc,lr,images_per_s,seconds";
+
+    private Checkpoint() {
+    }
+
+    /** What a resume needs beyond the tensors. */
+    public record Loaded(int epoch, double bestAcc, Map<String, String> metadata) {
+    }
+
+    public static void save(Path path, VisionTransformer model, AdamW opt, Map<String, String> metadata) throws IOException {
+        Map<String, Tensor> all = new LinkedHashMap<>(model.namedParameters());
+        Map<Tensor, INDArray[]> state = opt.state();
+        for (var e : model.namedParameters().entrySet()) {
+            INDArray[] mv = state.get(e.getValue());
+            if (mv != null) {
+                all.put("optim.m." + e.getKey(), Tensor.wrap(mv[0]));
+                all.put("optim.v." + e.getKey(), Tensor.wrap(mv[1]));
+            }
+        }
+        Safetensors.write(path, all, metadata);
+    }
+
+    /** The model weights of a checkpoint or a weights file (optimizer entries left out). */
+    public static Map<String, Tensor> weights(Safetensors.Contents c) {
+        Map<String, Tensor> w = new LinkedHashMap<>();
+        c.tensors().forEach((k, v) -> {
+            if (!k.startsWith("optim.")) {
+                w.put(k, v);
+            }
+        });
+        return w;
+    }
+
+    /** Loads weights (strict) and, when present, the optimizer moments. */
+    public static Loaded load(Path path, VisionTransformer model, AdamW opt) throws IOException {
+        Safetensors.Contents c = Safetensors.read(path);
+        try {
+            model.loadStateDict(weights(c), true);
+        } catch (IllegalArgumentException e) {
+            throw new IOException(path + ": does not fit the model: " + e.getMessage(), e);
+        }
+        String epoch = c.metadata().get("kat4j.epoch");
+        if (epoch == null) {
+            throw new IOException(path + ": no kat4j.epoch in the metadata: not a kat4j training checkpoint");
+        }
+        long steps = Long.parseLong(c.metadata().getOrDefault("kat4j.adam_steps", "0"));
+        for (var e : model.namedParameters().entrySet()) {
+            Tensor m = c.tensors().get("optim.m." + e.getKey());
+            Tensor v = c.tensors().get("optim.v." + e.getKey());
+            if (m != null && v != null && opt != null) {
+                opt.restore(e.getValue(), m.nd(), v.nd(), steps);
+            }
+        }
+        double best = Double.parseDouble(c.metadata().getOrDefault("kat4j.best_acc", "-1"));
+        return new Loaded(Integer.parseInt(epoch), best, c.metadata());
+    }
+
+    static void writeMetrics(Writer csv, List<Trainer.EpochResult> rows) throws IOException {
+        for (Trainer.EpochResult r : rows) {
+            csv.write(String.format(Locale.ROOT, "%d,%.6f,%.6f,%.6f,%.6f,%.6g,%.1f,%.2f%n", r.epoch(), r.trainLoss(), r.trainAcc(),
+                    r.testLoss(), r.testAcc(), r.lr(), r.imagesPerSecond(), r.seconds()));
+        }
+    }
+
+    /** The rows of metrics.csv up to {@code lastEpoch} (for the curves of a resumed run). */
+    static List<Trainer.EpochResult> readMetrics(Path csv, int lastEpoch) throws IOException {
+        List<Trainer.EpochResult> out = new ArrayList<>();
+        if (!Files.exists(csv)) {
+            return out;
+        }
+        for (String line : Files.readAllLines(csv)) {
+            if (line.startsWith("epoch") || line.isBlank()) {
+                continue;
+            }
+            String[] f = line.split(",");
+            int e = Integer.parseInt(f[0]);
+            if (e <= lastEpoch) {
+                out.add(new Trainer.EpochResult(e, Double.parseDouble(f[1]), Double.parseDouble(f[2]), Double.parseDouble(f[3]),
+                        Double.parseDouble(f[4]), Double.parseDouble(f[5]), Double.parseDouble(f[6]), Double.parseDouble(f[7])));
+            }
+        }
+        return out;
+    }
+}
