@@ -39,8 +39,26 @@ public final class Plots {
         acc.getStyler().setLegendPosition(Styler.LegendPosition.InsideSE);
         acc.addSeries("train", x, trainAcc);
         acc.addSeries("test", x, testAcc);
-        java.awt.image.BufferedImage a = BitmapEncoder.getBufferedImage(loss);
-        java.awt.image.BufferedImage b = BitmapEncoder.getBufferedImage(acc);
+        side(BitmapEncoder.getBufferedImage(loss), BitmapEncoder.getBufferedImage(acc), png);
+    }
+
+    /** Test accuracy and test loss per epoch of several runs (kat compare). */
+    public static void writeComparison(List<String> names, List<List<Trainer.EpochResult>> runs, Path png) throws IOException {
+        XYChart acc = new XYChartBuilder().width(560).height(380).title("test accuracy").xAxisTitle("epoch").yAxisTitle("%").build();
+        acc.getStyler().setLegendPosition(Styler.LegendPosition.InsideSE);
+        XYChart loss = new XYChartBuilder().width(560).height(380).title("test loss").xAxisTitle("epoch")
+                .yAxisTitle("cross-entropy").build();
+        loss.getStyler().setLegendPosition(Styler.LegendPosition.InsideNE);
+        for (int i = 0; i < names.size(); i++) {
+            List<Trainer.EpochResult> r = runs.get(i);
+            double[] x = r.stream().mapToDouble(Trainer.EpochResult::epoch).toArray();
+            acc.addSeries(names.get(i), x, r.stream().mapToDouble(e -> 100 * e.testAcc()).toArray());
+            loss.addSeries(names.get(i), x, r.stream().mapToDouble(Trainer.EpochResult::testLoss).toArray());
+        }
+        side(BitmapEncoder.getBufferedImage(acc), BitmapEncoder.getBufferedImage(loss), png);
+    }
+
+    private static void side(java.awt.image.BufferedImage a, java.awt.image.BufferedImage b, Path png) throws IOException {
         java.awt.image.BufferedImage both = new java.awt.image.BufferedImage(a.getWidth() + b.getWidth(),
                 Math.max(a.getHeight(), b.getHeight()), java.awt.image.BufferedImage.TYPE_INT_RGB);
         java.awt.Graphics2D g = both.createGraphics();

@@ -1,0 +1,74 @@
+package org.kat4j.cli;
+
+import org.kat4j.data.FashionMnist;
+import org.kat4j.models.Models;
+import org.kat4j.models.VisionTransformer;
+import org.kat4j.train.Plots;
+import org.kat4j.train.TrainConfig;
+import org.kat4j.train.Trainer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/** {@code kat compare}: the ViT and the KAT of one size, same data, seed and budget, side by side. */
+@Command(name = "compare", description = "Train vit_<size> and kat_<size> with identical settings and print a side-by-side table and plot.")
+final class CompareCommand implements Callable<Integer> {
+    @Option(names = "--size", defaultValue = "micro_patch4_28", description = "Model size suffix. Default ${DEFAULT-VALUE}.")
+    String size;
+    @Option(names = "--epochs", defaultValue = "10", description = "Default ${DEFAULT-VALUE}.")
+    int epochs;
+    @Option(names = "--batch-size", defaultValue = "64", description = "Default ${DEFAULT-VALUE}.")
+    int batchSize;
+    @Option(names = "--lr", defaultValue = "3e-3", description = "Default ${DEFAULT-VALUE}.")
+    double lr;
+    @Option(names = "--seed", defaultValue = "0", description = "Default ${DEFAULT-VALUE}.")
+    long seed;
+    @Option(names = "--data", description = "Directory with Fashion-MNIST IDX files.")
+    Path data;
+    @Option(names = "--builtin", description = "Use the built-in subset even if the full set is installed.")
+    boolean builtin;
+    @Option(names = "--out", defaultValue = "runs/compare", description = "Default ${DEFAULT-VALUE}.")
+    Path out;
+
+    @Override
+    public Integer call() throws Exception {
+        FashionMnist.Splits splits = FashionMnist.load(data, builtin);
+        Map<String, List<Trainer.EpochResult>> runs = new LinkedHashMap<>();
+        Map<String, Long> params = new LinkedHashMap<>();
+        for (String kind : new String[]{"vit", "kat"}) {
+            String name = kind + "_" + size;
+            VisionTransformer m = Models.create(name, Map.of("num_classes", 10), seed);
+            params.put(name, m.parameterCount());
+            System.out.printf(Locale.ROOT, "== %s: %,d parameters, %s%n", name, m.parameterCount(), splits.source());
+            TrainConfig cfg = new TrainConfig(name, epochs, batchSize, lr, 1e-5, 0.05, 100, 0.0, 1.0, 0.0, 0, true, seed,
+                    out.resolve(name), 500, false);
+            runs.put(name, new Trainer(m, cfg, System.out).fit(splits.train(), splits.test()));
+        }
+        StringBuilder table = new StringBuilder();
+        table.append("| model | params | test acc (last) | test acc (best) | test loss | train loss | images/s | train time |\n");
+        table.append("|---|---|---|---|---|---|---|---|\n");
+        for (var e : runs.entrySet()) {
+            List<Trainer.EpochResult> r = e.getValue();
+            Trainer.EpochResult last = r.get(r.size() - 1);
+            double best = r.stream().mapToDouble(Trainer.EpochResult::testAcc).max().orElse(0);
+            double secs = r.stream().mapToDouble(Trainer.EpochResult::seconds).sum();
+            double ips = r.stream().mapToDouble(Trainer.EpochResult::imagesPerSecond).average().orElse(0);
+            table.append(String.format(Locale.ROOT, "| %s | %,d | %.2f%% | %.2f%% | %.4f | %.4f | %.0f | %.0f s |%n", e.getKey(),
+                    params.get(e.getKey()), 100 * last.testAcc(), 100 * best, last.testLoss(), last.trainLoss(), ips, secs));
+        }
+        Files.createDirectories(out);
+        Files.writeString(out.resolve("compare.md"), table.toString());
+        Plots.writeComparison(new ArrayList<>(runs.keySet()), new ArrayList<>(runs.values()), out.resolve("compare.png"));
+        System.out.print(table);
+        System.out.println("wrote " + out.resolve("compare.md") + " and " + out.resolve("compare.png"));
+        return 0;
+    }
+}
