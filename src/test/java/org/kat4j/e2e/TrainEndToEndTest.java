@@ -37,10 +37,10 @@ class TrainEndToEndTest {
         Map<String, Object> small = Map.of("depth", 1, "embed_dim", 32, "num_heads", 2, "drop_path_rate", 0.1);
         PrintStream quiet = new PrintStream(java.io.OutputStream.nullOutputStream());
         TrainConfig a = new TrainConfig("kat_micro_patch4_28", 3, 64, 3e-3, 1e-5, 0.05, 5, 0.1, 1.0, 0.1, 1, true, 5,
-                dir.resolve("a"), 200, false);
+                dir.resolve("a"), 200, false, 0.99);
         List<Trainer.EpochResult> full = new Trainer(Models.create("kat_micro_patch4_28", small, 3), a, quiet).fit(train, test);
         TrainConfig b = new TrainConfig("kat_micro_patch4_28", 3, 64, 3e-3, 1e-5, 0.05, 5, 0.1, 1.0, 0.1, 1, true, 5,
-                dir.resolve("b"), 200, false);
+                dir.resolve("b"), 200, false, 0.99);
         new Trainer(Models.create("kat_micro_patch4_28", small, 3), b, quiet).fit(train, test, null, 1);   // "crash" after epoch 1
         List<Trainer.EpochResult> resumed = new Trainer(Models.create("kat_micro_patch4_28", small, 77), b, quiet)
                 .fit(train, test, dir.resolve("b/last.safetensors"));
@@ -64,7 +64,7 @@ class TrainEndToEndTest {
         VisionTransformer m = Models.create("kat_micro_patch4_28", small, 1);
         double before = Trainer.evaluate(m, test, 200)[1];
         TrainConfig cfg = new TrainConfig("kat_micro_patch4_28", 2, 64, 3e-3, 1e-5, 0.05, 10, 0.1, 1.0, 0, 2, true, 7, out, 200,
-                false);
+                false, 0);
         List<Trainer.EpochResult> r = new Trainer(m, cfg, new PrintStream(System.out)).fit(train, test);
         assertEquals(2, r.size());
         assertTrue(r.get(1).trainLoss() < r.get(0).trainLoss(), "training loss falls: " + r);

@@ -1,7 +1,6 @@
 package org.kat4j.autograd;
 
 import org.kat4j.tensor.Tensor;
-import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.AddOp;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.DivOp;
@@ -732,9 +731,5 @@ public final class Ops {
         int p = Math.toIntExact(weight.size(2));
         Tensor w2 = weight.reshape(weight.size(0), -1);
         return linear(patchify(x, p), w2, bias);
-    }
-
-    static DataType dt(Tensor t) {
-        return t.nd().dataType();
     }
 }

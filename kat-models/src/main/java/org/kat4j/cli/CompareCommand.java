@@ -29,6 +29,8 @@ final class CompareCommand implements Callable<Integer> {
     int batchSize;
     @Option(names = "--lr", defaultValue = "3e-3", description = "Default ${DEFAULT-VALUE}.")
     double lr;
+    @Option(names = "--ema", defaultValue = "0", description = "Model EMA decay (0 = off). Default ${DEFAULT-VALUE}.")
+    double ema;
     @Option(names = "--seed", defaultValue = "0", description = "Default ${DEFAULT-VALUE}.")
     long seed;
     @Option(names = "--data", description = "Directory with Fashion-MNIST IDX files.")
@@ -49,7 +51,7 @@ final class CompareCommand implements Callable<Integer> {
             params.put(name, m.parameterCount());
             System.out.printf(Locale.ROOT, "== %s: %,d parameters, %s%n", name, m.parameterCount(), splits.source());
             TrainConfig cfg = new TrainConfig(name, epochs, batchSize, lr, 1e-5, 0.05, 100, 0.0, 1.0, 0.0, 0, true, seed,
-                    out.resolve(name), 500, false);
+                    out.resolve(name), 500, false, ema);
             runs.put(name, new Trainer(m, cfg, System.out).fit(splits.train(), splits.test()));
         }
         StringBuilder table = new StringBuilder();

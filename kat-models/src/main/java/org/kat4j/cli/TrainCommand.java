@@ -56,6 +56,8 @@ final class TrainCommand implements Callable<Integer> {
     boolean builtin;
     @Option(names = "--out", defaultValue = "runs/train", description = "Output directory. Default ${DEFAULT-VALUE}.")
     Path out;
+    @Option(names = "--ema", defaultValue = "0", description = "Model EMA decay (0 = off, e.g. 0.998); evaluation uses the average. Default ${DEFAULT-VALUE}.")
+    double ema;
     @Option(names = "--resume", description = "Continue from a last.safetensors of a run with the same settings.")
     Path resume;
     @Option(names = "--no-progress", description = "No progress bar (for logs).")
@@ -73,7 +75,7 @@ final class TrainCommand implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "model %s: %,d parameters; data: %s, %d train / %d test; rational kernel: %s%n", model,
                 m.parameterCount(), splits.source(), splits.train().size(), splits.test().size(), RationalKernels.get().name());
         TrainConfig cfg = new TrainConfig(model, epochs, batchSize, lr, minLr, wd, warmup, smoothing, clip, dropPath, augmentPad,
-                !noFlip, seed, out, 500, !noProgress);
+                !noFlip, seed, out, 500, !noProgress, ema);
         long t0 = System.nanoTime();
         List<Trainer.EpochResult> r = new Trainer(m, cfg, System.out).fit(splits.train(), splits.test(), resume);
         if (r.isEmpty()) {

@@ -18,8 +18,8 @@ import java.util.Map;
 
 /**
  * Training checkpoints: the model's tensors under their timm names, AdamW's moments under
- * {@code optim.m.NAME} / {@code optim.v.NAME}, and epoch, step count and best accuracy in the
- * metadata; one safetensors file, written atomically.
+ * {@code optim.m.NAME} / {@code optim.v.NAME}, the EMA (if on) under {@code ema.NAME}, and epoch,
+ * step count and best accuracy in the metadata; one safetensors file, written atomically.
  */
 public final class Checkpoint {
     static final String CSV_HEADER = "epoch,train_loss,train_acc,test_loss,test_acc,lr,images_per_s,seconds";
@@ -31,8 +31,12 @@ public final class Checkpoint {
     public record Loaded(int epoch, double bestAcc, Map<String, String> metadata) {
     }
 
-    public static void save(Path path, VisionTransformer model, AdamW opt, Map<String, String> metadata) throws IOException {
+    public static void save(Path path, VisionTransformer model, AdamW opt, ModelEma ema, Map<String, String> metadata)
+            throws IOException {
         Map<String, Tensor> all = new LinkedHashMap<>(model.namedParameters());
+        if (ema != null) {
+            ema.tensors().forEach((k, v) -> all.put("ema." + k, v));
+        }
         Map<Tensor, INDArray[]> state = opt.state();
         for (var e : model.namedParameters().entrySet()) {
             INDArray[] mv = state.get(e.getValue());
@@ -48,7 +52,7 @@ public final class Checkpoint {
     public static Map<String, Tensor> weights(Safetensors.Contents c) {
         Map<String, Tensor> w = new LinkedHashMap<>();
         c.tensors().forEach((k, v) -> {
-            if (!k.startsWith("optim.")) {
+            if (!k.startsWith("optim.") && !k.startsWith("ema.")) {
                 w.put(k, v);
             }
         });
@@ -56,7 +60,7 @@ public final class Checkpoint {
     }
 
     /** Loads weights (strict) and, when present, the optimizer moments. */
-    public static Loaded load(Path path, VisionTransformer model, AdamW opt) throws IOException {
+    public static Loaded load(Path path, VisionTransformer model, AdamW opt, ModelEma ema) throws IOException {
         Safetensors.Contents c = Safetensors.read(path);
         try {
             model.loadStateDict(weights(c), true);
@@ -74,6 +78,15 @@ public final class Checkpoint {
             if (m != null && v != null && opt != null) {
                 opt.restore(e.getValue(), m.nd(), v.nd(), steps);
             }
+        }
+        if (ema != null) {
+            Map<String, Tensor> saved = new LinkedHashMap<>();
+            c.tensors().forEach((k, v) -> {
+                if (k.startsWith("ema.")) {
+                    saved.put(k.substring(4), v);
+                }
+            });
+            ema.load(saved.isEmpty() ? weights(c) : saved);
         }
         double best = Double.parseDouble(c.metadata().getOrDefault("kat4j.best_acc", "-1"));
         return new Loaded(Integer.parseInt(epoch), best, c.metadata());

@@ -85,8 +85,9 @@ public final class Trainer {
         List<EpochResult> results = new ArrayList<>();
         double best = -1;
         int firstEpoch = 1;
+        ModelEma ema = cfg.emaDecay() > 0 ? new ModelEma(model, cfg.emaDecay()) : null;
         if (resume != null) {
-            Checkpoint.Loaded c = Checkpoint.load(resume, model, opt);
+            Checkpoint.Loaded c = Checkpoint.load(resume, model, opt, ema);
             firstEpoch = c.epoch() + 1;
             best = c.bestAcc();
             results.addAll(Checkpoint.readMetrics(cfg.out().resolve("metrics.csv"), c.epoch()));
@@ -121,6 +122,9 @@ public final class Trainer {
                                 clipGradNorm(model.parameters(), cfg.clipGrad());
                             }
                             opt.step();
+                            if (ema != null) {
+                                ema.update(model);
+                            }
                             double l = loss.item();
                             if (!Double.isFinite(l)) {
                                 throw new IllegalStateException("loss became " + l + " at epoch " + epoch + " step " + step
@@ -139,6 +143,9 @@ public final class Trainer {
                     }
                 }
                 double secs = (System.nanoTime() - t0) / 1e9;
+                if (ema != null) {
+                    ema.swapIn(model);
+                }
                 double[] eval = evaluate(model, test, cfg.evalBatchSize());
                 EpochResult r = new EpochResult(epoch, lossSum / seen, (double) correct / seen, eval[0], eval[1], lr,
                         seen / secs, secs);
@@ -150,9 +157,13 @@ public final class Trainer {
                         r.imagesPerSecond(), secs);
                 if (r.testAcc() > best) {
                     best = r.testAcc();
+                    // the evaluated weights: the EMA's when it is on
                     Safetensors.write(cfg.out().resolve("best.safetensors"), model.namedParameters(), metadata(r, best, opt));
                 }
-                Checkpoint.save(cfg.out().resolve("last.safetensors"), model, opt, metadata(r, best, opt));
+                if (ema != null) {
+                    ema.swapOut(model);
+                }
+                Checkpoint.save(cfg.out().resolve("last.safetensors"), model, opt, ema, metadata(r, best, opt));
                 Plots.writeCurves(results, cfg.out().resolve("curves.png"), cfg.model());
             }
         }
