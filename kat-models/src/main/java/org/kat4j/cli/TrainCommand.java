@@ -56,6 +56,10 @@ final class TrainCommand implements Callable<Integer> {
     boolean builtin;
     @Option(names = "--out", defaultValue = "runs/train", description = "Output directory. Default ${DEFAULT-VALUE}.")
     Path out;
+    @Option(names = "--mixup", defaultValue = "0", description = "Mixup alpha (0 = off; the paper: 0.8). Default ${DEFAULT-VALUE}.")
+    double mixupAlpha;
+    @Option(names = "--cutmix", defaultValue = "0", description = "CutMix alpha (0 = off; the paper: 1.0). Default ${DEFAULT-VALUE}.")
+    double cutmixAlpha;
     @Option(names = "--ema", defaultValue = "0", description = "Model EMA decay (0 = off, e.g. 0.998); evaluation uses the average. Default ${DEFAULT-VALUE}.")
     double ema;
     @Option(names = "--resume", description = "Continue from a last.safetensors of a run with the same settings.")
@@ -77,7 +81,7 @@ final class TrainCommand implements Callable<Integer> {
         TrainConfig cfg = new TrainConfig(model, epochs, batchSize, lr, minLr, wd, warmup, smoothing, clip, dropPath, augmentPad,
                 !noFlip, seed, out, 500, !noProgress, ema);
         long t0 = System.nanoTime();
-        List<Trainer.EpochResult> r = new Trainer(m, cfg, System.out).fit(splits.train(), splits.test(), resume);
+        List<Trainer.EpochResult> r = new Trainer(m, cfg, System.out).withMixup(mixupAlpha, cutmixAlpha).fit(splits.train(), splits.test(), resume);
         if (r.isEmpty()) {
             System.out.println("nothing to do: the checkpoint is already at epoch " + epochs);
             return 0;

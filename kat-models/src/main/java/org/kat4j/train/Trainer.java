@@ -41,6 +41,18 @@ public final class Trainer {
     private final VisionTransformer model;
     private final TrainConfig cfg;
     private final PrintStream log;
+    private double mixupAlpha;
+    private double cutmixAlpha;
+
+    /**
+     * Turns on Mixup/CutMix (alphas of their Beta distributions; 0 = off). Training accuracy is
+     * then counted against the original labels.
+     */
+    public Trainer withMixup(double mixupAlpha, double cutmixAlpha) {
+        this.mixupAlpha = mixupAlpha;
+        this.cutmixAlpha = cutmixAlpha;
+        return this;
+    }
 
     public Trainer(VisionTransformer model, TrainConfig cfg, PrintStream log) {
         this.model = model;
@@ -86,6 +98,7 @@ public final class Trainer {
         double best = -1;
         int firstEpoch = 1;
         ModelEma ema = cfg.emaDecay() > 0 ? new ModelEma(model, cfg.emaDecay()) : null;
+        Random mixRng = new Random(cfg.seed() + 17);
         if (resume != null) {
             Checkpoint.Loaded c = Checkpoint.load(resume, model, opt, ema);
             firstEpoch = c.epoch() + 1;
@@ -103,6 +116,7 @@ public final class Trainer {
                 batches.reseed(cfg.seed() * 1_000_003L + epoch);
                 model.reseed(cfg.seed() * 998_244_353L + epoch);
                 batches.startEpoch();
+                mixRng.setSeed(cfg.seed() * 31L + epoch);
                 long t0 = System.nanoTime();
                 double lossSum = 0;
                 long correct = 0;
@@ -114,8 +128,17 @@ public final class Trainer {
                         lr = schedule.at(step++);
                         opt.lr(lr);
                         try (Scope s = Scope.open()) {
-                            Tensor logits = model.forward(b.images());
-                            Tensor loss = Ops.crossEntropy(logits, b.labels(), cfg.labelSmoothing());
+                            Tensor logits;
+                            Tensor loss;
+                            if (mixupAlpha > 0 || cutmixAlpha > 0) {
+                                var mixed = new org.kat4j.data.Mixup(mixupAlpha, cutmixAlpha, cfg.labelSmoothing(), train.classes(),
+                                        mixRng).apply(b);
+                                logits = model.forward(mixed.images());
+                                loss = Ops.crossEntropySoft(logits, mixed.targets());
+                            } else {
+                                logits = model.forward(b.images());
+                                loss = Ops.crossEntropy(logits, b.labels(), cfg.labelSmoothing());
+                            }
                             opt.zeroGrad();
                             loss.backward();
                             if (cfg.clipGrad() > 0) {
