@@ -21,6 +21,9 @@ import java.util.concurrent.Callable;
 /** {@code kat compare}: the ViT and the KAT of one size, same data, seed and budget, side by side. */
 @Command(name = "compare", description = "Train vit_<size> and kat_<size> with identical settings and print a side-by-side table and plot.")
 final class CompareCommand implements Callable<Integer> {
+    @picocli.CommandLine.Mixin
+    DataOptions dataOptions = new DataOptions();
+
     @Option(names = "--size", defaultValue = "micro_patch4_28", description = "Model size suffix. Default ${DEFAULT-VALUE}.")
     String size;
     @Option(names = "--epochs", defaultValue = "10", description = "Default ${DEFAULT-VALUE}.")
@@ -33,16 +36,12 @@ final class CompareCommand implements Callable<Integer> {
     double ema;
     @Option(names = "--seed", defaultValue = "0", description = "Default ${DEFAULT-VALUE}.")
     long seed;
-    @Option(names = "--data", description = "Directory with Fashion-MNIST IDX files.")
-    Path data;
-    @Option(names = "--builtin", description = "Use the built-in subset even if the full set is installed.")
-    boolean builtin;
     @Option(names = "--out", defaultValue = "runs/compare", description = "Default ${DEFAULT-VALUE}.")
     Path out;
 
     @Override
     public Integer call() throws Exception {
-        FashionMnist.Splits splits = FashionMnist.load(data, builtin);
+        FashionMnist.Splits splits = dataOptions.load();
         Map<String, List<Trainer.EpochResult>> runs = new LinkedHashMap<>();
         Map<String, Long> params = new LinkedHashMap<>();
         for (String kind : new String[]{"vit", "kat"}) {

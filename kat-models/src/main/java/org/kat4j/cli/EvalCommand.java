@@ -19,14 +19,13 @@ import java.util.concurrent.Callable;
 /** {@code kat eval --checkpoint FILE}: test accuracy and loss of saved weights. */
 @Command(name = "eval", description = "Evaluate a checkpoint (best/last.safetensors of kat train) on the Fashion-MNIST test split.")
 final class EvalCommand implements Callable<Integer> {
+    @picocli.CommandLine.Mixin
+    DataOptions dataOptions = new DataOptions();
+
     @Option(names = "--checkpoint", required = true, description = "A .safetensors file written by kat train.")
     Path checkpoint;
     @Option(names = "--model", description = "Model name (default: the one recorded in the checkpoint).")
     String model;
-    @Option(names = "--data", description = "Directory with Fashion-MNIST IDX files.")
-    Path data;
-    @Option(names = "--builtin", description = "Use the built-in subset even if the full set is installed.")
-    boolean builtin;
 
     @Override
     public Integer call() throws IOException {
@@ -44,7 +43,7 @@ final class EvalCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new IOException(checkpoint + " does not fit " + name + ": " + e.getMessage(), e);
         }
-        FashionMnist.Splits s = FashionMnist.load(data, builtin);
+        FashionMnist.Splits s = dataOptions.load();
         long t0 = System.nanoTime();
         double[] r = Trainer.evaluate(m, s.test(), 500);
         System.out.printf(Locale.ROOT, "%s (%s, epoch %s) on %s test (%d images): accuracy %.2f%%, loss %.4f, %.1f s%n", name,

@@ -24,6 +24,9 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "train", description = "Train a model on Fashion-MNIST (built-in subset, the Debian package's full set, or --data).")
 final class TrainCommand implements Callable<Integer> {
+    @picocli.CommandLine.Mixin
+    DataOptions dataOptions = new DataOptions();
+
     @Option(names = "--model", defaultValue = "kat_micro_patch4_28", description = "Registered model (kat models). Default ${DEFAULT-VALUE}.")
     String model;
     @Option(names = "--epochs", defaultValue = "10", description = "Default ${DEFAULT-VALUE}.")
@@ -50,10 +53,6 @@ final class TrainCommand implements Callable<Integer> {
     boolean noFlip;
     @Option(names = "--seed", defaultValue = "0", description = "Default ${DEFAULT-VALUE}.")
     long seed;
-    @Option(names = "--data", description = "Directory with Fashion-MNIST IDX files (train-/t10k-, raw or .gz).")
-    Path data;
-    @Option(names = "--builtin", description = "Use the built-in subset even if the full set is installed.")
-    boolean builtin;
     @Option(names = "--out", defaultValue = "runs/train", description = "Output directory. Default ${DEFAULT-VALUE}.")
     Path out;
     @Option(names = "--mixup", defaultValue = "0", description = "Mixup alpha (0 = off; the paper: 0.8). Default ${DEFAULT-VALUE}.")
@@ -69,7 +68,7 @@ final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        FashionMnist.Splits splits = FashionMnist.load(data, builtin);
+        FashionMnist.Splits splits = dataOptions.load();
         VisionTransformer m = Models.create(model, Map.of("num_classes", 10, "drop_path_rate", dropPath), seed);
         if (m.config().imgSize() != splits.train().height() || m.config().inChans() != splits.train().channels()) {
             throw new IllegalArgumentException("model " + model + " takes " + m.config().inChans() + "x" + m.config().imgSize()
