@@ -86,6 +86,11 @@ class GrKanTest {
         assertTrue(ratio1 >= 0.9 && ratio1 <= 1.1, "variance_preserving one block: " + ratio1);
         // KAT.md / paper S3: with timm's std 0.02 one block shrinks the variance to ~6e-3
         assertTrue(timm[1] / timm[0] > 3e-3 && timm[1] / timm[0] < 1.2e-2, "timm one block: " + timm[1] / timm[0]);
+        StringBuilder ratios = new StringBuilder("8-block stack (D=192), variance / input variance:");
+        for (int b = 1; b <= 8; b++) {
+            ratios.append(String.format(" %.3f", vp[b] / vp[0]));
+        }
+        System.out.println(ratios);
         for (int b = 1; b <= 8; b++) {
             double r = vp[b] / vp[0];
             assertTrue(r >= 0.8 && r <= 1.5, "block " + b + " variance ratio " + r);
