@@ -15,7 +15,6 @@ public final class CpuRationalKernel implements RationalKernel {
     /** Elements per work chunk (rounded to whole rows): small enough to stay in L2 with its scratch. */
     static final int CHUNK_ELEMENTS = 1 << 14;
 
-    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[3][0]);
 
     private CpuRationalKernel() {
     }
@@ -51,24 +50,11 @@ public final class CpuRationalKernel implements RationalKernel {
         });
     }
 
-    private static float[] scratch(int which, int len) {
-        float[][] s = SCRATCH.get();
-        if (s[which].length < len) {
-            s[which] = new float[Math.max(len, CHUNK_ELEMENTS)];
-        }
-        return s[which];
-    }
-
     @Override
     public void forward(FloatBuffer x, FloatBuffer y, int n, int d, int groups, float[] num, float[] den) {
         RationalKernel.checkArgs(n, d, groups, num, den);
         float[][] perChannel = perChannel(den, d, groups);
-        forEachChunk(n, d, (c, off, len, rows) -> {
-            float[] xs = scratch(0, len);
-            x.get(off, xs, 0, len);
-            forwardRows(xs, rows, d, num, perChannel);
-            y.put(off, xs, 0, len);
-        });
+        forEachChunk(n, d, (c, off, len, rows) -> forwardRows(x, y, off, rows, d, num, perChannel));
     }
 
     /**
@@ -87,13 +73,13 @@ public final class CpuRationalKernel implements RationalKernel {
         return b;
     }
 
-    /** In place: xs[i] = F(xs[i]) for {@code rows} rows of {@code d} channels. */
-    static void forwardRows(float[] xs, int rows, int d, float[] a, float[][] b) {
+    /** y = F(x) for {@code rows} rows of {@code d} channels from element {@code off}, a row at a time. */
+    static void forwardRows(FloatBuffer x, FloatBuffer y, int off, int rows, int d, float[] a, float[][] b) {
         float[] xr = rowScratch(d)[RX];
         for (int r = 0; r < rows; r++) {
-            System.arraycopy(xs, r * d, xr, 0, d);
+            x.get(off + r * d, xr, 0, d);
             forwardRow(xr, d, a, b);
-            System.arraycopy(xr, 0, xs, r * d, d);
+            y.put(off + r * d, xr, 0, d);
         }
     }
 
@@ -117,15 +103,8 @@ public final class CpuRationalKernel implements RationalKernel {
         float[][] perChannel = perChannel(den, d, groups);
         double[][] partial = new double[chunkCount(n, d)][];
         forEachChunk(n, d, (c, off, len, rows) -> {
-            float[] xs = scratch(0, len);
-            float[] gs = scratch(1, len);
-            x.get(off, xs, 0, len);
-            g.get(off, gs, 0, len);
             double[] acc = new double[groups * 10];
-            backwardRows(xs, gs, rows, d, groups, num, perChannel, acc);
-            if (gx != null) {
-                gx.put(off, gs, 0, len);
-            }
+            backwardRows(x, g, gx, off, rows, d, groups, num, perChannel, acc);
             partial[c] = acc;
         });
         combine(partial, groups, den, gradNum, gradDen);
@@ -153,7 +132,7 @@ public final class CpuRationalKernel implements RationalKernel {
     }
 
     /**
-     * gs[i] becomes dL/dx; acc[g*10 + 0..5] += g/Q * x^i, acc[g*10 + 6..9] += -g P/Q^2 |x|^(k+1)
+     * gx gets dL/dx (if not null); acc[g*10 + 0..5] += g/Q * x^i, acc[g*10 + 6..9] += -g P/Q^2 |x|^(k+1)
      * (the sign s(b_k) is applied once per group in {@link #combine}).
      *
      * <p>Written as several short loops over a row with one index each: C2 (Java 17) vectorises
@@ -161,7 +140,8 @@ public final class CpuRationalKernel implements RationalKernel {
      * in float columns across the chunk's rows (element-wise updates, no scalar reductions), then
      * go into the double sums once per chunk and group.
      */
-    static void backwardRows(float[] xs, float[] gs, int rows, int d, int groups, float[] a, float[][] b, double[] acc) {
+    static void backwardRows(FloatBuffer x, FloatBuffer g, FloatBuffer gx, int off, int rows, int d, int groups, float[] a,
+                             float[][] b, double[] acc) {
         int cpg = d / groups;
         float[][] t = rowScratch(d);
         float[] xr = t[RX];
@@ -170,11 +150,13 @@ public final class CpuRationalKernel implements RationalKernel {
             java.util.Arrays.fill(t[k], 0, d, 0f);
         }
         for (int r = 0; r < rows; r++) {
-            int base = r * d;
-            System.arraycopy(xs, base, xr, 0, d);
-            System.arraycopy(gs, base, gr, 0, d);
+            int base = off + r * d;
+            x.get(base, xr, 0, d);
+            g.get(base, gr, 0, d);
             backwardRow(d, a, b, t);
-            System.arraycopy(gr, 0, gs, base, d);
+            if (gx != null) {
+                gx.put(base, gr, 0, d);
+            }
         }
         for (int grp = 0; grp < groups; grp++) {
             int cs = grp * cpg;
