@@ -15,13 +15,11 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * Safetensors files (KAT.md section 6): 8-byte little-endian header length, a JSON header, then
- * the raw little-endian data. This first version writes F32 and reads F32/F64 with the offsets
- * and sizes validated; writes are atomic (temporary file, then rename), so a crash never leaves a
+ * the raw little-endian data. Writes F32; reads every dtype of the format with the header fully
+ * validated. Writes are atomic (temporary file, then rename), so a crash never leaves a
  * half-written file under the final name.
  */
 public final class Safetensors {
@@ -109,76 +107,230 @@ public final class Safetensors {
         return b.append('"').toString();
     }
 
-    private static final Pattern ENTRY = Pattern.compile(
-            "\"((?:[^\"\\\\]|\\\\.)*)\"\\s*:\\s*\\{\\s*\"dtype\"\\s*:\\s*\"(\\w+)\"\\s*,\\s*\"shape\"\\s*:\\s*\\[([^\\]]*)\\]\\s*,"
-                    + "\\s*\"data_offsets\"\\s*:\\s*\\[\\s*(\\d+)\\s*,\\s*(\\d+)\\s*\\]\\s*\\}");
-    private static final Pattern META = Pattern.compile("\"__metadata__\"\\s*:\\s*\\{([^}]*)\\}");
-    private static final Pattern PAIR = Pattern.compile("\"((?:[^\"\\\\]|\\\\.)*)\"\\s*:\\s*\"((?:[^\"\\\\]|\\\\.)*)\"");
+    /** Bytes per element of each dtype the format defines. */
+    static int width(String dtype) {
+        return switch (dtype) {
+            case "F64", "I64" -> 8;
+            case "F32", "I32" -> 4;
+            case "F16", "BF16", "I16" -> 2;
+            case "I8", "U8", "BOOL" -> 1;
+            default -> -1;
+        };
+    }
 
-    /** Reads a file written by {@link #write} (F32 or F64 entries in the layout above). */
+    private record Entry(String name, String dtype, long[] shape, long begin, long end) {
+    }
+
+    /**
+     * Reads every tensor. The header is validated before any data is touched: header length
+     * against the file size, well-formed UTF-8 JSON, known dtypes, non-negative shapes, offsets
+     * in bounds, sizes equal to shape x dtype width, no overlaps, no gaps, no duplicate names.
+     * Each tensor's bytes are memory-mapped, not read into a heap copy of the file. Float types
+     * load as float32 (F16/BF16 widened) or float64; integer and bool types load as float64.
+     * Problems raise {@link SafetensorsException} naming the file and the tensor.
+     */
     public static Contents read(Path path) throws IOException {
         long size = Files.size(path);
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
             if (size < 8) {
-                throw new IOException(path + ": " + size + " bytes, too short for a safetensors header");
+                throw new SafetensorsException(path + ": " + size + " bytes, too short for a safetensors header");
             }
             ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
             readAll(ch, lenBuf, 0);
             long n = lenBuf.flip().getLong();
-            if (n <= 0 || n > size - 8 || n > (100 << 20)) {
-                throw new IOException(path + ": header length " + n + " does not fit a file of " + size + " bytes");
+            if (n <= 1 || n > size - 8) {
+                throw new SafetensorsException(path + ": header length " + n + " does not fit a file of " + size + " bytes");
+            }
+            if (n > (100L << 20)) {
+                throw new SafetensorsException(path + ": header length " + n + " exceeds the 100 MB limit");
             }
             ByteBuffer hb = ByteBuffer.allocate((int) n);
             readAll(ch, hb, 8);
-            String header = new String(hb.array(), StandardCharsets.UTF_8);
+            String header;
+            try {
+                header = StandardCharsets.UTF_8.newDecoder().onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
+                        .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT).decode(hb.flip()).toString();
+            } catch (java.nio.charset.CharacterCodingException e) {
+                throw new SafetensorsException(path + ": header is not valid UTF-8", e);
+            }
             long dataStart = 8 + n;
             long dataLen = size - dataStart;
-            Map<String, Tensor> tensors = new LinkedHashMap<>();
-            Matcher m = ENTRY.matcher(header);
-            while (m.find()) {
-                String name = unquote(m.group(1));
-                String dtype = m.group(2);
-                String dims = m.group(3).trim();
-                long[] shape = dims.isEmpty() ? new long[0]
-                        : java.util.Arrays.stream(dims.split(",")).mapToLong(s -> Long.parseLong(s.trim())).toArray();
-                long begin = Long.parseLong(m.group(4));
-                long end = Long.parseLong(m.group(5));
-                int width = switch (dtype) {
-                    case "F32" -> 4;
-                    case "F64" -> 8;
-                    default -> throw new IOException(path + ": tensor " + name + " has dtype " + dtype + ", this reader takes F32/F64");
-                };
-                long count = Tensor.numel(shape);
-                if (begin > end || end > dataLen || end - begin != count * width) {
-                    throw new IOException(path + ": tensor " + name + " offsets [" + begin + ", " + end + ") do not hold "
-                            + count + " x " + dtype + " inside a data section of " + dataLen + " bytes");
-                }
-                if (tensors.containsKey(name)) {
-                    throw new IOException(path + ": tensor " + name + " appears twice");
-                }
-                ByteBuffer b = ByteBuffer.allocate((int) (end - begin)).order(ByteOrder.LITTLE_ENDIAN);
-                readAll(ch, b, dataStart + begin);
-                b.flip();
-                if (width == 4) {
-                    float[] v = new float[(int) count];
-                    b.asFloatBuffer().get(v);
-                    tensors.put(name, Tensor.of(v, shape));
-                } else {
-                    double[] v = new double[(int) count];
-                    b.asDoubleBuffer().get(v);
-                    tensors.put(name, Tensor.of(v, shape));
-                }
-            }
             Map<String, String> meta = new LinkedHashMap<>();
-            Matcher mm = META.matcher(header);
-            if (mm.find()) {
-                Matcher p = PAIR.matcher(mm.group(1));
-                while (p.find()) {
-                    meta.put(unquote(p.group(1)), unquote(p.group(2)));
-                }
+            List<Entry> entries = parseHeader(path, header, meta);
+            validate(path, entries, dataLen);
+            Map<String, Tensor> tensors = new LinkedHashMap<>();
+            for (Entry e : entries) {
+                tensors.put(e.name(), load(ch, dataStart, e));
             }
             return new Contents(tensors, meta);
         }
+    }
+
+    private static List<Entry> parseHeader(Path path, String header, Map<String, String> meta) throws SafetensorsException {
+        List<Entry> out = new ArrayList<>();
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        try (com.google.gson.stream.JsonReader r = new com.google.gson.stream.JsonReader(new java.io.StringReader(header))) {
+            r.setLenient(false);
+            r.beginObject();
+            while (r.hasNext()) {
+                String name = r.nextName();
+                if (!seen.add(name)) {
+                    throw new SafetensorsException(path + ": tensor " + name + " appears twice in the header");
+                }
+                if (name.equals("__metadata__")) {
+                    r.beginObject();
+                    while (r.hasNext()) {
+                        String k = r.nextName();
+                        if (r.peek() != com.google.gson.stream.JsonToken.STRING) {
+                            throw new SafetensorsException(path + ": __metadata__ value of " + k + " is not a string");
+                        }
+                        meta.put(k, r.nextString());
+                    }
+                    r.endObject();
+                    continue;
+                }
+                String dtype = null;
+                long[] shape = null;
+                long[] offsets = null;
+                r.beginObject();
+                while (r.hasNext()) {
+                    String field = r.nextName();
+                    switch (field) {
+                        case "dtype" -> dtype = r.nextString();
+                        case "shape" -> shape = longs(r, path, name, "shape");
+                        case "data_offsets" -> offsets = longs(r, path, name, "data_offsets");
+                        default -> r.skipValue();
+                    }
+                }
+                r.endObject();
+                if (dtype == null || shape == null || offsets == null) {
+                    throw new SafetensorsException(path + ": tensor " + name + " lacks dtype, shape or data_offsets");
+                }
+                if (width(dtype) < 0) {
+                    throw new SafetensorsException(path + ": tensor " + name + " has unknown dtype " + dtype);
+                }
+                if (offsets.length != 2) {
+                    throw new SafetensorsException(path + ": tensor " + name + " data_offsets has " + offsets.length
+                            + " values, expected 2");
+                }
+                out.add(new Entry(name, dtype, shape, offsets[0], offsets[1]));
+            }
+            r.endObject();
+            if (r.peek() != com.google.gson.stream.JsonToken.END_DOCUMENT) {
+                throw new SafetensorsException(path + ": trailing data after the header object");
+            }
+        } catch (SafetensorsException e) {
+            throw e;
+        } catch (IOException | IllegalStateException | NumberFormatException e) {
+            throw new SafetensorsException(path + ": header is not well-formed JSON of the safetensors layout ("
+                    + e.getMessage() + ")", e);
+        }
+        return out;
+    }
+
+    private static long[] longs(com.google.gson.stream.JsonReader r, Path path, String name, String what) throws IOException {
+        List<Long> v = new ArrayList<>();
+        r.beginArray();
+        while (r.hasNext()) {
+            long x = r.nextLong();
+            if (x < 0) {
+                throw new SafetensorsException(path + ": tensor " + name + " has a negative " + what + " value " + x);
+            }
+            v.add(x);
+        }
+        r.endArray();
+        return v.stream().mapToLong(Long::longValue).toArray();
+    }
+
+    private static void validate(Path path, List<Entry> entries, long dataLen) throws SafetensorsException {
+        for (Entry e : entries) {
+            long count = 1;
+            for (long d : e.shape()) {
+                if (d != 0 && count > Long.MAX_VALUE / d) {
+                    throw new SafetensorsException(path + ": tensor " + e.name() + " shape overflows");
+                }
+                count *= d;
+            }
+            if (e.begin() > e.end() || e.end() > dataLen) {
+                throw new SafetensorsException(path + ": tensor " + e.name() + " offsets [" + e.begin() + ", " + e.end()
+                        + ") outside the data section of " + dataLen + " bytes");
+            }
+            if (count > Integer.MAX_VALUE || e.end() - e.begin() != count * width(e.dtype())) {
+                throw new SafetensorsException(path + ": tensor " + e.name() + " holds " + (e.end() - e.begin()) + " bytes, but "
+                        + java.util.Arrays.toString(e.shape()) + " x " + e.dtype() + " needs " + count * width(e.dtype()));
+            }
+        }
+        List<Entry> sorted = new ArrayList<>(entries);
+        sorted.sort(java.util.Comparator.comparingLong(Entry::begin).thenComparingLong(Entry::end));
+        long at = 0;
+        for (Entry e : sorted) {
+            if (e.begin() < at) {
+                throw new SafetensorsException(path + ": tensor " + e.name() + " overlaps the tensor before it (starts at "
+                        + e.begin() + ", previous ends at " + at + ")");
+            }
+            if (e.begin() > at) {
+                throw new SafetensorsException(path + ": bytes [" + at + ", " + e.begin() + ") before tensor " + e.name()
+                        + " belong to no tensor");
+            }
+            at = e.end();
+        }
+        if (at != dataLen) {
+            throw new SafetensorsException(path + ": data section has " + dataLen + " bytes, tensors cover " + at);
+        }
+    }
+
+    private static Tensor load(FileChannel ch, long dataStart, Entry e) throws IOException {
+        int count = Math.toIntExact(Tensor.numel(e.shape()));
+        long bytes = e.end() - e.begin();
+        ByteBuffer b = bytes == 0 ? ByteBuffer.allocate(0)
+                : ch.map(FileChannel.MapMode.READ_ONLY, dataStart + e.begin(), bytes);
+        b.order(ByteOrder.LITTLE_ENDIAN);
+        switch (e.dtype()) {
+            case "F32" -> {
+                float[] v = new float[count];
+                b.asFloatBuffer().get(v);
+                return Tensor.of(v, e.shape());
+            }
+            case "F16", "BF16" -> {
+                float[] v = new float[count];
+                for (int i = 0; i < count; i++) {
+                    short h = b.getShort(2 * i);
+                    v[i] = e.dtype().equals("BF16") ? Float.intBitsToFloat((h & 0xffff) << 16) : halfToFloat(h);
+                }
+                return Tensor.of(v, e.shape());
+            }
+            default -> {
+                double[] v = new double[count];
+                for (int i = 0; i < count; i++) {
+                    v[i] = switch (e.dtype()) {
+                        case "F64" -> b.getDouble(8 * i);
+                        case "I64" -> b.getLong(8 * i);
+                        case "I32" -> b.getInt(4 * i);
+                        case "I16" -> b.getShort(2 * i);
+                        case "I8" -> b.get(i);
+                        case "U8" -> b.get(i) & 0xff;
+                        case "BOOL" -> b.get(i) != 0 ? 1 : 0;
+                        default -> throw new SafetensorsException("unreachable dtype " + e.dtype());
+                    };
+                }
+                return Tensor.of(v, e.shape());
+            }
+        }
+    }
+
+    static float halfToFloat(short h) {
+        int v = h & 0xffff;
+        int sign = (v & 0x8000) << 16;
+        int exp = (v >>> 10) & 0x1f;
+        int mant = v & 0x3ff;
+        if (exp == 0x1f) {
+            return Float.intBitsToFloat(sign | 0x7f800000 | (mant << 13));
+        }
+        if (exp == 0) {
+            float m = mant * 0x1p-24f;
+            return sign != 0 ? -m : m;
+        }
+        return Float.intBitsToFloat(sign | ((exp - 15 + 127) << 23) | (mant << 13));
     }
 
     private static void readAll(FileChannel ch, ByteBuffer b, long pos) throws IOException {
@@ -188,28 +340,5 @@ public final class Safetensors {
                 throw new IOException("unexpected end of file at byte " + (pos + b.position()));
             }
         }
-    }
-
-    private static String unquote(String s) {
-        StringBuilder b = new StringBuilder();
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            if (c == '\\' && i + 1 < s.length()) {
-                char n = s.charAt(++i);
-                switch (n) {
-                    case 'n' -> b.append('\n');
-                    case 'r' -> b.append('\r');
-                    case 't' -> b.append('\t');
-                    case 'u' -> {
-                        b.append((char) Integer.parseInt(s.substring(i + 1, i + 5), 16));
-                        i += 4;
-                    }
-                    default -> b.append(n);
-                }
-            } else {
-                b.append(c);
-            }
-        }
-        return b.toString();
     }
 }
