@@ -93,6 +93,25 @@ public final class Models {
         return create(o.get("architecture").getAsString(), overrides, seed);
     }
 
+    /**
+     * A model directory in the Hugging Face timm layout: {@code config.json} (architecture,
+     * num_classes, model_args) and {@code model.safetensors}, loaded strictly (every key, every shape).
+     */
+    public static VisionTransformer fromPretrained(Path dir) throws IOException {
+        Path cfg = dir.resolve("config.json");
+        Path weights = dir.resolve("model.safetensors");
+        if (!Files.exists(cfg) || !Files.exists(weights)) {
+            throw new IOException(dir + ": expected config.json and model.safetensors (convert a timm checkpoint first)");
+        }
+        VisionTransformer m = fromConfigJson(cfg, 0);
+        try {
+            m.loadStateDict(org.kat4j.io.Safetensors.read(weights).tensors(), true);
+        } catch (IllegalArgumentException e) {
+            throw new IOException(weights + " does not match " + cfg + ": " + e.getMessage(), e);
+        }
+        return m;
+    }
+
     private static Object jsonValue(JsonElement e) {
         if (e.isJsonPrimitive() && e.getAsJsonPrimitive().isNumber()) {
             return e.getAsDouble();

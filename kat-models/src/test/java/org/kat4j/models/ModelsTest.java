@@ -60,6 +60,20 @@ class ModelsTest {
     }
 
     @Test
+    void pretrainedDirectoryLoadsStrictly(@org.junit.jupiter.api.io.TempDir Path dir) throws IOException {
+        VisionTransformer src = Models.create("kat_micro_patch4_28", Map.of("depth", 2), 5);
+        Files.writeString(dir.resolve("config.json"), "{\"architecture\": \"kat_micro_patch4_28\", \"num_classes\": 10,"
+                + " \"model_args\": {\"depth\": 2}}");
+        org.kat4j.io.Safetensors.write(dir.resolve("model.safetensors"), src.namedParameters(), Map.of("format", "pt"));
+        VisionTransformer loaded = Models.fromPretrained(dir);
+        Tensor x = Tensor.randn(new Random(2), DType.FLOAT32, 2, 1, 28, 28);
+        assertArrayEquals(src.forward(x).toFloatArray(), loaded.forward(x).toFloatArray(), 0f);
+        Files.writeString(dir.resolve("config.json"), "{\"architecture\": \"kat_micro_patch4_28\", \"num_classes\": 10}");
+        var e = assertThrows(IOException.class, () -> Models.fromPretrained(dir));
+        assertTrue(e.getMessage().contains("unexpected blocks.2") || e.getMessage().contains("missing blocks.2"), e.getMessage());
+    }
+
+    @Test
     void registryGlobsAndConfigJson(@org.junit.jupiter.api.io.TempDir Path dir) throws IOException {
         assertEquals(List.of("kat_tiny_patch16_224", "kat_small_patch16_224", "kat_base_patch16_224", "kat_micro_patch4_28",
                 "kat_micro_patch4_32"), Models.list("kat_*"));
