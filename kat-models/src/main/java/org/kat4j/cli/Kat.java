@@ -8,7 +8,8 @@ import java.util.concurrent.Callable;
 /** The {@code kat} command line. */
 @Command(name = "kat", mixinStandardHelpOptions = true, version = "kat4j 0.1.0-SNAPSHOT",
         description = "Kolmogorov-Arnold Transformers on the JVM.",
-        subcommands = {TrainCommand.class, EvalCommand.class, CompareCommand.class, ModelsCommand.class, InfoCommand.class,
+        subcommands = {TrainCommand.class, EvalCommand.class, CompareCommand.class, PredictCommand.class, ModelsCommand.class,
+                InfoCommand.class,
                 SmokeCommand.class})
 public final class Kat implements Callable<Integer> {
     @CommandLine.Option(names = "--verbose", description = "Show stack traces on errors.", scope = CommandLine.ScopeType.INHERIT)

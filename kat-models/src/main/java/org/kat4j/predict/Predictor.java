@@ -1,0 +1,155 @@
+package org.kat4j.predict;
+
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import org.kat4j.autograd.Autograd;
+import org.kat4j.models.Models;
+import org.kat4j.models.VisionTransformer;
+import org.kat4j.tensor.Tensor;
+
+import javax.imageio.ImageIO;
+import java.awt.Graphics2D;
+import java.awt.RenderingHints;
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Image classification with a model directory (config.json + model.safetensors), timm's eval
+ * transform: resize the shorter side to size / crop_pct (bicubic), center crop, normalise with the
+ * config's mean/std.
+ *
+ * <pre>{@code
+ * var p = Predictor.load(Path.of("kat_tiny"));
+ * for (var top : p.predict(ImageIO.read(file), 5)) System.out.println(top);
+ * }</pre>
+ */
+public final class Predictor {
+    private final VisionTransformer model;
+    private final double cropPct;
+    private final float[] mean;
+    private final float[] std;
+    private final List<String> labels;
+
+    /** One ranked class. */
+    public record Prediction(int index, String label, double probability) {
+        @Override
+        public String toString() {
+            return String.format(java.util.Locale.ROOT, "%6.2f%%  %s (%d)", 100 * probability, label, index);
+        }
+    }
+
+    private Predictor(VisionTransformer model, double cropPct, float[] mean, float[] std, List<String> labels) {
+        model.train(false);
+        this.model = model;
+        this.cropPct = cropPct;
+        this.mean = mean;
+        this.std = std;
+        this.labels = labels;
+    }
+
+    /** Loads DIR/config.json + DIR/model.safetensors; class names from DIR/labels.txt if present. */
+    public static Predictor load(Path dir) throws IOException {
+        VisionTransformer m = Models.fromPretrained(dir);
+        JsonObject cfg = JsonParser.parseString(Files.readString(dir.resolve("config.json"))).getAsJsonObject();
+        JsonObject pre = cfg.has("pretrained_cfg") ? cfg.getAsJsonObject("pretrained_cfg") : new JsonObject();
+        double crop = pre.has("crop_pct") ? pre.get("crop_pct").getAsDouble() : 0.875;
+        float[] mean = floats(pre, "mean", new float[]{0.485f, 0.456f, 0.406f});
+        float[] std = floats(pre, "std", new float[]{0.229f, 0.224f, 0.225f});
+        int c = m.config().inChans();
+        if (mean.length != c || std.length != c) {
+            throw new IOException(dir + "/config.json: mean/std have " + mean.length + "/" + std.length + " values for " + c
+                    + " channels");
+        }
+        List<String> labels = new ArrayList<>();
+        Path l = dir.resolve("labels.txt");
+        if (Files.exists(l)) {
+            labels.addAll(Files.readAllLines(l));
+        }
+        return new Predictor(m, crop, mean, std, labels);
+    }
+
+    private static float[] floats(JsonObject o, String key, float[] dflt) {
+        if (!o.has(key)) {
+            return dflt;
+        }
+        JsonArray a = o.getAsJsonArray(key);
+        float[] v = new float[a.size()];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = a.get(i).getAsFloat();
+        }
+        return v;
+    }
+
+    /** The eval transform: [1, C, size, size] float32. */
+    public Tensor preprocess(BufferedImage img) {
+        int size = model.config().imgSize();
+        int scale = (int) Math.floor(size / cropPct);
+        int w = img.getWidth();
+        int h = img.getHeight();
+        int nw = w <= h ? scale : (int) Math.round((double) w * scale / h);
+        int nh = w <= h ? (int) Math.round((double) h * scale / w) : scale;
+        BufferedImage resized = new BufferedImage(nw, nh, BufferedImage.TYPE_INT_RGB);
+        Graphics2D g = resized.createGraphics();
+        g.setRenderingHint(RenderingHints.KEY_INTERPOLATION, RenderingHints.VALUE_INTERPOLATION_BICUBIC);
+        g.setRenderingHint(RenderingHints.KEY_RENDERING, RenderingHints.VALUE_RENDER_QUALITY);
+        g.drawImage(img, 0, 0, nw, nh, null);
+        g.dispose();
+        int x0 = (nw - size) / 2;
+        int y0 = (nh - size) / 2;
+        int c = model.config().inChans();
+        float[] out = new float[c * size * size];
+        for (int y = 0; y < size; y++) {
+            for (int x = 0; x < size; x++) {
+                int rgb = resized.getRGB(x0 + x, y0 + y);
+                float[] px = {((rgb >> 16) & 0xff) / 255f, ((rgb >> 8) & 0xff) / 255f, (rgb & 0xff) / 255f};
+                if (c == 1) {
+                    float grey = (px[0] + px[1] + px[2]) / 3;
+                    out[y * size + x] = (grey - mean[0]) / std[0];
+                } else {
+                    for (int ch = 0; ch < 3; ch++) {
+                        out[ch * size * size + y * size + x] = (px[ch] - mean[ch]) / std[ch];
+                    }
+                }
+            }
+        }
+        return Tensor.of(out, 1, c, size, size);
+    }
+
+    /** The k most probable classes. */
+    public List<Prediction> predict(BufferedImage img, int k) {
+        double[] p;
+        try (var ng = Autograd.noGrad()) {
+            p = model.forward(preprocess(img)).softmax().toDoubleArray();
+        }
+        Integer[] idx = new Integer[p.length];
+        for (int i = 0; i < p.length; i++) {
+            idx[i] = i;
+        }
+        java.util.Arrays.sort(idx, (a, b) -> Double.compare(p[b], p[a]));
+        List<Prediction> out = new ArrayList<>();
+        for (int i = 0; i < Math.min(k, p.length); i++) {
+            int c = idx[i];
+            out.add(new Prediction(c, c < labels.size() ? labels.get(c) : "class " + c, p[c]));
+        }
+        return out;
+    }
+
+    /** Reads an image file (PNG, JPEG, ... whatever ImageIO reads), or fails with the file's name. */
+    public static BufferedImage read(Path file) throws IOException {
+        BufferedImage img;
+        try {
+            img = ImageIO.read(file.toFile());
+        } catch (IOException e) {
+            throw new IOException(file + ": unreadable image (" + e.getMessage() + ")", e);
+        }
+        if (img == null) {
+            throw new IOException(file + ": not an image format ImageIO can read");
+        }
+        return img;
+    }
+}

@@ -1,0 +1,74 @@
+package org.kat4j.e2e;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.kat4j.cli.Kat;
+import org.kat4j.io.Safetensors;
+import org.kat4j.models.Models;
+import org.kat4j.models.VisionTransformer;
+import org.kat4j.predict.Predictor;
+import picocli.CommandLine;
+
+import javax.imageio.ImageIO;
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** A model directory, a PNG and a broken file through Predictor and kat predict. */
+class PredictEndToEndTest {
+    static Path modelDir(Path dir) throws IOException {
+        VisionTransformer m = Models.create("kat_micro_patch4_32", Map.of("num_classes", 4), 1);
+        Files.writeString(dir.resolve("config.json"), "{\"architecture\": \"kat_micro_patch4_32\", \"num_classes\": 4,"
+                + " \"pretrained_cfg\": {\"mean\": [0.5, 0.5, 0.5], \"std\": [0.25, 0.25, 0.25], \"crop_pct\": 0.875}}");
+        Safetensors.write(dir.resolve("model.safetensors"), m.namedParameters(), Map.of("format", "pt"));
+        Files.write(dir.resolve("labels.txt"), List.of("cat", "dog", "ship", "tree"));
+        return dir;
+    }
+
+    static Path png(Path dir, int w, int h) throws IOException {
+        BufferedImage img = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
+        for (int y = 0; y < h; y++) {
+            for (int x = 0; x < w; x++) {
+                img.setRGB(x, y, ((x * 255 / w) << 16) | ((y * 255 / h) << 8) | 128);
+            }
+        }
+        Path f = dir.resolve("photo.png");
+        ImageIO.write(img, "png", f.toFile());
+        return f;
+    }
+
+    @Test
+    void predictsTopClassesAndSkipsBrokenImages(@TempDir Path dir) throws IOException {
+        Path md = modelDir(Files.createDirectories(dir.resolve("model")));
+        Path photo = png(dir, 60, 45);
+        Predictor p = Predictor.load(md);
+        // eval transform: shorter side to floor(32 / 0.875) = 36, center crop 32
+        var x = p.preprocess(Predictor.read(photo));
+        assertEquals(List.of(1L, 3L, 32L, 32L), java.util.Arrays.stream(x.shape()).boxed().toList());
+        var top = p.predict(Predictor.read(photo), 3);
+        assertEquals(3, top.size());
+        assertTrue(top.get(0).probability() >= top.get(1).probability());
+        assertTrue(List.of("cat", "dog", "ship", "tree").contains(top.get(0).label()));
+        Path broken = dir.resolve("broken.png");
+        Files.write(broken, new byte[]{1, 2, 3});
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        PrintStream old = System.out;
+        int rc;
+        try {
+            System.setOut(new PrintStream(out));
+            rc = new CommandLine(new Kat()).execute("predict", "--model-dir", md.toString(), broken.toString(), photo.toString());
+        } finally {
+            System.setOut(old);
+        }
+        assertEquals(1, rc, "a failed image makes the exit code non-zero");
+        assertTrue(out.toString().contains("photo.png:"), "the good image still ran: " + out);
+    }
+}
