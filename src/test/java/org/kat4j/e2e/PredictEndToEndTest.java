@@ -70,5 +70,10 @@ class PredictEndToEndTest {
         }
         assertEquals(1, rc, "a failed image makes the exit code non-zero");
         assertTrue(out.toString().contains("photo.png:"), "the good image still ran: " + out);
+        List<String> names = Predictor.imagenetClasses();
+        assertEquals(1000, names.size());
+        assertEquals("tench", names.get(0));
+        assertEquals("golden retriever", names.get(207));
+        assertEquals("toilet tissue", names.get(999));
     }
 }

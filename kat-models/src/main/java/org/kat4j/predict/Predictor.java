@@ -19,7 +19,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Image classification with a model directory (config.json + model.safetensors), timm's eval
+ * Image classification with a model directory (config.json + model.safetensors; class names from
+ * labels.txt beside them, or ImageNet-1k's for 1000-class heads), timm's eval
  * transform: resize the shorter side to size / crop_pct (bicubic), center crop, normalise with the
  * config's mean/std.
  *
@@ -69,8 +70,20 @@ public final class Predictor {
         Path l = dir.resolve("labels.txt");
         if (Files.exists(l)) {
             labels.addAll(Files.readAllLines(l));
+        } else if (m.config().numClasses() == 1000) {
+            labels.addAll(imagenetClasses());
         }
         return new Predictor(m, crop, mean, std, labels);
+    }
+
+    /** The 1,000 ImageNet-1k class names in class-index order (shipped with kat-models). */
+    public static List<String> imagenetClasses() throws IOException {
+        try (var in = Predictor.class.getResourceAsStream("imagenet-classes.txt")) {
+            if (in == null) {
+                throw new IOException("imagenet-classes.txt missing from the kat-models jar");
+            }
+            return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).lines().toList();
+        }
     }
 
     private static float[] floats(JsonObject o, String key, float[] dflt) {
