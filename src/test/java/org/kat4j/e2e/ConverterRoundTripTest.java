@@ -61,6 +61,16 @@ class ConverterRoundTripTest {
         out = run(ROOT, "/usr/bin/python3", "tools/roundtrip_check.py", "compare", pth.toString(), back.toString());
         assertTrue(out.contains("round trip identical"), out);
         assertEquals(10, m.config().numClasses());
+        // the converted model predicts on a photo-like PNG
+        java.awt.image.BufferedImage img = new java.awt.image.BufferedImage(48, 40, java.awt.image.BufferedImage.TYPE_INT_RGB);
+        for (int y = 0; y < 40; y++) {
+            for (int x = 0; x < 48; x++) {
+                img.setRGB(x, y, (x * 5 << 16) | (y * 6 << 8) | 90);
+            }
+        }
+        var top = org.kat4j.predict.Predictor.load(dir).predict(img, 5);
+        assertEquals(5, top.size());
+        assertTrue(top.get(0).probability() > 0 && top.get(0).probability() < 1);
         assertTrue(List.of(out.split("\n")).stream().anyMatch(l -> l.contains("tensors")));
     }
 }

@@ -18,7 +18,7 @@ import java.util.Map;
 
 /**
  * Safetensors files (KAT.md section 6): 8-byte little-endian header length, a JSON header, then
- * the raw little-endian data. Writes F32; reads every dtype of the format with the header fully
+ * the raw little-endian data. Writes F32 (and F64 for float64 tensors); reads every dtype of the format with the header fully
  * validated. Writes are atomic (temporary file, then rename), so a crash never leaves a
  * half-written file under the final name.
  */
@@ -42,19 +42,21 @@ public final class Safetensors {
             json.append("},");
         }
         long offset = 0;
-        List<float[]> data = new ArrayList<>();
         boolean first = true;
+        List<Tensor> data = new ArrayList<>();
         for (var e : tensors.entrySet()) {
-            float[] v = e.getValue().toFloatArray();
-            long end = offset + 4L * v.length;
-            json.append(first ? "" : ",").append(quote(e.getKey())).append(":{\"dtype\":\"F32\",\"shape\":[");
-            long[] shape = e.getValue().shape();
+            Tensor t = e.getValue();
+            boolean f64 = t.dtype() == org.kat4j.tensor.DType.FLOAT64;
+            long end = offset + (f64 ? 8L : 4L) * t.numel();
+            json.append(first ? "" : ",").append(quote(e.getKey())).append(":{\"dtype\":\"").append(f64 ? "F64" : "F32")
+                    .append("\",\"shape\":[");
+            long[] shape = t.shape();
             for (int i = 0; i < shape.length; i++) {
                 json.append(i == 0 ? "" : ",").append(shape[i]);
             }
             json.append("],\"data_offsets\":[").append(offset).append(',').append(end).append("]}");
             offset = end;
-            data.add(v);
+            data.add(t);
             first = false;
         }
         json.append('}');
@@ -70,9 +72,17 @@ public final class Safetensors {
             }
             head.flip();
             writeAll(ch, head);
-            for (float[] v : data) {
-                ByteBuffer b = ByteBuffer.allocate(4 * v.length).order(ByteOrder.LITTLE_ENDIAN);
-                b.asFloatBuffer().put(v);
+            for (Tensor t : data) {
+                ByteBuffer b;
+                if (t.dtype() == org.kat4j.tensor.DType.FLOAT64) {
+                    double[] v = t.toDoubleArray();
+                    b = ByteBuffer.allocate(8 * v.length).order(ByteOrder.LITTLE_ENDIAN);
+                    b.asDoubleBuffer().put(v);
+                } else {
+                    float[] v = t.toFloatArray();
+                    b = ByteBuffer.allocate(4 * v.length).order(ByteOrder.LITTLE_ENDIAN);
+                    b.asFloatBuffer().put(v);
+                }
                 writeAll(ch, b);
             }
             ch.force(true);

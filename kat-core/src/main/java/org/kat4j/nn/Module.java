@@ -42,6 +42,11 @@ public abstract class Module {
         children.forEach((k, m) -> m.collect(prefix + k + ".", out));
     }
 
+    /** The parameters by checkpoint name (what {@link #loadStateDict} takes and Safetensors.write saves). */
+    public Map<String, Tensor> stateDict() {
+        return namedParameters();
+    }
+
     public List<Tensor> parameters() {
         return new ArrayList<>(namedParameters().values());
     }

@@ -44,6 +44,17 @@ class SafetensorsTest {
     }
 
     @Test
+    void float64TensorsStayFloat64(@TempDir Path dir) throws IOException {
+        Path f = dir.resolve("d.safetensors");
+        Tensor d = Tensor.of(new double[]{Math.PI, -1e-300, 1e300}, 3);
+        Safetensors.write(f, Map.of("d", d, "f", Tensor.of(new float[]{1.5f}, 1)), null);
+        Safetensors.Contents c = Safetensors.read(f);
+        assertEquals(DType.FLOAT64, c.tensors().get("d").dtype());
+        assertArrayEquals(d.toDoubleArray(), c.tensors().get("d").toDoubleArray(), 0.0);
+        assertEquals(DType.FLOAT32, c.tensors().get("f").dtype());
+    }
+
+    @Test
     void strictLoadReportsEveryProblemAtOnce() {
         Linear a = new Linear("fc", 3, 4, true, new Random(1));
         Map<String, Tensor> bad = new LinkedHashMap<>();
