@@ -10,6 +10,6 @@ jar="$root/kat-bench/target/benchmarks.jar"
 export OMP_WAIT_POLICY=PASSIVE
 out="$root/kat-bench/target/jmh.json"
 java -jar "$jar" "${1:-.*}" -rf json -rff "$out" ${JMH_ARGS:-}
-machine="$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), Java $(java -version 2>&1 | head -1 | cut -d'"' -f2), $(date -u +%Y-%m-%d)"
+machine="$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), Java $(java -version 2>&1 | sed -n 1p | cut -d'"' -f2), $(date -u +%Y-%m-%d)"
 python3 "$root/kat-bench/report.py" "$out" "Machine: $machine" > "$root/docs/benchmarks-table.md"
 echo "wrote docs/benchmarks-table.md"
