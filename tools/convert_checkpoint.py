@@ -10,10 +10,13 @@ config.json (the Hugging Face repo's), its pretrained_cfg is kept; otherwise tim
 defaults are written. All tensors are stored as F32 under their timm names.
 """
 import json
-import struct
+import os
 import sys
 
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import safetensors_io  # noqa: E402
 
 
 def load_state_dict(path):
@@ -30,30 +33,11 @@ def load_state_dict(path):
     return {k[len("module."):] if k.startswith("module.") else k: v for k, v in obj.items()}
 
 
-def write_safetensors(path, tensors, metadata):
-    header = {"__metadata__": metadata}
-    offset = 0
-    blobs = []
-    for name in sorted(tensors):
-        data = tensors[name].detach().contiguous().to(torch.float32).numpy().astype("<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(tensors[name].shape), "data_offsets": [offset, offset + len(data)]}
-        offset += len(data)
-        blobs.append(data)
-    h = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
-
-
 def main():
     if len(sys.argv) < 4:
         sys.exit(__doc__)
     src, arch, out = sys.argv[1], sys.argv[2], sys.argv[3]
     sd = load_state_dict(src)
-    import os
     os.makedirs(out, exist_ok=True)
     cfg = {"architecture": arch, "num_classes": int(sd["head.weight"].shape[0]) if "head.weight" in sd else 1000,
            "pretrained_cfg": {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], "interpolation": "bicubic",
@@ -64,7 +48,8 @@ def main():
         cfg.update({k: v for k, v in given.items() if k in ("pretrained_cfg", "model_args", "num_classes")})
     with open(os.path.join(out, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
-    write_safetensors(os.path.join(out, "model.safetensors"), sd, {"format": "pt", "source": os.path.basename(src)})
+    safetensors_io.write(os.path.join(out, "model.safetensors"), {k: sd[k] for k in sorted(sd)},
+                         {"format": "pt", "source": os.path.basename(src)})
     print(f"wrote {out}/config.json and {out}/model.safetensors ({len(sd)} tensors)")
 
 

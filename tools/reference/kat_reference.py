@@ -9,14 +9,14 @@ dim 64, depth 2, heads 2, 10 classes; rational coefficients random, negative b i
 input batch, labels, the logits, and the gradient of the mean cross-entropy w.r.t. every
 parameter. PyTorch 1.13 from Debian's python3-torch; no other dependency.
 """
-import json
-import math
-import struct
 import sys
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, __file__.rsplit("/", 2)[0])
+import safetensors_io  # noqa: E402
 
 
 def group_rational(x, num, den):
@@ -128,24 +128,6 @@ class VisionTransformer(nn.Module):
         return self.head(x[:, 0])
 
 
-def write_safetensors(path, tensors, metadata):
-    header = {"__metadata__": metadata}
-    offset = 0
-    blobs = []
-    for name, t in tensors.items():
-        data = t.detach().contiguous().to(torch.float32).numpy().astype("<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
-        offset += len(data)
-        blobs.append(data)
-    h = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
-
-
 def fixture(kat, out):
     torch.manual_seed(1)
     model = VisionTransformer(kat)
@@ -159,7 +141,7 @@ def fixture(kat, out):
         t["param." + name] = p
         t["grad." + name] = p.grad
     name = ("kat" if kat else "vit") + "_parity.safetensors"
-    write_safetensors(out + "/" + name, t, {"torch": torch.__version__, "loss": repr(loss.item()),
+    safetensors_io.write(out + "/" + name, t, {"torch": torch.__version__, "loss": repr(loss.item()),
                                              "config": "img 32, patch 8, chans 3, dim 64, depth 2, heads 2, classes 10"})
     print(name, "loss", loss.item(), "params", sum(p.numel() for p in model.parameters()))
 
