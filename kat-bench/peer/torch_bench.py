@@ -1,0 +1,64 @@
+#!/usr/bin/python3
+"""The kat-bench workloads in PyTorch (Debian's python3-torch 1.13, CPU), same shapes and threads,
+for side-by-side numbers: the group rational written with tensor ops (version A, correct), the
+timm Mlp and the GR-KAN block forward+backward. Prints JSON: workload -> milliseconds.
+
+    OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 kat-bench/peer/torch_bench.py [threads]
+"""
+import json
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.path.insert(0, __file__.rsplit("/", 3)[0] + "/tools/reference")
+from kat_reference import GrKan, Mlp, group_rational  # noqa: E402
+
+
+def bench(fn, warmup=5, iters=20):
+    for _ in range(warmup):
+        fn()
+    t = time.perf_counter()
+    for _ in range(iters):
+        fn()
+    return (time.perf_counter() - t) / iters * 1e3
+
+
+def main():
+    threads = int(sys.argv[1]) if len(sys.argv) > 1 else 2
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    out = {"torch": torch.__version__, "threads": threads, "blas": torch.__config__.show().count("OpenBLAS") > 0}
+    for shape in [(32, 197, 768), (32, 197, 192)]:
+        x = (torch.rand(shape) - 0.5) * 6
+        g = torch.rand(shape) - 0.5
+        num = torch.randn(1, 6) * 0.3
+        den = (torch.randn(8, 4) * 0.1)
+        key = "x".join(map(str, shape))
+        with torch.no_grad():
+            out[f"rational_forward_{key}"] = bench(lambda: group_rational(x, num, den))
+        xr = x.clone().requires_grad_(True)
+        nr = num.clone().requires_grad_(True)
+        dr = den.clone().requires_grad_(True)
+
+        def fwd_bwd():
+            y = group_rational(xr, nr, dr)
+            y.backward(g)
+        out[f"rational_forward_backward_{key}"] = bench(fwd_bwd)
+        out[f"copy_{key}"] = bench(lambda: x.clone())
+    gen = torch.Generator().manual_seed(0)
+    for dim in (192, 384):
+        x = torch.randn(32, 197, dim)
+        seed = torch.randn(32, 197, dim)
+        for name, block in (("mlp", Mlp(dim, 4 * dim)), ("grkan", GrKan(dim, 4 * dim, gen))):
+            def step():
+                block.zero_grad(set_to_none=True)
+                block(x).backward(seed)
+            out[f"block_{name}_{dim}"] = bench(step, warmup=3, iters=10)
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
