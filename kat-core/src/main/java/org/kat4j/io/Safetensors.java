@@ -305,7 +305,7 @@ public final class Safetensors {
                 float[] v = new float[count];
                 for (int i = 0; i < count; i++) {
                     short h = b.getShort(2 * i);
-                    v[i] = e.dtype().equals("BF16") ? Float.intBitsToFloat((h & 0xffff) << 16) : halfToFloat(h);
+                    v[i] = e.dtype().equals("BF16") ? Float16.fromBf16(h) : Float16.fromF16(h);
                 }
                 return Tensor.of(v, e.shape());
             }
@@ -326,21 +326,6 @@ public final class Safetensors {
                 return Tensor.of(v, e.shape());
             }
         }
-    }
-
-    static float halfToFloat(short h) {
-        int v = h & 0xffff;
-        int sign = (v & 0x8000) << 16;
-        int exp = (v >>> 10) & 0x1f;
-        int mant = v & 0x3ff;
-        if (exp == 0x1f) {
-            return Float.intBitsToFloat(sign | 0x7f800000 | (mant << 13));
-        }
-        if (exp == 0) {
-            float m = mant * 0x1p-24f;
-            return sign != 0 ? -m : m;
-        }
-        return Float.intBitsToFloat(sign | ((exp - 15 + 127) << 23) | (mant << 13));
     }
 
     private static void readAll(FileChannel ch, ByteBuffer b, long pos) throws IOException {

@@ -47,7 +47,7 @@ public final class RationalOp {
         double[] gb = new double[groups * 4];
         INDArray gx = null;
         if (x.dtype() == DType.FLOAT32) {
-            INDArray gd = g.dataType() == DataType.FLOAT && isDense(g) ? g : g.castTo(DataType.FLOAT).dup('c');
+            INDArray gd = g.dataType() == DataType.FLOAT && Tensor.isDense(g) ? g : g.castTo(DataType.FLOAT).dup('c');
             gx = x.requiresGrad() ? Nd4j.createUninitialized(DataType.FLOAT, x.shape()) : null;
             RationalKernels.get().backward(buffer(x.nd()), buffer(gd), gx == null ? null : buffer(gx), n, d, groups,
                     floats(numerator), floats(denominator), ga, gb);
@@ -100,10 +100,6 @@ public final class RationalOp {
     static FloatBuffer buffer(INDArray a) {
         FloatBuffer all = a.data().asNioFloat();
         return all.position((int) a.offset()).slice();
-    }
-
-    private static boolean isDense(INDArray a) {
-        return a.ordering() == 'c' && Arrays.equals(a.stride(), Nd4j.getStrides(a.shape(), 'c'));
     }
 
     private static float[] floats(Tensor t) {

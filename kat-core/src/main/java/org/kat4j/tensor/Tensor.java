@@ -45,7 +45,8 @@ public final class Tensor {
         this.scope = scope;
     }
 
-    static boolean isDense(INDArray a) {
+    /** C-ordered with default strides (an offset is allowed): the layout kernels may read in place. */
+    public static boolean isDense(INDArray a) {
         return a.ordering() == 'c' && (a.length() <= 1 || a.elementWiseStride() == 1)
                 && Arrays.equals(a.stride(), Nd4j.getStrides(a.shape(), 'c'));
     }

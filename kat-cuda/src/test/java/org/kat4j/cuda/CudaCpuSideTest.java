@@ -1,5 +1,7 @@
 package org.kat4j.cuda;
 
+import org.kat4j.io.Float16;
+
 import org.junit.jupiter.api.Test;
 import org.kat4j.rational.RationalKernels;
 
@@ -77,17 +79,17 @@ class CudaCpuSideTest {
     @Test
     void halfConversionsRoundTrip() {
         for (float v : new float[]{0f, -0f, 1f, -2.5f, 65504f, 6.1035156e-5f, 5.9604645e-8f, 0.1f, 3.14159f}) {
-            float h = HostConversions.fromF16(HostConversions.toF16(v));
+            float h = Float16.fromF16(Float16.toF16(v));
             assertEquals(v, h, Math.abs(v) * 1e-3 + 1e-8, "f16 " + v);
-            float b = HostConversions.fromBf16(HostConversions.toBf16(v));
+            float b = Float16.fromBf16(Float16.toBf16(v));
             assertEquals(v, b, Math.abs(v) * 8e-3, "bf16 " + v);
         }
-        assertEquals(Float.POSITIVE_INFINITY, HostConversions.fromF16(HostConversions.toF16(1e6f)));
-        assertTrue(Float.isNaN(HostConversions.fromF16(HostConversions.toF16(Float.NaN))));
-        assertTrue(Float.isNaN(HostConversions.fromBf16(HostConversions.toBf16(Float.NaN))));
-        assertEquals((short) 0x3C00, HostConversions.toF16(1f));
-        assertEquals((short) 0x3F80, HostConversions.toBf16(1f));
+        assertEquals(Float.POSITIVE_INFINITY, Float16.fromF16(Float16.toF16(1e6f)));
+        assertTrue(Float.isNaN(Float16.fromF16(Float16.toF16(Float.NaN))));
+        assertTrue(Float.isNaN(Float16.fromBf16(Float16.toBf16(Float.NaN))));
+        assertEquals((short) 0x3C00, Float16.toF16(1f));
+        assertEquals((short) 0x3F80, Float16.toBf16(1f));
         // ties to even: 1 + 2^-11 is halfway between 1 and the next half (1 + 2^-10): rounds to 1
-        assertEquals((short) 0x3C00, HostConversions.toF16(1f + 0x1p-11f));
+        assertEquals((short) 0x3C00, Float16.toF16(1f + 0x1p-11f));
     }
 }

@@ -1,5 +1,7 @@
 package org.kat4j.cuda;
 
+import org.kat4j.io.Float16;
+
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -54,8 +56,8 @@ class CudaRationalGpuTest {
     static float round(float v, Storage s) {
         return switch (s) {
             case F32 -> v;
-            case BF16 -> HostConversions.fromBf16(HostConversions.toBf16(v));
-            case F16 -> HostConversions.fromF16(HostConversions.toF16(v));
+            case BF16 -> Float16.fromBf16(Float16.toBf16(v));
+            case F16 -> Float16.fromF16(Float16.toF16(v));
         };
     }
 
@@ -65,7 +67,7 @@ class CudaRationalGpuTest {
         }
         short[] h = new short[v.length];
         for (int i = 0; i < v.length; i++) {
-            h[i] = s == Storage.BF16 ? HostConversions.toBf16(v[i]) : HostConversions.toF16(v[i]);
+            h[i] = s == Storage.BF16 ? Float16.toBf16(v[i]) : Float16.toF16(v[i]);
         }
         return DeviceBuffer.of(rt, h);
     }
@@ -79,7 +81,7 @@ class CudaRationalGpuTest {
         short[] h = new short[n];
         b.copyTo(h);
         for (int i = 0; i < n; i++) {
-            out[i] = s == Storage.BF16 ? HostConversions.fromBf16(h[i]) : HostConversions.fromF16(h[i]);
+            out[i] = s == Storage.BF16 ? Float16.fromBf16(h[i]) : Float16.fromF16(h[i]);
         }
         return out;
     }

@@ -99,6 +99,8 @@ public final class Trainer {
         int firstEpoch = 1;
         ModelEma ema = cfg.emaDecay() > 0 ? new ModelEma(model, cfg.emaDecay()) : null;
         Random mixRng = new Random(cfg.seed() + 17);
+        org.kat4j.data.Mixup mixup = mixupAlpha > 0 || cutmixAlpha > 0
+                ? new org.kat4j.data.Mixup(mixupAlpha, cutmixAlpha, cfg.labelSmoothing(), train.classes(), mixRng) : null;
         if (resume != null) {
             Checkpoint.Loaded c = Checkpoint.load(resume, model, opt, ema);
             firstEpoch = c.epoch() + 1;
@@ -130,9 +132,8 @@ public final class Trainer {
                         try (Scope s = Scope.open()) {
                             Tensor logits;
                             Tensor loss;
-                            if (mixupAlpha > 0 || cutmixAlpha > 0) {
-                                var mixed = new org.kat4j.data.Mixup(mixupAlpha, cutmixAlpha, cfg.labelSmoothing(), train.classes(),
-                                        mixRng).apply(b);
+                            if (mixup != null) {
+                                var mixed = mixup.apply(b);
                                 logits = model.forward(mixed.images());
                                 loss = Ops.crossEntropySoft(logits, mixed.targets());
                             } else {

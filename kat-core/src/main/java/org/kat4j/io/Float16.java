@@ -1,8 +1,8 @@
-package org.kat4j.cuda;
+package org.kat4j.io;
 
-/** float32 <-> bfloat16 / float16 bit patterns on the host (Java 17 has no half type). */
-public final class HostConversions {
-    private HostConversions() {
+/** float32 <-> bfloat16 / float16 bit patterns (Java 17 has no half type); pure Java, no ND4J. */
+public final class Float16 {
+    private Float16() {
     }
 
     /** Round-to-nearest-even float32 -> bfloat16 (NaN stays NaN). */
