@@ -1,6 +1,9 @@
 package org.kat4j.autograd;
 
+import org.kat4j.backend.ColumnSums;
+import org.kat4j.backend.GeluKernel;
 import org.kat4j.tensor.Tensor;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.AddOp;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.DivOp;
@@ -12,6 +15,7 @@ import org.nd4j.linalg.indexing.INDArrayIndex;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.ops.transforms.Transforms;
 
+import java.nio.FloatBuffer;
 import java.util.Arrays;
 import java.util.Random;
 import java.util.function.UnaryOperator;
@@ -58,6 +62,11 @@ public final class Ops {
         return out;
     }
 
+    /** The float buffer of a dense float32 array, from its first element. */
+    static FloatBuffer floats(INDArray a) {
+        return a.data().asNioFloat().position((int) a.offset()).slice();
+    }
+
     /** Sums {@code g} down to {@code shape} (undoes broadcasting). Returns g itself when shapes match. */
     public static INDArray sumTo(INDArray g, long[] shape) {
         if (Arrays.equals(g.shape(), shape)) {
@@ -70,6 +79,16 @@ public final class Ops {
             if (i < lead || (shape[i - lead] == 1 && g.size(i) != 1)) {
                 axes[n++] = i;
             }
+        }
+        long rows = 1;
+        for (int i = 0; i < n; i++) {
+            rows *= g.size(axes[i]);
+        }
+        if (axes[n - 1] == n - 1 && g.dataType() == DataType.FLOAT && Tensor.isDense(g) && g.length() < Integer.MAX_VALUE) {
+            // only leading axes reduced: column sums of a [rows, cols] matrix (every bias gradient)
+            int cols = Math.toIntExact(g.length() / rows);
+            float[] s = ColumnSums.sum(floats(g), (int) rows, cols);
+            return Nd4j.createFromArray(s).reshape('c', shape);
         }
         INDArray s = g.sum(true, Arrays.copyOf(axes, n));
         return s.reshape('c', shape);
@@ -242,6 +261,18 @@ public final class Ops {
     /** GELU, exact erf form: x * Phi(x). */
     public static Tensor gelu(Tensor x) {
         INDArray xv = x.nd();
+        if (xv.dataType() == DataType.FLOAT && Tensor.isDense(xv) && xv.length() > 0) {
+            // fused one-pass kernels (org.kat4j.backend.GeluKernel); float64 keeps the composed form
+            int n = Math.toIntExact(xv.length());
+            INDArray y = Nd4j.createUninitialized(DataType.FLOAT, xv.shape());
+            GeluKernel.forward(floats(xv), floats(y), n);
+            return unary("gelu", x, y, g -> {
+                INDArray gd = g.dataType() == DataType.FLOAT && Tensor.isDense(g) ? g : g.castTo(DataType.FLOAT).dup('c');
+                INDArray gx = Nd4j.createUninitialized(DataType.FLOAT, xv.shape());
+                GeluKernel.backward(floats(xv), floats(gd), floats(gx), n);
+                return gx;
+            });
+        }
         INDArray cdf = xv.div(SQRT2);
         Nd4j.exec(new Erf(cdf, cdf));
         cdf.addi(1).muli(0.5); // Phi(x)

@@ -18,6 +18,7 @@ final class InfoCommand implements Callable<Integer> {
                 + Nd4j.getEnvironment().maxThreads() + " threads, BLAS " + Nd4j.getBlasWrapper().getClass().getSimpleName());
         System.out.println("openmp     OMP_WAIT_POLICY=" + System.getenv("OMP_WAIT_POLICY")
                 + (org.kat4j.backend.NativeSettings.passiveWaitPolicy() ? "" : " (set PASSIVE: see README, Performance)"));
+        System.out.println("simd       " + org.kat4j.backend.Simd.describe());
         System.out.println("rational   " + RationalKernels.get().name());
         for (String line : RationalKernels.report()) {
             System.out.println("           " + line);

@@ -1,0 +1,164 @@
+package org.kat4j.backend;
+
+import org.junit.jupiter.api.Test;
+import org.kat4j.tensor.Tensor;
+
+import java.nio.FloatBuffer;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The float32 fused kernels (GELU, column sums) against float64 references, both the vector and
+ * the plain-Java loops, and the float32 autograd paths that use them.
+ */
+class FusedKernelsTest {
+    /** erf to double precision by its Maclaurin series (|x| <= 3) or continued fraction (larger). */
+    static double erfRef(double x) {
+        double ax = Math.abs(x);
+        double r;
+        if (ax < 3) {
+            double term = ax;
+            double sum = ax;
+            for (int n = 1; n < 200; n++) {
+                term *= -ax * ax / n;
+                sum += term / (2 * n + 1);
+            }
+            r = 2 / Math.sqrt(Math.PI) * sum;
+        } else {
+            // erfc by Lentz's continued fraction
+            double f = ax;
+            for (int k = 60; k >= 1; k--) {
+                f = ax + (k / 2.0) / f;
+            }
+            r = 1 - Math.exp(-ax * ax) / Math.sqrt(Math.PI) / f;
+        }
+        return Math.copySign(r, x);
+    }
+
+    static double geluRef(double x) {
+        return 0.5 * x * (1 + erfRef(x / Math.sqrt(2)));
+    }
+
+    static double geluGradRef(double x) {
+        return 0.5 * (1 + erfRef(x / Math.sqrt(2))) + x * Math.exp(-0.5 * x * x) / Math.sqrt(2 * Math.PI);
+    }
+
+    @Test
+    void erfIsWithinFloatRounding() {
+        double worst = 0;
+        for (int i = -80000; i <= 80000; i++) {
+            double x = i * 1e-4;
+            worst = Math.max(worst, Math.abs(GeluKernel.erf((float) x) - erfRef((float) x)));
+        }
+        assertTrue(worst < 4e-7, "max |erf error| " + worst);
+        assertEquals(0.0f, GeluKernel.erf(0f));
+        assertEquals(1.0f, GeluKernel.erf(1e4f), 1e-7f);
+        assertEquals(-1.0f, GeluKernel.erf(-1e30f), 1e-7f);
+    }
+
+    static float[] inputs(int n, long seed) {
+        Random r = new Random(seed);
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = (float) (r.nextGaussian() * 3);
+        }
+        x[0] = 0f;
+        x[1] = -0f;
+        x[2] = 9f;
+        x[3] = -12f;
+        x[4] = Float.NaN;
+        return x;
+    }
+
+    /** Both loops (vector when available, and plain Java) against float64, with an odd length. */
+    @Test
+    void geluForwardAndBackwardMatchFloat64() {
+        int n = 3 * GeluKernel.CHUNK + 37;
+        float[] x = inputs(n, 1);
+        float[] g = inputs(n, 2);
+        g[4] = 1f;
+        FloatBuffer y = FloatBuffer.allocate(n);
+        FloatBuffer gx = FloatBuffer.allocate(n);
+        GeluKernel.forward(FloatBuffer.wrap(x), y, n);
+        GeluKernel.backward(FloatBuffer.wrap(x), FloatBuffer.wrap(g), gx, n);
+        float[] ys = x.clone();
+        GeluKernel.forwardScalar(ys, n);
+        float[] gs = g.clone();
+        GeluKernel.backwardScalar(x, gs, n);
+        for (int i = 0; i < n; i++) {
+            if (Float.isNaN(x[i])) {
+                assertTrue(Float.isNaN(y.get(i)) && Float.isNaN(gx.get(i)) && Float.isNaN(ys[i]), "NaN in, NaN out");
+                continue;
+            }
+            double yr = geluRef(x[i]);
+            double gr = g[i] * geluGradRef(x[i]);
+            double tolY = 1e-6 * Math.max(1, Math.abs(yr));
+            double tolG = 1e-6 * Math.max(1, Math.abs(gr));
+            assertEquals(yr, y.get(i), tolY, "forward at x=" + x[i]);
+            assertEquals(yr, ys[i], tolY, "scalar forward at x=" + x[i]);
+            assertEquals(gr, gx.get(i), tolG, "backward at x=" + x[i]);
+            assertEquals(gr, gs[i], tolG, "scalar backward at x=" + x[i]);
+        }
+    }
+
+    @Test
+    void float32GeluOpMatchesTheFloat64Op() {
+        Random r = new Random(3);
+        double[] v = new double[5 * 7 * 11];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = r.nextGaussian() * 2;
+        }
+        Tensor x64 = Tensor.of(v, 5, 7, 11).requiresGrad(true);
+        float[] f = new float[v.length];
+        for (int i = 0; i < v.length; i++) {
+            f[i] = (float) v[i];
+        }
+        Tensor x32 = Tensor.of(f, 5, 7, 11).requiresGrad(true);
+        Tensor w = Tensor.of(v, 5, 7, 11);
+        x64.gelu().mul(w).sum(false).backward();
+        x32.gelu().mul(Tensor.of(f, 5, 7, 11)).sum(false).backward();
+        assertArrayEquals(x64.gelu().toDoubleArray(), x32.gelu().toDoubleArray(), 2e-6);
+        assertArrayEquals(x64.grad().toDoubleArray(), x32.grad().toDoubleArray(), 2e-5);
+    }
+
+    @Test
+    void columnSumsMatchFloat64AndAreDeterministic() {
+        int rows = 6304;
+        int cols = 77;
+        float[] m = inputs(rows * cols, 4);
+        m[4] = 0.5f;
+        float[] s = ColumnSums.sum(FloatBuffer.wrap(m), rows, cols);
+        for (int j = 0; j < cols; j++) {
+            double ref = 0;
+            for (int i = 0; i < rows; i++) {
+                ref += m[i * cols + j];
+            }
+            assertEquals(ref, s[j], 1e-5 * rows);
+        }
+        for (int k = 0; k < 5; k++) {
+            assertArrayEquals(s, ColumnSums.sum(FloatBuffer.wrap(m), rows, cols));
+        }
+    }
+
+    /** The bias gradient of a broadcast add in float32 goes through ColumnSums. */
+    @Test
+    void float32BroadcastGradientSumsLeadingAxes() {
+        float[] xv = inputs(4 * 6 * 5, 5);
+        xv[4] = 1f;
+        Tensor x = Tensor.of(xv, 4, 6, 5).requiresGrad(true);
+        Tensor b = Tensor.of(new float[5], 5).requiresGrad(true);
+        Tensor b3 = Tensor.of(new float[5], 1, 1, 5).requiresGrad(true);
+        x.add(b).mul(x).sum(false).backward();
+        x.add(b3).mul(x).sum(false).backward();
+        double[] want = new double[5];
+        for (int i = 0; i < xv.length; i++) {
+            want[i % 5] += xv[i];
+        }
+        assertArrayEquals(want, b.grad().toDoubleArray(), 1e-4);
+        assertArrayEquals(want, b3.grad().toDoubleArray(), 1e-4);
+        assertArrayEquals(new long[]{1, 1, 5}, b3.grad().shape());
+    }
+}
