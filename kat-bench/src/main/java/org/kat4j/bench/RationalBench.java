@@ -1,6 +1,7 @@
 package org.kat4j.bench;
 
 import org.kat4j.rational.CpuRationalKernel;
+import org.kat4j.rational.RationalKernels;
 import org.kat4j.rational.RationalInit;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -86,8 +87,18 @@ public class RationalBench {
         return yb;
     }
 
+    /** The CPU backward kat4j uses (vector API when the JVM has jdk.incubator.vector). */
     @Benchmark
     public double[] backward() {
+        double[] ga = new double[6];
+        double[] gd = new double[4 * groups];
+        RationalKernels.cpu().backward(xb, gb, gxb, n, d, groups, num, den, ga, gd);
+        return gd;
+    }
+
+    /** The plain-Java backward (what runs without the vector module). */
+    @Benchmark
+    public double[] backwardPlainJava() {
         double[] ga = new double[6];
         double[] gd = new double[4 * groups];
         CpuRationalKernel.INSTANCE.backward(xb, gb, gxb, n, d, groups, num, den, ga, gd);

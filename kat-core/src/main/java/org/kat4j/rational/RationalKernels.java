@@ -1,5 +1,6 @@
 package org.kat4j.rational;
 
+import org.kat4j.backend.Simd;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -10,7 +11,8 @@ import java.util.ServiceLoader;
 
 /**
  * Picks the rational kernel once per process: the highest-priority available provider, else the
- * CPU kernel. {@code -Dkat4j.rational.kernel=cpu} forces the CPU kernel.
+ * CPU kernel (its vector-API form when {@link Simd#available()}). {@code -Dkat4j.rational.kernel=cpu}
+ * forces the CPU kernel.
  */
 public final class RationalKernels {
     private static final Logger LOG = LoggerFactory.getLogger(RationalKernels.class);
@@ -34,6 +36,11 @@ public final class RationalKernels {
         return k;
     }
 
+    /** The CPU kernel: the vector-API one when {@link Simd#available()}, else the plain-Java one. */
+    public static RationalKernel cpu() {
+        return Simd.available() ? VectorRationalKernel.INSTANCE : CpuRationalKernel.INSTANCE;
+    }
+
     /** One line per provider found, with its status: for {@code kat info}. */
     public static synchronized List<String> report() {
         get();
@@ -41,9 +48,9 @@ public final class RationalKernels {
     }
 
     private static RationalKernel select() {
-        RationalKernel best = CpuRationalKernel.INSTANCE;
+        RationalKernel best = cpu();
         int bestPriority = 0;
-        REPORT.add("cpu: available (" + CpuRationalKernel.INSTANCE.name() + ")");
+        REPORT.add("cpu: available (" + best.name() + ")");
         if ("cpu".equalsIgnoreCase(System.getProperty("kat4j.rational.kernel", ""))) {
             REPORT.add("forced to cpu by -Dkat4j.rational.kernel=cpu");
             return best;

@@ -1,0 +1,135 @@
+package org.kat4j.rational;
+
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.kat4j.backend.Simd;
+
+import java.nio.FloatBuffer;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The vector-API backward against the float64 reference ({@link Rational}) and the plain-Java
+ * kernel: group widths that are whole vectors, that are not (a partial first vector), and that are
+ * narrower than a vector (handed to the plain kernel); NaN and +-0 inputs; several chunks.
+ */
+class VectorRationalKernelTest {
+    static void check(int rows, int d, int groups, long seed) {
+        Random r = new Random(seed);
+        int n = rows * d;
+        float[] x = new float[n];
+        float[] g = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = (float) ((r.nextDouble() - 0.5) * 8);
+            g[i] = (float) r.nextGaussian();
+        }
+        float[] num = new float[6];
+        float[] den = new float[4 * groups];
+        for (int i = 0; i < 6; i++) {
+            num[i] = (float) (r.nextGaussian() * 0.5);
+        }
+        for (int i = 0; i < den.length; i++) {
+            den[i] = (float) (r.nextGaussian() * 0.5); // negative b included
+        }
+        x[0] = -0.0f;
+        x[1] = 0.0f;
+        float[] gx = new float[n];
+        double[] ga = new double[6];
+        double[] gd = new double[4 * groups];
+        VectorRationalKernel.INSTANCE.backward(FloatBuffer.wrap(x), FloatBuffer.wrap(g), FloatBuffer.wrap(gx), n, d, groups,
+                num, den, ga, gd);
+        // float64 reference on the same float32 inputs
+        double[] xd = new double[n];
+        double[] gdd = new double[n];
+        for (int i = 0; i < n; i++) {
+            xd[i] = x[i];
+            gdd[i] = g[i];
+        }
+        double[] a = new double[6];
+        double[] b = new double[den.length];
+        for (int i = 0; i < 6; i++) {
+            a[i] = num[i];
+        }
+        for (int i = 0; i < b.length; i++) {
+            b[i] = den[i];
+        }
+        double[] gxRef = new double[n];
+        double[] gaRef = new double[6];
+        double[] gbRef = new double[b.length];
+        Rational.backward(xd, gdd, gxRef, d, groups, a, b, gaRef, gbRef);
+        // the sums cancel: bound their error by float rounding of the sum of |terms|
+        double[] absA = new double[6];
+        double[] absB = new double[b.length];
+        int cpg = d / groups;
+        for (int i = 0; i < n; i++) {
+            int off = 4 * ((i % d) / cpg);
+            double q = Rational.q(xd[i], b, off);
+            double ax = Math.abs(xd[i]);
+            for (int k = 0; k < 6; k++) {
+                absA[k] += Math.abs(gdd[i] / q) * Math.pow(ax, k);
+            }
+            for (int k = 0; k < 4; k++) {
+                absB[off + k] += Math.abs(gdd[i] * Rational.p(xd[i], a) / (q * q)) * Math.pow(ax, k + 1);
+            }
+        }
+        String where = rows + "x" + d + " G=" + groups;
+        for (int i = 0; i < n; i++) {
+            assertEquals(gxRef[i], gx[i], 1e-5 * Math.max(1, Math.abs(gxRef[i])), where + " dx at " + i);
+        }
+        for (int i = 0; i < 6; i++) {
+            assertEquals(gaRef[i], ga[i], 1e-6 * absA[i] + 1e-9, where + " da" + i);
+        }
+        for (int i = 0; i < b.length; i++) {
+            assertEquals(gbRef[i], gd[i], 1e-6 * absB[i] + 1e-9, where + " db" + i);
+        }
+    }
+
+    @Test
+    void matchesFloat64ForWholePartialAndNarrowGroups() {
+        Assumptions.assumeTrue(Simd.available(), "needs --add-modules jdk.incubator.vector");
+        int[][] shapes = {{197, 768, 8}, {33, 192, 8}, {5, 40, 2}, {7, 100, 4}, {3, 8, 8}, {300, 64, 1}, {2, 17, 1},
+            {1, 48, 3}};
+        long seed = 1;
+        for (int[] s : shapes) {
+            check(s[0], s[1], s[2], seed++);
+        }
+    }
+
+    @Test
+    void nanStaysInItsOwnElementsAndGroup() {
+        Assumptions.assumeTrue(Simd.available(), "needs --add-modules jdk.incubator.vector");
+        int d = 48;
+        int groups = 2; // 24 channels: a partial first vector on 16-lane machines
+        float[] x = new float[4 * d];
+        float[] g = new float[4 * d];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (i % 7) * 0.3f - 1f;
+            g[i] = 1f;
+        }
+        x[d + 30] = Float.NaN; // group 1 of row 1
+        float[] gx = new float[x.length];
+        float[] num = {0.1f, 0.5f, 0.2f, 0.05f, 0.01f, 0.001f};
+        float[] den = {0.5f, -0.1f, 0.05f, 0.01f, 0.4f, 0.2f, -0.05f, 0.02f};
+        double[] ga = new double[6];
+        double[] gd = new double[8];
+        VectorRationalKernel.INSTANCE.backward(FloatBuffer.wrap(x), FloatBuffer.wrap(g), FloatBuffer.wrap(gx), x.length, d,
+                groups, num, den, ga, gd);
+        for (int i = 0; i < x.length; i++) {
+            assertEquals(i == d + 30, Float.isNaN(gx[i]), "dx NaN only where x is NaN, at " + i);
+        }
+        for (int k = 0; k < 4; k++) {
+            assertTrue(Double.isFinite(gd[k]), "group 0 untouched by group 1's NaN");
+            assertTrue(Double.isNaN(gd[4 + k]), "group 1 gets NaN");
+        }
+        // and the vector kernel agrees with the plain one where finite
+        float[] gx2 = new float[x.length];
+        double[] gd2 = new double[8];
+        CpuRationalKernel.INSTANCE.backward(FloatBuffer.wrap(x), FloatBuffer.wrap(g), FloatBuffer.wrap(gx2), x.length, d,
+                groups, num, den, new double[6], gd2);
+        assertArrayEquals(gx2, gx, 1e-5f);
+        assertArrayEquals(java.util.Arrays.copyOf(gd2, 4), java.util.Arrays.copyOf(gd, 4), 1e-4);
+    }
+}
