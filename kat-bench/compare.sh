@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# kat4j against PyTorch on the same machine and thread count: the rational op and the Mlp / GR-KAN
-# blocks (forward+backward, batch 32 x 197 tokens). Prints one markdown table.
-#   kat-bench/compare.sh [threads]      (needs Debian's python3-torch and libopenblas0-pthread)
+# kat4j against PyTorch (Debian's python3-torch 1.13) and DJL 0.36 (PyTorch 2.7.1 engine) on the
+# same machine and thread count: the rational op, the Mlp / GR-KAN blocks (forward+backward,
+# batch 32 x 197 tokens) and one training step of the ViT / KAT models. Prints one markdown table
+# and writes the chart docs/benchmarks-compare.png.
+#   kat-bench/compare.sh [threads]
+# Needs python3-torch for the PyTorch column; the DJL column is built from kat-bench/peer/djl
+# (Maven downloads DJL and its PyTorch CPU engine, ~110 MB, on first use). A side that cannot run
+# is reported as missing, the others still run.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 threads=${1:-2}
@@ -9,30 +14,63 @@ export OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=$threads
 jar="$root/kat-bench/target/benchmarks.jar"
 [ -f "$jar" ] || (cd "$root" && mvn -q -B -pl kat-bench -am package -DskipTests)
 tmp=$(mktemp -d)
-java -jar "$jar" "RationalBench|BlockBench" -p shape=32x197x768,32x197x192 -wi 3 -i 5 -w 1 -r 1 \
-    -rf json -rff "$tmp/jmh.json" > "$tmp/jmh.log"
-/usr/bin/python3 "$root/kat-bench/peer/torch_bench.py" "$threads" > "$tmp/torch.json"
-python3 - "$tmp/jmh.json" "$tmp/torch.json" <<'PY'
+echo "kat4j (JMH) ..." >&2
+java -jar "$jar" "RationalBench.(forward|backward)$|BlockBench|ModelStepBench" -p shape=32x197x768,32x197x192 \
+    -wi 3 -i 5 -w 1 -r 1 -rf json -rff "$tmp/jmh.json" > "$tmp/jmh.log"
+echo "PyTorch ..." >&2
+if ! /usr/bin/python3 "$root/kat-bench/peer/torch_bench.py" "$threads" > "$tmp/torch.json" 2> "$tmp/torch.err"; then
+    echo "PyTorch side failed: $(tail -1 "$tmp/torch.err")" >&2
+    echo '{}' > "$tmp/torch.json"
+fi
+echo "DJL ..." >&2
+djl="$root/kat-bench/peer/djl"
+if (cd "$djl" && mvn -q -B package > "$tmp/djl-build.log" 2>&1) \
+    && java -Dai.djl.offline=true -Dai.djl.pytorch.num_threads="$threads" -Dai.djl.pytorch.num_interop_threads=1 \
+        -cp "$djl/target/classes:$(cat "$djl/target/classpath.txt")" org.kat4j.peer.DjlBench "$threads" \
+        > "$tmp/djl.json" 2> "$tmp/djl.err"; then
+    :
+else
+    echo "DJL side failed (see $tmp)" >&2
+    echo '{}' > "$tmp/djl.json"
+fi
+python3 - "$tmp/jmh.json" "$tmp/torch.json" "$tmp/djl.json" "$tmp/chart.tsv" "$threads" <<'PY'
 import json, sys
 jmh = {}
 for r in json.load(open(sys.argv[1])):
     cls, m = r["benchmark"].rsplit(".", 2)[-2:]
-    key = (cls, m, tuple(sorted(r.get("params", {}).items())))
-    jmh[key] = r["primaryMetric"]["score"]
+    jmh[(cls, m, tuple(sorted(r.get("params", {}).items())))] = r["primaryMetric"]["score"]
 t = json.load(open(sys.argv[2]))
+d = json.load(open(sys.argv[3]))
 def k(cls, m, **p):
-    return jmh[(cls, m, tuple(sorted((a, str(b)) for a, b in p.items())))]
-rows = []
+    return jmh.get((cls, m, tuple(sorted((a, str(b)) for a, b in p.items()))))
+rows = []  # (workload, key in the peers' JSON, kat4j ms)
 for s in ("32x197x768", "32x197x192"):
-    rows.append((f"rational forward {s}", k("RationalBench", "forward", shape=s), t[f"rational_forward_{s}"]))
-    ours = k("RationalBench", "forward", shape=s) + k("RationalBench", "backward", shape=s)
-    rows.append((f"rational forward+backward {s}", ours, t[f"rational_forward_backward_{s}"]))
-for d in (192, 384):
-    rows.append((f"Mlp block fwd+bwd, dim {d}", k("BlockBench", "mlpForwardBackward", dim=d), t[f"block_mlp_{d}"]))
-    rows.append((f"GR-KAN block fwd+bwd, dim {d}", k("BlockBench", "grkanForwardBackward", dim=d), t[f"block_grkan_{d}"]))
-print(f"PyTorch {t['torch']}, {t['threads']} threads")
-print("| workload | kat4j ms | PyTorch ms | PyTorch / kat4j (>1: kat4j faster) |")
-print("|---|---|---|---|")
-for name, a, b in rows:
-    print(f"| {name} | {a:.2f} | {b:.2f} | {b / a:.2f} |")
+    f, b = k("RationalBench", "forward", shape=s), k("RationalBench", "backward", shape=s)
+    rows.append((f"rational forward {s}", f"rational_forward_{s}", f))
+    rows.append((f"rational forward+backward {s}", f"rational_forward_backward_{s}", f + b))
+for dim in (192, 384):
+    rows.append((f"Mlp block fwd+bwd, dim {dim}", f"block_mlp_{dim}", k("BlockBench", "mlpForwardBackward", dim=dim)))
+    rows.append((f"GR-KAN block fwd+bwd, dim {dim}", f"block_grkan_{dim}", k("BlockBench", "grkanForwardBackward", dim=dim)))
+for model in ("vit_tiny_patch16_224:16", "kat_tiny_patch16_224:16", "vit_micro_patch4_28:64", "kat_micro_patch4_28:64"):
+    name, batch = model.split(":")
+    kind, rest = name.split("_", 1)
+    rows.append((f"train step {name}, batch {batch}", f"train_{kind}_{rest}:{batch}", k("ModelStepBench", "trainStep", model=model)))
+def fmt(v):
+    return "-" if v is None else f"{v:.2f}"
+def ratio(peer, ours):
+    return "-" if peer is None or ours is None else f"{peer / ours:.2f}"
+print(f"Threads: {sys.argv[5]}; PyTorch {t.get('torch', 'not run')}; DJL {d.get('djl', 'not run')} ({d.get('engine', '-')})\n")
+print("| workload | kat4j ms | PyTorch ms | DJL ms | PyTorch / kat4j | DJL / kat4j |")
+print("|---|---|---|---|---|---|")
+with open(sys.argv[4], "w") as chart:
+    for name, key, ours in rows:
+        pt, dj = t.get(key), d.get(key)
+        print(f"| {name} | {fmt(ours)} | {fmt(pt)} | {fmt(dj)} | {ratio(pt, ours)} | {ratio(dj, ours)} |")
+        for side, v in (("PyTorch 1.13", pt), ("DJL 0.36 / PyTorch 2.7.1", dj)):
+            if v is not None and ours is not None:
+                chart.write(f"{name.replace(', batch', ' b')}\t{side}\t{v / ours:.3f}\n")
+print("\nRatios > 1: kat4j is faster. Train step images/s = batch / time.")
 PY
+java -cp "$jar" org.kat4j.bench.BarChart "$tmp/chart.tsv" "$root/docs/benchmarks-compare.png" \
+    "Peer time / kat4j time ($threads threads; > 1: kat4j faster)" "ratio"
+echo "wrote docs/benchmarks-compare.png" >&2

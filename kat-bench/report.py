@@ -2,16 +2,21 @@
 """Turns a JMH JSON result file (java -jar kat-bench/target/benchmarks.jar -rf json -rff F)
 into markdown tables with ratios against the baseline measured in the same run.
 
-Usage: python3 kat-bench/report.py jmh.json [machine description] > docs/benchmarks-table.md
+Usage: python3 kat-bench/report.py jmh.json [machine description [chart.tsv]] > docs/benchmarks-table.md
+(chart.tsv: label, series, ratio rows for `java -cp benchmarks.jar org.kat4j.bench.BarChart`)
 """
 import json
 import sys
 from collections import defaultdict
 
 
-def load(path):
+def load(paths):
+    """One or more JMH JSON files, comma-separated; a later file's results replace an earlier one's."""
     rows = defaultdict(dict)
-    for r in json.load(open(path)):
+    results = []
+    for path in paths.split(","):
+        results += json.load(open(path))
+    for r in results:
         name = r["benchmark"].rsplit(".", 2)
         cls, method = name[-2], name[-1]
         params = r.get("params", {})
@@ -55,10 +60,11 @@ def matmul(rows, out):
     out.append("")
 
 
-def rational(rows, out):
+def rational(rows, out, chart):
     out.append("### Group-rational CPU kernel (GB/s; copy = ND4J assign of the same tensor)\n")
-    out.append("| shape | copy | forward | fwd/copy | backward | bwd/copy | forward Melem/s | backward Melem/s |")
-    out.append("|---|---|---|---|---|---|---|---|")
+    out.append("backward: the kernel kat4j uses (vector API); plain Java: the fallback without `--add-modules jdk.incubator.vector`.\n")
+    out.append("| shape | copy | forward | fwd/copy | backward | bwd/copy | backward, plain Java | bwd/copy | forward Melem/s | backward Melem/s |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|")
     for (cls, params), m in sorted(rows.items()):
         if cls != "RationalBench":
             continue
@@ -67,14 +73,17 @@ def rational(rows, out):
         c = 2 * 4 * n / (ms(m["copy"])[0] * 1e6)
         f = 2 * 4 * n / (ms(m["forward"])[0] * 1e6)
         b = 3 * 4 * n / (ms(m["backward"])[0] * 1e6)
+        bp = 3 * 4 * n / (ms(m["backwardPlainJava"])[0] * 1e6) if "backwardPlainJava" in m else float("nan")
         fe = n / (ms(m["forward"])[0] * 1e3)
         be = n / (ms(m["backward"])[0] * 1e3)
-        out.append(f"| {shape} | {c:.1f} | {f:.1f} | {f / c:.2f} | {b:.1f} | {b / c:.2f} | {fe:.0f} | {be:.0f} |")
+        out.append(f"| {shape} | {c:.1f} | {f:.1f} | {f / c:.2f} | {b:.1f} | {b / c:.2f} | {bp:.1f} | {bp / c:.2f} | {fe:.0f} | {be:.0f} |")
+        chart.append((f"rational fwd {shape}", "ratio to baseline", f / c))
+        chart.append((f"rational bwd {shape}", "ratio to baseline", b / c))
     out.append("")
 
 
-def blocks(rows, out):
-    out.append("### Mlp vs GR-KAN block, forward+backward, batch 32 x 197 tokens (ms)\n")
+def blocks(rows, out, chart):
+    out.append("### Mlp vs GR-KAN block, forward+backward, batch 32 x 197 tokens, input requires grad (ms)\n")
     out.append("| width | Mlp | GR-KAN | GR-KAN / Mlp |")
     out.append("|---|---|---|---|")
     for (cls, params), m in sorted(rows.items(), key=lambda kv: str(kv[0])):
@@ -84,6 +93,32 @@ def blocks(rows, out):
         a, ae = ms(m["mlpForwardBackward"])
         k, ke = ms(m["grkanForwardBackward"])
         out.append(f"| {d} | {a:.1f} ± {ae:.1f} | {k:.1f} ± {ke:.1f} | {k / a:.2f} |")
+        chart.append((f"Mlp/GR-KAN time, dim {d}", "ratio to baseline", a / k))
+    out.append("")
+
+
+def models(rows, out, chart):
+    steps = {}
+    for (cls, params), m in rows.items():
+        if cls == "ModelStepBench":
+            name, batch = dict(params)["model"].split(":")
+            t, e = ms(m["trainStep"])
+            steps[name] = (int(batch), t, e)
+    if not steps:
+        return
+    out.append("### Training step (forward, cross-entropy, backward, AdamW), whole model\n")
+    out.append("| model | batch | ms/step | images/s | KAT / ViT images/s |")
+    out.append("|---|---|---|---|---|")
+    for name in sorted(steps, key=lambda n: (n.split("_", 1)[1], n)):
+        batch, t, e = steps[name]
+        ips = batch / t * 1e3
+        peer = "vit" + name[3:] if name.startswith("kat") else None
+        ratio = ""
+        if peer in steps:
+            pb, pt, _ = steps[peer]
+            ratio = f"{ips / (pb / pt * 1e3):.2f}"
+            chart.append((f"KAT/ViT images/s, {name[4:]}", "ratio to baseline", ips / (pb / pt * 1e3)))
+        out.append(f"| {name} | {batch} | {t:.1f} ± {e:.1f} | {ips:.1f} | {ratio} |")
     out.append("")
 
 
@@ -103,13 +138,19 @@ def train(rows, out):
 def main():
     rows = load(sys.argv[1])
     out = []
+    chart = []
     if len(sys.argv) > 2:
         out.append(sys.argv[2] + "\n")
     matmul(rows, out)
-    rational(rows, out)
-    blocks(rows, out)
+    rational(rows, out, chart)
+    blocks(rows, out, chart)
+    models(rows, out, chart)
     train(rows, out)
     print("\n".join(out))
+    if len(sys.argv) > 3:  # rows for kat-bench's BarChart
+        with open(sys.argv[3], "w") as f:
+            for label, series, value in chart:
+                f.write(f"{label}\t{series}\t{value:.3f}\n")
 
 
 if __name__ == "__main__":

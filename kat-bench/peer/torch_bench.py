@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """The kat-bench workloads in PyTorch (Debian's python3-torch 1.13, CPU), same shapes and threads,
 for side-by-side numbers: the group rational written with tensor ops (version A, correct), the
-timm Mlp and the GR-KAN block forward+backward. Prints JSON: workload -> milliseconds.
+timm Mlp and the GR-KAN block forward+backward, and one training step of the ViT and KAT models
+(tiny at 224, micro at 28x28). Prints JSON: workload -> milliseconds.
 
     OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 kat-bench/peer/torch_bench.py [threads]
 """
@@ -14,7 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, __file__.rsplit("/", 3)[0] + "/tools/reference")
-from kat_reference import GrKan, Mlp, group_rational  # noqa: E402
+from kat_reference import GrKan, Mlp, VisionTransformer, group_rational  # noqa: E402
 
 
 def bench(fn, warmup=5, iters=20):
@@ -50,13 +51,30 @@ def main():
         out[f"copy_{key}"] = bench(lambda: x.clone())
     gen = torch.Generator().manual_seed(0)
     for dim in (192, 384):
-        x = torch.randn(32, 197, dim)
+        x = torch.randn(32, 197, dim, requires_grad=True)  # as inside a model: dL/dx is computed
         seed = torch.randn(32, 197, dim)
         for name, block in (("mlp", Mlp(dim, 4 * dim)), ("grkan", GrKan(dim, 4 * dim, gen))):
             def step():
                 block.zero_grad(set_to_none=True)
+                x.grad = None
                 block(x).backward(seed)
             out[f"block_{name}_{dim}"] = bench(step, warmup=3, iters=10)
+    # one training step (forward, cross-entropy, backward, AdamW), as kat-bench's ModelStepBench
+    models = {"tiny_patch16_224": dict(img=224, patch=16, chans=3, dim=192, depth=12, heads=3, classes=1000),
+              "micro_patch4_28": dict(img=28, patch=4, chans=1, dim=64, depth=4, heads=4, classes=10)}
+    for name, cfg in models.items():
+        batch = 16 if cfg["img"] == 224 else 64
+        x = torch.randn(batch, cfg["chans"], cfg["img"], cfg["img"])
+        y = torch.randint(0, cfg["classes"], (batch,))
+        for kind in ("vit", "kat"):
+            model = VisionTransformer(kind == "kat", **cfg)
+            opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.05)
+
+            def train_step():
+                opt.zero_grad(set_to_none=True)
+                F.cross_entropy(model(x), y).backward()
+                opt.step()
+            out[f"train_{kind}_{name}:{batch}"] = bench(train_step, warmup=2, iters=5 if cfg["img"] == 224 else 20)
     print(json.dumps(out, indent=1))
 
 

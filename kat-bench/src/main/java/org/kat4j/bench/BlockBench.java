@@ -24,7 +24,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * One transformer MLP block (timm Mlp: fc1, GELU, fc2) against one GR-KAN block (act1, fc1,
  * act2, fc2), forward+backward at batch 32 x 197 tokens, ViT-T (192) and ViT-S (384) widths.
- * Target: GR-KAN time <= 1.15x Mlp time.
+ * Target: GR-KAN time <= 1.15x Mlp time. The input requires grad (as a block's input does inside
+ * a model), so both compute dL/dx.
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
@@ -46,12 +47,17 @@ public class BlockBench {
         Random r = new Random(0);
         mlp = new Mlp(dim, 4 * dim, dim, 0.0, r);
         grkan = new GrKan(dim, 4 * dim, dim, 0.0, r);
-        x = Tensor.randn(r, DType.FLOAT32, 32, 197, dim);
+        // the block input requires grad, as inside a model: otherwise the Mlp would skip fc1's input
+        // gradient (a matmul) that GR-KAN cannot skip, since act1 before fc1 has parameters
+        x = Tensor.randn(r, DType.FLOAT32, 32, 197, dim).requiresGrad(true);
         seed = Tensor.randn(r, DType.FLOAT32, 32, 197, dim);
     }
 
     double step(Module m, Tensor x) {
         try (Scope s = Scope.open()) {
+            // gradients start empty each step (PyTorch: zero_grad(set_to_none=True), x.grad = None)
+            m.parameters().forEach(Tensor::clearGrad);
+            x.clearGrad();
             Tensor y = m.forward(x);
             y.backward(seed);
             return m.parameters().get(0).gradNd().getDouble(0);

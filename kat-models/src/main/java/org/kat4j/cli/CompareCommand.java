@@ -24,9 +24,9 @@ final class CompareCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     DataOptions dataOptions = new DataOptions();
 
-    @Option(names = "--size", defaultValue = "micro_patch4_28", description = "Model size suffix. Default ${DEFAULT-VALUE}.")
+    @Option(names = "--size", defaultValue = "micro_patch7_28", description = "Model size suffix. Default ${DEFAULT-VALUE}.")
     String size;
-    @Option(names = "--epochs", defaultValue = "10", description = "Default ${DEFAULT-VALUE}.")
+    @Option(names = "--epochs", defaultValue = "20", description = "Default ${DEFAULT-VALUE}.")
     int epochs;
     @Option(names = "--batch-size", defaultValue = "64", description = "Default ${DEFAULT-VALUE}.")
     int batchSize;

@@ -27,9 +27,9 @@ final class TrainCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     DataOptions dataOptions = new DataOptions();
 
-    @Option(names = "--model", defaultValue = "kat_micro_patch4_28", description = "Registered model (kat models). Default ${DEFAULT-VALUE}.")
+    @Option(names = "--model", defaultValue = "kat_micro_patch7_28", description = "Registered model (kat models). Default ${DEFAULT-VALUE}.")
     String model;
-    @Option(names = "--epochs", defaultValue = "10", description = "Default ${DEFAULT-VALUE}.")
+    @Option(names = "--epochs", defaultValue = "20", description = "Default ${DEFAULT-VALUE}.")
     int epochs;
     @Option(names = "--batch-size", defaultValue = "64", description = "Default ${DEFAULT-VALUE}.")
     int batchSize;
@@ -73,7 +73,7 @@ final class TrainCommand implements Callable<Integer> {
         if (m.config().imgSize() != splits.train().height() || m.config().inChans() != splits.train().channels()) {
             throw new IllegalArgumentException("model " + model + " takes " + m.config().inChans() + "x" + m.config().imgSize()
                     + "x" + m.config().imgSize() + " images, the data has " + splits.train().channels() + "x"
-                    + splits.train().height() + "x" + splits.train().width() + " (try kat_micro_patch4_28)");
+                    + splits.train().height() + "x" + splits.train().width() + " (try kat_micro_patch7_28)");
         }
         System.out.printf(Locale.ROOT, "model %s: %,d parameters; data: %s, %d train / %d test; rational kernel: %s%n", model,
                 m.parameterCount(), splits.source(), splits.train().size(), splits.test().size(), RationalKernels.get().name());

@@ -60,8 +60,8 @@ public final class Trainer {
         this.log = log;
     }
 
-    /** Parameters without weight decay: 1-D (biases, norms), cls_token, pos_embed. */
-    static Set<Tensor> noDecay(VisionTransformer m) {
+    /** The parameters AdamW does not decay: 1-D ones (norms), biases, cls_token, pos_embed. */
+    public static Set<Tensor> noDecay(VisionTransformer m) {
         Set<Tensor> s = new java.util.HashSet<>();
         for (var e : m.namedParameters().entrySet()) {
             String k = e.getKey();

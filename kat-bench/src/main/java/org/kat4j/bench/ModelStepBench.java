@@ -1,0 +1,74 @@
+package org.kat4j.bench;
+
+import org.kat4j.autograd.Ops;
+import org.kat4j.models.Models;
+import org.kat4j.models.VisionTransformer;
+import org.kat4j.optim.AdamW;
+import org.kat4j.tensor.DType;
+import org.kat4j.tensor.Scope;
+import org.kat4j.tensor.Tensor;
+import org.kat4j.train.Trainer;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.Warmup;
+
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One training step (forward, cross-entropy, backward, AdamW) of a whole registered model, the
+ * way {@link Trainer} runs it. Parameter {@code model} is "name:batch"; the report turns ms/step
+ * into images/s and gives the KAT / ViT ratio of the same size (target: kat_tiny >= 0.9x the
+ * images/s of vit_tiny).
+ */
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@Warmup(iterations = 2, time = 5)
+@Measurement(iterations = 3, time = 5)
+@Fork(value = 1, jvmArgsAppend = {"-Xmx4g", "--add-modules", "jdk.incubator.vector"})
+@State(org.openjdk.jmh.annotations.Scope.Benchmark)
+public class ModelStepBench {
+    @Param({"vit_tiny_patch16_224:16", "kat_tiny_patch16_224:16", "vit_micro_patch4_28:64", "kat_micro_patch4_28:64"})
+    public String model;
+
+    VisionTransformer net;
+    AdamW opt;
+    Tensor images;
+    int[] labels;
+
+    @Setup(Level.Trial)
+    public void setup() {
+        String[] p = model.split(":");
+        int batch = Integer.parseInt(p[1]);
+        net = Models.create(p[0], Map.of(), 0);
+        net.train(true);
+        opt = AdamW.builder(net.parameters()).lr(1e-3).weightDecay(0.05).noDecay(Trainer.noDecay(net)).build();
+        var c = net.config();
+        Random r = new Random(0);
+        images = Tensor.randn(r, DType.FLOAT32, batch, c.inChans(), c.imgSize(), c.imgSize());
+        labels = new int[batch];
+        for (int i = 0; i < batch; i++) {
+            labels[i] = r.nextInt(c.numClasses());
+        }
+    }
+
+    @Benchmark
+    public double trainStep() {
+        try (Scope s = Scope.open()) {
+            Tensor loss = Ops.crossEntropy(net.forward(images), labels, 0.0);
+            opt.zeroGrad();
+            loss.backward();
+            opt.step();
+            return loss.item();
+        }
+    }
+}
