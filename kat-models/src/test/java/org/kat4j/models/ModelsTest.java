@@ -76,8 +76,8 @@ class ModelsTest {
     @Test
     void registryGlobsAndConfigJson(@org.junit.jupiter.api.io.TempDir Path dir) throws IOException {
         assertEquals(List.of("kat_tiny_patch16_224", "kat_small_patch16_224", "kat_base_patch16_224", "kat_micro_patch4_28",
-                "kat_micro_patch4_32"), Models.list("kat_*"));
-        assertEquals(List.of("vit_micro_patch4_28", "kat_micro_patch4_28"), Models.list("*_micro_*28"));
+                "kat_micro_patch4_32", "kat_micro_patch7_28"), Models.list("kat_*"));
+        assertEquals(List.of("vit_micro_patch4_28", "kat_micro_patch4_28"), Models.list("*_micro_*4_28"));
         Path cfg = dir.resolve("config.json");
         Files.writeString(cfg, "{\"architecture\": \"kat_micro_patch4_32\", \"num_classes\": 7,"
                 + " \"model_args\": {\"depth\": 2, \"drop_path_rate\": 0.1}, \"pretrained_cfg\": {\"crop_pct\": 0.875}}");
