@@ -62,8 +62,8 @@ public final class Ops {
         return out;
     }
 
-    /** The float buffer of a dense float32 array, from its first element. */
-    static FloatBuffer floats(INDArray a) {
+    /** The float buffer of a dense float32 array, from its first element (what the CPU kernels read). */
+    public static FloatBuffer floats(INDArray a) {
         return a.data().asNioFloat().position((int) a.offset()).slice();
     }
 

@@ -1,12 +1,12 @@
 package org.kat4j.rational;
 
+import org.kat4j.autograd.Ops;
 import org.kat4j.tensor.DType;
 import org.kat4j.tensor.Tensor;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
-import java.nio.FloatBuffer;
 import java.util.Arrays;
 
 /**
@@ -31,7 +31,7 @@ public final class RationalOp {
             float[] a = floats(numerator);
             float[] b = floats(denominator);
             y = Nd4j.createUninitialized(DataType.FLOAT, x.shape());
-            RationalKernels.get().forward(buffer(xv), buffer(y), (int) n, d, groups, a, b);
+            RationalKernels.get().forward(Ops.floats(xv), Ops.floats(y), (int) n, d, groups, a, b);
         } else {
             double[] out = new double[(int) n];
             Rational.forward(x.toDoubleArray(), out, d, groups, numerator.toDoubleArray(), denominator.toDoubleArray());
@@ -49,7 +49,7 @@ public final class RationalOp {
         if (x.dtype() == DType.FLOAT32) {
             INDArray gd = g.dataType() == DataType.FLOAT && Tensor.isDense(g) ? g : g.castTo(DataType.FLOAT).dup('c');
             gx = x.requiresGrad() ? Nd4j.createUninitialized(DataType.FLOAT, x.shape()) : null;
-            RationalKernels.get().backward(buffer(x.nd()), buffer(gd), gx == null ? null : buffer(gx), n, d, groups,
+            RationalKernels.get().backward(Ops.floats(x.nd()), Ops.floats(gd), gx == null ? null : Ops.floats(gx), n, d, groups,
                     floats(numerator), floats(denominator), ga, gb);
         } else {
             double[] gxs = x.requiresGrad() ? new double[n] : null;
@@ -96,11 +96,6 @@ public final class RationalOp {
         return groups;
     }
 
-    /** The float buffer of a dense array, starting at its first element. */
-    static FloatBuffer buffer(INDArray a) {
-        FloatBuffer all = a.data().asNioFloat();
-        return all.position((int) a.offset()).slice();
-    }
 
     private static float[] floats(Tensor t) {
         return t.toFloatArray();
