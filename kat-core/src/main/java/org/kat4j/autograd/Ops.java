@@ -2,6 +2,7 @@ package org.kat4j.autograd;
 
 import org.kat4j.backend.ColumnSums;
 import org.kat4j.backend.GeluKernel;
+import org.kat4j.backend.Simd;
 import org.kat4j.tensor.Tensor;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -261,8 +262,10 @@ public final class Ops {
     /** GELU, exact erf form: x * Phi(x). */
     public static Tensor gelu(Tensor x) {
         INDArray xv = x.nd();
-        if (xv.dataType() == DataType.FLOAT && Tensor.isDense(xv) && xv.length() > 0) {
-            // fused one-pass kernels (org.kat4j.backend.GeluKernel); float64 keeps the composed form
+        if (Simd.available() && xv.dataType() == DataType.FLOAT && Tensor.isDense(xv) && xv.length() > 0) {
+            // fused one-pass vector kernels (org.kat4j.backend.GeluKernel); float64 and JVMs without
+            // the vector module keep the composed form (GeluKernel's plain-Java loops measured slower
+            // than it: 43 ms vs 29 ms forward+backward at 6304x768)
             int n = Math.toIntExact(xv.length());
             INDArray y = Nd4j.createUninitialized(DataType.FLOAT, xv.shape());
             GeluKernel.forward(floats(xv), floats(y), n);

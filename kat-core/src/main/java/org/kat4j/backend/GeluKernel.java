@@ -11,8 +11,9 @@ import java.util.stream.IntStream;
  *
  * <p>erf is a rational function of x^2 fitted for this kernel (x P6(x^2) / Q5(x^2) on [0, 4],
  * |x| clamped to 4 where erf is 1 in float32): 1.6e-9 from erf in exact arithmetic, 2.7e-7
- * evaluated in float32. Pure Java: used as is without the vector module, and by
- * {@link GeluVectorKernel} lane for lane with it.
+ * evaluated in float32. {@link GeluVectorKernel} evaluates it lane for lane; the plain-Java loops
+ * here serve vector tails, JVMs without the vector module that call this class directly, and the
+ * tests (kat4j's own GELU op uses the ND4J composition there: it measured faster than these loops).
  */
 public final class GeluKernel {
     static final int CHUNK = 1 << 14;
