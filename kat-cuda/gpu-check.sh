@@ -44,7 +44,7 @@ echo "== GPU tests"
     --disable-banner --details=tree 2>&1 | grep -v '^\s*$'
 tests_rc=${PIPESTATUS[0]}
 
-echo "== GPU benchmark (CUDA events, $iters iterations each)"
+echo "== GPU benchmark (CUDA events; graphs of $iters calls, and a host loop)"
 "$java_bin" -cp "$cp_jars" org.kat4j.cuda.GpuBench "$iters"
 bench_rc=$?
 

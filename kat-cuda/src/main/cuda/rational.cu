@@ -119,33 +119,56 @@ __device__ __forceinline__ float bwd_element(float v, float gv, const float* a, 
 }
 
 // Block-level deterministic reduction of per-thread sums into partial[blockIdx.x][groups * 10].
-// thread_group < 0: the thread had no work.
+// thread_group < 0: the thread had no work. One warp per group: each lane sums its threads' terms
+// (t = lane, lane + 32, ... in order), then a fixed shuffle tree; the sums of a group's ten
+// coefficients are independent, so they overlap. (The first form, one thread per output looping
+// over all 256 threads, cost several microseconds at the end of every block.)
 __device__ void block_reduce(const double* acc, int thread_group, int groups, double* __restrict__ partial) {
-    // row stride 11 (not 10): the readers below, one per coefficient, hit different banks
-    __shared__ double red[256 * 11];
+    // coefficient-major: a warp's 32 lanes read 32 consecutive doubles, no bank conflicts
+    __shared__ double red[10 * 256];
     __shared__ int grp[256];
+#pragma unroll
     for (int c = 0; c < 10; c++) {
-        red[threadIdx.x * 11 + c] = acc[c];
+        red[c * 256 + threadIdx.x] = acc[c];
     }
     grp[threadIdx.x] = thread_group;
     __syncthreads();
+    int lane = threadIdx.x & 31;
     double* out = partial + (long long)blockIdx.x * groups * 10;
-    for (int o = threadIdx.x; o < groups * 10; o += blockDim.x) {
-        int g = o / 10;
-        int c = o % 10;
-        double s = 0.0;
-        for (int t = 0; t < blockDim.x; t++) {
+    for (int g = threadIdx.x >> 5; g < groups; g += blockDim.x >> 5) {
+        double s[10] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+        for (int t = lane; t < blockDim.x; t += 32) {
             if (grp[t] == g) {
-                s += red[t * 11 + c];
+#pragma unroll
+                for (int c = 0; c < 10; c++) {
+                    s[c] += red[c * 256 + t];
+                }
             }
         }
-        out[o] = s;
+#pragma unroll
+        for (int off = 16; off > 0; off >>= 1) {
+#pragma unroll
+            for (int c = 0; c < 10; c++) {
+                s[c] += __shfl_down_sync(0xffffffffu, s[c], off);
+            }
+        }
+        // lane c writes coefficient c: one coalesced store per group (all lanes take part in the shuffles)
+        double v = 0.0;
+#pragma unroll
+        for (int c = 0; c < 10; c++) {
+            double total = __shfl_sync(0xffffffffu, s[c], 0);
+            v = lane == c ? total : v;
+        }
+        if (lane < 10) {
+            out[g * 10 + lane] = v;
+        }
     }
 }
 
 // Thread tid < active handles channel vector j = tid % cv (cv = d / VEC) of rows tid / cv,
-// tid / cv + active / cv, ... (active is a multiple of cv), so its group never changes.
-template <typename T, int VEC>
+// tid / cv + active / cv, ... (active is a multiple of cv), so its group never changes. ROWS rows
+// per iteration, all their loads issued before any math.
+template <typename T, int VEC, int ROWS>
 __device__ void bwd_vec(const T* __restrict__ x, const T* __restrict__ gy, T* __restrict__ gx, long long n, int d,
                         int cpg, int groups, const float* __restrict__ coef, long long active,
                         double* __restrict__ partial) {
@@ -161,34 +184,27 @@ __device__ void bwd_vec(const T* __restrict__ x, const T* __restrict__ gy, T* __
         const float* b = sh + 6 + 4 * my_group;
         long long rows = n / d;
         long long row_step = active / cv;
-        // two rows per iteration, all four loads issued before any math
-        for (long long r = tid / cv; r < rows; r += 2 * row_step) {
-            long long r2 = r + row_step;
-            bool second = r2 < rows;
-            long long i = r * cv + j;
-            long long i2 = r2 * cv + j;
-            union { uint4 u; T t[VEC]; } xv, gv, xv2, gv2, out;
-            xv.u = reinterpret_cast<const uint4*>(x)[i];
-            gv.u = reinterpret_cast<const uint4*>(gy)[i];
-            if (second) {
-                xv2.u = reinterpret_cast<const uint4*>(x)[i2];
-                gv2.u = reinterpret_cast<const uint4*>(gy)[i2];
+        for (long long r = tid / cv; r < rows; r += ROWS * row_step) {
+            union { uint4 u; T t[VEC]; } xv[ROWS], gv[ROWS], out;
+#pragma unroll
+            for (int k = 0; k < ROWS; k++) {
+                if (k == 0 || r + k * row_step < rows) {
+                    long long i = (r + k * row_step) * cv + j;
+                    xv[k].u = reinterpret_cast<const uint4*>(x)[i];
+                    gv[k].u = reinterpret_cast<const uint4*>(gy)[i];
+                }
             }
             float f[10] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 #pragma unroll
-            for (int k = 0; k < VEC; k++) {
-                out.t[k] = from_f<T>(bwd_element(to_f<T>(xv.t[k]), to_f<T>(gv.t[k]), sh, b, f));
-            }
-            if (gx != nullptr) {
-                reinterpret_cast<uint4*>(gx)[i] = out.u;
-            }
-            if (second) {
+            for (int k = 0; k < ROWS; k++) {
+                if (k == 0 || r + k * row_step < rows) {
 #pragma unroll
-                for (int k = 0; k < VEC; k++) {
-                    out.t[k] = from_f<T>(bwd_element(to_f<T>(xv2.t[k]), to_f<T>(gv2.t[k]), sh, b, f));
-                }
-                if (gx != nullptr) {
-                    reinterpret_cast<uint4*>(gx)[i2] = out.u;
+                    for (int e = 0; e < VEC; e++) {
+                        out.t[e] = from_f<T>(bwd_element(to_f<T>(xv[k].t[e]), to_f<T>(gv[k].t[e]), sh, b, f));
+                    }
+                    if (gx != nullptr) {
+                        reinterpret_cast<uint4*>(gx)[(r + k * row_step) * cv + j] = out.u;
+                    }
                 }
             }
 #pragma unroll
@@ -228,9 +244,9 @@ __device__ void bwd_scalar(const T* __restrict__ x, const T* __restrict__ gy, T*
 
 // ---------------------------------------------------------------- entry points (unmangled)
 
-#define FWD(name, T, VEC)                                                                                         \
-    extern "C" __global__ void __launch_bounds__(256) name(const T* x, T* y, long long n, int d, int cpg,         \
-                                                           int groups, const float* coef) {                       \
+#define FWD(name, T, VEC, MINB)                                                                                   \
+    extern "C" __global__ void __launch_bounds__(256, MINB) name(const T* x, T* y, long long n, int d, int cpg,   \
+                                                                 int groups, const float* coef) {                 \
         fwd_vec<T, VEC>(x, y, n, d, cpg, groups, coef);                                                          \
     }
 #define FWD1(name, T)                                                                                             \
@@ -238,11 +254,11 @@ __device__ void bwd_scalar(const T* __restrict__ x, const T* __restrict__ gy, T*
                                                            int groups, const float* coef) {                       \
         fwd_scalar<T>(x, y, n, d, cpg, groups, coef);                                                            \
     }
-#define BWD(name, T, VEC)                                                                                         \
-    extern "C" __global__ void __launch_bounds__(256) name(const T* x, const T* gy, T* gx, long long n, int d,    \
-                                                           int cpg, int groups, const float* coef,               \
-                                                           long long active, double* partial) {                   \
-        bwd_vec<T, VEC>(x, gy, gx, n, d, cpg, groups, coef, active, partial);                                   \
+#define BWD(name, T, VEC, ROWS, MINB)                                                                            \
+    extern "C" __global__ void __launch_bounds__(256, MINB) name(const T* x, const T* gy, T* gx, long long n, int d, \
+                                                                 int cpg, int groups, const float* coef,         \
+                                                                 long long active, double* partial) {             \
+        bwd_vec<T, VEC, ROWS>(x, gy, gx, n, d, cpg, groups, coef, active, partial);                             \
     }
 #define BWD1(name, T)                                                                                             \
     extern "C" __global__ void __launch_bounds__(256) name(const T* x, const T* gy, T* gx, long long n, int d,    \
@@ -251,17 +267,26 @@ __device__ void bwd_scalar(const T* __restrict__ x, const T* __restrict__ gy, T*
         bwd_scalar<T>(x, gy, gx, n, d, cpg, groups, coef, active, partial);                                     \
     }
 
-FWD(rational_fwd_f32_v4, float, 4)
+FWD(rational_fwd_f32_v4, float, 4, 0)
 FWD1(rational_fwd_f32_v1, float)
-FWD(rational_fwd_bf16_v8, __nv_bfloat16, 8)
+FWD(rational_fwd_bf16_v8, __nv_bfloat16, 8, 0)
+FWD(rational_fwd_bf16_v8_b8, __nv_bfloat16, 8, 8)
 FWD1(rational_fwd_bf16_v1, __nv_bfloat16)
-FWD(rational_fwd_f16_v8, __half, 8)
+FWD(rational_fwd_f16_v8, __half, 8, 0)
 FWD1(rational_fwd_f16_v1, __half)
-BWD(rational_bwd_f32_v4, float, 4)
+BWD(rational_bwd_f32_v4, float, 4, 2, 0)
+BWD(rational_bwd_f32_v4_r1b4, float, 4, 1, 4)
+BWD(rational_bwd_f32_v4_r2b3, float, 4, 2, 3)
+BWD(rational_bwd_f32_v4_r2b4, float, 4, 2, 4)
+BWD(rational_bwd_f32_v4_r1, float, 4, 1, 0)
 BWD1(rational_bwd_f32_v1, float)
-BWD(rational_bwd_bf16_v8, __nv_bfloat16, 8)
+BWD(rational_bwd_bf16_v8, __nv_bfloat16, 8, 2, 0)
+BWD(rational_bwd_bf16_v8_r1b4, __nv_bfloat16, 8, 1, 4)
+BWD(rational_bwd_bf16_v8_r2b3, __nv_bfloat16, 8, 2, 3)
+BWD(rational_bwd_bf16_v8_r2b4, __nv_bfloat16, 8, 2, 4)
+BWD(rational_bwd_bf16_v8_r1, __nv_bfloat16, 8, 1, 0)
 BWD1(rational_bwd_bf16_v1, __nv_bfloat16)
-BWD(rational_bwd_f16_v8, __half, 8)
+BWD(rational_bwd_f16_v8, __half, 8, 2, 0)
 BWD1(rational_bwd_f16_v1, __half)
 
 // Sums the per-block partials: one block per output, each thread a fixed stride of blocks, then

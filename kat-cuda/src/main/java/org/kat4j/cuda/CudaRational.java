@@ -1,25 +1,46 @@
 package org.kat4j.cuda;
 
 import jcuda.driver.CUfunction;
+import jcuda.driver.CUstream;
 import jcuda.driver.JCudaDriver;
 
 /**
  * The group-rational kernels on device buffers (KAT.md section 1): x, y, gradients as
  * channels-last [rows, d] in {@link Storage} F32, BF16 or F16, math in float32. Coefficients are
  * uploaded once per step ({@link #upload}); forward and {@link #backwardAsync} only enqueue work,
- * so a GPU pipeline pays no host round trip per op. Instances hold scratch buffers: one per thread.
+ * so a GPU pipeline pays no host round trip per op. Work goes to one CUDA stream (the legacy
+ * default stream unless one is given), in order. Instances hold scratch buffers: one per thread.
  */
 public final class CudaRational implements AutoCloseable {
     private final CudaRuntime rt;
+    private final CUstream stream;
     private DeviceBuffer partial;
     private DeviceBuffer gradOut;
     private int gradGroups;
-    private final KernelArgs fwdArgs = new KernelArgs(7);
-    private final KernelArgs bwdArgs = new KernelArgs(10);
-    private final KernelArgs reduceArgs = new KernelArgs(5);
+    private final KernelArgs fwdArgs;
+    private final KernelArgs bwdArgs;
+    private final KernelArgs reduceArgs;
+    /** Benchmark and test hooks: a kernel variant suffix (see rational.cu) and the second pass. */
+    String forwardVariant = "";
+    String backwardVariant = "";
+    boolean reducePass = true;
 
+    /** Kernels on the legacy default stream (ordered with everything else on it). */
     public CudaRational(CudaRuntime rt) {
+        this(rt, null);
+    }
+
+    /**
+     * Kernels on {@code stream} (null: the legacy default stream). On a stream of its own, work can
+     * be captured into a CUDA graph; {@link #readGradients} waits for that stream.
+     */
+    public CudaRational(CudaRuntime rt, CUstream stream) {
         this.rt = rt;
+        this.stream = stream;
+        rt.makeCurrent();
+        fwdArgs = new KernelArgs(7);
+        bwdArgs = new KernelArgs(10);
+        reduceArgs = new KernelArgs(5);
     }
 
     /** Coefficients on the device: a0..a5 then b of each group (float32). */
@@ -70,7 +91,7 @@ public final class CudaRational implements AutoCloseable {
     /** Enqueues y = F(x). */
     public void forward(DeviceBuffer x, DeviceBuffer y, long n, int d, Coefficients c, Storage s) {
         int vec = Launch.vectorFor(s, d, c.groups, true);
-        String fn = "rational_fwd_" + s.suffix + "_v" + vec;
+        String fn = "rational_fwd_" + s.suffix + "_v" + vec + (vec > 1 ? forwardVariant : "");
         Launch l = Launch.forward(n, d, c.groups, s, rt.multiprocessors,
                 rt.residentBlocks(fn, Launch.THREADS, Launch.sharedBytes(c.groups)), true);
         checkBuffer("forward x", x, n, s);
@@ -81,7 +102,7 @@ public final class CudaRational implements AutoCloseable {
         rt.makeCurrent();
         CUfunction f = rt.function(fn);
         fwdArgs.ptr(0, x).ptr(1, y).i64(2, n).i32(3, d).i32(4, d / c.groups).i32(5, c.groups).ptr(6, c.buf);
-        JCudaDriver.cuLaunchKernel(f, l.blocks(), 1, 1, l.threads(), 1, 1, l.sharedBytes(), null, fwdArgs.params, null);
+        JCudaDriver.cuLaunchKernel(f, l.blocks(), 1, 1, l.threads(), 1, 1, l.sharedBytes(), stream, fwdArgs.params, null);
     }
 
     /**
@@ -91,7 +112,7 @@ public final class CudaRational implements AutoCloseable {
     public void backwardAsync(DeviceBuffer x, DeviceBuffer g, DeviceBuffer gx, long n, int d, Coefficients c, Storage s) {
         int groups = c.groups;
         int vec = Launch.vectorFor(s, d, groups, true);
-        String fn = "rational_bwd_" + s.suffix + "_v" + vec;
+        String fn = "rational_bwd_" + s.suffix + "_v" + vec + (vec > 1 ? backwardVariant : "");
         Launch l = Launch.backward(n, d, groups, s, rt.multiprocessors,
                 rt.residentBlocks(fn, Launch.THREADS, Launch.sharedBytes(groups)), true);
         checkBuffer("backward x", x, n, s);
@@ -116,17 +137,20 @@ public final class CudaRational implements AutoCloseable {
         }
         gradGroups = groups;
         if (n == 0) {
-            JCudaDriver.cuMemsetD32(gradOut.pointer(), 0, outs * 2L);
+            JCudaDriver.cuMemsetD32Async(gradOut.pointer(), 0, outs * 2L, stream);
             return;
         }
         CUfunction f = rt.function(fn);
         bwdArgs.ptr(0, x).ptr(1, g).ptr(2, gx).i64(3, n).i32(4, d).i32(5, d / groups).i32(6, groups).ptr(7, c.buf)
                 .i64(8, l.active()).ptr(9, partial);
-        JCudaDriver.cuLaunchKernel(f, l.blocks(), 1, 1, l.threads(), 1, 1, l.sharedBytes(), null, bwdArgs.params, null);
+        JCudaDriver.cuLaunchKernel(f, l.blocks(), 1, 1, l.threads(), 1, 1, l.sharedBytes(), stream, bwdArgs.params, null);
+        if (!reducePass) {
+            return;
+        }
         // second pass: one block per coefficient sums the block partials in a fixed order
         CUfunction r = rt.function("rational_bwd_reduce");
         reduceArgs.ptr(0, partial).i32(1, l.blocks()).i32(2, groups).ptr(3, c.buf).ptr(4, gradOut);
-        JCudaDriver.cuLaunchKernel(r, outs, 1, 1, Launch.THREADS, 1, 1, 0, null, reduceArgs.params, null);
+        JCudaDriver.cuLaunchKernel(r, outs, 1, 1, Launch.THREADS, 1, 1, 0, stream, reduceArgs.params, null);
     }
 
     /** Waits for the last backward and adds its dL/da into gradNum [6], dL/db into gradDen [groups*4]. */
@@ -139,6 +163,9 @@ public final class CudaRational implements AutoCloseable {
                     + ", expected 6 and " + 4 * gradGroups);
         }
         double[] out = new double[6 + 4 * gradGroups];
+        if (stream != null) {
+            JCudaDriver.cuStreamSynchronize(stream);
+        }
         gradOut.copyTo(out);
         for (int i = 0; i < 6; i++) {
             gradNum[i] += out[i];
@@ -157,6 +184,9 @@ public final class CudaRational implements AutoCloseable {
 
     @Override
     public void close() {
+        fwdArgs.close();
+        bwdArgs.close();
+        reduceArgs.close();
         if (partial != null) {
             partial.close();
         }

@@ -3,18 +3,21 @@ package org.kat4j.cuda;
 import jcuda.NativePointerObject;
 import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
+import jcuda.driver.JCudaDriver;
 
 import java.lang.reflect.Method;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 /**
- * Reusable kernel-parameter block: every argument lives in one direct buffer (8 bytes a slot) and
- * the parameter array pointing into it is built once. Building {@code Pointer.to(new long[]{n})}
- * per argument per launch made JCuda pin one Java array per argument in JNI, which cost more than
- * the kernel itself on ViT-sized tensors.
+ * Reusable kernel-parameter block in one small pinned host allocation: the argument slots (8 bytes
+ * each) followed by the {@code void*} table pointing at them, which is what {@code cuLaunchKernel}
+ * takes. The table is handed to JCuda as a plain native pointer, so a launch marshals nothing.
+ * (Building {@code Pointer.to(new long[]{n})} per argument per launch made JCuda pin one Java
+ * array per argument in JNI, which cost more than the kernel itself on ViT-sized tensors; a
+ * {@code Pointer[]} of slot pointers is still walked element by element on every launch.)
  */
-final class KernelArgs {
+final class KernelArgs implements AutoCloseable {
     private static final Method NATIVE_POINTER;
 
     static {
@@ -26,26 +29,36 @@ final class KernelArgs {
         }
     }
 
+    private final Pointer host = new Pointer();
     private final ByteBuffer buf;
+    /** The {@code void**} kernelParams of cuLaunchKernel. */
     final Pointer params;
+    private boolean closed;
 
+    /** Needs the runtime's context current on this thread (pinned memory belongs to it). */
     KernelArgs(int slots) {
-        buf = ByteBuffer.allocateDirect(slots * 8).order(ByteOrder.nativeOrder());
-        Pointer[] p = new Pointer[slots];
-        Pointer base = Pointer.to(buf);
+        long bytes = slots * 16L;
+        JCudaDriver.cuMemAllocHost(host, bytes);
+        buf = host.getByteBuffer(0, bytes).order(ByteOrder.nativeOrder());
+        long base = address(host);
         for (int i = 0; i < slots; i++) {
-            p[i] = base.withByteOffset(i * 8L);
+            buf.putLong((slots + i) * 8, base + i * 8L);
         }
-        params = Pointer.to(p);
+        params = host.withByteOffset(slots * 8L);
+    }
+
+    /** The address behind a JCuda pointer (device or host). */
+    static long address(NativePointerObject p) {
+        try {
+            return (long) NATIVE_POINTER.invoke(p);
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("cannot read a JCuda pointer", e);
+        }
     }
 
     /** The device address behind a CUdeviceptr. */
     static long address(CUdeviceptr p) {
-        try {
-            return (long) NATIVE_POINTER.invoke(p);
-        } catch (ReflectiveOperationException e) {
-            throw new IllegalStateException("cannot read a JCuda device pointer", e);
-        }
+        return address((NativePointerObject) p);
     }
 
     KernelArgs ptr(int slot, DeviceBuffer b) {
@@ -61,5 +74,13 @@ final class KernelArgs {
     KernelArgs i32(int slot, int v) {
         buf.putInt(slot * 8, v);
         return this;
+    }
+
+    @Override
+    public void close() {
+        if (!closed) {
+            closed = true;
+            JCudaDriver.cuMemFreeHost(host);
+        }
     }
 }

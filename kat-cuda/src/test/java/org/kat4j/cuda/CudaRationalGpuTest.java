@@ -1,5 +1,11 @@
 package org.kat4j.cuda;
 
+import jcuda.driver.CUgraph;
+import jcuda.driver.CUgraphExec;
+import jcuda.driver.CUstream;
+import jcuda.driver.CUstreamCaptureMode;
+import jcuda.driver.CUstream_flags;
+import jcuda.driver.JCudaDriver;
 import org.kat4j.io.Float16;
 
 import org.junit.jupiter.api.BeforeAll;
@@ -109,8 +115,15 @@ class CudaRationalGpuTest {
         return maxDiff / Math.max(maxRef, 1e-30);
     }
 
-    /** Runs one case on both sides; asserts parity within tol and that every output was written. */
     static void parity(Case c, Storage s, double tol, String label) {
+        parity(c, s, tol, label, null, "", "");
+    }
+
+    /**
+     * Runs one case on both sides; asserts parity within tol and that every output was written.
+     * stream: null for the legacy default stream; variants: kernel suffixes of rational.cu.
+     */
+    static void parity(Case c, Storage s, double tol, String label, CUstream stream, String fwdVariant, String bwdVariant) {
         float[] yRef = new float[c.n];
         float[] gxRef = new float[c.n];
         double[] gaRef = new double[6];
@@ -122,14 +135,17 @@ class CudaRationalGpuTest {
         double[] gb = new double[c.den.length];
         float[] y;
         float[] gx;
-        try (CudaRational k = new CudaRational(rt);
+        try (CudaRational k = new CudaRational(rt, stream);
              CudaRational.Coefficients coef = k.upload(c.groups, c.num, c.den);
              DeviceBuffer dx = upload(c.x, s);
              DeviceBuffer dg = upload(c.g, s);
              DeviceBuffer dy = DeviceBuffer.allocate(rt, (long) c.n * s.bytes);
              DeviceBuffer dgx = DeviceBuffer.allocate(rt, (long) c.n * s.bytes)) {
+            k.forwardVariant = fwdVariant;
+            k.backwardVariant = bwdVariant;
             dy.fill32(POISON);
             dgx.fill32(POISON);
+            rt.synchronize(); // uploads and fills are on the legacy stream
             k.forward(dx, dy, c.n, c.d, coef, s);
             k.backward(dx, dg, dgx, c.n, c.d, coef, s, ga, gb);
             // a second backward on the same instance reuses its scratch buffers: same bits
@@ -138,6 +154,7 @@ class CudaRationalGpuTest {
             k.backward(dx, dg, null, c.n, c.d, coef, s, ga2, gb2);
             assertArrayEquals(ga, ga2, 0.0, label + ": repeated backward differs");
             assertArrayEquals(gb, gb2, 0.0, label + ": repeated backward differs");
+            rt.synchronize();
             y = download(dy, c.n, s);
             gx = download(dgx, c.n, s);
         }
@@ -204,6 +221,64 @@ class CudaRationalGpuTest {
         }
         assertArrayEquals(runs[0], runs[1], 0.0);
         assertArrayEquals(runs[0], runs[2], 0.0);
+    }
+
+    @Test
+    void everyKernelVariantMatchesTheCpu() {
+        // the benchmark's alternatives (rational.cu): same contract, odd row counts for the two-row loop's tail
+        Random r = new Random(7);
+        for (String v : GpuBench.BWD_VARIANTS) {
+            for (Storage s : new Storage[]{Storage.F32, Storage.BF16}) {
+                double tol = s == Storage.F32 ? 1e-5 : 1e-2;
+                parity(Case.random(r, 397, 768, 8, s), s, tol, "backward variant '" + v + "' 397x768", null, "", v);
+                parity(Case.random(r, 41, 64, 8, s), s, tol, "backward variant '" + v + "' 41x64", null, "", v);
+            }
+        }
+        for (String v : GpuBench.FWD_VARIANTS_BF16) {
+            parity(Case.random(r, 397, 768, 8, Storage.BF16), Storage.BF16, 1e-2, "forward variant '" + v + "'", null, v, "");
+        }
+    }
+
+    @Test
+    void ownStreamAndGraphReplayGiveTheSameResults() {
+        CUstream stream = new CUstream();
+        JCudaDriver.cuStreamCreate(stream, CUstream_flags.CU_STREAM_NON_BLOCKING);
+        try {
+            Random r = new Random(8);
+            parity(Case.random(r, 197, 768, 8, Storage.F32), Storage.F32, 1e-5, "own stream", stream, "", "");
+            Case c = Case.random(r, 8 * 197, 768, 8, Storage.F32);
+            try (CudaRational k = new CudaRational(rt, stream);
+                 CudaRational.Coefficients coef = k.upload(c.groups, c.num, c.den);
+                 DeviceBuffer dx = upload(c.x, Storage.F32);
+                 DeviceBuffer dg = upload(c.g, Storage.F32);
+                 DeviceBuffer dgx = DeviceBuffer.allocate(rt, (long) c.n * 4)) {
+                rt.synchronize();
+                double[] ga = new double[6];
+                double[] gb = new double[32];
+                k.backward(dx, dg, dgx, c.n, c.d, coef, Storage.F32, ga, gb);
+                float[] gx = download(dgx, c.n, Storage.F32);
+                dgx.fill32(POISON);
+                rt.synchronize();
+                // the benchmark's device timing replays captured calls: they must do the same work
+                CUgraph graph = new CUgraph();
+                CUgraphExec exec = new CUgraphExec();
+                JCudaDriver.cuStreamBeginCapture(stream, CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL);
+                k.backwardAsync(dx, dg, dgx, c.n, c.d, coef, Storage.F32);
+                JCudaDriver.cuStreamEndCapture(stream, graph);
+                JCudaDriver.cuGraphInstantiate(exec, graph, 0);
+                JCudaDriver.cuGraphLaunch(exec, stream);
+                double[] ga2 = new double[6];
+                double[] gb2 = new double[32];
+                k.readGradients(ga2, gb2);
+                JCudaDriver.cuGraphExecDestroy(exec);
+                JCudaDriver.cuGraphDestroy(graph);
+                assertArrayEquals(ga, ga2, 0.0, "graph replay: dL/da differs");
+                assertArrayEquals(gb, gb2, 0.0, "graph replay: dL/db differs");
+                assertArrayEquals(gx, download(dgx, c.n, Storage.F32), 0.0f, "graph replay: dL/dx differs");
+            }
+        } finally {
+            JCudaDriver.cuStreamDestroy(stream);
+        }
     }
 
     @Test
