@@ -15,15 +15,14 @@ public final class CudaRational implements AutoCloseable {
     private final CudaRuntime rt;
     private final CUstream stream;
     private DeviceBuffer partial;
+    private DeviceBuffer counters;
     private DeviceBuffer gradOut;
     private int gradGroups;
     private final KernelArgs fwdArgs;
     private final KernelArgs bwdArgs;
-    private final KernelArgs reduceArgs;
-    /** Benchmark and test hooks: a kernel variant suffix (see rational.cu) and the second pass. */
+    /** Benchmark and test hooks: a kernel variant suffix (see the end of rational.cu). */
     String forwardVariant = "";
     String backwardVariant = "";
-    boolean reducePass = true;
 
     /** Kernels on the legacy default stream (ordered with everything else on it). */
     public CudaRational(CudaRuntime rt) {
@@ -38,9 +37,8 @@ public final class CudaRational implements AutoCloseable {
         this.rt = rt;
         this.stream = stream;
         rt.makeCurrent();
-        fwdArgs = new KernelArgs(7);
-        bwdArgs = new KernelArgs(10);
-        reduceArgs = new KernelArgs(5);
+        fwdArgs = new KernelArgs(8);
+        bwdArgs = new KernelArgs(12);
     }
 
     /** Coefficients on the device: a0..a5 then b of each group (float32). */
@@ -101,13 +99,13 @@ public final class CudaRational implements AutoCloseable {
         }
         rt.makeCurrent();
         CUfunction f = rt.function(fn);
-        fwdArgs.ptr(0, x).ptr(1, y).i64(2, n).i32(3, d).i32(4, d / c.groups).i32(5, c.groups).ptr(6, c.buf);
+        fwdArgs.ptr(0, x).ptr(1, y).i64(2, n).i32(3, d).i32(4, d / c.groups).i32(5, c.groups).ptr(6, c.buf).i64(7, l.active());
         JCudaDriver.cuLaunchKernel(f, l.blocks(), 1, 1, l.threads(), 1, 1, l.sharedBytes(), stream, fwdArgs.params, null);
     }
 
     /**
-     * Enqueues gx = g F'(x) (gx may be null) and the coefficient-gradient reduction; the result
-     * stays on the device until {@link #readGradients}.
+     * Enqueues gx = g F'(x) (gx may be null) and the coefficient-gradient reduction, one kernel;
+     * the result stays on the device until {@link #readGradients}.
      */
     public void backwardAsync(DeviceBuffer x, DeviceBuffer g, DeviceBuffer gx, long n, int d, Coefficients c, Storage s) {
         int groups = c.groups;
@@ -121,20 +119,11 @@ public final class CudaRational implements AutoCloseable {
             checkBuffer("backward gx", gx, n, s);
         }
         rt.makeCurrent();
-        long partialBytes = Math.max(1, l.partialLength(groups)) * Double.BYTES;
-        if (partial == null || partial.bytes() < partialBytes) {
-            if (partial != null) {
-                partial.close();
-            }
-            partial = DeviceBuffer.allocate(rt, partialBytes);
-        }
+        partial = ensure(partial, Math.max(1, l.partialLength(groups)) * Double.BYTES, false);
+        // the kernel's tickets: zero once here, and each launch leaves them at zero
+        counters = ensure(counters, (l.sets() + 1L) * Integer.BYTES, true);
         int outs = 6 + 4 * groups;
-        if (gradOut == null || gradOut.bytes() < (long) outs * Double.BYTES) {
-            if (gradOut != null) {
-                gradOut.close();
-            }
-            gradOut = DeviceBuffer.allocate(rt, (long) outs * Double.BYTES);
-        }
+        gradOut = ensure(gradOut, (long) outs * Double.BYTES, false);
         gradGroups = groups;
         if (n == 0) {
             JCudaDriver.cuMemsetD32Async(gradOut.pointer(), 0, outs * 2L, stream);
@@ -142,15 +131,23 @@ public final class CudaRational implements AutoCloseable {
         }
         CUfunction f = rt.function(fn);
         bwdArgs.ptr(0, x).ptr(1, g).ptr(2, gx).i64(3, n).i32(4, d).i32(5, d / groups).i32(6, groups).ptr(7, c.buf)
-                .i64(8, l.active()).ptr(9, partial);
+                .i64(8, l.active()).ptr(9, partial).ptr(10, counters).ptr(11, gradOut);
         JCudaDriver.cuLaunchKernel(f, l.blocks(), 1, 1, l.threads(), 1, 1, l.sharedBytes(), stream, bwdArgs.params, null);
-        if (!reducePass) {
-            return;
+    }
+
+    /** buf if it holds bytes, else a new buffer (zeroed on this stream when asked). */
+    private DeviceBuffer ensure(DeviceBuffer buf, long bytes, boolean zero) {
+        if (buf != null && buf.bytes() >= bytes) {
+            return buf;
         }
-        // second pass: one block per coefficient sums the block partials in a fixed order
-        CUfunction r = rt.function("rational_bwd_reduce");
-        reduceArgs.ptr(0, partial).i32(1, l.blocks()).i32(2, groups).ptr(3, c.buf).ptr(4, gradOut);
-        JCudaDriver.cuLaunchKernel(r, outs, 1, 1, Launch.THREADS, 1, 1, 0, stream, reduceArgs.params, null);
+        if (buf != null) {
+            buf.close();
+        }
+        DeviceBuffer b = DeviceBuffer.allocate(rt, bytes);
+        if (zero) {
+            JCudaDriver.cuMemsetD32Async(b.pointer(), 0, bytes / Integer.BYTES, stream);
+        }
+        return b;
     }
 
     /** Waits for the last backward and adds its dL/da into gradNum [6], dL/db into gradDen [groups*4]. */
@@ -186,13 +183,15 @@ public final class CudaRational implements AutoCloseable {
     public void close() {
         fwdArgs.close();
         bwdArgs.close();
-        reduceArgs.close();
         if (partial != null) {
             partial.close();
+        }
+        if (counters != null) {
+            counters.close();
         }
         if (gradOut != null) {
             gradOut.close();
         }
-        partial = gradOut = null;
+        partial = counters = gradOut = null;
     }
 }

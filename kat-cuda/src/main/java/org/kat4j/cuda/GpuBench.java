@@ -24,8 +24,9 @@ import java.util.Random;
  * Usage: {@code java -cp ... org.kat4j.cuda.GpuBench [calls per graph]}
  */
 public final class GpuBench {
-    static final String[] BWD_VARIANTS = {"", "_r1", "_r1b4", "_r2b3", "_r2b4"};
-    static final String[] FWD_VARIANTS_BF16 = {"", "_b8"};
+    /** Kernel variants of rational.cu for 16-byte vectors (f32, bf16); "" is the default. */
+    static final String[] BWD_VARIANTS = {"", "_r1", "_p1", "_p2", "_p2b3"};
+    static final String[] FWD_VARIANTS = {"", "_r4", "_p2", "_p4"};
     private static final int REPLAYS = 10;
 
     private GpuBench() {
@@ -70,7 +71,7 @@ public final class GpuBench {
         System.out.println("Device time (CUDA graph of " + iters + " calls, replayed " + REPLAYS
                 + "x); host loop: the same calls one after another from Java\n");
         System.out.println(main);
-        System.out.println("Kernel variants (device time; backward includes the reduction pass unless said)\n");
+        System.out.println("Kernel variants (device time)\n");
         System.out.println(variants);
         JCudaDriver.cuStreamDestroy(stream);
     }
@@ -107,16 +108,14 @@ public final class GpuBench {
             double loopFwdUs = loopUs(stream, iters, fwd);
             double loopBwdUs = loopUs(stream, iters, bwd);
             double copyGbs = 2.0 * bytes / (copyUs * 1e3);
-            if (s == Storage.BF16) {
-                for (String v : FWD_VARIANTS_BF16) {
-                    k.forwardVariant = v;
-                    double us = graphUs(stream, iters, fwd);
-                    double gbs = 2.0 * bytes / (us * 1e3);
-                    variants.append(String.format(Locale.ROOT, "| %s | %s | forward | %s | %.2f | %.0f | %.2f |%n", name, s,
-                            v.isEmpty() ? "default" : v.substring(1), us, gbs, gbs / copyGbs));
-                }
-                k.forwardVariant = "";
+            for (String v : FWD_VARIANTS) {
+                k.forwardVariant = v;
+                double us = graphUs(stream, iters, fwd);
+                double gbs = 2.0 * bytes / (us * 1e3);
+                variants.append(String.format(Locale.ROOT, "| %s | %s | forward | %s | %.2f | %.0f | %.2f |%n", name, s,
+                        v.isEmpty() ? "default" : v.substring(1), us, gbs, gbs / copyGbs));
             }
+            k.forwardVariant = "";
             for (String v : BWD_VARIANTS) {
                 k.backwardVariant = v;
                 double us = graphUs(stream, iters, bwd);
@@ -125,11 +124,6 @@ public final class GpuBench {
                         v.isEmpty() ? "default" : v.substring(1), us, gbs, gbs / copyGbs));
             }
             k.backwardVariant = "";
-            k.reducePass = false;
-            double us = graphUs(stream, iters, bwd);
-            variants.append(String.format(Locale.ROOT, "| %s | %s | backward | default, no reduction pass | %.2f | %.0f | %.2f |%n",
-                    name, s, us, 3.0 * bytes / (us * 1e3), 3.0 * bytes / (us * 1e3) / copyGbs));
-            k.reducePass = true;
             return new Row(name, s, copyUs, fwdUs, bwdUs, loopCopyUs, loopFwdUs, loopBwdUs, bytes);
         }
     }

@@ -6,11 +6,13 @@ package org.kat4j.cuda;
  * @param blocks      grid size
  * @param threads     block size (always {@link #THREADS}: the backward reduction is sized for it)
  * @param vec         elements per thread per step (16-byte loads), or 1 for the scalar kernels
- * @param active      backward only: threads with work, a multiple of the channel vectors per row
+ * @param active      threads with work, a multiple of the channel vectors per row
  * @param sharedBytes dynamic shared memory (the coefficients)
  */
 public record Launch(int blocks, int threads, int vec, long active, int sharedBytes) {
     public static final int THREADS = 256;
+    /** Blocks per set of the backward's in-kernel reduction (SET_BLOCKS in rational.cu). */
+    public static final int SET_BLOCKS = 16;
     /*
      * Both kernels size their grid to one resident wave: blocksPerSm is what the occupancy API
      * reports for the kernel (registers, shared memory). Measured on an H200 at 32x197x768:
@@ -29,18 +31,22 @@ public record Launch(int blocks, int threads, int vec, long active, int sharedBy
         return (6 + 4 * groups) * Float.BYTES;
     }
 
+    /**
+     * Forward geometry: the same as the backward's (one resident wave, each thread a fixed channel
+     * vector walking rows), so no thread does index arithmetic per element.
+     */
     public static Launch forward(long n, int d, int groups, Storage s, int multiprocessors, int blocksPerSm,
                                  boolean aligned) {
-        check(n, d, groups);
-        int vec = vectorFor(s, d, groups, aligned);
-        long units = n / vec;
-        long wanted = (units + THREADS - 1) / THREADS;
-        int blocks = (int) Math.max(1, Math.min(wanted, (long) multiprocessors * Math.max(1, blocksPerSm)));
-        return new Launch(blocks, THREADS, vec, 0, sharedBytes(groups));
+        return rows(n, d, groups, s, multiprocessors, blocksPerSm, aligned, "forward");
     }
 
     public static Launch backward(long n, int d, int groups, Storage s, int multiprocessors, int blocksPerSm,
                                   boolean aligned) {
+        return rows(n, d, groups, s, multiprocessors, blocksPerSm, aligned, "backward");
+    }
+
+    private static Launch rows(long n, int d, int groups, Storage s, int multiprocessors, int blocksPerSm,
+                               boolean aligned, String what) {
         check(n, d, groups);
         int vec = vectorFor(s, d, groups, aligned);
         long cv = d / vec;
@@ -50,14 +56,19 @@ public record Launch(int blocks, int threads, int vec, long active, int sharedBy
         long active = cv * rowsAtOnce;
         long blocks = (active + THREADS - 1) / THREADS;
         if (blocks > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("rational backward: " + d + " channels need too many blocks");
+            throw new IllegalArgumentException("rational " + what + ": " + d + " channels need too many blocks");
         }
         return new Launch((int) blocks, THREADS, vec, active, sharedBytes(groups));
     }
 
-    /** Doubles in the per-block partial buffer of a backward launch. */
+    /** Sets of {@link #SET_BLOCKS} blocks in the backward's two-level reduction. */
+    public int sets() {
+        return (blocks + SET_BLOCKS - 1) / SET_BLOCKS;
+    }
+
+    /** Doubles in the backward's reduction buffer: a row per block, then a row per set. */
     public long partialLength(int groups) {
-        return (long) blocks * groups * 10;
+        return ((long) blocks + sets()) * groups * 10;
     }
 
     private static void check(long n, int d, int groups) {

@@ -33,9 +33,24 @@ class CudaCpuSideTest {
         byte[] ptx = CudaRuntime.resource("rational.ptx", false);
         byte[] cubin = CudaRuntime.resource("rational_sm90.cubin", false);
         String text = new String(ptx, java.nio.charset.StandardCharsets.US_ASCII);
-        for (String fn : new String[]{"rational_fwd_f32_v4", "rational_fwd_bf16_v8", "rational_fwd_f16_v1",
-                "rational_bwd_f32_v4", "rational_bwd_bf16_v1", "rational_bwd_reduce"}) {
-            assertTrue(text.contains(".entry " + fn), "PTX lacks " + fn);
+        // every name CudaRational can ask for: each storage, vector and scalar, and the benchmark's variants
+        java.util.List<String> names = new java.util.ArrayList<>();
+        for (Storage s : Storage.values()) {
+            for (int vec : new int[]{s.vectorWidth(), 1}) {
+                names.add("rational_fwd_" + s.suffix + "_v" + vec);
+                names.add("rational_bwd_" + s.suffix + "_v" + vec);
+            }
+            if (s != Storage.F16) {
+                for (String v : GpuBench.FWD_VARIANTS) {
+                    names.add("rational_fwd_" + s.suffix + "_v" + s.vectorWidth() + v);
+                }
+                for (String v : GpuBench.BWD_VARIANTS) {
+                    names.add("rational_bwd_" + s.suffix + "_v" + s.vectorWidth() + v);
+                }
+            }
+        }
+        for (String fn : names) {
+            assertTrue(text.contains(".entry " + fn + "("), "PTX lacks " + fn);
         }
         assertEquals(0x7F, cubin[0] & 0xFF, "cubin is not an ELF file");
         String stamp = new String(CudaRuntime.resource("rational.cu.sha256", false)).trim();
@@ -58,13 +73,18 @@ class CudaCpuSideTest {
         assertEquals(1, Launch.forward(21, 21, 7, Storage.F32, 132, 8, true).vec());
         assertEquals(1, Launch.forward(1024, 128, 8, Storage.F32, 132, 8, false).vec());
         assertEquals(1, Launch.forward(1, 1, 1, Storage.F32, 132, 8, true).blocks());
+        assertEquals(0, f.active() % (768 / 4)); // each thread keeps one channel vector
+        assertEquals(0, Launch.forward(37L * 40, 40, 8, Storage.F32, 132, 8, true).active() % 40); // scalar path: 5 per group
         // backward: active threads are whole rows of channel vectors, so each thread keeps one group
         Launch b = Launch.backward(32L * 197 * 768, 768, 8, Storage.F32, 132, 3, true);
         long cv = 768 / 4;
         assertEquals(0, b.active() % cv);
         assertEquals(cv * Math.min(32L * 197, 132L * 3 * 256 / cv), b.active());
         assertEquals((b.active() + 255) / 256, b.blocks());
-        assertEquals((long) b.blocks() * 8 * 10, b.partialLength(8));
+        // in-kernel reduction: a row per block, then a row per set of SET_BLOCKS blocks
+        assertEquals((b.blocks() + Launch.SET_BLOCKS - 1) / Launch.SET_BLOCKS, b.sets());
+        assertEquals(((long) b.blocks() + b.sets()) * 8 * 10, b.partialLength(8));
+        assertEquals(1, Launch.backward(15, 3, 1, Storage.F32, 132, 3, true).sets());
         Launch tiny = Launch.backward(5 * 3, 3, 1, Storage.F32, 132, 3, true);
         assertEquals(15, tiny.active());
         assertEquals(1, tiny.blocks());

@@ -234,8 +234,9 @@ class CudaRationalGpuTest {
                 parity(Case.random(r, 41, 64, 8, s), s, tol, "backward variant '" + v + "' 41x64", null, "", v);
             }
         }
-        for (String v : GpuBench.FWD_VARIANTS_BF16) {
-            parity(Case.random(r, 397, 768, 8, Storage.BF16), Storage.BF16, 1e-2, "forward variant '" + v + "'", null, v, "");
+        for (String v : GpuBench.FWD_VARIANTS) {
+            parity(Case.random(r, 397, 768, 8, Storage.BF16), Storage.BF16, 1e-2, "bf16 forward variant '" + v + "'", null, v, "");
+            parity(Case.random(r, 397, 768, 8, Storage.F32), Storage.F32, 1e-5, "f32 forward variant '" + v + "'", null, v, "");
         }
     }
 
