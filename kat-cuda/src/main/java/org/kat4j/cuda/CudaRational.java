@@ -23,6 +23,8 @@ public final class CudaRational implements AutoCloseable {
     /** Benchmark and test hooks: a kernel variant suffix (see the end of rational.cu). */
     String forwardVariant = "";
     String backwardVariant = "";
+    /** Benchmark hook: grid size in resident waves (1: every thread starts at once). */
+    int waves = 1;
 
     /** Kernels on the legacy default stream (ordered with everything else on it). */
     public CudaRational(CudaRuntime rt) {
@@ -91,7 +93,7 @@ public final class CudaRational implements AutoCloseable {
         int vec = Launch.vectorFor(s, d, c.groups, true);
         String fn = "rational_fwd_" + s.suffix + "_v" + vec + (vec > 1 ? forwardVariant : "");
         Launch l = Launch.forward(n, d, c.groups, s, rt.multiprocessors,
-                rt.residentBlocks(fn, Launch.THREADS, Launch.sharedBytes(c.groups)), true);
+                rt.residentBlocks(fn, Launch.THREADS, 0) * waves, true);
         checkBuffer("forward x", x, n, s);
         checkBuffer("forward y", y, n, s);
         if (n == 0) {
@@ -100,7 +102,7 @@ public final class CudaRational implements AutoCloseable {
         rt.makeCurrent();
         CUfunction f = rt.function(fn);
         fwdArgs.ptr(0, x).ptr(1, y).i64(2, n).i32(3, d).i32(4, d / c.groups).i32(5, c.groups).ptr(6, c.buf).i64(7, l.active());
-        JCudaDriver.cuLaunchKernel(f, l.blocks(), 1, 1, l.threads(), 1, 1, l.sharedBytes(), stream, fwdArgs.params, null);
+        JCudaDriver.cuLaunchKernel(f, l.blocks(), 1, 1, l.threads(), 1, 1, 0, stream, fwdArgs.params, null);
     }
 
     /**
@@ -112,7 +114,7 @@ public final class CudaRational implements AutoCloseable {
         int vec = Launch.vectorFor(s, d, groups, true);
         String fn = "rational_bwd_" + s.suffix + "_v" + vec + (vec > 1 ? backwardVariant : "");
         Launch l = Launch.backward(n, d, groups, s, rt.multiprocessors,
-                rt.residentBlocks(fn, Launch.THREADS, Launch.sharedBytes(groups)), true);
+                rt.residentBlocks(fn, Launch.THREADS, 0) * waves, true);
         checkBuffer("backward x", x, n, s);
         checkBuffer("backward g", g, n, s);
         if (gx != null) {
@@ -132,7 +134,7 @@ public final class CudaRational implements AutoCloseable {
         CUfunction f = rt.function(fn);
         bwdArgs.ptr(0, x).ptr(1, g).ptr(2, gx).i64(3, n).i32(4, d).i32(5, d / groups).i32(6, groups).ptr(7, c.buf)
                 .i64(8, l.active()).ptr(9, partial).ptr(10, counters).ptr(11, gradOut);
-        JCudaDriver.cuLaunchKernel(f, l.blocks(), 1, 1, l.threads(), 1, 1, l.sharedBytes(), stream, bwdArgs.params, null);
+        JCudaDriver.cuLaunchKernel(f, l.blocks(), 1, 1, l.threads(), 1, 1, 0, stream, bwdArgs.params, null);
     }
 
     /** buf if it holds bytes, else a new buffer (zeroed on this stream when asked). */

@@ -25,8 +25,10 @@ import java.util.Random;
  */
 public final class GpuBench {
     /** Kernel variants of rational.cu for 16-byte vectors (f32, bf16); "" is the default. */
-    static final String[] BWD_VARIANTS = {"", "_r1", "_p1", "_p2", "_p2b3"};
-    static final String[] FWD_VARIANTS = {"", "_r4", "_p2", "_p4"};
+    static final String[] BWD_VARIANTS = {"", "_r1", "_r4"};
+    static final String[] FWD_VARIANTS = {"", "_r2"};
+    /** Grid sizes tried for the default kernels, in resident waves. */
+    static final int[] WAVES = {2, 4};
     private static final int REPLAYS = 10;
 
     private GpuBench() {
@@ -124,6 +126,16 @@ public final class GpuBench {
                         v.isEmpty() ? "default" : v.substring(1), us, gbs, gbs / copyGbs));
             }
             k.backwardVariant = "";
+            for (int w : WAVES) {
+                k.waves = w;
+                double fus = graphUs(stream, iters, fwd);
+                double bus = graphUs(stream, iters, bwd);
+                variants.append(String.format(Locale.ROOT, "| %s | %s | forward | %d waves | %.2f | %.0f | %.2f |%n", name, s,
+                        w, fus, 2.0 * bytes / (fus * 1e3), 2.0 * bytes / (fus * 1e3) / copyGbs));
+                variants.append(String.format(Locale.ROOT, "| %s | %s | backward | %d waves | %.2f | %.0f | %.2f |%n", name, s,
+                        w, bus, 3.0 * bytes / (bus * 1e3), 3.0 * bytes / (bus * 1e3) / copyGbs));
+            }
+            k.waves = 1;
             return new Row(name, s, copyUs, fwdUs, bwdUs, loopCopyUs, loopFwdUs, loopBwdUs, bytes);
         }
     }

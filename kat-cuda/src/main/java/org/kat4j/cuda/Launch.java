@@ -7,9 +7,8 @@ package org.kat4j.cuda;
  * @param threads     block size (always {@link #THREADS}: the backward reduction is sized for it)
  * @param vec         elements per thread per step (16-byte loads), or 1 for the scalar kernels
  * @param active      threads with work, a multiple of the channel vectors per row
- * @param sharedBytes dynamic shared memory (the coefficients)
  */
-public record Launch(int blocks, int threads, int vec, long active, int sharedBytes) {
+public record Launch(int blocks, int threads, int vec, long active) {
     public static final int THREADS = 256;
     /** Blocks per set of the backward's in-kernel reduction (SET_BLOCKS in rational.cu). */
     public static final int SET_BLOCKS = 16;
@@ -25,10 +24,6 @@ public record Launch(int blocks, int threads, int vec, long active, int sharedBy
         int v = s.vectorWidth();
         int cpg = d / groups;
         return aligned && cpg % v == 0 ? v : 1;
-    }
-
-    static int sharedBytes(int groups) {
-        return (6 + 4 * groups) * Float.BYTES;
     }
 
     /**
@@ -58,7 +53,7 @@ public record Launch(int blocks, int threads, int vec, long active, int sharedBy
         if (blocks > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("rational " + what + ": " + d + " channels need too many blocks");
         }
-        return new Launch((int) blocks, THREADS, vec, active, sharedBytes(groups));
+        return new Launch((int) blocks, THREADS, vec, active);
     }
 
     /** Sets of {@link #SET_BLOCKS} blocks in the backward's two-level reduction. */

@@ -67,7 +67,6 @@ class CudaCpuSideTest {
         assertEquals(4, f.vec());
         assertEquals(132 * 8, f.blocks());
         assertEquals(3, Launch.forward(3 * 256 * 4, 32, 8, Storage.F32, 132, 8, true).blocks());
-        assertEquals((6 + 32) * 4, f.sharedBytes());
         assertEquals(8, Launch.forward(1024, 128, 8, Storage.BF16, 132, 8, true).vec());
         assertEquals(1, Launch.forward(960, 96, 8, Storage.BF16, 132, 8, true).vec()); // 12 channels per group: no 8-wide vectors
         assertEquals(1, Launch.forward(21, 21, 7, Storage.F32, 132, 8, true).vec());
