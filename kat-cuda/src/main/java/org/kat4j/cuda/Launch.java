@@ -61,9 +61,9 @@ public record Launch(int blocks, int threads, int vec, long active) {
         return (blocks + SET_BLOCKS - 1) / SET_BLOCKS;
     }
 
-    /** Doubles in the backward's reduction buffer: a row per block, then a row per set. */
+    /** Doubles in the backward's reduction buffer: a row per block, a row per set, a row of totals. */
     public long partialLength(int groups) {
-        return ((long) blocks + sets()) * groups * 10;
+        return ((long) blocks + sets() + 1) * groups * 10;
     }
 
     private static void check(long n, int d, int groups) {
