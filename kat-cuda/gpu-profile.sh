@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Nsight Compute on the GPU benchmark's small-shape kernels (where the bandwidth targets are
+# hardest): duration, throughput, occupancy and warp stall reasons of the default bf16 and f32
+# forward/backward at 32x197x768. Needs ncu on the GPU machine and kat-cuda/target/gpu-bundle.
+# Usage: bash kat-cuda/gpu-profile.sh [out.txt]
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+bundle="$here/target/gpu-bundle"
+out=${1:-/dev/stdout}
+java_bin="$bundle/jre/bin/java"
+command -v java >/dev/null 2>&1 && java_bin=java
+cp_jars=$(ls "$bundle"/lib/*.jar | grep -v junit-platform-console | tr '\n' ':')
+command -v ncu >/dev/null 2>&1 || { echo "gpu-profile: no ncu on this machine" >&2; exit 2; }
+# the first calls of each kernel are the host-loop warm-up of the small shape
+ncu --kernel-name regex:'^rational_(fwd|bwd)_(f32_v4|bf16_v8)$' --launch-skip 2 --launch-count 4 \
+    --section SpeedOfLight --section Occupancy --section LaunchStats --section WarpStateStats \
+    --section MemoryWorkloadAnalysis \
+    "$java_bin" -cp "$cp_jars" org.kat4j.cuda.GpuBench 10 > "$out" 2>&1
