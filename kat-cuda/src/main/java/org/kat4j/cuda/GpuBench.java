@@ -25,7 +25,7 @@ import java.util.Random;
  */
 public final class GpuBench {
     /** Kernel variants of rational.cu for 16-byte vectors (f32, bf16); "" is the default. */
-    static final String[] BWD_VARIANTS = {"", "_r4"};
+    static final String[] BWD_VARIANTS = {"", "_r2"};
     static final String[] FWD_VARIANTS = {"", "_r8"};
     /** Grid sizes tried for the default kernels, in resident waves (2 and 4 measured slower on an H200). */
     static final int[] WAVES = {2};
