@@ -27,6 +27,8 @@ public final class GpuBench {
     /** Kernel variants of rational.cu for 16-byte vectors (f32, bf16); "" is the default. */
     static final String[] BWD_VARIANTS = {"", "_r2"};
     static final String[] FWD_VARIANTS = {"", "_r8"};
+    /** Timing-only variants (wrong outputs by design, see rational.cu): not in the parity tests. */
+    static final String[] BWD_DIAGNOSTIC = {"_notail"};
     /** Grid sizes tried for the default kernels, in resident waves (2 and 4 measured slower on an H200). */
     static final int[] WAVES = {2};
     private static final int REPLAYS = 10;
@@ -118,7 +120,7 @@ public final class GpuBench {
                         v.isEmpty() ? "default" : v.substring(1), us, gbs, gbs / copyGbs));
             }
             k.forwardVariant = "";
-            for (String v : BWD_VARIANTS) {
+            for (String v : concat(BWD_VARIANTS, BWD_DIAGNOSTIC)) {
                 k.backwardVariant = v;
                 double us = graphUs(stream, iters, bwd);
                 double gbs = 3.0 * bytes / (us * 1e3);
@@ -138,6 +140,12 @@ public final class GpuBench {
             k.waves = 1;
             return new Row(name, s, copyUs, fwdUs, bwdUs, loopCopyUs, loopFwdUs, loopBwdUs, bytes);
         }
+    }
+
+    private static String[] concat(String[] a, String[] b) {
+        String[] all = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, all, a.length, b.length);
+        return all;
     }
 
     /** Host cost of one launch: a forward on 64 elements, called in a loop (host loop) and device-timed. */

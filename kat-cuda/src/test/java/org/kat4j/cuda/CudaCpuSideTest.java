@@ -47,6 +47,9 @@ class CudaCpuSideTest {
                 for (String v : GpuBench.BWD_VARIANTS) {
                     names.add("rational_bwd_" + s.suffix + "_v" + s.vectorWidth() + v);
                 }
+                for (String v : GpuBench.BWD_DIAGNOSTIC) {
+                    names.add("rational_bwd_" + s.suffix + "_v" + s.vectorWidth() + v);
+                }
             }
         }
         for (String fn : names) {
