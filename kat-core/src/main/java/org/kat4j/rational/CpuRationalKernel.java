@@ -25,11 +25,19 @@ public final class CpuRationalKernel implements RationalKernel {
     }
 
     static int chunkRows(int d) {
-        return Math.max(1, CHUNK_ELEMENTS / d);
+        return chunkRows(d, CHUNK_ELEMENTS);
+    }
+
+    static int chunkRows(int d, int chunkElements) {
+        return Math.max(1, chunkElements / d);
     }
 
     static int chunkCount(int n, int d) {
-        int cr = chunkRows(d);
+        return chunkCount(n, d, CHUNK_ELEMENTS);
+    }
+
+    static int chunkCount(int n, int d, int chunkElements) {
+        int cr = chunkRows(d, chunkElements);
         return (n / d + cr - 1) / cr;
     }
 
@@ -41,9 +49,14 @@ public final class CpuRationalKernel implements RationalKernel {
 
     /** Runs {@code body} on every chunk of whole rows, in parallel; chunk boundaries never depend on threads. */
     static void forEachChunk(int n, int d, ChunkBody body) {
+        forEachChunk(n, d, CHUNK_ELEMENTS, body);
+    }
+
+    /** As {@link #forEachChunk(int, int, ChunkBody)} with chunks of about {@code chunkElements}. */
+    static void forEachChunk(int n, int d, int chunkElements, ChunkBody body) {
         int rows = n / d;
-        int cr = chunkRows(d);
-        IntStream.range(0, chunkCount(n, d)).parallel().forEach(c -> {
+        int cr = chunkRows(d, chunkElements);
+        IntStream.range(0, chunkCount(n, d, chunkElements)).parallel().forEach(c -> {
             int r0 = c * cr;
             int r1 = Math.min(rows, r0 + cr);
             body.run(c, r0 * d, (r1 - r0) * d, r1 - r0);
