@@ -1,15 +1,19 @@
 package org.kat4j.optim;
 
+import org.kat4j.autograd.Ops;
 import org.kat4j.tensor.Scope;
 import org.kat4j.tensor.Tensor;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.ops.transforms.Transforms;
 
+import java.nio.FloatBuffer;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.stream.IntStream;
 
 /**
  * AdamW (decoupled weight decay, Loshchilov and Hutter), as torch.optim.AdamW. Parameters listed
@@ -58,14 +62,68 @@ public final class AdamW extends Optimizer {
                     Nd4j.zeros(w.dataType(), w.shape()), Nd4j.zeros(w.dataType(), w.shape())}));
             INDArray m = mv[0];
             INDArray v = mv[1];
+            double decay = weightDecay != 0 && !noDecay.contains(p) ? 1 - lr * weightDecay : 1;
+            if (w.dataType() == DataType.FLOAT && g.dataType() == DataType.FLOAT && Tensor.isDense(w) && Tensor.isDense(g)
+                    && Tensor.isDense(m) && Tensor.isDense(v)) {
+                fusedFloat(w, g, m, v, (float) decay, (float) (lr / bc1), (float) Math.sqrt(bc2));
+                continue;
+            }
             m.muli(beta1).addi(g.mul(1 - beta1));
             v.muli(beta2).addi(g.mul(g).muli(1 - beta2));
-            if (weightDecay != 0 && !noDecay.contains(p)) {
-                w.muli(1 - lr * weightDecay);
+            if (decay != 1) {
+                w.muli(decay);
             }
             INDArray denom = Transforms.sqrt(v.div(bc2), false).addi(eps);
             w.subi(m.div(denom).muli(lr / bc1));
         }
+    }
+
+    private static final int CHUNK = 1 << 14;
+    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[4][CHUNK]);
+
+    /**
+     * One pass over a float32 parameter, its gradient and both moments, in float32 like
+     * torch.optim.AdamW: m = b1 m + (1 - b1) g, v = b2 v + (1 - b2) g^2, w = w (1 - lr wd),
+     * w -= (lr / bc1) m / (sqrt(v) / sqrt(bc2) + eps). The ND4J composition took eleven native
+     * calls and six temporary arrays per parameter: 8% of a vit_micro training step.
+     */
+    private void fusedFloat(INDArray w, INDArray g, INDArray m, INDArray v, float decay, float stepSize, float bc2Sqrt) {
+        FloatBuffer wb = Ops.floats(w);
+        FloatBuffer gb = Ops.floats(g);
+        FloatBuffer mb = Ops.floats(m);
+        FloatBuffer vb = Ops.floats(v);
+        int n = (int) w.length();
+        float b1 = (float) beta1;
+        float b2 = (float) beta2;
+        float c1 = (float) (1 - beta1);
+        float c2 = (float) (1 - beta2);
+        float e = (float) eps;
+        int chunks = (n + CHUNK - 1) / CHUNK;
+        IntStream range = IntStream.range(0, chunks);
+        (chunks > 4 ? range.parallel() : range).forEach(c -> {
+            int off = c * CHUNK;
+            int len = Math.min(CHUNK, n - off);
+            float[][] s = SCRATCH.get();
+            float[] ws = s[0];
+            float[] gs = s[1];
+            float[] ms = s[2];
+            float[] vs = s[3];
+            wb.get(off, ws, 0, len);
+            gb.get(off, gs, 0, len);
+            mb.get(off, ms, 0, len);
+            vb.get(off, vs, 0, len);
+            for (int i = 0; i < len; i++) {
+                float gi = gs[i];
+                float mi = ms[i] * b1 + c1 * gi;
+                float vi = vs[i] * b2 + c2 * gi * gi;
+                ms[i] = mi;
+                vs[i] = vi;
+                ws[i] = ws[i] * decay - stepSize * mi / ((float) Math.sqrt(vi) / bc2Sqrt + e);
+            }
+            wb.put(off, ws, 0, len);
+            mb.put(off, ms, 0, len);
+            vb.put(off, vs, 0, len);
+        });
     }
 
     /** Optimizer state by parameter, for checkpoints: [m, v]. */
