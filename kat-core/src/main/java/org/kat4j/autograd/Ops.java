@@ -2,6 +2,7 @@ package org.kat4j.autograd;
 
 import org.kat4j.backend.ColumnSums;
 import org.kat4j.backend.GeluKernel;
+import org.kat4j.backend.SoftmaxKernel;
 import org.kat4j.backend.Simd;
 import org.kat4j.tensor.Tensor;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -593,6 +594,20 @@ public final class Ops {
     public static Tensor softmax(Tensor x) {
         int last = x.rank() - 1;
         INDArray xv = x.nd();
+        if (Simd.available() && xv.dataType() == DataType.FLOAT && Tensor.isDense(xv) && xv.length() > 0) {
+            // fused vector kernel (org.kat4j.backend.SoftmaxKernel): one pass each way instead of
+            // five and four ND4J ops
+            int n = Math.toIntExact(xv.length());
+            int d = Math.toIntExact(xv.size(last));
+            INDArray y = Nd4j.createUninitialized(DataType.FLOAT, xv.shape());
+            SoftmaxKernel.forward(floats(xv), floats(y), n, d);
+            return unary("softmax", x, y, g -> {
+                INDArray gd = g.dataType() == DataType.FLOAT && Tensor.isDense(g) ? g : g.castTo(DataType.FLOAT).dup('c');
+                INDArray gx = Nd4j.createUninitialized(DataType.FLOAT, xv.shape());
+                SoftmaxKernel.backward(floats(y), floats(gd), floats(gx), n, d);
+                return gx;
+            });
+        }
         INDArray e = pairwise("sub", xv, xv.max(true, last));
         Transforms.exp(e, false);
         INDArray y = pairwise("div", e, e.sum(true, last));

@@ -105,6 +105,49 @@ class FusedKernelsTest {
     }
 
     @Test
+    void softmaxExpIsWithinTwoUlpsOnItsRange() {
+        double worst = 0;
+        for (float x = -87f; x <= 20f; x += 0.00731f) {
+            double ref = Math.exp(x);
+            worst = Math.max(worst, Math.abs(SoftmaxKernel.exp(x) - ref) / ref);
+        }
+        assertTrue(worst < 2.5e-7, "exp relative error " + worst);
+        assertEquals(0.0, SoftmaxKernel.exp(-1000f), 1e-37); // clamped: tiny, finite, not NaN
+    }
+
+    @Test
+    void float32SoftmaxOpMatchesFloat64ForEveryRowLength() {
+        // row lengths around the vector width (tails, rows shorter than a vector) and the ViT ones
+        Random r = new Random(5);
+        for (int d : new int[]{1, 3, 15, 16, 17, 33, 50, 197}) {
+            int rows = 7;
+            double[] v = new double[rows * d];
+            double[] w = new double[rows * d];
+            for (int i = 0; i < v.length; i++) {
+                v[i] = r.nextGaussian() * 4 + (i % 3 == 0 ? 30 : 0); // large offsets: the max must be subtracted
+                w[i] = r.nextGaussian();
+            }
+            float[] f = new float[v.length];
+            for (int i = 0; i < v.length; i++) {
+                f[i] = (float) v[i];
+                v[i] = f[i]; // both sides from the same rounded inputs
+            }
+            Tensor x64 = Tensor.of(v, rows, d).requiresGrad(true);
+            Tensor x32 = Tensor.of(f, rows, d).requiresGrad(true);
+            Tensor y64 = x64.softmax();
+            Tensor y32 = x32.softmax();
+            y64.mul(Tensor.of(w, rows, d)).sum(false).backward();
+            float[] wf = new float[w.length];
+            for (int i = 0; i < w.length; i++) {
+                wf[i] = (float) w[i];
+            }
+            y32.mul(Tensor.of(wf, rows, d)).sum(false).backward();
+            assertArrayEquals(y64.toDoubleArray(), y32.toDoubleArray(), 1e-6, "softmax, rows of " + d);
+            assertArrayEquals(x64.grad().toDoubleArray(), x32.grad().toDoubleArray(), 2e-6, "softmax gradient, rows of " + d);
+        }
+    }
+
+    @Test
     void float32GeluOpMatchesTheFloat64Op() {
         Random r = new Random(3);
         double[] v = new double[5 * 7 * 11];
