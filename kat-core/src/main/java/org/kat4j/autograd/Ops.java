@@ -2,6 +2,7 @@ package org.kat4j.autograd;
 
 import org.kat4j.backend.ColumnSums;
 import org.kat4j.backend.GeluKernel;
+import org.kat4j.backend.LayerNormKernel;
 import org.kat4j.backend.SoftmaxKernel;
 import org.kat4j.backend.Simd;
 import org.kat4j.tensor.Tensor;
@@ -686,6 +687,10 @@ public final class Ops {
         }
         int last = x.rank() - 1;
         INDArray xv = x.nd();
+        if (Simd.available() && xv.dataType() == DataType.FLOAT && Tensor.isDense(xv) && xv.length() > 0
+                && weight.nd().dataType() == DataType.FLOAT && bias.nd().dataType() == DataType.FLOAT) {
+            return layerNormFused(x, weight, bias, eps);
+        }
         INDArray xc = pairwise("sub", xv, xv.mean(true, last));
         INDArray var = xc.mul(xc).mean(true, last);
         INDArray rstd = Transforms.pow(var.addi(eps), -0.5, false);
@@ -707,6 +712,35 @@ public final class Ops {
                 INDArray dx = pairwise("sub", dxhat, m1);
                 dx.subi(pairwise("mul", xhat, m2));
                 accumulate(x, pairwise("mul", dx, rstd), true);
+            }
+        }, x, weight, bias);
+    }
+
+    /** LayerNorm through {@link LayerNormKernel}: one pass forward, one backward (float32, vector API). */
+    private static Tensor layerNormFused(Tensor x, Tensor weight, Tensor bias, double eps) {
+        INDArray xv = x.nd();
+        int n = Math.toIntExact(xv.length());
+        int d = Math.toIntExact(x.size(-1));
+        float[] w = weight.nd().dup('c').toFloatVector();
+        float[] b = bias.nd().dup('c').toFloatVector();
+        float[] mean = new float[n / d];
+        float[] rstd = new float[n / d];
+        INDArray y = Nd4j.createUninitialized(DataType.FLOAT, xv.shape());
+        LayerNormKernel.forward(floats(xv), floats(y), n, d, w, b, (float) eps, mean, rstd);
+        return Tensor.result(y).link("layerNorm", g -> {
+            INDArray gd = g.dataType() == DataType.FLOAT && Tensor.isDense(g) ? g : g.castTo(DataType.FLOAT).dup('c');
+            INDArray gx = x.requiresGrad() ? Nd4j.createUninitialized(DataType.FLOAT, xv.shape()) : null;
+            double[] dw = weight.requiresGrad() ? new double[d] : null;
+            double[] db = bias.requiresGrad() ? new double[d] : null;
+            LayerNormKernel.backward(floats(xv), floats(gd), gx == null ? null : floats(gx), n, d, w, mean, rstd, dw, db);
+            if (dw != null) {
+                accumulate(weight, Nd4j.createFromArray(dw).castTo(DataType.FLOAT), true);
+            }
+            if (db != null) {
+                accumulate(bias, Nd4j.createFromArray(db).castTo(DataType.FLOAT), true);
+            }
+            if (gx != null) {
+                accumulate(x, gx, true);
             }
         }, x, weight, bias);
     }

@@ -148,6 +148,52 @@ class FusedKernelsTest {
     }
 
     @Test
+    void float32LayerNormOpMatchesFloat64() {
+        // widths with and without a vector tail; offsets and scales far from 0 and 1
+        Random r = new Random(6);
+        for (int d : new int[]{1, 7, 16, 33, 64, 192}) {
+            int rows = 300; // several chunks only for the small widths: chunks hold 16384 / d rows
+            double[] v = new double[rows * d];
+            double[] gw = new double[rows * d];
+            for (int i = 0; i < v.length; i++) {
+                v[i] = (float) (r.nextGaussian() * 3 + 5);
+                gw[i] = (float) r.nextGaussian();
+            }
+            double[] w = new double[d];
+            double[] b = new double[d];
+            for (int j = 0; j < d; j++) {
+                w[j] = (float) (1 + 0.5 * r.nextGaussian());
+                b[j] = (float) r.nextGaussian();
+            }
+            Tensor x64 = Tensor.of(v, rows, d).requiresGrad(true);
+            Tensor w64 = Tensor.of(w, d).requiresGrad(true);
+            Tensor b64 = Tensor.of(b, d).requiresGrad(true);
+            Tensor x32 = Tensor.of(toFloat(v), rows, d).requiresGrad(true);
+            Tensor w32 = Tensor.of(toFloat(w), d).requiresGrad(true);
+            Tensor b32 = Tensor.of(toFloat(b), d).requiresGrad(true);
+            Tensor y64 = org.kat4j.autograd.Ops.layerNorm(x64, w64, b64, 1e-6);
+            Tensor y32 = org.kat4j.autograd.Ops.layerNorm(x32, w32, b32, 1e-6);
+            y64.mul(Tensor.of(gw, rows, d)).sum(false).backward();
+            y32.mul(Tensor.of(toFloat(gw), rows, d)).sum(false).backward();
+            String at = "layerNorm, rows of " + d;
+            assertArrayEquals(y64.toDoubleArray(), y32.toDoubleArray(), 5e-6, at);
+            if (d > 1) { // one element per row: xhat is 0, dx is 0 up to rounding on both sides
+                assertArrayEquals(x64.grad().toDoubleArray(), x32.grad().toDoubleArray(), 2e-5, at + ": dx");
+            }
+            assertArrayEquals(w64.grad().toDoubleArray(), w32.grad().toDoubleArray(), 2e-4, at + ": dw");
+            assertArrayEquals(b64.grad().toDoubleArray(), b32.grad().toDoubleArray(), 2e-4, at + ": db");
+        }
+    }
+
+    static float[] toFloat(double[] v) {
+        float[] f = new float[v.length];
+        for (int i = 0; i < v.length; i++) {
+            f[i] = (float) v[i];
+        }
+        return f;
+    }
+
+    @Test
     void float32GeluOpMatchesTheFloat64Op() {
         Random r = new Random(3);
         double[] v = new double[5 * 7 * 11];
