@@ -83,17 +83,37 @@ def rational(rows, out, chart):
 
 
 def blocks(rows, out, chart):
-    out.append("### Mlp vs GR-KAN block, forward+backward, batch 32 x 197 tokens, input requires grad (ms)\n")
-    out.append("| width | Mlp | GR-KAN | GR-KAN / Mlp |")
-    out.append("|---|---|---|---|")
-    for (cls, params), m in sorted(rows.items(), key=lambda kv: str(kv[0])):
+    out.append("### Mlp vs GR-KAN block, batch 32 x 197 tokens, input requires grad (ms)\n")
+    out.append("Whole block: block 0 of vit_/kat_{tiny,small,base}_patch16_224 (LayerNorm, attention, "
+               "LayerNorm, Mlp or GR-KAN, residuals), forward+backward.\n")
+    out.append("| width | Mlp fwd | GR-KAN fwd | ratio | Mlp fwd+bwd | GR-KAN fwd+bwd | ratio | ViT block fwd+bwd | KAT block fwd+bwd | ratio |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|")
+
+    def cell(m, name):
+        if name not in m:
+            return None, "-"
+        v, e = ms(m[name])
+        err = f" ± {e:.1f}" if isinstance(e, (int, float)) and e == e else ""  # JMH writes "NaN" for one iteration
+        return v, f"{v:.1f}{err}"
+
+    def ratio(a, b):
+        return "-" if a is None or b is None else f"{b / a:.2f}"
+
+    for (cls, params), m in sorted(rows.items(), key=lambda kv: int(dict(kv[0][1]).get("dim", 0)) if kv[0][0] == "BlockBench" else 0):
         if cls != "BlockBench":
             continue
         d = dict(params)["dim"]
-        a, ae = ms(m["mlpForwardBackward"])
-        k, ke = ms(m["grkanForwardBackward"])
-        out.append(f"| {d} | {a:.1f} ± {ae:.1f} | {k:.1f} ± {ke:.1f} | {k / a:.2f} |")
-        chart.append((f"Mlp/GR-KAN time, dim {d}", "ratio to baseline", a / k))
+        mf, mfs = cell(m, "mlpForward")
+        kf, kfs = cell(m, "grkanForward")
+        a, as_ = cell(m, "mlpForwardBackward")
+        k, ks = cell(m, "grkanForwardBackward")
+        vb, vbs = cell(m, "vitBlockForwardBackward")
+        kb, kbs = cell(m, "katBlockForwardBackward")
+        out.append(f"| {d} | {mfs} | {kfs} | {ratio(mf, kf)} | {as_} | {ks} | {ratio(a, k)} | {vbs} | {kbs} | {ratio(vb, kb)} |")
+        if a is not None and k is not None:
+            chart.append((f"Mlp/GR-KAN time, dim {d}", "ratio to baseline", a / k))
+        if vb is not None and kb is not None:
+            chart.append((f"ViT/KAT block time, dim {d}", "ratio to baseline", vb / kb))
     out.append("")
 
 

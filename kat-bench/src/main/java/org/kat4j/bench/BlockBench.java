@@ -1,5 +1,6 @@
 package org.kat4j.bench;
 
+import org.kat4j.models.Models;
 import org.kat4j.nn.GrKan;
 import org.kat4j.nn.Mlp;
 import org.kat4j.nn.Module;
@@ -18,12 +19,15 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
 
+import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 
 /**
  * One transformer MLP block (timm Mlp: fc1, GELU, fc2) against one GR-KAN block (act1, fc1,
- * act2, fc2), forward+backward at batch 32 x 197 tokens, ViT-T (192) and ViT-S (384) widths.
+ * act2, fc2), forward and forward+backward at batch 32 x 197 tokens, ViT-T (192), ViT-S (384)
+ * and ViT-B (768) widths; and one whole transformer block (LayerNorm, attention, LayerNorm, MLP or
+ * GR-KAN, residuals: block 0 of vit_/kat_{tiny,small,base}_patch16_224) forward+backward.
  * Target: GR-KAN time <= 1.15x Mlp time. The input requires grad (as a block's input does inside
  * a model), so both compute dL/dx.
  */
@@ -34,11 +38,13 @@ import java.util.concurrent.TimeUnit;
 @Fork(value = 1, jvmArgsAppend = {"-Xmx2g", "--add-modules", "jdk.incubator.vector"})
 @State(org.openjdk.jmh.annotations.Scope.Benchmark)
 public class BlockBench {
-    @Param({"192", "384"})
+    @Param({"192", "384", "768"})
     public int dim;
 
     Module mlp;
     Module grkan;
+    Module vitBlock;
+    Module katBlock;
     Tensor x;
     Tensor seed;
 
@@ -49,6 +55,15 @@ public class BlockBench {
         grkan = new GrKan(dim, 4 * dim, dim, 0.0, r);
         // the block input requires grad, as inside a model: otherwise the Mlp would skip fc1's input
         // gradient (a matmul) that GR-KAN cannot skip, since act1 before fc1 has parameters
+        String size = switch (dim) {
+            case 192 -> "tiny";
+            case 384 -> "small";
+            case 768 -> "base";
+            default -> throw new IllegalArgumentException("BlockBench: no ViT size of width " + dim);
+        };
+        // one block is enough: depth 1 keeps ViT-B's setup small
+        vitBlock = Models.create("vit_" + size + "_patch16_224", Map.of("depth", 1), 0).blocks[0];
+        katBlock = Models.create("kat_" + size + "_patch16_224", Map.of("depth", 1), 0).blocks[0];
         x = Tensor.randn(r, DType.FLOAT32, 32, 197, dim).requiresGrad(true);
         seed = Tensor.randn(r, DType.FLOAT32, 32, 197, dim);
     }
@@ -62,6 +77,32 @@ public class BlockBench {
             y.backward(seed);
             return m.parameters().get(0).gradNd().getDouble(0);
         }
+    }
+
+    double forward(Module m, Tensor x) {
+        try (Scope s = Scope.open()) {
+            return m.forward(x).nd().getDouble(0);
+        }
+    }
+
+    @Benchmark
+    public double mlpForward() {
+        return forward(mlp, x);
+    }
+
+    @Benchmark
+    public double grkanForward() {
+        return forward(grkan, x);
+    }
+
+    @Benchmark
+    public double vitBlockForwardBackward() {
+        return step(vitBlock, x);
+    }
+
+    @Benchmark
+    public double katBlockForwardBackward() {
+        return step(katBlock, x);
     }
 
     @Benchmark
