@@ -5,22 +5,19 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.nio.FloatBuffer;
-import java.util.stream.IntStream;
 
 /**
  * Fused LayerNorm over the last axis of float32 rows on the JDK vector API (callers check
  * {@link Simd#available()}). Forward: y = (x - mean) rstd w + b, keeping mean and rstd per row
  * (two passes over the row: mean, then the centred variance). Backward, with xhat recomputed from
  * x: dx = rstd (g w - mean(g w) - xhat mean(g w xhat)), dw = sum over rows of g xhat, db = sum of g.
- * Rows go in fixed chunks over all cores; the weight and bias gradients are summed in float per
+ * Rows go in {@link RowChunks} over all cores; the weight and bias gradients are summed in float per
  * chunk and the chunks combined in double in chunk order, so results do not depend on thread
  * timing. Composed of ND4J ops, LayerNorm was ~12% of a vit_micro training step.
  */
 public final class LayerNormKernel {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
-    private static final int CHUNK = 1 << 14;
-    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[2][0]);
 
     private LayerNormKernel() {
     }
@@ -28,7 +25,7 @@ public final class LayerNormKernel {
     /** y from x (n = rows * d); mean and rstd get one value per row. */
     public static void forward(FloatBuffer x, FloatBuffer y, int n, int d, float[] w, float[] b, float eps, float[] mean,
                                float[] rstd) {
-        forEachChunk(n, d, (c, r0, rows, s) -> {
+        RowChunks.forEach(n, d, (c, r0, rows, s) -> {
             float[] v = s[0];
             x.get(r0 * d, v, 0, rows * d);
             for (int r = 0; r < rows; r++) {
@@ -79,12 +76,10 @@ public final class LayerNormKernel {
      */
     public static void backward(FloatBuffer x, FloatBuffer g, FloatBuffer gx, int n, int d, float[] w, float[] mean,
                                 float[] rstd, double[] dw, double[] db) {
-        int rowsTotal = n / d;
-        int rowsPerChunk = Math.max(1, CHUNK / d);
-        int chunks = (rowsTotal + rowsPerChunk - 1) / rowsPerChunk;
+        int chunks = RowChunks.count(n, d);
         float[][] pw = new float[chunks][];
         float[][] pb = new float[chunks][];
-        forEachChunk(n, d, (c, r0, rows, s) -> {
+        RowChunks.forEach(n, d, (c, r0, rows, s) -> {
             float[] xv = s[0];
             float[] gv = s[1];
             x.get(r0 * d, xv, 0, rows * d);
@@ -150,26 +145,5 @@ public final class LayerNormKernel {
             float dxh = g[from + i] * w[i];
             g[from + i] = (dxh - m1 - xh * m2) * rs;
         }
-    }
-
-    @FunctionalInterface
-    private interface ChunkBody {
-        void run(int chunk, int firstRow, int rows, float[][] scratch);
-    }
-
-    private static void forEachChunk(int n, int d, ChunkBody body) {
-        int rowsTotal = n / d;
-        int rowsPerChunk = Math.max(1, CHUNK / d);
-        int chunks = (rowsTotal + rowsPerChunk - 1) / rowsPerChunk;
-        IntStream.range(0, chunks).parallel().forEach(c -> {
-            int r0 = c * rowsPerChunk;
-            int rows = Math.min(rowsTotal, r0 + rowsPerChunk) - r0;
-            float[][] s = SCRATCH.get();
-            if (s[0].length < rows * d) {
-                s[0] = new float[rows * d];
-                s[1] = new float[rows * d];
-            }
-            body.run(c, r0, rows, s);
-        });
     }
 }

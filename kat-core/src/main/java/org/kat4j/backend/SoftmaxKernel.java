@@ -6,12 +6,11 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.nio.FloatBuffer;
-import java.util.stream.IntStream;
 
 /**
  * Fused softmax over the last axis of float32 rows, forward {@code y = exp(x - max) / sum} and
  * backward {@code gx = y (g - sum(g y))}, on the JDK vector API (callers check
- * {@link Simd#available()}). Rows are independent; they go in fixed chunks spread over all cores,
+ * {@link Simd#available()}). Rows are independent; they go in {@link RowChunks} over all cores,
  * so results do not depend on thread timing. Composed from ND4J ops (max, sub, exp, sum, div, and
  * mul, sum, sub, mul backward) the softmax was ~8% of a vit_tiny training step.
  *
@@ -23,14 +22,12 @@ import java.util.stream.IntStream;
 public final class SoftmaxKernel {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
-    private static final int CHUNK = 1 << 14;
     private static final float LOG2E = 1.44269504f;
     private static final float ROUND = 12582912f; // 1.5 * 2^23: x + ROUND - ROUND rounds to an integer
     private static final float MIN_ARG = -87f;
     private static final float LN2_HI = 0.693359375f;
     private static final float LN2_LO = -2.12194440e-4f;
     private static final float[] C = {1f, 1f, 0.5f, 1f / 6, 1f / 24, 1f / 120, 1f / 720};
-    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[2][0]);
 
     private SoftmaxKernel() {
     }
@@ -63,13 +60,13 @@ public final class SoftmaxKernel {
 
     /** y = softmax(x) over rows of length {@code d}; n = rows * d. */
     public static void forward(FloatBuffer x, FloatBuffer y, int n, int d) {
-        forEachChunk(n, d, (off, len, s) -> {
+        RowChunks.forEach(n, d, (c, r0, rows, s) -> {
             float[] v = s[0];
-            x.get(off, v, 0, len);
-            for (int r = 0; r < len; r += d) {
-                forwardRow(v, r, d);
+            x.get(r0 * d, v, 0, rows * d);
+            for (int r = 0; r < rows; r++) {
+                forwardRow(v, r * d, d);
             }
-            y.put(off, v, 0, len);
+            y.put(r0 * d, v, 0, rows * d);
         });
     }
 
@@ -111,15 +108,15 @@ public final class SoftmaxKernel {
 
     /** gx = y (g - sum(g y)) over rows of length {@code d}; gx may be g. */
     public static void backward(FloatBuffer y, FloatBuffer g, FloatBuffer gx, int n, int d) {
-        forEachChunk(n, d, (off, len, s) -> {
+        RowChunks.forEach(n, d, (c, r0, rows, s) -> {
             float[] yv = s[0];
             float[] gv = s[1];
-            y.get(off, yv, 0, len);
-            g.get(off, gv, 0, len);
-            for (int r = 0; r < len; r += d) {
-                backwardRow(yv, gv, r, d);
+            y.get(r0 * d, yv, 0, rows * d);
+            g.get(r0 * d, gv, 0, rows * d);
+            for (int r = 0; r < rows; r++) {
+                backwardRow(yv, gv, r * d, d);
             }
-            gx.put(off, gv, 0, len);
+            gx.put(r0 * d, gv, 0, rows * d);
         });
     }
 
@@ -141,28 +138,5 @@ public final class SoftmaxKernel {
         for (; i < end; i++) {
             g[i] = (g[i] - dot) * y[i];
         }
-    }
-
-    @FunctionalInterface
-    private interface ChunkBody {
-        void run(int offset, int length, float[][] scratch);
-    }
-
-    /** Chunks of whole rows (about CHUNK elements, at least one row), in parallel. */
-    private static void forEachChunk(int n, int d, ChunkBody body) {
-        int rowsPerChunk = Math.max(1, CHUNK / d);
-        int rows = n / d;
-        int chunks = (rows + rowsPerChunk - 1) / rowsPerChunk;
-        IntStream.range(0, chunks).parallel().forEach(c -> {
-            int r0 = c * rowsPerChunk;
-            int r1 = Math.min(rows, r0 + rowsPerChunk);
-            float[][] s = SCRATCH.get();
-            int len = (r1 - r0) * d;
-            if (s[0].length < len) {
-                s[0] = new float[len];
-                s[1] = new float[len];
-            }
-            body.run(r0 * d, len, s);
-        });
     }
 }
