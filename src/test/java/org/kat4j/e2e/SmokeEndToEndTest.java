@@ -36,4 +36,20 @@ class SmokeEndToEndTest {
         assertTrue(rc != 0);
         assertTrue(err.toString().contains("--steps"), err.toString());
     }
+
+    @Test
+    void everySubcommandAnswersHelpAndVersion() {
+        for (String sub : new String[]{"train", "eval", "compare", "predict", "models", "info", "smoke"}) {
+            StringWriter out = new StringWriter();
+            CommandLine cl = new CommandLine(new Kat());
+            cl.setOut(new PrintWriter(out));
+            assertEquals(0, cl.execute(sub, "--help"), sub + " --help");
+            assertTrue(out.toString().contains("Usage: kat " + sub), sub + ": " + out);
+            StringWriter ver = new StringWriter();
+            CommandLine cv = new CommandLine(new Kat());
+            cv.setOut(new PrintWriter(ver));
+            assertEquals(0, cv.execute(sub, "-V"), sub + " -V");
+            assertTrue(ver.toString().contains("kat4j"), sub + " -V: " + ver);
+        }
+    }
 }

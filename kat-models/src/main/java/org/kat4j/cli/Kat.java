@@ -7,6 +7,7 @@ import java.util.concurrent.Callable;
 
 /** The {@code kat} command line. */
 @Command(name = "kat", mixinStandardHelpOptions = true, version = "kat4j 0.1.0-SNAPSHOT",
+        scope = CommandLine.ScopeType.INHERIT, // -h/--help and -V/--version on every subcommand too
         description = "Kolmogorov-Arnold Transformers on the JVM.",
         subcommands = {TrainCommand.class, EvalCommand.class, CompareCommand.class, PredictCommand.class, ModelsCommand.class,
                 InfoCommand.class,
