@@ -121,11 +121,15 @@ public final class CudaRational implements AutoCloseable {
             checkBuffer("backward gx", gx, n, s);
         }
         rt.makeCurrent();
-        partial = ensure(partial, Math.max(1, l.partialLength(groups)) * Double.BYTES, false);
-        // the kernel's tickets: zero once here, and each launch leaves them at zero
-        counters = ensure(counters, (l.sets() + 1L) * Integer.BYTES, true);
+        partial = DeviceBuffer.atLeast(rt, partial, Math.max(1, l.partialLength(groups)) * Double.BYTES);
+        // the kernel's tickets: zero once when allocated, and each launch leaves them at zero
+        DeviceBuffer c0 = counters;
+        counters = DeviceBuffer.atLeast(rt, counters, (l.sets() + 1L) * Integer.BYTES);
+        if (counters != c0) {
+            JCudaDriver.cuMemsetD32Async(counters.pointer(), 0, l.sets() + 1L, stream);
+        }
         int outs = 6 + 4 * groups;
-        gradOut = ensure(gradOut, (long) outs * Double.BYTES, false);
+        gradOut = DeviceBuffer.atLeast(rt, gradOut, (long) outs * Double.BYTES);
         gradGroups = groups;
         if (n == 0) {
             JCudaDriver.cuMemsetD32Async(gradOut.pointer(), 0, outs * 2L, stream);
@@ -135,21 +139,6 @@ public final class CudaRational implements AutoCloseable {
         bwdArgs.ptr(0, x).ptr(1, g).ptr(2, gx).i64(3, n).i32(4, d).i32(5, d / groups).i32(6, groups).ptr(7, c.buf)
                 .i64(8, l.active()).ptr(9, partial).ptr(10, counters).ptr(11, gradOut);
         JCudaDriver.cuLaunchKernel(f, l.blocks(), 1, 1, l.threads(), 1, 1, 0, stream, bwdArgs.params, null);
-    }
-
-    /** buf if it holds bytes, else a new buffer (zeroed on this stream when asked). */
-    private DeviceBuffer ensure(DeviceBuffer buf, long bytes, boolean zero) {
-        if (buf != null && buf.bytes() >= bytes) {
-            return buf;
-        }
-        if (buf != null) {
-            buf.close();
-        }
-        DeviceBuffer b = DeviceBuffer.allocate(rt, bytes);
-        if (zero) {
-            JCudaDriver.cuMemsetD32Async(b.pointer(), 0, bytes / Integer.BYTES, stream);
-        }
-        return b;
     }
 
     /** Waits for the last backward and adds its dL/da into gradNum [6], dL/db into gradDen [groups*4]. */

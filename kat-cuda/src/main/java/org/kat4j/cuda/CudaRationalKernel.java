@@ -26,16 +26,6 @@ public final class CudaRationalKernel implements RationalKernel {
         return "cuda (" + rt.deviceName() + ")";
     }
 
-    private DeviceBuffer ensure(DeviceBuffer buf, long bytes) {
-        if (buf != null && buf.bytes() >= bytes) {
-            return buf;
-        }
-        if (buf != null) {
-            buf.close();
-        }
-        return DeviceBuffer.allocate(rt, Math.max(bytes, 4));
-    }
-
     @Override
     public synchronized void forward(FloatBuffer x, FloatBuffer y, int n, int d, int groups, float[] num, float[] den) {
         RationalKernel.checkArgs(n, d, groups, num, den);
@@ -43,8 +33,8 @@ public final class CudaRationalKernel implements RationalKernel {
             return;
         }
         long bytes = (long) n * Float.BYTES;
-        a = ensure(a, bytes);
-        b = ensure(b, bytes);
+        a = DeviceBuffer.atLeast(rt, a, bytes);
+        b = DeviceBuffer.atLeast(rt, b, bytes);
         a.copyFrom(x, n);
         try (CudaRational.Coefficients c = kernels.upload(groups, num, den)) {
             kernels.forward(a, b, n, d, c, Storage.F32);
@@ -60,9 +50,9 @@ public final class CudaRationalKernel implements RationalKernel {
             return;
         }
         long bytes = (long) n * Float.BYTES;
-        a = ensure(a, bytes);
-        b = ensure(b, bytes);
-        c = ensure(c, bytes);
+        a = DeviceBuffer.atLeast(rt, a, bytes);
+        b = DeviceBuffer.atLeast(rt, b, bytes);
+        c = DeviceBuffer.atLeast(rt, c, bytes);
         a.copyFrom(x, n);
         b.copyFrom(g, n);
         try (CudaRational.Coefficients coef = kernels.upload(groups, num, den)) {

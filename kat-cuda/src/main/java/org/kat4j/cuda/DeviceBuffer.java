@@ -41,6 +41,20 @@ public final class DeviceBuffer implements AutoCloseable {
         return new DeviceBuffer(p, bytes);
     }
 
+    /**
+     * {@code buf} when it holds at least {@code bytes}, else a new buffer of that size (buf, if
+     * any, is freed): scratch that grows with the largest call so far.
+     */
+    public static DeviceBuffer atLeast(CudaRuntime rt, DeviceBuffer buf, long bytes) {
+        if (buf != null && buf.bytes() >= bytes) {
+            return buf;
+        }
+        if (buf != null) {
+            buf.close();
+        }
+        return allocate(rt, bytes);
+    }
+
     public static DeviceBuffer of(CudaRuntime rt, float[] data) {
         DeviceBuffer b = allocate(rt, (long) data.length * Float.BYTES);
         b.copyFrom(data);

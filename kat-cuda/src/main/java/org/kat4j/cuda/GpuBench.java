@@ -114,32 +114,34 @@ public final class GpuBench {
             double copyGbs = 2.0 * bytes / (copyUs * 1e3);
             for (String v : FWD_VARIANTS) {
                 k.forwardVariant = v;
-                double us = graphUs(stream, iters, fwd);
-                double gbs = 2.0 * bytes / (us * 1e3);
-                variants.append(String.format(Locale.ROOT, "| %s | %s | forward | %s | %.2f | %.0f | %.2f |%n", name, s,
-                        v.isEmpty() ? "default" : v.substring(1), us, gbs, gbs / copyGbs));
+                variantRow(variants, name, s, "forward", label(v), graphUs(stream, iters, fwd), 2.0 * bytes, copyGbs);
             }
             k.forwardVariant = "";
             for (String v : concat(BWD_VARIANTS, BWD_DIAGNOSTIC)) {
                 k.backwardVariant = v;
-                double us = graphUs(stream, iters, bwd);
-                double gbs = 3.0 * bytes / (us * 1e3);
-                variants.append(String.format(Locale.ROOT, "| %s | %s | backward | %s | %.2f | %.0f | %.2f |%n", name, s,
-                        v.isEmpty() ? "default" : v.substring(1), us, gbs, gbs / copyGbs));
+                variantRow(variants, name, s, "backward", label(v), graphUs(stream, iters, bwd), 3.0 * bytes, copyGbs);
             }
             k.backwardVariant = "";
             for (int w : WAVES) {
                 k.waves = w;
-                double fus = graphUs(stream, iters, fwd);
-                double bus = graphUs(stream, iters, bwd);
-                variants.append(String.format(Locale.ROOT, "| %s | %s | forward | %d waves | %.2f | %.0f | %.2f |%n", name, s,
-                        w, fus, 2.0 * bytes / (fus * 1e3), 2.0 * bytes / (fus * 1e3) / copyGbs));
-                variants.append(String.format(Locale.ROOT, "| %s | %s | backward | %d waves | %.2f | %.0f | %.2f |%n", name, s,
-                        w, bus, 3.0 * bytes / (bus * 1e3), 3.0 * bytes / (bus * 1e3) / copyGbs));
+                variantRow(variants, name, s, "forward", w + " waves", graphUs(stream, iters, fwd), 2.0 * bytes, copyGbs);
+                variantRow(variants, name, s, "backward", w + " waves", graphUs(stream, iters, bwd), 3.0 * bytes, copyGbs);
             }
             k.waves = 1;
             return new Row(name, s, copyUs, fwdUs, bwdUs, loopCopyUs, loopFwdUs, loopBwdUs, bytes);
         }
+    }
+
+    private static String label(String variant) {
+        return variant.isEmpty() ? "default" : variant.substring(1);
+    }
+
+    /** One row of the variants table: microseconds per call, GB/s for {@code moved} bytes, ratio to the copy. */
+    private static void variantRow(StringBuilder t, String shape, Storage s, String kernel, String variant, double us,
+                                   double moved, double copyGbs) {
+        double gbs = moved / (us * 1e3);
+        t.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %.2f | %.0f | %.2f |%n", shape, s, kernel, variant, us, gbs,
+                gbs / copyGbs));
     }
 
     private static String[] concat(String[] a, String[] b) {
