@@ -1,5 +1,6 @@
 package org.kat4j.bench;
 
+import org.kat4j.autograd.Ops;
 import org.kat4j.rational.CpuRationalKernel;
 import org.kat4j.rational.RationalKernels;
 import org.kat4j.rational.RationalInit;
@@ -18,6 +19,7 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
 
+import java.nio.ByteBuffer;
 import java.nio.FloatBuffer;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
@@ -45,6 +47,9 @@ public class RationalBench {
     FloatBuffer yb;
     FloatBuffer gb;
     FloatBuffer gxb;
+    ByteBuffer xbytes;
+    ByteBuffer gbytes;
+    ByteBuffer gxbytes;
     int n;
     int d;
     final int groups = 8;
@@ -63,6 +68,9 @@ public class RationalBench {
         yb = y.data().asNioFloat();
         gb = g.data().asNioFloat();
         gxb = gx.data().asNioFloat();
+        xbytes = Ops.bytes(x);
+        gbytes = Ops.bytes(g);
+        gxbytes = Ops.bytes(gx);
         n = (int) x.length();
         d = (int) s[s.length - 1];
         num = new float[6];
@@ -87,12 +95,15 @@ public class RationalBench {
         return yb;
     }
 
-    /** The CPU backward kat4j uses (vector API when the JVM has jdk.incubator.vector). */
+    /**
+     * The CPU backward kat4j uses: the vector-API kernel (when the JVM has jdk.incubator.vector)
+     * on the arrays' bytes in place, as GroupRational calls it.
+     */
     @Benchmark
     public double[] backward() {
         double[] ga = new double[6];
         double[] gd = new double[4 * groups];
-        RationalKernels.cpu().backward(xb, gb, gxb, n, d, groups, num, den, ga, gd);
+        RationalKernels.cpu().backward(xbytes, gbytes, gxbytes, n, d, groups, num, den, ga, gd);
         return gd;
     }
 

@@ -18,6 +18,8 @@ import org.nd4j.linalg.indexing.INDArrayIndex;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.ops.transforms.Transforms;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.util.Arrays;
 import java.util.Random;
@@ -68,6 +70,14 @@ public final class Ops {
     /** The float buffer of a dense float32 array, from its first element (what the CPU kernels read). */
     public static FloatBuffer floats(INDArray a) {
         return a.data().asNioFloat().position((int) a.offset()).slice();
+    }
+
+    /**
+     * The bytes of a dense float32 array from its first element, in native byte order (what the
+     * vector CPU kernels read in place).
+     */
+    public static ByteBuffer bytes(INDArray a) {
+        return a.data().asNio().position(Math.toIntExact(4 * a.offset())).slice().order(ByteOrder.nativeOrder());
     }
 
     /** Sums {@code g} down to {@code shape} (undoes broadcasting). Returns g itself when shapes match. */

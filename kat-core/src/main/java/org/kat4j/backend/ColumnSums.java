@@ -1,7 +1,6 @@
 package org.kat4j.backend;
 
 import java.nio.FloatBuffer;
-import java.util.stream.IntStream;
 
 /**
  * Sums of a dense float32 [rows, cols] matrix over its rows: the bias gradient of every linear
@@ -19,7 +18,7 @@ public final class ColumnSums {
         int rowsPerChunk = Math.max(1, CHUNK_ELEMENTS / Math.max(1, cols));
         int chunks = (rows + rowsPerChunk - 1) / rowsPerChunk;
         float[][] partial = new float[chunks][];
-        IntStream.range(0, chunks).parallel().forEach(c -> {
+        Parallel.forEach(chunks, c -> {
             int r0 = c * rowsPerChunk;
             int r1 = Math.min(rows, r0 + rowsPerChunk);
             float[] acc = new float[cols];

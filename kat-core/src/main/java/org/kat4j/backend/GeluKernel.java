@@ -1,7 +1,6 @@
 package org.kat4j.backend;
 
 import java.nio.FloatBuffer;
-import java.util.stream.IntStream;
 
 /**
  * Fused exact GELU, {@code y = x Phi(x)}, and its backward {@code gx = g (Phi(x) + x phi(x))}, one
@@ -98,7 +97,7 @@ public final class GeluKernel {
 
     static void forEachChunk(int n, ChunkBody body) {
         int chunks = (n + CHUNK - 1) / CHUNK;
-        IntStream.range(0, chunks).parallel().forEach(c -> {
+        Parallel.forEach(chunks, c -> {
             int off = c * CHUNK;
             body.run(off, Math.min(CHUNK, n - off), SCRATCH.get());
         });

@@ -1,6 +1,5 @@
 package org.kat4j.backend;
 
-import java.util.stream.IntStream;
 
 /**
  * Work over rows of width d in fixed chunks of whole rows (about {@link #CHUNK} elements, at
@@ -29,7 +28,7 @@ final class RowChunks {
     static void forEach(int n, int d, Body body) {
         int rowsTotal = n / d;
         int perChunk = Math.max(1, CHUNK / d);
-        IntStream.range(0, count(n, d)).parallel().forEach(c -> {
+        Parallel.forEach(count(n, d), c -> {
             int r0 = c * perChunk;
             int rows = Math.min(rowsTotal, r0 + perChunk) - r0;
             float[][] s = SCRATCH.get();

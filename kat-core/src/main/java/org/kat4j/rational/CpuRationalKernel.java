@@ -1,7 +1,7 @@
 package org.kat4j.rational;
 
 import java.nio.FloatBuffer;
-import java.util.stream.IntStream;
+import org.kat4j.backend.Parallel;
 
 /**
  * The CPU group-rational kernel: fused one-pass forward and one-pass backward over the buffer, in
@@ -56,7 +56,7 @@ public final class CpuRationalKernel implements RationalKernel {
     static void forEachChunk(int n, int d, int chunkElements, ChunkBody body) {
         int rows = n / d;
         int cr = chunkRows(d, chunkElements);
-        IntStream.range(0, chunkCount(n, d, chunkElements)).parallel().forEach(c -> {
+        Parallel.forEach(chunkCount(n, d, chunkElements), c -> {
             int r0 = c * cr;
             int r1 = Math.min(rows, r0 + cr);
             body.run(c, r0 * d, (r1 - r0) * d, r1 - r0);

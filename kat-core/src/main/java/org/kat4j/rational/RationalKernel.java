@@ -1,5 +1,7 @@
 package org.kat4j.rational;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 
 /**
@@ -10,6 +12,11 @@ import java.nio.FloatBuffer;
  *
  * <p>Coefficients: {@code num} = a0..a5 (shared by all groups), {@code den} = [groups * 4],
  * b0..b3 of each group. See KAT.md section 1 for the formulas.
+ *
+ * <p>Each method also comes taking {@link ByteBuffer}s of float32 values in native byte order
+ * (what {@code Ops.bytes} gives for an ND4J array): the vector CPU kernel reads and writes those
+ * in place, which is faster than through a {@link FloatBuffer}; other kernels take their float
+ * view.
  */
 public interface RationalKernel {
     /** A short name shown by {@code kat info} ("cpu", "cuda:NVIDIA H100 ..."). */
@@ -25,6 +32,47 @@ public interface RationalKernel {
      */
     void backward(FloatBuffer x, FloatBuffer g, FloatBuffer gx, int n, int d, int groups, float[] num, float[] den,
                   double[] gradNum, double[] gradDen);
+
+    /** As {@link #forward(FloatBuffer, FloatBuffer, int, int, int, float[], float[])} on native-order bytes. */
+    default void forward(ByteBuffer x, ByteBuffer y, int n, int d, int groups, float[] num, float[] den) {
+        checkBytes("x", x, n);
+        checkBytes("y", y, n);
+        forward(floats(x), floats(y), n, d, groups, num, den);
+    }
+
+    /**
+     * As {@link #backward(FloatBuffer, FloatBuffer, FloatBuffer, int, int, int, float[], float[], double[], double[])}
+     * on native-order bytes.
+     */
+    default void backward(ByteBuffer x, ByteBuffer g, ByteBuffer gx, int n, int d, int groups, float[] num, float[] den,
+                          double[] gradNum, double[] gradDen) {
+        checkBytes("x", x, n);
+        checkBytes("g", g, n);
+        if (gx != null) {
+            checkBytes("gx", gx, n);
+        }
+        backward(floats(x), floats(g), gx == null ? null : floats(gx), n, d, groups, num, den, gradNum, gradDen);
+    }
+
+    /**
+     * Checks that {@code b} holds {@code n} float32 values from byte 0 in native byte order;
+     * throws IllegalArgumentException naming what came.
+     */
+    static void checkBytes(String name, ByteBuffer b, int n) {
+        if (b.order() != ByteOrder.nativeOrder()) {
+            throw new IllegalArgumentException("GroupRational: buffer " + name + " is " + b.order() + ", expected native order "
+                    + ByteOrder.nativeOrder() + " (call order(ByteOrder.nativeOrder()) on it)");
+        }
+        if (b.capacity() < 4L * n) {
+            throw new IllegalArgumentException("GroupRational: buffer " + name + " holds " + b.capacity() + " bytes, expected "
+                    + 4L * n + " (" + n + " float32 values)");
+        }
+    }
+
+    /** The float view of a native-order byte buffer, from byte 0 (whatever its position). */
+    static FloatBuffer floats(ByteBuffer b) {
+        return b.duplicate().clear().order(ByteOrder.nativeOrder()).asFloatBuffer();
+    }
 
     /** Checks the arguments every kernel shares; throws IllegalArgumentException naming the values. */
     static void checkArgs(int n, int d, int groups, float[] num, float[] den) {

@@ -49,7 +49,7 @@ public final class RationalOp {
         if (x.dtype() == DType.FLOAT32) {
             INDArray gd = g.dataType() == DataType.FLOAT && Tensor.isDense(g) ? g : g.castTo(DataType.FLOAT).dup('c');
             gx = x.requiresGrad() ? Nd4j.createUninitialized(DataType.FLOAT, x.shape()) : null;
-            RationalKernels.get().backward(Ops.floats(x.nd()), Ops.floats(gd), gx == null ? null : Ops.floats(gx), n, d, groups,
+            RationalKernels.get().backward(Ops.bytes(x.nd()), Ops.bytes(gd), gx == null ? null : Ops.bytes(gx), n, d, groups,
                     floats(numerator), floats(denominator), ga, gb);
         } else {
             double[] gxs = x.requiresGrad() ? new double[n] : null;

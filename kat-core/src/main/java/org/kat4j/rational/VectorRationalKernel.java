@@ -5,25 +5,51 @@ import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
+import java.util.Arrays;
 
 /**
  * The CPU kernel with its backward written on the JDK vector API (used when
  * {@link org.kat4j.backend.Simd#available()}); the forward is {@link CpuRationalKernel}'s, which
  * C2 already vectorises at 0.7x of a copy.
  *
- * <p>The backward copies each chunk of whole rows into arrays and walks it group by group, one
- * vector of channels at a time down all rows of the chunk: the ten coefficient sums stay in vector
- * registers for the column, then go into double sums (one lane reduction per sum per column). When
- * a group's width is not a whole number of vectors its first vector is partial (masked lanes);
- * groups narrower than a vector go to the plain kernel. Chunks are fixed (4x the plain kernel's,
- * to amortise the reductions) and combined in chunk order, so the result does not depend on
- * thread timing.
+ * <p>The backward walks the data in memory order, a row at a time and a group at a time inside
+ * the row, loading vectors straight from the caller's byte buffers ({@link #backward(ByteBuffer,
+ * ByteBuffer, ByteBuffer, int, int, int, float[], float[], double[], double[])}): reading
+ * sequentially lets the hardware prefetcher fetch the next rows while the arithmetic runs, where
+ * copying chunks into arrays first made the copies and the arithmetic take turns (1.6-1.7 ms
+ * against 2.0-2.1 ms at 32x197x768 on 2 cores). The ten coefficient sums of a group live in a
+ * vector-wide float accumulator per chunk (10 vectors per group, loaded and stored once per group
+ * and row) and go into double sums every few rows ({@link #LANE_TERMS} float terms per lane at
+ * most). Chunks of whole rows are fixed by element count and combined in chunk order, so the
+ * result does not depend on thread timing. When a group's width is not a whole number of vectors
+ * its first vector is partial (masked lanes); groups narrower than a vector go to the plain
+ * kernel. Float buffers (heap arrays, or views without a byte buffer) are copied a chunk at a time
+ * into byte buffers and take the same path.
  */
 final class VectorRationalKernel implements RationalKernel {
     static final VectorRationalKernel INSTANCE = new VectorRationalKernel();
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
+    private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
+
+    /** Elements per chunk (whole rows): 85 rows at d = 768. */
+    static final int CHUNK = 1 << 16;
+    /** Float terms added into one accumulator lane before it goes into the double sums. */
+    static final int LANE_TERMS = 96;
+    /** Coefficient table entries per group: a0..a5, then |b0|..|b3|. */
+    private static final int K = 10;
+
+    /**
+     * Floats left unused before and after each thread's accumulators: the garbage collector may
+     * move the threads' arrays next to each other, and a cache line written by both cores at every
+     * row doubled the time (1.6 vs 3.5 ms, depending on where the arrays had landed).
+     */
+    private static final int PAD = 32;
+    private static final ThreadLocal<float[]> ACC = ThreadLocal.withInitial(() -> new float[0]);
+    private static final ThreadLocal<ByteBuffer[]> COPIES = ThreadLocal.withInitial(() -> new ByteBuffer[3]);
 
     private VectorRationalKernel() {
     }
@@ -38,117 +64,167 @@ final class VectorRationalKernel implements RationalKernel {
         CpuRationalKernel.INSTANCE.forward(x, y, n, d, groups, num, den);
     }
 
-    /**
-     * Elements per chunk: longer columns amortise the ten lane reductions per column and group
-     * (2.18-2.20 ms at 32x197x768 against 2.33-2.36 ms with 16K and 2.54 ms with 128K chunks).
-     */
-    static final int CHUNK = 1 << 16;
-
-    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[3][0]);
+    @Override
+    public void backward(ByteBuffer x, ByteBuffer g, ByteBuffer gx, int n, int d, int groups, float[] num, float[] den,
+                         double[] gradNum, double[] gradDen) {
+        RationalKernel.checkArgs(n, d, groups, num, den);
+        RationalKernel.checkBytes("x", x, n);
+        RationalKernel.checkBytes("g", g, n);
+        if (gx != null) {
+            RationalKernel.checkBytes("gx", gx, n);
+        }
+        if (d / groups < L) {
+            // groups narrower than one vector: the plain kernel
+            CpuRationalKernel.INSTANCE.backward(RationalKernel.floats(x), RationalKernel.floats(g),
+                    gx == null ? null : RationalKernel.floats(gx), n, d, groups, num, den, gradNum, gradDen);
+            return;
+        }
+        float[] k = table(num, den, groups);
+        double[][] partial = new double[CpuRationalKernel.chunkCount(n, d, CHUNK)][];
+        CpuRationalKernel.forEachChunk(n, d, CHUNK, (c, off, len, rows) ->
+                partial[c] = rows(x, g, gx, 4 * off, rows, d, groups, k));
+        CpuRationalKernel.combine(partial, groups, den, gradNum, gradDen);
+    }
 
     @Override
     public void backward(FloatBuffer x, FloatBuffer g, FloatBuffer gx, int n, int d, int groups, float[] num, float[] den,
                          double[] gradNum, double[] gradDen) {
         RationalKernel.checkArgs(n, d, groups, num, den);
-        int cpg = d / groups;
-        if (cpg < L) {
-            // groups narrower than one vector: the plain kernel
+        if (d / groups < L) {
             CpuRationalKernel.INSTANCE.backward(x, g, gx, n, d, groups, num, den, gradNum, gradDen);
             return;
         }
+        float[] k = table(num, den, groups);
         double[][] partial = new double[CpuRationalKernel.chunkCount(n, d, CHUNK)][];
         CpuRationalKernel.forEachChunk(n, d, CHUNK, (c, off, len, rows) -> {
-            float[][] s = SCRATCH.get();
-            if (s[0].length < len) {
-                for (int k = 0; k < 3; k++) {
-                    s[k] = new float[len];
+            ByteBuffer[] b = COPIES.get();
+            if (b[0] == null || b[0].capacity() < 4 * len) {
+                for (int i = 0; i < 3; i++) {
+                    b[i] = ByteBuffer.allocate(4 * Math.max(len, CHUNK)).order(NATIVE);
                 }
             }
-            x.get(off, s[0], 0, len);
-            g.get(off, s[1], 0, len);
-            double[] acc = new double[groups * 10];
-            for (int grp = 0; grp < groups; grp++) {
-                backwardGroup(s[0], s[1], s[2], rows, d, grp * cpg, cpg, num, den, 4 * grp, acc, grp * 10);
-            }
+            b[0].asFloatBuffer().put(0, x, off, len);
+            b[1].asFloatBuffer().put(0, g, off, len);
+            partial[c] = rows(b[0], b[1], gx == null ? null : b[2], 0, rows, d, groups, k);
             if (gx != null) {
-                gx.put(off, s[2], 0, len);
+                gx.put(off, b[2].asFloatBuffer(), 0, len);
             }
-            partial[c] = acc;
         });
         CpuRationalKernel.combine(partial, groups, den, gradNum, gradDen);
     }
 
-    /**
-     * Channels [c0, c0 + cpg) (cpg >= L) of {@code rows} rows: gxs gets dL/dx, and the ten sums
-     * (g/Q x^i, then -g P/Q^2 |x|^(k+1)) are added to acc[at .. at + 9], one vector of channels at
-     * a time down all rows.
-     */
-    static void backwardGroup(float[] xs, float[] gs, float[] gxs, int rows, int d, int c0, int cpg, float[] a,
-                              float[] den, int bi, double[] acc, int at) {
-        float[] b = {Math.abs(den[bi]), Math.abs(den[bi + 1]), Math.abs(den[bi + 2]), Math.abs(den[bi + 3])};
-        double[] sums = new double[10];
-        int rem = cpg % L;
-        for (int col = c0, next = c0 + (rem == 0 ? L : rem); col < c0 + cpg; col = next, next += L) {
-            column(xs, gs, gxs, col, rows, d, next - col, a, b, sums);
+    /** Per group, the K coefficients the backward broadcasts. */
+    private static float[] table(float[] a, float[] den, int groups) {
+        float[] k = new float[groups * K];
+        for (int grp = 0; grp < groups; grp++) {
+            int o = grp * K;
+            System.arraycopy(a, 0, k, o, 6);
+            for (int i = 0; i < 4; i++) {
+                k[o + 6 + i] = Math.abs(den[4 * grp + i]);
+            }
         }
-        for (int k = 0; k < 10; k++) {
-            acc[at + k] += sums[k];
-        }
+        return k;
     }
 
     /**
-     * One vector of channels starting at element {@code first}, down {@code rows} rows of width d:
-     * writes dL/dx and adds the ten sums into sums[0..9] (the denominator's with the sign of
-     * -dL/dQ). The sums stay in vector registers for the whole column (C2 does not keep vectors
-     * carried across an outer loop in registers). {@code live} < L: only the first live lanes
-     * belong to the group; the others read as x = 0, g = 0 (finite, adding nothing), and the dL/dx
-     * they write lands on channels of the same group that the next vectors overwrite.
+     * {@code rows} rows of d channels from byte {@code at}: writes dL/dx (when gx is not null) and
+     * returns the chunk's ten sums per group (g/Q x^i, then -g P/Q^2 |x|^(k+1)), as
+     * {@link CpuRationalKernel#combine} takes them.
+     */
+    private static double[] rows(ByteBuffer xs, ByteBuffer gs, ByteBuffer gxs, int at, int rows, int d, int groups, float[] ks) {
+        ByteBuffer x = xs.duplicate().order(NATIVE);
+        ByteBuffer g = gs.duplicate().order(NATIVE);
+        ByteBuffer gx = gxs == null ? null : gxs.duplicate().order(NATIVE);
+        float[] k = ks.clone();
+        int cpg = d / groups;
+        int rem = cpg % L;
+        int vectorsPerRow = (cpg + L - 1) / L;
+        int flushRows = Math.max(1, LANE_TERMS / vectorsPerRow);
+        int width = groups * 10 * L;
+        float[] acc = ACC.get();
+        if (acc.length < width + 2 * PAD) {
+            acc = new float[width + 2 * PAD];
+            ACC.set(acc);
+        }
+        Arrays.fill(acc, PAD, PAD + width, 0f);
+        double[] sums = new double[groups * 10];
+        for (int r = 0; r < rows; r++, at += 4 * d) {
+            for (int grp = 0; grp < groups; grp++) {
+                group(x, g, gx, at + 4 * grp * cpg, cpg, rem, k, grp * K, acc, PAD + grp * 10 * L);
+            }
+            if ((r + 1) % flushRows == 0 || r == rows - 1) {
+                for (int i = 0; i < groups * 10; i++) {
+                    float s = FloatVector.fromArray(S, acc, PAD + i * L).reduceLanes(VectorOperators.ADD);
+                    sums[i] += i % 10 < 6 ? s : -s; // the denominator's with the sign of -dL/dQ
+                }
+                Arrays.fill(acc, PAD, PAD + width, 0f);
+            }
+        }
+        return sums;
+    }
+
+    /**
+     * The cpg channels of one group in one row, from byte {@code at}: writes dL/dx and adds the
+     * ten sums into acc[ao ..] (ten vectors). {@code rem} != 0: the first vector holds only rem
+     * channels of the group; its other lanes read as x = 0, g = 0 (finite, adding nothing) and the
+     * dL/dx they write lands on channels of the same group that the next vector overwrites.
      *
      * <p>Powers first, shared by P, P', Q, Q' and the sums (|x|^2 = x^2, |x|^4 = x^4): about 40
-     * vector operations a row instead of 50 with Horner and running products (2.29 vs 2.57-2.89 ms
-     * at 32x197x768 on 2 cores).
+     * vector operations per vector of channels.
      */
-    private static void column(float[] x, float[] g, float[] gx, int first, int rows, int d, int live, float[] a,
-                               float[] b, double[] sums) {
-        FloatVector va0 = FloatVector.broadcast(S, a[0]), va1 = FloatVector.broadcast(S, a[1]);
-        FloatVector va2 = FloatVector.broadcast(S, a[2]), va3 = FloatVector.broadcast(S, a[3]);
-        FloatVector va4 = FloatVector.broadcast(S, a[4]), va5 = FloatVector.broadcast(S, a[5]);
-        FloatVector vb0 = FloatVector.broadcast(S, b[0]), vb1 = FloatVector.broadcast(S, b[1]);
-        FloatVector vb2 = FloatVector.broadcast(S, b[2]), vb3 = FloatVector.broadcast(S, b[3]);
-        FloatVector da2 = FloatVector.broadcast(S, 2 * a[2]), da3 = FloatVector.broadcast(S, 3 * a[3]);
-        FloatVector da4 = FloatVector.broadcast(S, 4 * a[4]), da5 = FloatVector.broadcast(S, 5 * a[5]);
-        FloatVector db1 = FloatVector.broadcast(S, 2 * b[1]), db2 = FloatVector.broadcast(S, 3 * b[2]);
-        FloatVector db3 = FloatVector.broadcast(S, 4 * b[3]);
+    private static void group(ByteBuffer x, ByteBuffer g, ByteBuffer gx, int at, int cpg, int rem, float[] k, int ko,
+                              float[] acc, int ao) {
+        FloatVector a0 = FloatVector.broadcast(S, k[ko]), a1 = FloatVector.broadcast(S, k[ko + 1]);
+        FloatVector a2 = FloatVector.broadcast(S, k[ko + 2]), a3 = FloatVector.broadcast(S, k[ko + 3]);
+        FloatVector a4 = FloatVector.broadcast(S, k[ko + 4]), a5 = FloatVector.broadcast(S, k[ko + 5]);
+        FloatVector b0 = FloatVector.broadcast(S, k[ko + 6]), b1 = FloatVector.broadcast(S, k[ko + 7]);
+        FloatVector b2 = FloatVector.broadcast(S, k[ko + 8]), b3 = FloatVector.broadcast(S, k[ko + 9]);
         FloatVector one = FloatVector.broadcast(S, 1f);
         FloatVector zero = FloatVector.zero(S);
-        VectorMask<Float> mask = S.indexInRange(0, live);
-        boolean partialVector = live < L;
+        VectorMask<Float> firstLanes = S.indexInRange(0, rem == 0 ? L : rem);
         boolean writeGx = gx != null;
-        FloatVector n0 = zero, n1 = zero, n2 = zero, n3 = zero, n4 = zero, n5 = zero;
-        FloatVector e0 = zero, e1 = zero, e2 = zero, e3 = zero;
-        for (int r = 0, at = first; r < rows; r++, at += d) {
-            FloatVector v = FloatVector.fromArray(S, x, at);
-            FloatVector gv = FloatVector.fromArray(S, g, at);
-            if (partialVector) {
-                v = zero.blend(v, mask);
-                gv = zero.blend(gv, mask);
+        FloatVector n0 = FloatVector.fromArray(S, acc, ao), n1 = FloatVector.fromArray(S, acc, ao + L);
+        FloatVector n2 = FloatVector.fromArray(S, acc, ao + 2 * L), n3 = FloatVector.fromArray(S, acc, ao + 3 * L);
+        FloatVector n4 = FloatVector.fromArray(S, acc, ao + 4 * L), n5 = FloatVector.fromArray(S, acc, ao + 5 * L);
+        FloatVector e0 = FloatVector.fromArray(S, acc, ao + 6 * L), e1 = FloatVector.fromArray(S, acc, ao + 7 * L);
+        FloatVector e2 = FloatVector.fromArray(S, acc, ao + 8 * L), e3 = FloatVector.fromArray(S, acc, ao + 9 * L);
+        int end = at + 4 * cpg;
+        for (int off = at, next = at + 4 * (rem == 0 ? L : rem); off < end; off = next, next += 4 * L) {
+            FloatVector v = FloatVector.fromByteBuffer(S, x, off, NATIVE);
+            FloatVector gv = FloatVector.fromByteBuffer(S, g, off, NATIVE);
+            if (rem != 0 && off == at) {
+                v = zero.blend(v, firstLanes);
+                gv = zero.blend(gv, firstLanes);
             }
             FloatVector av = v.abs();
             FloatVector v2 = v.mul(v);
             FloatVector v3 = v2.mul(v);
             FloatVector v4 = v2.mul(v2);
             FloatVector v5 = v4.mul(v);
-            FloatVector a3 = v3.abs();
-            FloatVector p = va5.fma(v5, va4.fma(v4, va3.fma(v3, va2.fma(v2, va1.fma(v, va0)))));
-            FloatVector q = vb3.fma(v4, vb2.fma(a3, vb1.fma(v2, vb0.fma(av, one))));
-            FloatVector dp = v4.fma(da5, v3.fma(da4, v2.fma(da3, v.fma(da2, va1))));
-            FloatVector dqa = a3.fma(db3, v2.fma(db2, av.fma(db1, vb0)));
+            FloatVector av3 = v3.abs();
+            // P and P' by Horner together (x), Q and Q'/s by Horner together (|x|)
+            FloatVector p = a5.fma(v, a4);
+            FloatVector dp = a5.fma(v, p);
+            p = p.fma(v, a3);
+            dp = dp.fma(v, p);
+            p = p.fma(v, a2);
+            dp = dp.fma(v, p);
+            p = p.fma(v, a1);
+            dp = dp.fma(v, p);
+            p = p.fma(v, a0);
+            FloatVector q = b3.fma(av, b2);
+            FloatVector dqa = b3.fma(av, q);
+            q = q.fma(av, b1);
+            dqa = dqa.fma(av, q);
+            q = q.fma(av, b0);
+            dqa = dqa.fma(av, q);
+            q = q.fma(av, one);
             FloatVector dq = dqa.blend(dqa.neg(), v.lt(0f)); // s(0) = +1, also for -0
             FloatVector iq = one.div(q);
             FloatVector f = p.mul(iq);
             FloatVector gq = gv.mul(iq);
             if (writeGx) {
-                gq.mul(f.neg().fma(dq, dp)).intoArray(gx, at);
+                gq.mul(f.neg().fma(dq, dp)).intoByteBuffer(gx, off, NATIVE);
             }
             FloatVector gp = gq.mul(f); // -dL/dQ: the sign goes on once, in the double sums
             n0 = n0.add(gq);
@@ -159,18 +235,18 @@ final class VectorRationalKernel implements RationalKernel {
             n5 = gq.fma(v5, n5);
             e0 = gp.fma(av, e0);
             e1 = gp.fma(v2, e1);
-            e2 = gp.fma(a3, e2);
+            e2 = gp.fma(av3, e2);
             e3 = gp.fma(v4, e3);
         }
-        sums[0] += n0.reduceLanes(VectorOperators.ADD);
-        sums[1] += n1.reduceLanes(VectorOperators.ADD);
-        sums[2] += n2.reduceLanes(VectorOperators.ADD);
-        sums[3] += n3.reduceLanes(VectorOperators.ADD);
-        sums[4] += n4.reduceLanes(VectorOperators.ADD);
-        sums[5] += n5.reduceLanes(VectorOperators.ADD);
-        sums[6] -= e0.reduceLanes(VectorOperators.ADD);
-        sums[7] -= e1.reduceLanes(VectorOperators.ADD);
-        sums[8] -= e2.reduceLanes(VectorOperators.ADD);
-        sums[9] -= e3.reduceLanes(VectorOperators.ADD);
+        n0.intoArray(acc, ao);
+        n1.intoArray(acc, ao + L);
+        n2.intoArray(acc, ao + 2 * L);
+        n3.intoArray(acc, ao + 3 * L);
+        n4.intoArray(acc, ao + 4 * L);
+        n5.intoArray(acc, ao + 5 * L);
+        e0.intoArray(acc, ao + 6 * L);
+        e1.intoArray(acc, ao + 7 * L);
+        e2.intoArray(acc, ao + 8 * L);
+        e3.intoArray(acc, ao + 9 * L);
     }
 }

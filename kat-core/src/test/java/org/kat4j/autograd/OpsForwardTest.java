@@ -30,6 +30,22 @@ class OpsForwardTest {
     }
 
     @Test
+    void bytesAndFloatsOfAViewStartAtItsFirstElement() {
+        org.nd4j.linalg.api.ndarray.INDArray base = org.nd4j.linalg.factory.Nd4j.arange(0, 24)
+                .castTo(org.nd4j.linalg.api.buffer.DataType.FLOAT).reshape(4, 6);
+        org.nd4j.linalg.api.ndarray.INDArray rows = base.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(2, 4),
+                org.nd4j.linalg.indexing.NDArrayIndex.all());
+        assertTrue(rows.offset() > 0, "a view with an offset");
+        java.nio.ByteBuffer b = Ops.bytes(rows);
+        java.nio.FloatBuffer f = Ops.floats(rows);
+        assertEquals(java.nio.ByteOrder.nativeOrder(), b.order());
+        for (int i = 0; i < 12; i++) {
+            assertEquals(12 + i, b.getFloat(4 * i), 0, "byte view at " + i);
+            assertEquals(12 + i, f.get(i), 0, "float view at " + i);
+        }
+    }
+
+    @Test
     void elementwiseFunctions() {
         Tensor x = t(new double[]{-1, 0, 1, 2}, 4);
         for (int i = 0; i < 4; i++) {

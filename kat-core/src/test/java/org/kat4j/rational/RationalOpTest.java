@@ -203,7 +203,7 @@ class RationalOpTest {
                 () -> RationalOp.apply(Tensor.zeros(DType.FLOAT32, 2, 16), a, Tensor.zeros(DType.FLOAT32, 0, 4)));
         assertTrue(e.getMessage().contains("[0, 4]"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class,
-                () -> CpuRationalKernel.INSTANCE.forward(null, null, 16, 16, 0, new float[6], new float[0]));
+                () -> CpuRationalKernel.INSTANCE.forward((java.nio.FloatBuffer) null, null, 16, 16, 0, new float[6], new float[0]));
         assertTrue(e.getMessage().contains("groups 0"), e.getMessage());
     }
 }

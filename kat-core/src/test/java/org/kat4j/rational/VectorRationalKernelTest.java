@@ -4,17 +4,21 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.kat4j.backend.Simd;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The vector-API backward against the float64 reference ({@link Rational}) and the plain-Java
  * kernel: group widths that are whole vectors, that are not (a partial first vector), and that are
- * narrower than a vector (handed to the plain kernel); NaN and +-0 inputs; several chunks.
+ * narrower than a vector (handed to the plain kernel); NaN and +-0 inputs; several chunks; float
+ * buffers and native-order byte buffers giving the same bits; wrong byte order or size refused.
  */
 class VectorRationalKernelTest {
     static void check(int rows, int d, int groups, long seed) {
@@ -41,6 +45,24 @@ class VectorRationalKernelTest {
         double[] gd = new double[4 * groups];
         VectorRationalKernel.INSTANCE.backward(FloatBuffer.wrap(x), FloatBuffer.wrap(g), FloatBuffer.wrap(gx), n, d, groups,
                 num, den, ga, gd);
+        // the same through native-order direct byte buffers (what GroupRational passes): same bits
+        ByteBuffer xb = direct(x);
+        ByteBuffer gb = direct(g);
+        ByteBuffer gxb = direct(new float[n]);
+        double[] ga2 = new double[6];
+        double[] gd2 = new double[4 * groups];
+        VectorRationalKernel.INSTANCE.backward(xb, gb, gxb, n, d, groups, num, den, ga2, gd2);
+        float[] gx2 = new float[n];
+        gxb.asFloatBuffer().get(gx2);
+        String path = rows + "x" + d + " G=" + groups + " bytes vs floats";
+        assertArrayEquals(gx, gx2, path + " dx");
+        assertArrayEquals(ga, ga2, path + " da");
+        assertArrayEquals(gd, gd2, path + " db");
+        double[] ga3 = new double[6];
+        double[] gd3 = new double[4 * groups];
+        VectorRationalKernel.INSTANCE.backward(xb, gb, null, n, d, groups, num, den, ga3, gd3);
+        assertArrayEquals(ga, ga3, path + " da without dx");
+        assertArrayEquals(gd, gd3, path + " db without dx");
         // float64 reference on the same float32 inputs
         double[] xd = new double[n];
         double[] gdd = new double[n];
@@ -95,6 +117,32 @@ class VectorRationalKernelTest {
         long seed = 1;
         for (int[] s : shapes) {
             check(s[0], s[1], s[2], seed++);
+        }
+    }
+
+    static ByteBuffer direct(float[] v) {
+        ByteBuffer b = ByteBuffer.allocateDirect(4 * v.length).order(ByteOrder.nativeOrder());
+        b.asFloatBuffer().put(v);
+        return b;
+    }
+
+    @Test
+    void byteBuffersInTheWrongOrderOrTooSmallAreRefused() {
+        float[] num = new float[6];
+        float[] den = new float[8];
+        ByteBuffer ok = direct(new float[64]);
+        ByteBuffer big = ByteBuffer.allocateDirect(256).order(ByteOrder.BIG_ENDIAN);
+        ByteBuffer wrong = ByteOrder.nativeOrder() == ByteOrder.BIG_ENDIAN
+                ? ByteBuffer.allocateDirect(256).order(ByteOrder.LITTLE_ENDIAN) : big;
+        for (RationalKernel k : new RationalKernel[] {VectorRationalKernel.INSTANCE, CpuRationalKernel.INSTANCE}) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> k.backward(wrong, ok, ok, 64, 32, 2, num, den, new double[6], new double[8]));
+            assertTrue(e.getMessage().contains("buffer x") && e.getMessage().contains("native order"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class,
+                    () -> k.backward(ok, ok, direct(new float[63]), 64, 32, 2, num, den, new double[6], new double[8]));
+            assertTrue(e.getMessage().contains("buffer gx holds 252 bytes, expected 256"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> k.forward(ok, direct(new float[8]), 64, 32, 2, num, den));
+            assertTrue(e.getMessage().contains("buffer y holds 32 bytes"), e.getMessage());
         }
     }
 
