@@ -6,6 +6,7 @@ import java.util.concurrent.atomic.AtomicIntegerArray;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Every item runs exactly once, whatever the count; a failing item's exception reaches the caller. */
 class ParallelTest {
@@ -27,6 +28,7 @@ class ParallelTest {
                 throw new IllegalStateException("item 17");
             }
         }));
-        assertEquals("item 17", e.getMessage());
+        // thrown on a pool thread, the fork-join pool rethrows a copy whose message names the original
+        assertTrue(e.getMessage().contains("item 17"), e.getMessage());
     }
 }
