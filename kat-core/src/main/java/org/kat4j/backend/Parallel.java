@@ -6,13 +6,15 @@ import java.util.function.IntConsumer;
 import java.util.stream.IntStream;
 
 /**
- * Runs numbered work items on all cores, handing them out one at a time: each thread takes the
- * next item as soon as it is free, so the work stays balanced whatever the items cost and however
+ * Runs numbered work items on all cores. Each thread owns a contiguous run of items and takes them
+ * one at a time, in order (streaming kernels keep their memory locality: items handed out
+ * round-robin made the rational forward 0.84 instead of 0.69 ms at 32x197x768); a thread that
+ * finishes its run takes the remaining items of the others, so the work stays balanced however
  * late a thread starts. (A parallel stream over the items splits them into a few fixed blocks up
  * front; on 2 cores that is 4 blocks, and a 3:1 split left one core idle for a quarter of a
- * rational backward: 2.1-3.5 ms instead of 1.6 ms at 32x197x768.) Items are told apart by their
- * number, never by the thread that runs them, so per-item partial results combined in item order
- * are the same on every run.
+ * rational backward: 2.1-3.5 ms instead of 1.3-1.6 ms.) Items are told apart by their number,
+ * never by the thread that runs them, so per-item partial results combined in item order are the
+ * same on every run.
  */
 public final class Parallel {
     private Parallel() {
@@ -27,10 +29,18 @@ public final class Parallel {
             }
             return;
         }
-        AtomicInteger next = new AtomicInteger();
+        AtomicInteger[] next = new AtomicInteger[threads];
+        int[] end = new int[threads];
+        for (int t = 0; t < threads; t++) {
+            next[t] = new AtomicInteger((int) ((long) count * t / threads));
+            end[t] = (int) ((long) count * (t + 1) / threads);
+        }
         IntStream.range(0, threads).parallel().forEach(t -> {
-            for (int i = next.getAndIncrement(); i < count; i = next.getAndIncrement()) {
-                body.accept(i);
+            for (int r = 0; r < threads; r++) {
+                int region = (t + r) % threads;
+                for (int i = next[region].getAndIncrement(); i < end[region]; i = next[region].getAndIncrement()) {
+                    body.accept(i);
+                }
             }
         });
     }
