@@ -19,8 +19,8 @@ import java.util.Arrays;
  * the row, loading vectors straight from the caller's byte buffers ({@link #backward(ByteBuffer,
  * ByteBuffer, ByteBuffer, int, int, int, float[], float[], double[], double[])}): reading
  * sequentially lets the hardware prefetcher fetch the next rows while the arithmetic runs, where
- * copying chunks into arrays first made the copies and the arithmetic take turns (1.6-1.7 ms
- * against 2.0-2.1 ms at 32x197x768 on 2 cores). The ten coefficient sums of a group live in a
+ * copying chunks into arrays first made the copies and the arithmetic take turns (2.0-2.1 ms
+ * at 32x197x768 on 2 cores; 1.2-1.4 ms now, with the arithmetic of {@link #group}). The ten coefficient sums of a group live in a
  * vector-wide float accumulator per chunk (10 vectors per group, loaded and stored once per group
  * and row) and go into double sums every few rows ({@link #LANE_TERMS} float terms per lane at
  * most). Chunks of whole rows are fixed by element count and combined in chunk order, so the
@@ -42,12 +42,6 @@ final class VectorRationalKernel implements RationalKernel {
     /** Coefficient table entries per group: a0..a5, then |b0|..|b3|. */
     private static final int K = 10;
 
-    /**
-     * Floats left unused before and after each thread's accumulators: the garbage collector may
-     * move the threads' arrays next to each other, and a cache line written by both cores at every
-     * row doubled the time (1.6 vs 3.5 ms, depending on where the arrays had landed).
-     */
-    private static final int PAD = 32;
     private static final ThreadLocal<float[]> ACC = ThreadLocal.withInitial(() -> new float[0]);
     private static final ThreadLocal<ByteBuffer[]> COPIES = ThreadLocal.withInitial(() -> new ByteBuffer[3]);
 
@@ -142,22 +136,22 @@ final class VectorRationalKernel implements RationalKernel {
         int flushRows = Math.max(1, LANE_TERMS / vectorsPerRow);
         int width = groups * 10 * L;
         float[] acc = ACC.get();
-        if (acc.length < width + 2 * PAD) {
-            acc = new float[width + 2 * PAD];
+        if (acc.length < width) {
+            acc = new float[width];
             ACC.set(acc);
         }
-        Arrays.fill(acc, PAD, PAD + width, 0f);
+        Arrays.fill(acc, 0, width, 0f);
         double[] sums = new double[groups * 10];
         for (int r = 0; r < rows; r++, at += 4 * d) {
             for (int grp = 0; grp < groups; grp++) {
-                group(x, g, gx, at + 4 * grp * cpg, cpg, rem, k, grp * K, acc, PAD + grp * 10 * L);
+                group(x, g, gx, at + 4 * grp * cpg, cpg, rem, k, grp * K, acc, grp * 10 * L);
             }
             if ((r + 1) % flushRows == 0 || r == rows - 1) {
                 for (int i = 0; i < groups * 10; i++) {
-                    float s = FloatVector.fromArray(S, acc, PAD + i * L).reduceLanes(VectorOperators.ADD);
+                    float s = FloatVector.fromArray(S, acc, i * L).reduceLanes(VectorOperators.ADD);
                     sums[i] += i % 10 < 6 ? s : -s; // the denominator's with the sign of -dL/dQ
                 }
-                Arrays.fill(acc, PAD, PAD + width, 0f);
+                Arrays.fill(acc, 0, width, 0f);
             }
         }
         return sums;
@@ -169,8 +163,13 @@ final class VectorRationalKernel implements RationalKernel {
      * channels of the group; its other lanes read as x = 0, g = 0 (finite, adding nothing) and the
      * dL/dx they write lands on channels of the same group that the next vector overwrites.
      *
-     * <p>Powers first, shared by P, P', Q, Q' and the sums (|x|^2 = x^2, |x|^4 = x^4): about 40
-     * vector operations per vector of channels.
+     * <p>Per vector of 16 channels: P with P' and Q with Q' by Horner together (9 + 7 fused
+     * multiply-adds, only the 10 coefficients as constants), one division, and the ten sums from
+     * products shared along the powers of x (x^2 is the only power formed): 31 operations on the
+     * multiply ports and 7 additions on the adder ports. The earlier form (powers x^2..x^5 shared by
+     * P, P', Q, Q' and the sums; 34 multiplies and 19 broadcast constants) left C2 more values than
+     * the 32 vector registers, and which ones it spilled changed from run to run: 1.3-1.6 ms against
+     * 2.4-2.9 ms for the same call at 32x197x768; this form runs at 1.2-1.4 ms.
      */
     private static void group(ByteBuffer x, ByteBuffer g, ByteBuffer gx, int at, int cpg, int rem, float[] k, int ko,
                               float[] acc, int ao) {
@@ -198,10 +197,6 @@ final class VectorRationalKernel implements RationalKernel {
             }
             FloatVector av = v.abs();
             FloatVector v2 = v.mul(v);
-            FloatVector v3 = v2.mul(v);
-            FloatVector v4 = v2.mul(v2);
-            FloatVector v5 = v4.mul(v);
-            FloatVector av3 = v3.abs();
             // P and P' by Horner together (x), Q and Q'/s by Horner together (|x|)
             FloatVector p = a5.fma(v, a4);
             FloatVector dp = a5.fma(v, p);
@@ -227,16 +222,23 @@ final class VectorRationalKernel implements RationalKernel {
                 gq.mul(f.neg().fma(dq, dp)).intoByteBuffer(gx, off, NATIVE);
             }
             FloatVector gp = gq.mul(f); // -dL/dQ: the sign goes on once, in the double sums
+            // the sums from products shared along the powers: x^2 is the only power formed; adds go
+            // to the adder ports, which the rest leaves idle
+            FloatVector t1 = gq.mul(v);
+            FloatVector t2 = gq.mul(v2);
+            FloatVector t3 = t1.mul(v2);
             n0 = n0.add(gq);
-            n1 = gq.fma(v, n1);
-            n2 = gq.fma(v2, n2);
-            n3 = gq.fma(v3, n3);
-            n4 = gq.fma(v4, n4);
-            n5 = gq.fma(v5, n5);
-            e0 = gp.fma(av, e0);
-            e1 = gp.fma(v2, e1);
-            e2 = gp.fma(av3, e2);
-            e3 = gp.fma(v4, e3);
+            n1 = n1.add(t1);
+            n2 = n2.add(t2);
+            n3 = n3.add(t3);
+            n4 = t2.fma(v2, n4);
+            n5 = t3.fma(v2, n5);
+            FloatVector u1 = gp.mul(av);
+            FloatVector u2 = gp.mul(v2);
+            e0 = e0.add(u1);
+            e1 = e1.add(u2);
+            e2 = u1.fma(v2, e2);
+            e3 = u2.fma(v2, e3);
         }
         n0.intoArray(acc, ao);
         n1.intoArray(acc, ao + L);
