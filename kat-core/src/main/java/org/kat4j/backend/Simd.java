@@ -7,7 +7,7 @@ import org.slf4j.LoggerFactory;
  * Whether the explicitly vectorised CPU kernels (GELU, the rational backward) can run: they use
  * the JDK's {@code jdk.incubator.vector} module, which a JVM only resolves when started with
  * {@code --add-modules jdk.incubator.vector}. Without it kat4j runs the plain-Java rational
- * backward (2.4x slower at 32x197x768) and GELU composed of ND4J ops (3.5x slower forward+backward
+ * backward (4.7x slower at 32x197x768) and GELU composed of ND4J ops (3.5x slower forward+backward
  * at 6304x768), with the same results to float rounding. The {@code kat} launcher, the test build and the benchmarks add the flag.
  * {@code -Dkat4j.simd=false} turns the vector kernels off.
  */
