@@ -1,7 +1,6 @@
 package org.kat4j.backend;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 import static org.kat4j.backend.GeluKernel.ERF_CLAMP;
@@ -50,14 +49,14 @@ final class GeluVectorKernel {
         int i = 0;
         for (int bound = S.loopBound(n); i < bound; i += S.length()) {
             FloatVector v = FloatVector.fromArray(S, x, i);
-            FloatVector pdf = v.mul(v).mul(-0.5f).lanewise(VectorOperators.EXP).mul(INV_SQRT_2PI);
+            FloatVector pdf = SoftmaxKernel.exp(v.mul(v).mul(-0.5f)).mul(INV_SQRT_2PI);
             FloatVector d = v.fma(pdf, phi(v));
             FloatVector.fromArray(S, g, i).mul(d).intoArray(g, i);
         }
         for (; i < n; i++) {
             float v = x[i];
             float cdf = 0.5f * (1.0f + GeluKernel.erf(v * INV_SQRT2));
-            g[i] *= cdf + v * INV_SQRT_2PI * (float) Math.exp(-0.5f * v * v);
+            g[i] *= cdf + v * INV_SQRT_2PI * SoftmaxKernel.exp(-0.5f * v * v);
         }
     }
 }

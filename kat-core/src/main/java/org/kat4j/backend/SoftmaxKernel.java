@@ -32,7 +32,7 @@ public final class SoftmaxKernel {
     private SoftmaxKernel() {
     }
 
-    /** exp(x) as the vector code computes it, one value (tails, tests). */
+    /** exp(x) for x <= 0 as the vector code computes it, to the bit, one value (tails, tests). */
     public static float exp(float x) {
         float xc = Math.max(x, MIN_ARG);
         float t = xc * LOG2E;
@@ -40,12 +40,18 @@ public final class SoftmaxKernel {
         float f = Math.fma(k, -LN2_LO, Math.fma(k, -LN2_HI, xc));
         float p = C[6];
         for (int i = 5; i >= 0; i--) {
-            p = p * f + C[i];
+            p = Math.fma(p, f, C[i]);
         }
         return Float.intBitsToFloat(Float.floatToRawIntBits(p) + ((int) k << 23));
     }
 
-    private static FloatVector exp(FloatVector x) {
+    /**
+     * exp(x) for x <= 0, lane by lane. Plain arithmetic on purpose: {@code lanewise(EXP)} runs an
+     * SVML routine once C2 has compiled the caller and Math.exp per lane before, which differ in
+     * the last bits, so results depended on when the JIT got there (GELU's backward used it and
+     * made ViT training differ from run to run in the fourth digit of the loss).
+     */
+    static FloatVector exp(FloatVector x) {
         FloatVector xc = x.max(MIN_ARG);
         FloatVector t = xc.mul(LOG2E);
         FloatVector k = t.add(ROUND).sub(ROUND);

@@ -115,6 +115,50 @@ class FusedKernelsTest {
         assertEquals(0.0, SoftmaxKernel.exp(-1000f), 1e-37); // clamped: tiny, finite, not NaN
     }
 
+    /**
+     * The vector exp is plain arithmetic, the same bits as the scalar one in every lane, and the
+     * GELU backward gives the same bits on its first call and after C2 has compiled it (with the
+     * vector API's EXP it did not: an SVML routine once compiled, Math.exp per lane before).
+     */
+    @Test
+    void expAndGeluBackwardBitsDoNotDependOnTheJit() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Simd.available(), "needs --add-modules jdk.incubator.vector");
+        jdk.incubator.vector.VectorSpecies<Float> sp = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED;
+        float[] x = new float[4096];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = -87f + 87f * i / (x.length - 1);
+        }
+        float[] first = null;
+        for (int round = 0; round < 3000; round++) {
+            float[] out = new float[x.length];
+            for (int i = 0; i < x.length; i += sp.length()) {
+                SoftmaxKernel.exp(jdk.incubator.vector.FloatVector.fromArray(sp, x, i)).intoArray(out, i);
+            }
+            if (first == null) {
+                first = out;
+                for (int i = 0; i < x.length; i++) {
+                    assertEquals(Float.floatToRawIntBits(SoftmaxKernel.exp(x[i])), Float.floatToRawIntBits(out[i]),
+                            "lane vs scalar exp at x=" + x[i]);
+                }
+            }
+        }
+        float[] gx0 = null;
+        float[] xs = new float[1000];
+        for (int i = 0; i < xs.length; i++) {
+            xs[i] = -6f + 12f * i / xs.length;
+        }
+        for (int round = 0; round < 3000; round++) {
+            float[] g = new float[xs.length];
+            java.util.Arrays.fill(g, 1f);
+            GeluVectorKernel.backward(xs.clone(), g, xs.length);
+            if (gx0 == null) {
+                gx0 = g;
+            } else if (round % 500 == 0 || round == 2999) {
+                assertArrayEquals(gx0, g, 0f, "GELU backward, call " + round + " vs the first");
+            }
+        }
+    }
+
     @Test
     void float32SoftmaxOpMatchesFloat64ForEveryRowLength() {
         // row lengths around the vector width (tails, rows shorter than a vector) and the ViT ones
