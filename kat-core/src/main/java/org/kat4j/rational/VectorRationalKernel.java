@@ -125,15 +125,11 @@ final class VectorRationalKernel implements RationalKernel {
      * returns the chunk's ten sums per group (g/Q x^i, then -g P/Q^2 |x|^(k+1)), as
      * {@link CpuRationalKernel#combine} takes them.
      */
-    private static double[] rows(ByteBuffer xs, ByteBuffer gs, ByteBuffer gxs, int at, int rows, int d, int groups, float[] ks) {
-        ByteBuffer x = xs.duplicate().order(NATIVE);
-        ByteBuffer g = gs.duplicate().order(NATIVE);
-        ByteBuffer gx = gxs == null ? null : gxs.duplicate().order(NATIVE);
-        float[] k = ks.clone();
+    private static double[] rows(ByteBuffer x, ByteBuffer g, ByteBuffer gx, int at, int rows, int d, int groups, float[] k) {
         int cpg = d / groups;
         int rem = cpg % L;
-        int vectorsPerRow = (cpg + L - 1) / L;
-        int flushRows = Math.max(1, LANE_TERMS / vectorsPerRow);
+        int vectorsPerGroup = (cpg + L - 1) / L;
+        int flushRows = Math.max(1, LANE_TERMS / vectorsPerGroup);
         int width = groups * 10 * L;
         float[] acc = ACC.get();
         if (acc.length < width) {
