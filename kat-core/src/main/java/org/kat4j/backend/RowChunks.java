@@ -1,6 +1,5 @@
 package org.kat4j.backend;
 
-
 /**
  * Work over rows of width d in fixed chunks of whole rows (about {@link #CHUNK} elements, at
  * least one row), run in parallel: chunk boundaries never depend on threads, so per-chunk partial

@@ -20,8 +20,8 @@ import java.util.Arrays;
  * ByteBuffer, ByteBuffer, int, int, int, float[], float[], double[], double[])}): reading
  * sequentially lets the hardware prefetcher fetch the next rows while the arithmetic runs, where
  * copying chunks into arrays first made the copies and the arithmetic take turns (2.0-2.1 ms
- * at 32x197x768 on 2 cores; 1.2-1.4 ms now, with the arithmetic of {@link #group}). The ten coefficient sums of a group live in a
- * vector-wide float accumulator per chunk (10 vectors per group, loaded and stored once per group
+ * at 32x197x768 on 2 cores; 1.2-1.4 ms now, with the arithmetic of {@link #group}). The ten
+ * coefficient sums of a group live in a vector-wide float accumulator per chunk (10 vectors per group, loaded and stored once per group
  * and row) and go into double sums every few rows ({@link #LANE_TERMS} float terms per lane at
  * most). Chunks of whole rows are fixed by element count and combined in chunk order, so the
  * result does not depend on thread timing. When a group's width is not a whole number of vectors
@@ -67,43 +67,53 @@ final class VectorRationalKernel implements RationalKernel {
         if (gx != null) {
             RationalKernel.checkBytes("gx", gx, n);
         }
-        if (d / groups < L) {
-            // groups narrower than one vector: the plain kernel
-            CpuRationalKernel.INSTANCE.backward(RationalKernel.floats(x), RationalKernel.floats(g),
-                    gx == null ? null : RationalKernel.floats(gx), n, d, groups, num, den, gradNum, gradDen);
-            return;
-        }
-        float[] k = table(num, den, groups);
-        double[][] partial = new double[CpuRationalKernel.chunkCount(n, d, CHUNK)][];
-        CpuRationalKernel.forEachChunk(n, d, CHUNK, (c, off, len, rows) ->
-                partial[c] = rows(x, g, gx, 4 * off, rows, d, groups, k));
-        CpuRationalKernel.combine(partial, groups, den, gradNum, gradDen);
+        run(n, d, groups, num, den, gradNum, gradDen,
+                () -> CpuRationalKernel.INSTANCE.backward(x, g, gx, n, d, groups, num, den, gradNum, gradDen),
+                (off, len, rows, k) -> rows(x, g, gx, 4 * off, rows, d, groups, k));
     }
 
     @Override
     public void backward(FloatBuffer x, FloatBuffer g, FloatBuffer gx, int n, int d, int groups, float[] num, float[] den,
                          double[] gradNum, double[] gradDen) {
         RationalKernel.checkArgs(n, d, groups, num, den);
+        run(n, d, groups, num, den, gradNum, gradDen,
+                () -> CpuRationalKernel.INSTANCE.backward(x, g, gx, n, d, groups, num, den, gradNum, gradDen),
+                (off, len, rows, k) -> {
+                    ByteBuffer[] b = COPIES.get();
+                    if (b[0] == null || b[0].capacity() < 4 * len) {
+                        for (int i = 0; i < 3; i++) {
+                            b[i] = ByteBuffer.allocate(4 * Math.max(len, CHUNK)).order(NATIVE);
+                        }
+                    }
+                    b[0].asFloatBuffer().put(0, x, off, len);
+                    b[1].asFloatBuffer().put(0, g, off, len);
+                    double[] sums = rows(b[0], b[1], gx == null ? null : b[2], 0, rows, d, groups, k);
+                    if (gx != null) {
+                        gx.put(off, b[2].asFloatBuffer(), 0, len);
+                    }
+                    return sums;
+                });
+    }
+
+    /** One chunk of whole rows (first element, element count, rows) given the coefficient table: its sums. */
+    @FunctionalInterface
+    private interface Chunk {
+        double[] sums(int offset, int length, int rows, float[] k);
+    }
+
+    /**
+     * What both buffer kinds share: groups narrower than one vector go to {@code narrow} (the plain
+     * kernel); otherwise every chunk runs and the sums combine in chunk order.
+     */
+    private static void run(int n, int d, int groups, float[] num, float[] den, double[] gradNum, double[] gradDen,
+                            Runnable narrow, Chunk chunk) {
         if (d / groups < L) {
-            CpuRationalKernel.INSTANCE.backward(x, g, gx, n, d, groups, num, den, gradNum, gradDen);
+            narrow.run();
             return;
         }
         float[] k = table(num, den, groups);
         double[][] partial = new double[CpuRationalKernel.chunkCount(n, d, CHUNK)][];
-        CpuRationalKernel.forEachChunk(n, d, CHUNK, (c, off, len, rows) -> {
-            ByteBuffer[] b = COPIES.get();
-            if (b[0] == null || b[0].capacity() < 4 * len) {
-                for (int i = 0; i < 3; i++) {
-                    b[i] = ByteBuffer.allocate(4 * Math.max(len, CHUNK)).order(NATIVE);
-                }
-            }
-            b[0].asFloatBuffer().put(0, x, off, len);
-            b[1].asFloatBuffer().put(0, g, off, len);
-            partial[c] = rows(b[0], b[1], gx == null ? null : b[2], 0, rows, d, groups, k);
-            if (gx != null) {
-                gx.put(off, b[2].asFloatBuffer(), 0, len);
-            }
-        });
+        CpuRationalKernel.forEachChunk(n, d, CHUNK, (c, off, len, rows) -> partial[c] = chunk.sums(off, len, rows, k));
         CpuRationalKernel.combine(partial, groups, den, gradNum, gradDen);
     }
 
