@@ -38,7 +38,7 @@ echo "== kernels: $kernels"
 
 cp_jars=$(ls "$bundle"/lib/*.jar | grep -v junit-platform-console | tr '\n' ':')
 echo "== GPU tests"
-"$java_bin" -jar "$bundle"/lib/junit-platform-console-standalone-*.jar execute \
+"$java_bin" -Dkat4j.rational.kernel=provider -jar "$bundle"/lib/junit-platform-console-standalone-*.jar execute \
     --class-path "$bundle/test-classes:$cp_jars" --select-class org.kat4j.cuda.CudaRationalGpuTest \
     --select-class org.kat4j.cuda.CudaCpuSideTest --disable-ansi-colors \
     --disable-banner --details=tree 2>&1 | grep -v '^\s*$'

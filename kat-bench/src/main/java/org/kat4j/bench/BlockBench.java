@@ -75,13 +75,15 @@ public class BlockBench {
             x.clearGrad();
             Tensor y = m.forward(x);
             y.backward(seed);
-            return m.parameters().get(0).gradNd().getDouble(0);
+            Tensor g = m.parameters().get(0).grad();
+            return g.backend().getDouble(g.storage(), 0);
         }
     }
 
     double forward(Module m, Tensor x) {
         try (Scope s = Scope.open()) {
-            return m.forward(x).nd().getDouble(0);
+            Tensor y = m.forward(x);
+            return y.backend().getDouble(y.storage(), 0);
         }
     }
 

@@ -3,8 +3,8 @@ package org.kat4j.bench;
 import org.kat4j.autograd.Ops;
 import org.kat4j.tensor.DType;
 import org.kat4j.tensor.Tensor;
-import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
+import org.kat4j.backend.Storage;
+import org.kat4j.backend.cpu.CpuBackend;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -23,7 +23,7 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Tensor.matmul (our autograd op, output allocated in a step Scope) beside ND4J's fastest path
- * on the same arrays: Nd4j.gemm into a preallocated C-ordered output. Shapes: a ViT-T MLP layer
+ * on the same arrays: Nd4j.gemm into a preallocated C-ordered output (CpuBackend.gemmInto). Shapes: a ViT-T MLP layer
  * at batch 32, attention scores, and a square 1024 product. GFLOP/s and ratios: report.py.
  */
 @BenchmarkMode(Mode.AverageTime)
@@ -41,7 +41,7 @@ public class MatmulBench {
     Tensor b;
     Tensor aGrad;
     Tensor bGrad;
-    INDArray out;
+    Storage out;
     Tensor seed;
 
     static long[] dims(String s) {
@@ -63,20 +63,20 @@ public class MatmulBench {
         bGrad = b.copy().requiresGrad(true);
         long[] os = a.shape().clone();
         os[os.length - 1] = b.size(-1);
-        out = Nd4j.createUninitialized(a.nd().dataType(), os);
-        seed = Tensor.wrap(Nd4j.ones(a.nd().dataType(), os));
+        out = CpuBackend.INSTANCE.empty(a.dtype(), os);
+        seed = Tensor.ones(a.dtype(), os);
     }
 
     @Benchmark
     public void nd4jGemmPreallocated(Blackhole bh) {
-        Nd4j.gemm(a.nd(), b.nd(), out, false, false, 1.0, 0.0);
+        CpuBackend.INSTANCE.gemmInto(a.storage(), b.storage(), out, false, false);
         bh.consume(out);
     }
 
     @Benchmark
     public void tensorMatmul(Blackhole bh) {
         try (org.kat4j.tensor.Scope s = org.kat4j.tensor.Scope.open()) {
-            bh.consume(a.matmul(b).nd());
+            bh.consume(a.matmul(b).storage());
         }
     }
 
@@ -86,7 +86,7 @@ public class MatmulBench {
         try (org.kat4j.tensor.Scope s = org.kat4j.tensor.Scope.open()) {
             Tensor y = Ops.matmul(aGrad, bGrad, false, false);
             y.backward(seed);
-            bh.consume(aGrad.gradNd());
+            bh.consume(aGrad.grad());
         }
     }
 }

@@ -1,5 +1,6 @@
 package org.kat4j.bench;
 
+import org.kat4j.autograd.Losses;
 import org.kat4j.autograd.Ops;
 import org.kat4j.models.Models;
 import org.kat4j.models.VisionTransformer;
@@ -64,7 +65,7 @@ public class ModelStepBench {
     @Benchmark
     public double trainStep() {
         try (Scope s = Scope.open()) {
-            Tensor loss = Ops.crossEntropy(net.forward(images), labels, 0.0);
+            Tensor loss = Losses.crossEntropy(net.forward(images), labels, 0.0);
             opt.zeroGrad();
             loss.backward();
             opt.step();

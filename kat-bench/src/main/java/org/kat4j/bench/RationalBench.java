@@ -1,12 +1,11 @@
 package org.kat4j.bench;
 
-import org.kat4j.autograd.Ops;
+import org.kat4j.backend.cpu.CpuBackend;
+import org.kat4j.tensor.DType;
+import org.kat4j.tensor.Tensor;
 import org.kat4j.rational.CpuRationalKernel;
 import org.kat4j.rational.RationalKernels;
 import org.kat4j.rational.RationalInit;
-import org.nd4j.linalg.api.buffer.DataType;
-import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -26,7 +25,7 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The CPU group-rational kernel, forward and backward, beside a plain copy of the same tensor
- * (ND4J assign into a preallocated array) measured in the same run. Bytes moved: copy and
+ * (Tensor.assign, an ND4J assign, into a preallocated tensor) measured in the same run. Bytes moved: copy and
  * forward 2 tensors, backward 3 (x and g read, dx written). report.py turns times into GB/s.
  */
 @BenchmarkMode(Mode.AverageTime)
@@ -39,10 +38,10 @@ public class RationalBench {
     @Param({"32x197x768", "32x197x192", "128x197x3072"})
     public String shape;
 
-    INDArray x;
-    INDArray y;
-    INDArray g;
-    INDArray gx;
+    Tensor x;
+    Tensor y;
+    Tensor g;
+    Tensor gx;
     FloatBuffer xb;
     FloatBuffer yb;
     FloatBuffer gb;
@@ -60,18 +59,18 @@ public class RationalBench {
     public void setup() {
         long[] s = MatmulBench.dims(shape);
         Random r = new Random(0);
-        x = Nd4j.rand(DataType.FLOAT, s).subi(0.5).muli(6);
-        g = Nd4j.rand(DataType.FLOAT, s).subi(0.5);
-        y = Nd4j.createUninitialized(DataType.FLOAT, s);
-        gx = Nd4j.createUninitialized(DataType.FLOAT, s);
-        xb = x.data().asNioFloat();
-        yb = y.data().asNioFloat();
-        gb = g.data().asNioFloat();
-        gxb = gx.data().asNioFloat();
-        xbytes = Ops.bytes(x);
-        gbytes = Ops.bytes(g);
-        gxbytes = Ops.bytes(gx);
-        n = (int) x.length();
+        x = Tensor.rand(r, DType.FLOAT32, -3, 3, s);
+        g = Tensor.rand(r, DType.FLOAT32, -0.5, 0.5, s);
+        y = Tensor.zeros(DType.FLOAT32, s);
+        gx = Tensor.zeros(DType.FLOAT32, s);
+        xb = CpuBackend.floats(x.storage());
+        yb = CpuBackend.floats(y.storage());
+        gb = CpuBackend.floats(g.storage());
+        gxb = CpuBackend.floats(gx.storage());
+        xbytes = CpuBackend.bytes(x.storage());
+        gbytes = CpuBackend.bytes(g.storage());
+        gxbytes = CpuBackend.bytes(gx.storage());
+        n = (int) x.numel();
         d = (int) s[s.length - 1];
         num = new float[6];
         double[] a = RationalInit.SWISH.numerator();
@@ -85,8 +84,9 @@ public class RationalBench {
     }
 
     @Benchmark
-    public INDArray copy() {
-        return y.assign(x);
+    public Tensor copy() {
+        y.assign(x);
+        return y;
     }
 
     @Benchmark

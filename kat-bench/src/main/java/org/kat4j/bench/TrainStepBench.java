@@ -1,5 +1,6 @@
 package org.kat4j.bench;
 
+import org.kat4j.autograd.Losses;
 import org.kat4j.autograd.Ops;
 import org.kat4j.nn.Linear;
 import org.kat4j.optim.SGD;
@@ -57,7 +58,7 @@ public class TrainStepBench {
     }
 
     double step() {
-        Tensor loss = Ops.crossEntropy(fc2.forward(fc1.forward(x).gelu()), labels, 0.0);
+        Tensor loss = Losses.crossEntropy(fc2.forward(fc1.forward(x).gelu()), labels, 0.0);
         opt.zeroGrad();
         loss.backward();
         opt.step();

@@ -2,7 +2,8 @@ package org.kat4j.autograd;
 
 import org.kat4j.tensor.DType;
 import org.kat4j.tensor.Tensor;
-import org.nd4j.linalg.api.ndarray.INDArray;
+import org.kat4j.backend.Backend;
+import org.kat4j.backend.Storage;
 
 import java.util.Arrays;
 import java.util.Random;
@@ -35,7 +36,7 @@ public final class GradCheck {
             t.clearGrad();
         }
         Tensor y0 = f.apply(inputs);
-        Tensor r = Tensor.rand(new Random(seed), DType.FLOAT64, -1, 1, y0.shape());
+        Tensor r = Tensor.rand(new Random(seed), DType.FLOAT64, -1, 1, y0.shape()).to(y0.device());
         Tensor loss = y0.mul(r).sum();
         loss.backward();
         double worst = 0;
@@ -46,24 +47,26 @@ public final class GradCheck {
             if (!t.requiresGrad()) {
                 continue;
             }
-            INDArray v = t.nd();
-            INDArray g = t.gradNd();
-            long n = v.length();
+            Backend be = t.backend();
+            Storage v = t.storage();
+            Tensor gt = t.grad();
+            Storage g = gt == null ? null : gt.storage();
+            long n = v.numel();
             long step = Math.max(1, n / maxPerInput);
             for (long i = 0; i < n; i += step) {
-                double orig = v.getDouble(i);
+                double orig = be.getDouble(v, i);
                 double lp;
                 double lm;
                 try (var ng = Autograd.noGrad()) {
-                    v.putScalar(i, orig + h);
+                    be.setDouble(v, i, orig + h);
                     lp = f.apply(inputs).mul(r).sum().item();
-                    v.putScalar(i, orig - h);
+                    be.setDouble(v, i, orig - h);
                     lm = f.apply(inputs).mul(r).sum().item();
                 } finally {
-                    v.putScalar(i, orig);
+                    be.setDouble(v, i, orig);
                 }
                 double numeric = (lp - lm) / (2 * h);
-                double analytic = g == null ? 0.0 : g.getDouble(i);
+                double analytic = g == null ? 0.0 : be.getDouble(g, i);
                 double err = Math.abs(analytic - numeric) / Math.max(1.0, Math.abs(numeric));
                 checked++;
                 if (err > worst || Double.isNaN(err)) {

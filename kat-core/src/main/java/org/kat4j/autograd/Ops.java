@@ -1,38 +1,26 @@
 package org.kat4j.autograd;
 
-import org.kat4j.backend.ColumnSums;
-import org.kat4j.backend.GeluKernel;
-import org.kat4j.backend.LayerNormKernel;
-import org.kat4j.backend.SoftmaxKernel;
-import org.kat4j.backend.Simd;
+import org.kat4j.backend.Backend;
+import org.kat4j.backend.BinaryOp;
+import org.kat4j.backend.ScalarOp;
+import org.kat4j.backend.Shapes;
+import org.kat4j.backend.Storage;
+import org.kat4j.backend.UnaryOp;
 import org.kat4j.tensor.Tensor;
-import org.nd4j.linalg.api.buffer.DataType;
-import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.AddOp;
-import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.DivOp;
-import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.MulOp;
-import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.SubOp;
-import org.nd4j.linalg.api.ops.impl.transforms.strict.Erf;
-import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.indexing.INDArrayIndex;
-import org.nd4j.linalg.indexing.NDArrayIndex;
-import org.nd4j.linalg.ops.transforms.Transforms;
 
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.FloatBuffer;
 import java.util.Arrays;
 import java.util.Random;
 import java.util.function.UnaryOperator;
 
 /**
- * Every differentiable primitive with its derivative rule, in one place. Composite layers either
- * build on these or are fused ops here with one hand-written backward (LayerNorm, softmax,
- * cross-entropy).
+ * Every differentiable primitive with its derivative rule, in one place. Each rule checks its
+ * arguments, computes the value through its inputs' {@link Backend} and records the derivative
+ * (also written with backend calls), so one rule serves every device. Composite functions
+ * (tanh-GELU, SiLU, patchify) are written here from primitives; fused ops (GELU, softmax,
+ * LayerNorm) have one backend kernel each way. Losses are in {@link Losses}, the group-rational op
+ * in {@link org.kat4j.rational.RationalOp}.
  */
 public final class Ops {
-    private static final double SQRT2 = Math.sqrt(2.0);
-    private static final double INV_SQRT_2PI = 1.0 / Math.sqrt(2.0 * Math.PI);
     private static final double GELU_TANH_C = Math.sqrt(2.0 / Math.PI);
 
     private Ops() {
@@ -44,286 +32,217 @@ public final class Ops {
         return Arrays.toString(t.shape());
     }
 
-    private static void sameDType(String op, Tensor a, Tensor b) {
+    static void sameDType(String op, Tensor a, Tensor b) {
         if (a.dtype() != b.dtype()) {
             throw new IllegalArgumentException(op + ": dtypes differ, " + a.dtype() + " " + shapeOf(a) + " vs "
                     + b.dtype() + " " + shapeOf(b));
         }
     }
 
+    /** The backend of the inputs' device, or an error naming the op and both devices. */
+    public static Backend backend(String op, Tensor... xs) {
+        Tensor first = null;
+        for (Tensor t : xs) {
+            if (t == null) {
+                continue;
+            }
+            if (first == null) {
+                first = t;
+            } else if (!t.device().equals(first.device())) {
+                throw new IllegalArgumentException(op + ": inputs on different devices, " + shapeOf(first) + " on "
+                        + first.device() + " and " + shapeOf(t) + " on " + t.device() + " (move one with to(Device))");
+            }
+        }
+        return first.backend();
+    }
+
     /** Numpy broadcasting of two shapes, or an error naming the op and both shapes. */
     public static long[] broadcastShape(String op, long[] a, long[] b) {
-        int r = Math.max(a.length, b.length);
-        long[] out = new long[r];
-        for (int i = 0; i < r; i++) {
-            long da = i - (r - a.length) >= 0 ? a[i - (r - a.length)] : 1;
-            long db = i - (r - b.length) >= 0 ? b[i - (r - b.length)] : 1;
-            if (da != db && da != 1 && db != 1) {
-                throw new IllegalArgumentException(op + ": shapes " + Arrays.toString(a) + " and " + Arrays.toString(b)
-                        + " do not broadcast (dim " + i + ": " + da + " vs " + db + ")");
-            }
-            out[i] = Math.max(da, db);
-        }
-        return out;
+        return Shapes.broadcast(op, a, b);
     }
 
-    /** The float buffer of a dense float32 array, from its first element (what the CPU kernels read). */
-    public static FloatBuffer floats(INDArray a) {
-        return a.data().asNioFloat().position((int) a.offset()).slice();
+    private static Tensor result(String op, Storage y, Autograd.BackwardFn fn, Tensor... inputs) {
+        return Autograd.op(op, y, fn, inputs);
     }
 
-    /**
-     * The bytes of a dense float32 array from its first element, in native byte order (what the
-     * vector CPU kernels read in place).
-     */
-    public static ByteBuffer bytes(INDArray a) {
-        return a.data().asNio().position(Math.toIntExact(4 * a.offset())).slice().order(ByteOrder.nativeOrder());
+    private static void accumulate(Tensor t, Storage g, boolean owned) {
+        Autograd.accumulate(t, g, owned);
     }
 
-    /** Sums {@code g} down to {@code shape} (undoes broadcasting). Returns g itself when shapes match. */
-    public static INDArray sumTo(INDArray g, long[] shape) {
-        if (Arrays.equals(g.shape(), shape)) {
-            return g;
-        }
-        int lead = g.rank() - shape.length;
-        int[] axes = new int[g.rank()];
-        int n = 0;
-        for (int i = 0; i < g.rank(); i++) {
-            if (i < lead || (shape[i - lead] == 1 && g.size(i) != 1)) {
-                axes[n++] = i;
-            }
-        }
-        long rows = 1;
-        for (int i = 0; i < n; i++) {
-            rows *= g.size(axes[i]);
-        }
-        if (axes[n - 1] == n - 1 && g.dataType() == DataType.FLOAT && Tensor.isDense(g) && g.length() < Integer.MAX_VALUE) {
-            // only leading axes reduced: column sums of a [rows, cols] matrix (every bias gradient)
-            int cols = Math.toIntExact(g.length() / rows);
-            float[] s = ColumnSums.sum(floats(g), (int) rows, cols);
-            return Nd4j.createFromArray(s).reshape('c', shape);
-        }
-        INDArray s = g.sum(true, Arrays.copyOf(axes, n));
-        return s.reshape('c', shape);
-    }
-
-    /** {@code g} (broadcastable) expanded into a fresh array of {@code shape}. */
-    static INDArray expandTo(INDArray g, long[] shape) {
-        INDArray out = Nd4j.createUninitialized(g.dataType(), shape);
-        if (Arrays.equals(g.shape(), shape)) {
-            return out.assign(g);
-        }
-        out.assign(0);
-        Nd4j.exec(new AddOp(out, g, out));
-        return out;
-    }
-
-    private static int[] normAxes(int rank, int[] axes) {
-        if (axes.length == 0) {
-            int[] all = new int[rank];
-            for (int i = 0; i < rank; i++) {
-                all[i] = i;
-            }
-            return all;
-        }
-        int[] out = new int[axes.length];
-        for (int i = 0; i < axes.length; i++) {
-            int a = axes[i] < 0 ? axes[i] + rank : axes[i];
-            if (a < 0 || a >= rank) {
-                throw new IllegalArgumentException("axis " + axes[i] + " out of range for rank " + rank);
-            }
-            out[i] = a;
-        }
-        return out;
-    }
-
-    private static long[] keepDimsShape(long[] shape, int[] axes) {
-        long[] k = shape.clone();
-        for (int a : axes) {
-            k[a] = 1;
-        }
-        return k;
-    }
-
-    private static void accumulate(Tensor t, INDArray g, boolean owned) {
-        if (t.requiresGrad()) {
-            t.accumulateGrad(g, owned);
-        }
-    }
-
-    private static Tensor unary(String op, Tensor x, INDArray y, UnaryOperator<INDArray> dx) {
-        return Tensor.result(y).link(op, g -> accumulate(x, dx.apply(g), true), x);
-    }
-
-    private static INDArray pairwise(String op, INDArray a, INDArray b) {
-        long[] shape = broadcastShape(op, a.shape(), b.shape());
-        INDArray out = Nd4j.createUninitialized(a.dataType(), shape);
-        switch (op) {
-            case "add" -> Nd4j.exec(new AddOp(a, b, out));
-            case "sub" -> Nd4j.exec(new SubOp(a, b, out));
-            case "mul" -> Nd4j.exec(new MulOp(a, b, out));
-            case "div" -> Nd4j.exec(new DivOp(a, b, out));
-            default -> throw new AssertionError(op);
-        }
-        return out;
+    /** A one-input op whose rule maps dL/dy to a fresh dL/dx. */
+    private static Tensor unary(String op, Tensor x, Storage y, UnaryOperator<Storage> dx) {
+        return result(op, y, g -> accumulate(x, dx.apply(g), true), x);
     }
 
     // ================================================================== arithmetic
 
     public static Tensor add(Tensor a, Tensor b) {
         sameDType("add", a, b);
-        INDArray y = pairwise("add", a.nd(), b.nd());
-        return Tensor.result(y).link("add", g -> {
-            accumulate(a, sumTo(g, a.shape()), false);
-            accumulate(b, sumTo(g, b.shape()), false);
+        Backend be = backend("add", a, b);
+        Storage y = be.binary(BinaryOp.ADD, a.storage(), b.storage());
+        return result("add", y, g -> {
+            accumulate(a, be.sumTo(g, a.shape()), false);
+            accumulate(b, be.sumTo(g, b.shape()), false);
         }, a, b);
     }
 
     public static Tensor sub(Tensor a, Tensor b) {
         sameDType("sub", a, b);
-        INDArray y = pairwise("sub", a.nd(), b.nd());
-        return Tensor.result(y).link("sub", g -> {
-            accumulate(a, sumTo(g, a.shape()), false);
+        Backend be = backend("sub", a, b);
+        Storage y = be.binary(BinaryOp.SUB, a.storage(), b.storage());
+        return result("sub", y, g -> {
+            accumulate(a, be.sumTo(g, a.shape()), false);
             if (b.requiresGrad()) {
-                accumulate(b, sumTo(g, b.shape()).neg(), true);
+                accumulate(b, be.unary(UnaryOp.NEG, be.sumTo(g, b.shape())), true);
             }
         }, a, b);
     }
 
     public static Tensor mul(Tensor a, Tensor b) {
         sameDType("mul", a, b);
-        INDArray av = a.nd();
-        INDArray bv = b.nd();
-        INDArray y = pairwise("mul", av, bv);
-        return Tensor.result(y).link("mul", g -> {
+        Backend be = backend("mul", a, b);
+        Storage av = a.storage();
+        Storage bv = b.storage();
+        Storage y = be.binary(BinaryOp.MUL, av, bv);
+        return result("mul", y, g -> {
             if (a.requiresGrad()) {
-                accumulate(a, sumTo(pairwise("mul", g, bv), a.shape()), true);
+                accumulate(a, be.sumTo(be.binary(BinaryOp.MUL, g, bv), a.shape()), true);
             }
             if (b.requiresGrad()) {
-                accumulate(b, sumTo(pairwise("mul", g, av), b.shape()), true);
+                accumulate(b, be.sumTo(be.binary(BinaryOp.MUL, g, av), b.shape()), true);
             }
         }, a, b);
     }
 
     public static Tensor div(Tensor a, Tensor b) {
         sameDType("div", a, b);
-        INDArray av = a.nd();
-        INDArray bv = b.nd();
-        INDArray y = pairwise("div", av, bv);
-        return Tensor.result(y).link("div", g -> {
+        Backend be = backend("div", a, b);
+        Storage av = a.storage();
+        Storage bv = b.storage();
+        Storage y = be.binary(BinaryOp.DIV, av, bv);
+        return result("div", y, g -> {
             if (a.requiresGrad()) {
-                accumulate(a, sumTo(pairwise("div", g, bv), a.shape()), true);
+                accumulate(a, be.sumTo(be.binary(BinaryOp.DIV, g, bv), a.shape()), true);
             }
             if (b.requiresGrad()) {
                 // d(a/b)/db = -y / b
-                INDArray t = pairwise("mul", g, y);
-                accumulate(b, sumTo(pairwise("div", t, bv), b.shape()).negi(), true);
+                Storage t = be.binary(BinaryOp.MUL, g, y);
+                accumulate(b, be.unary(UnaryOp.NEG, be.sumTo(be.binary(BinaryOp.DIV, t, bv), b.shape())), true);
             }
         }, a, b);
     }
 
     public static Tensor addScalar(Tensor x, double s) {
-        return unary("addScalar", x, x.nd().add(s), g -> g.dup());
+        Backend be = x.backend();
+        return unary("addScalar", x, be.scalar(ScalarOp.ADD, x.storage(), s), be::copy);
     }
 
     public static Tensor mulScalar(Tensor x, double s) {
-        return unary("mulScalar", x, x.nd().mul(s), g -> g.mul(s));
+        Backend be = x.backend();
+        return unary("mulScalar", x, be.scalar(ScalarOp.MUL, x.storage(), s), g -> be.scalar(ScalarOp.MUL, g, s));
     }
 
     public static Tensor neg(Tensor x) {
-        return unary("neg", x, x.nd().neg(), INDArray::neg);
+        Backend be = x.backend();
+        return unary("neg", x, be.unary(UnaryOp.NEG, x.storage()), g -> be.unary(UnaryOp.NEG, g));
     }
 
     // ================================================================== elementwise functions
 
     public static Tensor exp(Tensor x) {
-        INDArray y = Transforms.exp(x.nd(), true);
-        return unary("exp", x, y, g -> g.mul(y));
+        Backend be = x.backend();
+        Storage y = be.unary(UnaryOp.EXP, x.storage());
+        return unary("exp", x, y, g -> be.binary(BinaryOp.MUL, g, y));
     }
 
     public static Tensor log(Tensor x) {
-        INDArray xv = x.nd();
-        return unary("log", x, Transforms.log(xv, true), g -> g.div(xv));
+        Backend be = x.backend();
+        Storage xv = x.storage();
+        return unary("log", x, be.unary(UnaryOp.LOG, xv), g -> be.binary(BinaryOp.DIV, g, xv));
     }
 
     public static Tensor sqrt(Tensor x) {
-        INDArray y = Transforms.sqrt(x.nd(), true);
-        return unary("sqrt", x, y, g -> g.div(y).muli(0.5));
+        Backend be = x.backend();
+        Storage y = be.unary(UnaryOp.SQRT, x.storage());
+        return unary("sqrt", x, y, g -> {
+            Storage d = be.binary(BinaryOp.DIV, g, y);
+            be.scaleInPlace(d, 0.5);
+            return d;
+        });
     }
 
     public static Tensor pow(Tensor x, double p) {
-        INDArray xv = x.nd();
-        return unary("pow", x, Transforms.pow(xv, p, true), g -> Transforms.pow(xv, p - 1, true).muli(g).muli(p));
+        Backend be = x.backend();
+        Storage xv = x.storage();
+        return unary("pow", x, be.scalar(ScalarOp.POW, xv, p), g -> {
+            Storage d = be.binary(BinaryOp.MUL, be.scalar(ScalarOp.POW, xv, p - 1), g);
+            be.scaleInPlace(d, p);
+            return d;
+        });
     }
 
     public static Tensor tanh(Tensor x) {
-        INDArray y = Transforms.tanh(x.nd(), true);
-        return unary("tanh", x, y, g -> y.mul(y).rsubi(1).muli(g));
+        Backend be = x.backend();
+        Storage y = be.unary(UnaryOp.TANH, x.storage());
+        // 1 - y^2
+        return unary("tanh", x, y, g -> be.binary(BinaryOp.MUL,
+                be.scalar(ScalarOp.RSUB, be.binary(BinaryOp.MUL, y, y), 1), g));
     }
 
     public static Tensor sigmoid(Tensor x) {
-        INDArray y = Transforms.sigmoid(x.nd(), true);
-        return unary("sigmoid", x, y, g -> y.rsub(1).muli(y).muli(g));
+        Backend be = x.backend();
+        Storage y = be.unary(UnaryOp.SIGMOID, x.storage());
+        // (1 - y) y
+        return unary("sigmoid", x, y, g -> be.binary(BinaryOp.MUL,
+                be.binary(BinaryOp.MUL, be.scalar(ScalarOp.RSUB, y, 1), y), g));
     }
 
     public static Tensor relu(Tensor x) {
-        INDArray xv = x.nd();
-        return unary("relu", x, Transforms.relu(xv, true), g -> xv.gt(0).castTo(g.dataType()).muli(g));
+        Backend be = x.backend();
+        Storage xv = x.storage();
+        return unary("relu", x, be.unary(UnaryOp.RELU, xv), g -> be.binary(BinaryOp.MUL, be.unary(UnaryOp.STEP, xv), g));
     }
 
-    /** GELU, exact erf form: x * Phi(x). */
+    /** GELU, exact erf form: x * Phi(x) (a fused kernel each way). */
     public static Tensor gelu(Tensor x) {
-        INDArray xv = x.nd();
-        if (Simd.available() && xv.dataType() == DataType.FLOAT && Tensor.isDense(xv) && xv.length() > 0) {
-            // fused one-pass vector kernels (org.kat4j.backend.GeluKernel); float64 and JVMs without
-            // the vector module keep the composed form (GeluKernel's plain-Java loops measured slower
-            // than it: 43 ms vs 29 ms forward+backward at 6304x768)
-            int n = Math.toIntExact(xv.length());
-            INDArray y = Nd4j.createUninitialized(DataType.FLOAT, xv.shape());
-            GeluKernel.forward(floats(xv), floats(y), n);
-            return unary("gelu", x, y, g -> {
-                INDArray gd = g.dataType() == DataType.FLOAT && Tensor.isDense(g) ? g : g.castTo(DataType.FLOAT).dup('c');
-                INDArray gx = Nd4j.createUninitialized(DataType.FLOAT, xv.shape());
-                GeluKernel.backward(floats(xv), floats(gd), floats(gx), n);
-                return gx;
-            });
-        }
-        INDArray cdf = xv.div(SQRT2);
-        Nd4j.exec(new Erf(cdf, cdf));
-        cdf.addi(1).muli(0.5); // Phi(x)
-        INDArray y = xv.mul(cdf);
-        return unary("gelu", x, y, g -> {
-            // Phi(x) + x * phi(x)
-            INDArray pdf = xv.mul(xv).muli(-0.5);
-            Transforms.exp(pdf, false).muli(INV_SQRT_2PI).muli(xv);
-            return pdf.addi(cdf).muli(g);
-        });
+        Backend be = x.backend();
+        Storage xv = x.storage();
+        return unary("gelu", x, be.gelu(xv), g -> be.geluBackward(xv, g));
     }
 
     /** GELU, tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
     public static Tensor geluTanh(Tensor x) {
-        INDArray xv = x.nd();
-        INDArray x2 = xv.mul(xv);
-        INDArray t = x2.mul(0.044715).addi(1).muli(xv).muli(GELU_TANH_C);
-        Transforms.tanh(t, false);
-        INDArray y = t.add(1).muli(xv).muli(0.5);
+        Backend be = x.backend();
+        Storage xv = x.storage();
+        Storage x2 = be.binary(BinaryOp.MUL, xv, xv);
+        // t = tanh(c (1 + 0.044715 x^2) x)
+        Storage u = be.scalar(ScalarOp.MUL, be.binary(BinaryOp.MUL,
+                be.scalar(ScalarOp.ADD, be.scalar(ScalarOp.MUL, x2, 0.044715), 1), xv), GELU_TANH_C);
+        Storage t = be.unary(UnaryOp.TANH, u);
+        Storage y = be.scalar(ScalarOp.MUL, be.binary(BinaryOp.MUL, be.scalar(ScalarOp.ADD, t, 1), xv), 0.5);
         return unary("geluTanh", x, y, g -> {
             // 0.5(1+t) + 0.5 x (1-t^2) c (1 + 3*0.044715 x^2)
-            INDArray du = x2.mul(3 * 0.044715).addi(1).muli(GELU_TANH_C);
-            INDArray d = t.mul(t).rsubi(1).muli(du).muli(xv).muli(0.5);
-            d.addi(t.add(1).muli(0.5));
-            return d.muli(g);
+            Storage du = be.scalar(ScalarOp.MUL, be.scalar(ScalarOp.ADD, be.scalar(ScalarOp.MUL, x2, 3 * 0.044715), 1),
+                    GELU_TANH_C);
+            Storage d = be.binary(BinaryOp.MUL, be.binary(BinaryOp.MUL,
+                    be.scalar(ScalarOp.RSUB, be.binary(BinaryOp.MUL, t, t), 1), du), xv);
+            be.scaleInPlace(d, 0.5);
+            Storage half = be.scalar(ScalarOp.MUL, be.scalar(ScalarOp.ADD, t, 1), 0.5);
+            be.addInPlace(d, half);
+            return be.binary(BinaryOp.MUL, d, g);
         });
     }
 
     /** SiLU / swish: x * sigmoid(x). */
     public static Tensor silu(Tensor x) {
-        INDArray xv = x.nd();
-        INDArray s = Transforms.sigmoid(xv, true);
-        return unary("silu", x, xv.mul(s), g -> {
+        Backend be = x.backend();
+        Storage xv = x.storage();
+        Storage s = be.unary(UnaryOp.SIGMOID, xv);
+        return unary("silu", x, be.binary(BinaryOp.MUL, xv, s), g -> {
             // s (1 + x (1 - s))
-            INDArray d = s.rsub(1).muli(xv).addi(1).muli(s);
-            return d.muli(g);
+            Storage d = be.binary(BinaryOp.MUL, be.scalar(ScalarOp.ADD,
+                    be.binary(BinaryOp.MUL, be.scalar(ScalarOp.RSUB, s, 1), xv), 1), s);
+            return be.binary(BinaryOp.MUL, d, g);
         });
     }
 
@@ -336,6 +255,7 @@ public final class Ops {
      */
     public static Tensor matmul(Tensor a, Tensor b, boolean transA, boolean transB) {
         sameDType("matmul", a, b);
+        Backend be = backend("matmul", a, b);
         long[] as = a.shape();
         long[] bs = b.shape();
         if (as.length < 2 || bs.length < 2) {
@@ -343,7 +263,6 @@ public final class Ops {
         }
         int ra = as.length;
         int rb = bs.length;
-        long m = transA ? as[ra - 1] : as[ra - 2];
         long ka = transA ? as[ra - 2] : as[ra - 1];
         long kb = transB ? bs[rb - 1] : bs[rb - 2];
         long n = transB ? bs[rb - 2] : bs[rb - 1];
@@ -351,6 +270,7 @@ public final class Ops {
             throw new IllegalArgumentException("matmul: inner dimensions differ, " + shapeOf(a) + (transA ? "^T" : "")
                     + " @ " + shapeOf(b) + (transB ? "^T" : "") + " (" + ka + " vs " + kb + ")");
         }
+        Storage bv = b.storage();
         if (rb == 2 && ra > 2) {
             if (transA) {
                 throw new IllegalArgumentException("matmul: transA with a batched " + shapeOf(a) + " and a 2-D "
@@ -358,49 +278,33 @@ public final class Ops {
             }
             // fold a's leading dims into rows: one big GEMM
             long rows = a.numel() / ka;
-            INDArray a2 = a.nd().reshape('c', rows, ka);
-            INDArray y2 = gemm(a2, b.nd(), false, transB);
+            Storage a2 = be.reshape(a.storage(), rows, ka);
             long[] outShape = as.clone();
             outShape[ra - 1] = n;
-            INDArray y = y2.reshape('c', outShape);
-            INDArray bv = b.nd();
-            return Tensor.result(y).link("matmul", g -> {
-                INDArray g2 = g.reshape('c', rows, n);
+            Storage y = be.reshape(be.matmul(a2, bv, false, transB), outShape);
+            return result("matmul", y, g -> {
+                Storage g2 = be.reshape(g, rows, n);
                 if (a.requiresGrad()) {
-                    accumulate(a, gemm(g2, bv, false, !transB).reshape('c', as), true);
+                    accumulate(a, be.reshape(be.matmul(g2, bv, false, !transB), as), true);
                 }
                 if (b.requiresGrad()) {
-                    accumulate(b, transB ? gemm(g2, a2, true, false) : gemm(a2, g2, true, false), true);
+                    accumulate(b, transB ? be.matmul(g2, a2, true, false) : be.matmul(a2, g2, true, false), true);
                 }
             }, a, b);
         }
         if (ra != rb || !Arrays.equals(Arrays.copyOf(as, ra - 2), Arrays.copyOf(bs, rb - 2))) {
             throw new IllegalArgumentException("matmul: batch dimensions differ, " + shapeOf(a) + " @ " + shapeOf(b));
         }
-        INDArray av = a.nd();
-        INDArray bv = b.nd();
-        INDArray y = gemm(av, bv, transA, transB);
-        return Tensor.result(y).link("matmul", g -> {
+        Storage av = a.storage();
+        Storage y = be.matmul(av, bv, transA, transB);
+        return result("matmul", y, g -> {
             if (a.requiresGrad()) {
-                accumulate(a, transA ? gemm(bv, g, transB, true) : gemm(g, bv, false, !transB), true);
+                accumulate(a, transA ? be.matmul(bv, g, transB, true) : be.matmul(g, bv, false, !transB), true);
             }
             if (b.requiresGrad()) {
-                accumulate(b, transB ? gemm(g, av, true, transA) : gemm(av, g, !transA, false), true);
+                accumulate(b, transB ? be.matmul(g, av, true, transA) : be.matmul(av, g, !transA, false), true);
             }
         }, a, b);
-    }
-
-    /** BLAS GEMM (batched over leading dims) into a freshly allocated C-ordered output. */
-    static INDArray gemm(INDArray a, INDArray b, boolean ta, boolean tb) {
-        int r = a.rank();
-        long m = ta ? a.size(r - 1) : a.size(r - 2);
-        long n = tb ? b.size(r - 2) : b.size(r - 1);
-        long[] shape = a.shape().clone();
-        shape[r - 2] = m;
-        shape[r - 1] = n;
-        INDArray c = Nd4j.createUninitialized(a.dataType(), shape);
-        Nd4j.gemm(a, b, c, ta, tb, 1.0, 0.0);
-        return c;
     }
 
     /** {@code x @ w^T + b} with a PyTorch-layout weight [out, in]; b may be null. */
@@ -416,40 +320,46 @@ public final class Ops {
     // ================================================================== reductions
 
     public static Tensor sum(Tensor x, boolean keepDims, int... axes) {
+        Backend be = x.backend();
         long[] xs = x.shape();
-        int[] ax = normAxes(xs.length, axes);
-        INDArray y = x.nd().sum(keepDims, ax);
-        long[] keep = keepDimsShape(xs, ax);
-        return unary("sum", x, y, g -> expandTo(g.reshape('c', keep), xs));
+        int[] ax = Shapes.axes(xs.length, axes);
+        Storage y = be.sum(x.storage(), ax, keepDims);
+        long[] keep = Shapes.keepDims(xs, ax);
+        return unary("sum", x, y, g -> be.expand(be.reshape(g, keep), xs));
     }
 
     public static Tensor mean(Tensor x, boolean keepDims, int... axes) {
+        Backend be = x.backend();
         long[] xs = x.shape();
-        int[] ax = normAxes(xs.length, axes);
+        int[] ax = Shapes.axes(xs.length, axes);
         long count = 1;
         for (int a : ax) {
             count *= xs[a];
         }
         double inv = 1.0 / count;
-        INDArray y = x.nd().mean(keepDims, ax);
-        long[] keep = keepDimsShape(xs, ax);
-        return unary("mean", x, y, g -> expandTo(g.reshape('c', keep), xs).muli(inv));
+        Storage y = be.mean(x.storage(), ax, keepDims);
+        long[] keep = Shapes.keepDims(xs, ax);
+        return unary("mean", x, y, g -> {
+            Storage d = be.expand(be.reshape(g, keep), xs);
+            be.scaleInPlace(d, inv);
+            return d;
+        });
     }
 
     public static Tensor max(Tensor x, boolean keepDims, int... axes) {
+        Backend be = x.backend();
         long[] xs = x.shape();
-        int[] ax = normAxes(xs.length, axes);
-        INDArray xv = x.nd();
-        INDArray yk = xv.max(true, ax);
-        INDArray y = keepDims ? yk : xv.max(false, ax);
-        long[] keep = keepDimsShape(xs, ax);
+        int[] ax = Shapes.axes(xs.length, axes);
+        Storage xv = x.storage();
+        Storage yk = be.max(xv, ax, true);
+        Storage y = keepDims ? yk : be.max(xv, ax, false);
+        long[] keep = Shapes.keepDims(xs, ax);
         return unary("max", x, y, g -> {
             // gradient shared equally among tied maxima
-            INDArray mask = pairwise("sub", xv, yk);
-            mask = mask.eq(0).castTo(xv.dataType());
-            INDArray count = mask.sum(true, ax);
-            INDArray share = pairwise("div", g.reshape('c', keep), count);
-            return pairwise("mul", mask, share);
+            Storage mask = be.unary(UnaryOp.IS_ZERO, be.binary(BinaryOp.SUB, xv, yk));
+            Storage count = be.sum(mask, ax, true);
+            Storage share = be.binary(BinaryOp.DIV, be.reshape(g, keep), count);
+            return be.binary(BinaryOp.MUL, mask, share);
         });
     }
 
@@ -476,8 +386,9 @@ public final class Ops {
             throw new IllegalArgumentException("reshape: " + shapeOf(x) + " (" + x.numel() + " elements) cannot become "
                     + Arrays.toString(shape));
         }
+        Backend be = x.backend();
         long[] xs = x.shape();
-        return unary("reshape", x, x.nd().reshape('c', target), g -> g.reshape('c', xs).dup('c'));
+        return unary("reshape", x, be.reshape(x.storage(), target), g -> be.copy(be.reshape(g, xs)));
     }
 
     public static Tensor permute(Tensor x, int... dims) {
@@ -486,6 +397,7 @@ public final class Ops {
             throw new IllegalArgumentException("permute: " + dims.length + " dims given for " + shapeOf(x));
         }
         int[] inv = new int[r];
+        int[] norm = new int[r];
         boolean[] used = new boolean[r];
         for (int i = 0; i < r; i++) {
             int d = dims[i] < 0 ? dims[i] + r : dims[i];
@@ -495,9 +407,10 @@ public final class Ops {
             }
             used[d] = true;
             inv[d] = i;
+            norm[i] = d;
         }
-        INDArray y = x.nd().permute(dims).dup('c');
-        return unary("permute", x, y, g -> g.permute(inv).dup('c'));
+        Backend be = x.backend();
+        return unary("permute", x, be.permute(x.storage(), norm), g -> be.permute(g, inv));
     }
 
     public static Tensor transpose(Tensor x, int d0, int d1) {
@@ -513,14 +426,6 @@ public final class Ops {
         return permute(x, dims);
     }
 
-    private static INDArrayIndex[] narrowIndex(int rank, int dim, long start, long length) {
-        INDArrayIndex[] idx = new INDArrayIndex[rank];
-        for (int i = 0; i < rank; i++) {
-            idx[i] = i == dim ? NDArrayIndex.interval(start, start + length) : NDArrayIndex.all();
-        }
-        return idx;
-    }
-
     /** The slice [start, start+length) along {@code dim}. */
     public static Tensor narrow(Tensor x, int dim, long start, long length) {
         int d = dim < 0 ? dim + x.rank() : dim;
@@ -528,14 +433,9 @@ public final class Ops {
             throw new IllegalArgumentException("narrow: dim " + dim + " [" + start + ", " + (start + length)
                     + ") out of range for " + shapeOf(x));
         }
+        Backend be = x.backend();
         long[] xs = x.shape();
-        INDArrayIndex[] idx = narrowIndex(xs.length, d, start, length);
-        INDArray y = x.nd().get(idx).dup('c');
-        return unary("narrow", x, y, g -> {
-            INDArray dx = Nd4j.zeros(g.dataType(), xs);
-            dx.get(idx).assign(g);
-            return dx;
-        });
+        return unary("narrow", x, be.narrow(x.storage(), d, start, length), g -> be.unnarrow(g, xs, d, start));
     }
 
     /** Joins tensors along {@code dim}; all other dims must match. */
@@ -545,7 +445,8 @@ public final class Ops {
         }
         int r = xs[0].rank();
         int d = dim < 0 ? dim + r : dim;
-        INDArray[] arrs = new INDArray[xs.length];
+        Backend be = backend("concat", xs);
+        Storage[] parts = new Storage[xs.length];
         for (int i = 0; i < xs.length; i++) {
             sameDType("concat", xs[0], xs[i]);
             long[] a = xs[0].shape().clone();
@@ -559,15 +460,14 @@ public final class Ops {
                 throw new IllegalArgumentException("concat along " + dim + ": shapes " + shapeOf(xs[0]) + " and "
                         + shapeOf(xs[i]) + " differ outside that dim");
             }
-            arrs[i] = xs[i].nd();
+            parts[i] = xs[i].storage();
         }
-        INDArray y = xs.length == 1 ? arrs[0].dup('c') : Nd4j.concat(d, arrs);
-        return Tensor.result(y).link("concat", g -> {
+        return result("concat", be.concat(d, parts), g -> {
             long off = 0;
             for (Tensor t : xs) {
                 long len = t.size(d);
                 if (t.requiresGrad()) {
-                    accumulate(t, g.get(narrowIndex(r, d, off, len)).dup('c'), true);
+                    accumulate(t, be.narrow(g, d, off, len), true);
                 }
                 off += len;
             }
@@ -585,105 +485,23 @@ public final class Ops {
                         + shapeOf(x));
             }
         }
-        INDArray xv = x.nd();
-        INDArray[] parts = new INDArray[index.length];
-        for (int k = 0; k < index.length; k++) {
-            parts[k] = xv.get(narrowIndex(r, d, index[k], 1));
-        }
-        INDArray y = parts.length == 1 ? parts[0].dup('c') : Nd4j.concat(d, parts);
-        return unary("indexSelect", x, y, g -> {
-            INDArray dx = Nd4j.zeros(g.dataType(), xs);
-            for (int k = 0; k < index.length; k++) {
-                dx.get(narrowIndex(r, d, index[k], 1)).addi(g.get(narrowIndex(r, d, k, 1)));
-            }
-            return dx;
-        });
+        Backend be = x.backend();
+        long[] idx = index.clone();
+        return unary("indexSelect", x, be.indexSelect(x.storage(), d, idx), g -> be.indexAdd(g, xs, d, idx));
     }
 
     // ================================================================== softmax family (last axis)
 
     public static Tensor softmax(Tensor x) {
-        int last = x.rank() - 1;
-        INDArray xv = x.nd();
-        if (Simd.available() && xv.dataType() == DataType.FLOAT && Tensor.isDense(xv) && xv.length() > 0) {
-            // fused vector kernel (org.kat4j.backend.SoftmaxKernel): one pass each way instead of
-            // five and four ND4J ops
-            int n = Math.toIntExact(xv.length());
-            int d = Math.toIntExact(xv.size(last));
-            INDArray y = Nd4j.createUninitialized(DataType.FLOAT, xv.shape());
-            SoftmaxKernel.forward(floats(xv), floats(y), n, d);
-            return unary("softmax", x, y, g -> {
-                INDArray gd = g.dataType() == DataType.FLOAT && Tensor.isDense(g) ? g : g.castTo(DataType.FLOAT).dup('c');
-                INDArray gx = Nd4j.createUninitialized(DataType.FLOAT, xv.shape());
-                SoftmaxKernel.backward(floats(y), floats(gd), floats(gx), n, d);
-                return gx;
-            });
-        }
-        INDArray e = pairwise("sub", xv, xv.max(true, last));
-        Transforms.exp(e, false);
-        INDArray y = pairwise("div", e, e.sum(true, last));
-        return unary("softmax", x, y, g -> {
-            INDArray dot = g.mul(y).sum(true, last);
-            return pairwise("sub", g, dot).muli(y);
-        });
+        Backend be = x.backend();
+        Storage y = be.softmax(x.storage());
+        return unary("softmax", x, y, g -> be.softmaxBackward(y, g));
     }
 
     public static Tensor logSoftmax(Tensor x) {
-        int last = x.rank() - 1;
-        INDArray xv = x.nd();
-        INDArray shifted = pairwise("sub", xv, xv.max(true, last));
-        INDArray lse = Transforms.log(Transforms.exp(shifted, true).sum(true, last), false);
-        INDArray y = pairwise("sub", shifted, lse);
-        return unary("logSoftmax", x, y, g -> {
-            INDArray p = Transforms.exp(y, true);
-            return pairwise("sub", g, pairwise("mul", p, g.sum(true, last)));
-        });
-    }
-
-    /**
-     * Mean cross-entropy of logits [N, C] against class labels, with label smoothing
-     * {@code smoothing} (target (1-s) on the label, s/C spread over all classes).
-     */
-    public static Tensor crossEntropy(Tensor logits, int[] labels, double smoothing) {
-        if (logits.rank() != 2 || logits.size(0) != labels.length) {
-            throw new IllegalArgumentException("crossEntropy: logits " + shapeOf(logits) + ", expected [" + labels.length
-                    + ", classes] for " + labels.length + " labels");
-        }
-        long c = logits.size(1);
-        double[] t = new double[Math.toIntExact(logits.numel())];
-        double off = smoothing / c;
-        Arrays.fill(t, off);
-        for (int i = 0; i < labels.length; i++) {
-            if (labels[i] < 0 || labels[i] >= c) {
-                throw new IllegalArgumentException("crossEntropy: label " + labels[i] + " at " + i + " outside [0, " + c + ")");
-            }
-            t[Math.toIntExact(i * c + labels[i])] += 1.0 - smoothing;
-        }
-        INDArray targets = Nd4j.create(t, logits.shape(), 'c').castTo(logits.nd().dataType());
-        return crossEntropySoft(logits, Tensor.wrap(targets));
-    }
-
-    /** Mean cross-entropy against soft targets [N, C] (rows summing to 1: mixup, cutmix, smoothing). */
-    public static Tensor crossEntropySoft(Tensor logits, Tensor targets) {
-        if (!Arrays.equals(logits.shape(), targets.shape()) || logits.rank() != 2) {
-            throw new IllegalArgumentException("crossEntropy: logits " + shapeOf(logits) + " and targets "
-                    + shapeOf(targets) + ", expected the same [N, C]");
-        }
-        INDArray xv = logits.nd();
-        INDArray tv = targets.nd();
-        long n = logits.size(0);
-        INDArray shifted = pairwise("sub", xv, xv.max(true, 1));
-        INDArray lse = Transforms.log(Transforms.exp(shifted, true).sum(true, 1), false);
-        INDArray logp = pairwise("sub", shifted, lse);
-        double loss = -logp.mul(tv).sumNumber().doubleValue() / n;
-        INDArray y = Nd4j.scalar(xv.dataType(), loss);
-        return unary("crossEntropy", logits, y, g -> {
-            double s = g.getDouble(0) / n;
-            // (softmax - t) * s, with the target rows' mass (1 for proper distributions) scaling softmax
-            INDArray p = Transforms.exp(logp, true);
-            INDArray mass = tv.sum(true, 1);
-            return pairwise("mul", p, mass).subi(tv).muli(s);
-        });
+        Backend be = x.backend();
+        Storage y = be.logSoftmax(x.storage());
+        return unary("logSoftmax", x, y, g -> be.logSoftmaxBackward(y, g));
     }
 
     // ================================================================== normalisation and regularisation
@@ -695,62 +513,21 @@ public final class Ops {
             throw new IllegalArgumentException("layerNorm: input " + shapeOf(x) + ", weight " + shapeOf(weight)
                     + ", bias " + shapeOf(bias) + ": expected weight and bias [" + d + "]");
         }
-        int last = x.rank() - 1;
-        INDArray xv = x.nd();
-        if (Simd.available() && xv.dataType() == DataType.FLOAT && Tensor.isDense(xv) && xv.length() > 0
-                && weight.nd().dataType() == DataType.FLOAT && bias.nd().dataType() == DataType.FLOAT) {
-            return layerNormFused(x, weight, bias, eps);
-        }
-        INDArray xc = pairwise("sub", xv, xv.mean(true, last));
-        INDArray var = xc.mul(xc).mean(true, last);
-        INDArray rstd = Transforms.pow(var.addi(eps), -0.5, false);
-        INDArray xhat = pairwise("mul", xc, rstd);
-        INDArray wv = weight.nd();
-        INDArray y = pairwise("add", pairwise("mul", xhat, wv), bias.nd());
-        long[] ws = weight.shape();
-        return Tensor.result(y).link("layerNorm", g -> {
-            if (weight.requiresGrad()) {
-                accumulate(weight, sumTo(g.mul(xhat), ws), true);
+        Backend be = backend("layerNorm", x, weight, bias);
+        Storage xv = x.storage();
+        Storage wv = weight.storage();
+        Backend.Saved saved = be.layerNorm(xv, wv, bias.storage(), eps);
+        return result("layerNorm", saved.out(), g -> {
+            Storage[] grads = be.layerNormBackward(saved, xv, wv, g, x.requiresGrad(), weight.requiresGrad(),
+                    bias.requiresGrad());
+            if (grads[1] != null) {
+                accumulate(weight, grads[1], true);
             }
-            if (bias.requiresGrad()) {
-                accumulate(bias, sumTo(g, ws).dup(), true);
+            if (grads[2] != null) {
+                accumulate(bias, grads[2], true);
             }
-            if (x.requiresGrad()) {
-                INDArray dxhat = pairwise("mul", g, wv);
-                INDArray m1 = dxhat.mean(true, last);
-                INDArray m2 = dxhat.mul(xhat).mean(true, last);
-                INDArray dx = pairwise("sub", dxhat, m1);
-                dx.subi(pairwise("mul", xhat, m2));
-                accumulate(x, pairwise("mul", dx, rstd), true);
-            }
-        }, x, weight, bias);
-    }
-
-    /** LayerNorm through {@link LayerNormKernel}: one pass forward, one backward (float32, vector API). */
-    private static Tensor layerNormFused(Tensor x, Tensor weight, Tensor bias, double eps) {
-        INDArray xv = x.nd();
-        int n = Math.toIntExact(xv.length());
-        int d = Math.toIntExact(x.size(-1));
-        float[] w = weight.nd().dup('c').toFloatVector();
-        float[] b = bias.nd().dup('c').toFloatVector();
-        float[] mean = new float[n / d];
-        float[] rstd = new float[n / d];
-        INDArray y = Nd4j.createUninitialized(DataType.FLOAT, xv.shape());
-        LayerNormKernel.forward(floats(xv), floats(y), n, d, w, b, (float) eps, mean, rstd);
-        return Tensor.result(y).link("layerNorm", g -> {
-            INDArray gd = g.dataType() == DataType.FLOAT && Tensor.isDense(g) ? g : g.castTo(DataType.FLOAT).dup('c');
-            INDArray gx = x.requiresGrad() ? Nd4j.createUninitialized(DataType.FLOAT, xv.shape()) : null;
-            double[] dw = weight.requiresGrad() ? new double[d] : null;
-            double[] db = bias.requiresGrad() ? new double[d] : null;
-            LayerNormKernel.backward(floats(xv), floats(gd), gx == null ? null : floats(gx), n, d, w, mean, rstd, dw, db);
-            if (dw != null) {
-                accumulate(weight, Nd4j.createFromArray(dw).castTo(DataType.FLOAT), true);
-            }
-            if (db != null) {
-                accumulate(bias, Nd4j.createFromArray(db).castTo(DataType.FLOAT), true);
-            }
-            if (gx != null) {
-                accumulate(x, gx, true);
+            if (grads[0] != null) {
+                accumulate(x, grads[0], true);
             }
         }, x, weight, bias);
     }
@@ -789,9 +566,10 @@ public final class Ops {
         for (int i = 0; i < m.length; i++) {
             m[i] = rng.nextDouble() < p ? 0.0 : keep;
         }
-        INDArray mask = Nd4j.create(m, maskShape, 'c').castTo(x.nd().dataType());
-        INDArray y = pairwise("mul", x.nd(), mask);
-        return unary(op, x, y, g -> pairwise("mul", g, mask));
+        Backend be = x.backend();
+        Storage mask = be.copy(be.fromDoubles(m, maskShape), x.dtype());
+        Storage y = be.binary(BinaryOp.MUL, x.storage(), mask);
+        return unary(op, x, y, g -> be.binary(BinaryOp.MUL, g, mask));
     }
 
     // ================================================================== patch embedding

@@ -1,5 +1,6 @@
 package org.kat4j.nn;
 
+import org.kat4j.backend.Device;
 import org.kat4j.tensor.Tensor;
 
 import java.util.ArrayList;
@@ -49,6 +50,25 @@ public abstract class Module {
 
     public List<Tensor> parameters() {
         return new ArrayList<>(namedParameters().values());
+    }
+
+    /**
+     * Moves every parameter (and its gradient) to {@code device} in place and returns this. Build
+     * the optimizer after moving, or its state follows the parameters on the next step.
+     */
+    public Module to(Device device) {
+        for (Tensor p : namedParameters().values()) {
+            p.moveTo(device);
+        }
+        return this;
+    }
+
+    /** The device of the parameters (the CPU for a module without any). */
+    public Device device() {
+        for (Tensor p : namedParameters().values()) {
+            return p.device();
+        }
+        return Device.CPU;
     }
 
     /** Total number of parameter elements. */
@@ -112,7 +132,7 @@ public abstract class Module {
         for (var e : mine.entrySet()) {
             Tensor v = state.get(e.getKey());
             if (v != null) {
-                e.getValue().nd().assign(v.nd().castTo(e.getValue().nd().dataType()));
+                e.getValue().assign(v);
             }
         }
     }

@@ -1,8 +1,11 @@
 package org.kat4j.optim;
 
+import org.kat4j.backend.Backend;
+import org.kat4j.backend.BinaryOp;
+import org.kat4j.backend.ScalarOp;
+import org.kat4j.backend.Storage;
 import org.kat4j.tensor.Scope;
 import org.kat4j.tensor.Tensor;
-import org.nd4j.linalg.api.ndarray.INDArray;
 
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -12,7 +15,7 @@ import java.util.Map;
 public final class SGD extends Optimizer {
     private final double momentum;
     private final double weightDecay;
-    private final Map<Tensor, INDArray> velocity = new IdentityHashMap<>();
+    private final Map<Tensor, Storage> velocity = new IdentityHashMap<>();
 
     public SGD(List<Tensor> params, double lr, double momentum, double weightDecay) {
         super(params, lr);
@@ -23,23 +26,26 @@ public final class SGD extends Optimizer {
     @Override
     public void step() {
         for (Tensor p : params) {
-            INDArray g = p.gradNd();
-            if (g == null) {
+            Tensor grad = p.grad();
+            if (grad == null) {
                 continue;
             }
-            INDArray w = p.nd();
-            INDArray d = weightDecay != 0 ? g.add(w.mul(weightDecay)) : g;
+            Backend be = p.backend();
+            Storage g = grad.storage();
+            Storage w = p.storage();
+            Storage d = weightDecay != 0 ? be.binary(BinaryOp.ADD, g, be.scalar(ScalarOp.MUL, w, weightDecay)) : g;
             if (momentum != 0) {
-                INDArray v = velocity.get(p);
+                Storage v = velocity.get(p);
                 if (v == null) {
-                    v = Scope.detached(() -> d.dup('c'));
+                    v = Scope.detached(() -> be.copy(d));
                     velocity.put(p, v);
                 } else {
-                    v.muli(momentum).addi(d);
+                    be.scaleInPlace(v, momentum);
+                    be.addInPlace(v, d);
                 }
-                w.subi(v.mul(lr));
+                be.addScaledInPlace(w, v, -lr);
             } else {
-                w.subi(d.mul(lr));
+                be.addScaledInPlace(w, d, -lr);
             }
         }
     }

@@ -1,7 +1,7 @@
 package org.kat4j.rational;
 
 import java.nio.FloatBuffer;
-import org.kat4j.backend.Parallel;
+import org.kat4j.backend.cpu.Parallel;
 
 /**
  * The CPU group-rational kernel: fused one-pass forward and one-pass backward over the buffer, in

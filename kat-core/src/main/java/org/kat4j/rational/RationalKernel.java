@@ -14,7 +14,7 @@ import java.nio.FloatBuffer;
  * b0..b3 of each group. See KAT.md section 1 for the formulas.
  *
  * <p>Each method also comes taking {@link ByteBuffer}s of float32 values in native byte order
- * (what {@code Ops.bytes} gives for an ND4J array): the vector CPU kernel reads and writes those
+ * (what the CPU backend passes for its arrays): the vector CPU kernel reads and writes those
  * in place, which is faster than through a {@link FloatBuffer}; other kernels take their float
  * view.
  */

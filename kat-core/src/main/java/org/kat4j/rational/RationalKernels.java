@@ -1,6 +1,6 @@
 package org.kat4j.rational;
 
-import org.kat4j.backend.Simd;
+import org.kat4j.backend.cpu.Simd;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -10,9 +10,11 @@ import java.util.Optional;
 import java.util.ServiceLoader;
 
 /**
- * Picks the rational kernel once per process: the highest-priority available provider, else the
- * CPU kernel (its vector-API form when {@link Simd#available()}). {@code -Dkat4j.rational.kernel=cpu}
- * forces the CPU kernel.
+ * Picks the host-memory rational kernel once per process: the CPU kernel (its vector-API form when
+ * {@link Simd#available()}) unless {@code -Dkat4j.rational.kernel=provider} opts in to the
+ * highest-priority {@link RationalKernelProvider} that works. A provider's kernel (kat-cuda's)
+ * copies every call's tensors to the device and back, so inside a model it is slower than the CPU
+ * kernel; it is kept for measuring the device kernels on their own.
  */
 public final class RationalKernels {
     private static final Logger LOG = LoggerFactory.getLogger(RationalKernels.class);
@@ -51,8 +53,15 @@ public final class RationalKernels {
         RationalKernel best = cpu();
         int bestPriority = 0;
         REPORT.add("cpu: available (" + best.name() + ")");
-        if ("cpu".equalsIgnoreCase(System.getProperty("kat4j.rational.kernel", ""))) {
-            REPORT.add("forced to cpu by -Dkat4j.rational.kernel=cpu");
+        String choice = System.getProperty("kat4j.rational.kernel", "cpu");
+        if (!"provider".equalsIgnoreCase(choice)) {
+            if (!"cpu".equalsIgnoreCase(choice)) {
+                LOG.warn("-Dkat4j.rational.kernel={}: expected cpu or provider; using cpu", choice);
+            }
+            for (RationalKernelProvider p : ServiceLoader.load(RationalKernelProvider.class)) {
+                REPORT.add(p.getClass().getName() + ": not used (copies tensors to the device and back on every call;"
+                        + " -Dkat4j.rational.kernel=provider opts in)");
+            }
             return best;
         }
         for (RationalKernelProvider p : ServiceLoader.load(RationalKernelProvider.class)) {

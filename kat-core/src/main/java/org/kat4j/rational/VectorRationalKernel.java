@@ -12,7 +12,7 @@ import java.util.Arrays;
 
 /**
  * The CPU kernel with its backward written on the JDK vector API (used when
- * {@link org.kat4j.backend.Simd#available()}); the forward is {@link CpuRationalKernel}'s, which
+ * {@link org.kat4j.backend.cpu.Simd#available()}); the forward is {@link CpuRationalKernel}'s, which
  * C2 already vectorises at 0.7x of a copy.
  *
  * <p>The backward walks the data in memory order, a row at a time and a group at a time inside

@@ -1,15 +1,12 @@
 package org.kat4j.tensor;
 
-import org.nd4j.linalg.api.memory.MemoryWorkspace;
-import org.nd4j.linalg.api.memory.conf.WorkspaceConfiguration;
-import org.nd4j.linalg.api.memory.enums.AllocationPolicy;
-import org.nd4j.linalg.api.memory.enums.LearningPolicy;
-import org.nd4j.linalg.api.memory.enums.SpillPolicy;
-import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
+import org.kat4j.backend.Backend;
+import org.kat4j.backend.Backends;
 
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Deque;
+import java.util.List;
 import java.util.function.Supplier;
 
 /**
@@ -24,26 +21,24 @@ import java.util.function.Supplier;
  * }
  * }</pre>
  *
- * <p>Every array allocated inside the scope lives in an ND4J workspace (an arena): after the first
- * step learns its size, later steps reuse the same memory instead of allocating and freeing
- * buffers, which on this stack otherwise waits on the garbage collector. Parameters, their
- * gradients and optimizer state live outside any scope. A tensor made inside a scope and used
- * after it closed throws {@link IllegalStateException} instead of reading reused memory.
+ * <p>Each backend decides how: the CPU backend allocates everything inside the scope in an arena
+ * (an ND4J workspace) that, after the first step has learned its size, later steps reuse instead of
+ * allocating and freeing buffers, which on that stack otherwise waits on the garbage collector.
+ * Parameters, their gradients and optimizer state live outside any scope. A tensor made inside a
+ * scope and used after it closed throws {@link IllegalStateException} instead of reading reused
+ * memory.
  */
 public final class Scope implements AutoCloseable {
     private static final ThreadLocal<Deque<Scope>> STACK = ThreadLocal.withInitial(ArrayDeque::new);
-    private static final WorkspaceConfiguration CONFIG = WorkspaceConfiguration.builder()
-            .policyAllocation(AllocationPolicy.STRICT)
-            .policyLearning(LearningPolicy.FIRST_LOOP)
-            .policySpill(SpillPolicy.REALLOCATE)
-            .build();
 
-    private final MemoryWorkspace workspace;
+    private final List<AutoCloseable> regions = new ArrayList<>();
     private final Thread owner = Thread.currentThread();
     private boolean closed;
 
     private Scope(int depth) {
-        this.workspace = Nd4j.getWorkspaceManager().getAndActivateWorkspace(CONFIG, "kat4j-scope-" + depth);
+        for (Backend b : Backends.all()) {
+            regions.add(b.openScope(depth));
+        }
     }
 
     /** Opens a scope on the current thread; close it on the same thread (try-with-resources). */
@@ -68,14 +63,12 @@ public final class Scope implements AutoCloseable {
         if (STACK.get().isEmpty()) {
             return body.get();
         }
-        try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
-            return body.get();
+        Supplier<T> wrapped = body;
+        for (Backend b : Backends.all()) {
+            Supplier<T> inner = wrapped;
+            wrapped = () -> b.outsideScopes(inner);
         }
-    }
-
-    /** A copy of {@code a} allocated outside every scope. */
-    public static INDArray detachedCopy(INDArray a) {
-        return detached(() -> a.dup('c'));
+        return wrapped.get();
     }
 
     @Override
@@ -93,6 +86,18 @@ public final class Scope implements AutoCloseable {
         }
         stack.pop();
         closed = true;
-        workspace.close();
+        RuntimeException failure = null;
+        for (int i = regions.size() - 1; i >= 0; i--) {
+            try {
+                regions.get(i).close();
+            } catch (Exception e) {
+                if (failure == null) {
+                    failure = new IllegalStateException("closing a scope failed: " + e.getMessage(), e);
+                }
+            }
+        }
+        if (failure != null) {
+            throw failure;
+        }
     }
 }

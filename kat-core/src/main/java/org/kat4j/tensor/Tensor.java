@@ -2,27 +2,29 @@ package org.kat4j.tensor;
 
 import org.kat4j.autograd.Autograd;
 import org.kat4j.autograd.Ops;
-import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
+import org.kat4j.autograd.TensorGraph;
+import org.kat4j.backend.Backend;
+import org.kat4j.backend.Backends;
+import org.kat4j.backend.Device;
+import org.kat4j.backend.Shapes;
+import org.kat4j.backend.Storage;
 
 import java.util.Arrays;
 import java.util.Random;
 
 /**
- * An n-dimensional array of float32 (default) or float64 values that records the operations made
- * on it, so that {@link #backward()} can compute gradients (reverse-mode autograd).
+ * An n-dimensional array of float32 (default) or float64 values on one {@link Device} that
+ * records the operations made on it, so that {@link #backward()} can compute gradients
+ * (reverse-mode autograd).
  *
- * <p>Values are always stored C-ordered and contiguous, so kernels may read the buffer in place.
- * The ND4J array behind a tensor is an implementation detail; {@link #nd()} exposes it for
- * backend code.
+ * <p>Values live in a {@link Storage} owned by the device's {@link Backend}: dense and C-ordered,
+ * so kernels may read them in place. Tensors made by the factory methods live on the CPU;
+ * {@link #to(Device)} moves them. Every op runs on its inputs' device, and inputs on two devices
+ * are an error.
  */
 public final class Tensor {
-    static {
-        org.kat4j.backend.NativeSettings.check();
-    }
-
-    private INDArray value;
-    private INDArray grad;
+    private Storage value;
+    private Storage grad;
     private boolean requiresGrad;
     private final Scope scope;
 
@@ -32,56 +34,55 @@ public final class Tensor {
     private String op;
     private boolean graphFreed;
 
-    private Tensor(INDArray value, boolean requiresGrad) {
-        this(value, requiresGrad, Scope.current());
+    static {
+        new Graph();
     }
 
-    private Tensor(INDArray value, boolean requiresGrad, Scope scope) {
-        if (!isDense(value)) {
-            value = value.dup('c');
-        }
+    private Tensor(Storage value, boolean requiresGrad, Scope scope) {
         this.value = value;
         this.requiresGrad = requiresGrad;
         this.scope = scope;
     }
 
-    /** C-ordered with default strides (an offset is allowed): the layout kernels may read in place. */
-    public static boolean isDense(INDArray a) {
-        return a.ordering() == 'c' && (a.length() <= 1 || a.elementWiseStride() == 1)
-                && Arrays.equals(a.stride(), Nd4j.getStrides(a.shape(), 'c'));
+    private static Tensor make(Storage value) {
+        return new Tensor(value, false, Scope.current());
+    }
+
+    private static Backend cpu() {
+        return Backends.cpu();
     }
 
     // ------------------------------------------------------------------ creation
 
-    /** Wraps an ND4J array (copied if it is not C-contiguous). For backend and layer code. */
-    public static Tensor wrap(INDArray value) {
-        return new Tensor(value, false);
+    /** A tensor over a backend's storage (for backend and op code). */
+    public static Tensor of(Storage value) {
+        return make(value);
     }
 
     public static Tensor of(float[] data, long... shape) {
         checkLength("Tensor.of", data.length, shape);
-        return new Tensor(Nd4j.create(data, shape, 'c'), false);
+        return make(cpu().fromFloats(data, shape));
     }
 
     public static Tensor of(double[] data, long... shape) {
         checkLength("Tensor.of", data.length, shape);
-        return new Tensor(Nd4j.create(data, shape, 'c'), false);
+        return make(cpu().fromDoubles(data, shape));
     }
 
     public static Tensor scalar(double v, DType dtype) {
-        return new Tensor(Nd4j.scalar(dtype.nd4j, v), false);
+        return make(cpu().full(dtype, v));
     }
 
     public static Tensor zeros(DType dtype, long... shape) {
-        return new Tensor(Nd4j.zeros(dtype.nd4j, shape), false);
+        return make(cpu().zeros(dtype, shape));
     }
 
     public static Tensor ones(DType dtype, long... shape) {
-        return new Tensor(Nd4j.ones(dtype.nd4j, shape), false);
+        return make(cpu().full(dtype, 1.0, shape));
     }
 
     public static Tensor full(DType dtype, double v, long... shape) {
-        return new Tensor(Nd4j.valueArrayOf(shape, v, dtype.nd4j), false);
+        return make(cpu().full(dtype, v, shape));
     }
 
     /** Standard normal values from {@code rng} (deterministic for a seed). */
@@ -90,7 +91,7 @@ public final class Tensor {
         for (int i = 0; i < d.length; i++) {
             d[i] = rng.nextGaussian();
         }
-        return new Tensor(Nd4j.create(d, shape, 'c').castTo(dtype.nd4j), false);
+        return make(fromDoubles(d, dtype, shape));
     }
 
     /** Uniform values in [lo, hi) from {@code rng}. */
@@ -99,12 +100,25 @@ public final class Tensor {
         for (int i = 0; i < d.length; i++) {
             d[i] = lo + (hi - lo) * rng.nextDouble();
         }
-        return new Tensor(Nd4j.create(d, shape, 'c').castTo(dtype.nd4j), false);
+        return make(fromDoubles(d, dtype, shape));
     }
 
-    /** Result of an op; the autograd package links it into the graph. */
-    public static Tensor result(INDArray value) {
-        return new Tensor(value, false);
+    private static Storage fromDoubles(double[] d, DType dtype, long[] shape) {
+        Storage s = cpu().fromDoubles(d, shape);
+        return dtype == DType.FLOAT64 ? s : cpu().copy(s, dtype);
+    }
+
+    /**
+     * Values of the counter-based generator ({@link org.kat4j.backend.Philox}) made on
+     * {@code device}: the same seed gives the same values on every device. Uniform in [lo, hi).
+     */
+    public static Tensor rand(long seed, DType dtype, Device device, double lo, double hi, long... shape) {
+        return make(Backends.forDevice(device).random(dtype, seed, 0, false, lo, hi, shape));
+    }
+
+    /** Standard normal values of the counter-based generator made on {@code device}. */
+    public static Tensor randn(long seed, DType dtype, Device device, long... shape) {
+        return make(Backends.forDevice(device).random(dtype, seed, 0, true, 0, 1, shape));
     }
 
     private static void checkLength(String op, int n, long[] shape) {
@@ -115,25 +129,27 @@ public final class Tensor {
     }
 
     public static long numel(long[] shape) {
-        long n = 1;
-        for (long s : shape) {
-            if (s < 0) {
-                throw new IllegalArgumentException("negative dimension in shape " + Arrays.toString(shape));
-            }
-            n *= s;
-        }
-        return n;
+        return Shapes.numel(shape);
     }
 
     // ------------------------------------------------------------------ access
 
-    /** The ND4J array holding the values (C-contiguous). For backend code; users never need it. */
-    public INDArray nd() {
+    /** The storage holding the values. For backend and op code; users never need it. */
+    public Storage storage() {
         if (scope != null && scope.isClosed()) {
             throw new IllegalStateException("tensor " + describe() + " was made inside a Scope that has closed;"
                     + " read its values (item(), toFloatArray()) before closing, or copy() it first");
         }
         return value;
+    }
+
+    /** The backend of this tensor's device. */
+    public Backend backend() {
+        return value.backend();
+    }
+
+    public Device device() {
+        return value.device();
     }
 
     public long[] shape() {
@@ -145,23 +161,28 @@ public final class Tensor {
     }
 
     public long size(int dim) {
-        return value.size(dim < 0 ? dim + rank() : dim);
+        long[] s = value.shape();
+        int d = dim < 0 ? dim + s.length : dim;
+        if (d < 0 || d >= s.length) {
+            throw new IllegalArgumentException("size(" + dim + "): dim out of range for shape " + Arrays.toString(s));
+        }
+        return s[d];
     }
 
     public long numel() {
-        return value.length();
+        return value.numel();
     }
 
     public DType dtype() {
-        return DType.of(value.dataType());
+        return value.dtype();
     }
 
     public float[] toFloatArray() {
-        return nd().dup('c').castTo(org.nd4j.linalg.api.buffer.DataType.FLOAT).data().asFloat();
+        return backend().toFloats(storage());
     }
 
     public double[] toDoubleArray() {
-        return nd().dup('c').castTo(org.nd4j.linalg.api.buffer.DataType.DOUBLE).data().asDouble();
+        return backend().toDoubles(storage());
     }
 
     /** The single value of a one-element tensor. */
@@ -169,12 +190,67 @@ public final class Tensor {
         if (numel() != 1) {
             throw new IllegalArgumentException("item(): tensor has shape " + Arrays.toString(shape()) + ", expected one element");
         }
-        return nd().getDouble(0);
+        return backend().getDouble(storage(), 0);
     }
 
     /** The value at a multi-dimensional index. */
     public double get(long... index) {
-        return nd().getDouble(index);
+        long[] s = shape();
+        if (index.length != s.length) {
+            throw new IllegalArgumentException("get: " + index.length + " indices for shape " + Arrays.toString(s));
+        }
+        long flat = 0;
+        for (int i = 0; i < s.length; i++) {
+            if (index[i] < 0 || index[i] >= s[i]) {
+                throw new IllegalArgumentException("get: index " + Arrays.toString(index) + " out of range for shape "
+                        + Arrays.toString(s));
+            }
+            flat = flat * s[i] + index[i];
+        }
+        return backend().getDouble(storage(), flat);
+    }
+
+    // ------------------------------------------------------------------ devices
+
+    /**
+     * This tensor on {@code device}: itself when it is there already, else a copy, linked into the
+     * graph so that gradients flow back to this tensor's device.
+     */
+    public Tensor to(Device device) {
+        if (device.equals(device())) {
+            return this;
+        }
+        Backend target = Backends.forDevice(device);
+        Storage moved = transfer(storage(), target);
+        Backend source = backend();
+        Tensor out = make(moved);
+        Graph.INSTANCE.link(out, "to(" + device + ")", g -> Graph.INSTANCE.accumulateGrad(this, transfer(g, source), true), new Tensor[]{this});
+        return out;
+    }
+
+    private static Storage transfer(Storage s, Backend target) {
+        Storage out = target.empty(s.dtype(), s.shape());
+        target.assign(out, s);
+        return out;
+    }
+
+    /**
+     * Moves this leaf tensor's values (and its gradient) to {@code device} in place, outside every
+     * scope: what {@code Module.to} does to parameters.
+     */
+    public void moveTo(Device device) {
+        if (backwardFn != null) {
+            throw new IllegalStateException("moveTo on the result of op '" + op + "': only leaf tensors move in place;"
+                    + " use to(Device)");
+        }
+        if (device.equals(device())) {
+            return;
+        }
+        Backend target = Backends.forDevice(device);
+        value = Scope.detached(() -> transfer(value, target));
+        if (grad != null) {
+            grad = Scope.detached(() -> transfer(grad, target));
+        }
     }
 
     // ------------------------------------------------------------------ autograd
@@ -192,65 +268,24 @@ public final class Tensor {
         return this;
     }
 
-    /**
-     * Records that this tensor is the result of {@code op} on {@code inputs}, with {@code fn} as the
-     * derivative rule. Does nothing (returns this unlinked) when no input requires grad or grad
-     * mode is off. For op implementations.
-     */
-    public Tensor link(String op, Autograd.BackwardFn fn, Tensor... inputs) {
-        this.op = op;
-        if (!Autograd.isGradEnabled()) {
-            return this;
-        }
-        for (Tensor t : inputs) {
-            if (t != null && t.requiresGrad) {
-                this.parents = inputs;
-                this.backwardFn = fn;
-                this.requiresGrad = true;
-                return this;
-            }
-        }
-        return this;
-    }
-
-    public Autograd.BackwardFn backwardFn() {
-        return backwardFn;
-    }
-
-    public boolean graphFreed() {
-        return graphFreed;
-    }
-
-    /** Cuts this node from its graph after backward; intermediate gradients are dropped. */
-    public void freeGraph(boolean keepGrad) {
-        if (backwardFn != null) {
-            graphFreed = true;
-            parents = null;
-            backwardFn = null;
-            if (!keepGrad) {
-                grad = null;
-            }
-        }
-    }
-
     public boolean isLeaf() {
         return backwardFn == null && !graphFreed;
     }
 
-    /** The accumulated gradient, or null before any backward reached this tensor. */
-    public Tensor grad() {
-        return grad == null ? null : new Tensor(grad, false);
+    /** The name of the op that made this tensor, or null for a leaf. */
+    public String op() {
+        return op;
     }
 
-    /** The gradient array itself (for optimizers); null if none. */
-    public INDArray gradNd() {
-        return grad;
+    /** The accumulated gradient, or null before any backward reached this tensor. */
+    public Tensor grad() {
+        return grad == null ? null : new Tensor(grad, false, null);
     }
 
     /** Clears the gradient (keeps its buffer, filled with zeros, for reuse). */
     public void zeroGrad() {
         if (grad != null) {
-            grad.assign(0);
+            grad.backend().fill(grad, 0);
         }
     }
 
@@ -259,67 +294,38 @@ public final class Tensor {
         grad = null;
     }
 
-    /**
-     * Adds {@code g} (same shape as this) to the gradient. {@code owned}: g is a fresh array no one
-     * else holds, so it may be kept as is.
-     */
-    public void accumulateGrad(INDArray g, boolean owned) {
-        if (!Arrays.equals(g.shape(), value.shape())) {
-            throw new IllegalStateException("gradient shape " + Arrays.toString(g.shape()) + " does not match tensor "
-                    + Arrays.toString(value.shape()) + " (op " + op + ")");
-        }
-        if (grad == null) {
-            if (backwardFn == null && !graphFreed) {
-                // leaf: its gradient outlives the step's scope
-                grad = Scope.detached(() -> g.castTo(value.dataType()).dup('c'));
-            } else {
-                grad = owned && isDense(g) && g.dataType() == value.dataType() ? g : g.castTo(value.dataType()).dup('c');
-            }
-        } else {
-            grad.addi(g);
-        }
-    }
-
     /** Backward from a one-element tensor (seed 1). */
     public void backward() {
         if (numel() != 1) {
             throw new IllegalStateException("backward() on a tensor of shape " + Arrays.toString(shape())
                     + ": only one-element tensors can seed themselves; call backward(gradient) with a seed of that shape");
         }
-        backward(Tensor.wrap(Nd4j.ones(value.dataType(), value.shape())));
+        Autograd.backward(this, backend().full(dtype(), 1.0, shape()));
     }
 
     /** Backward with an explicit seed gradient of this tensor's shape. */
     public void backward(Tensor seed) {
-        Autograd.backward(this, seed.nd());
+        Autograd.backward(this, seed.storage());
     }
 
     /** The same values, cut from the graph. */
     public Tensor detach() {
-        return new Tensor(value, false);
+        return make(value);
     }
 
     /** A copy allocated outside every scope (survives the current step). */
     public Tensor copy() {
-        return new Tensor(Scope.detachedCopy(nd()), false, null);
+        Storage s = storage();
+        return new Tensor(Scope.detached(() -> s.backend().copy(s)), false, null);
     }
 
-    /** Replaces the values in place (same shape); for parameter loading and optimizers. */
+    /** Replaces the values in place (same shape; converted from any dtype and device); for parameter loading and optimizers. */
     public void assign(Tensor other) {
         if (!Arrays.equals(other.shape(), shape())) {
             throw new IllegalArgumentException("assign: shape " + Arrays.toString(other.shape()) + " into "
                     + Arrays.toString(shape()));
         }
-        value.assign(other.nd());
-    }
-
-    /** Graph internals for Autograd. */
-    public Tensor[] parents() {
-        return parents;
-    }
-
-    public String op() {
-        return op;
+        backend().assign(storage(), other.storage());
     }
 
     String describe() {
@@ -328,8 +334,100 @@ public final class Tensor {
 
     @Override
     public String toString() {
-        return "Tensor" + Arrays.toString(shape()) + " " + dtype() + (op != null ? " op=" + op : "")
+        return "Tensor" + Arrays.toString(shape()) + " " + dtype() + " " + device() + (op != null ? " op=" + op : "")
                 + (requiresGrad ? " requiresGrad" : "") + "\n" + value;
+    }
+
+    // ------------------------------------------------------------------ graph internals, for org.kat4j.autograd only
+
+    private static final class Graph extends TensorGraph {
+        static Graph INSTANCE;
+
+        Graph() {
+            INSTANCE = this;
+        }
+
+        @Override
+        protected void link(Tensor t, String op, Autograd.BackwardFn fn, Tensor[] inputs) {
+            t.op = op;
+            if (!Autograd.isGradEnabled()) {
+                return;
+            }
+            for (Tensor in : inputs) {
+                if (in != null && in.requiresGrad) {
+                    t.parents = inputs;
+                    t.backwardFn = fn;
+                    t.requiresGrad = true;
+                    return;
+                }
+            }
+        }
+
+        @Override
+        protected Tensor[] parents(Tensor t) {
+            return t.parents;
+        }
+
+        @Override
+        protected Autograd.BackwardFn backwardFn(Tensor t) {
+            return t.backwardFn;
+        }
+
+        @Override
+        protected boolean graphFreed(Tensor t) {
+            return t.graphFreed;
+        }
+
+        @Override
+        protected String op(Tensor t) {
+            return t.op;
+        }
+
+        @Override
+        protected void freeGraph(Tensor t, boolean keepGrad) {
+            if (t.backwardFn != null) {
+                t.graphFreed = true;
+                t.parents = null;
+                t.backwardFn = null;
+                if (!keepGrad) {
+                    t.grad = null;
+                }
+            }
+        }
+
+        @Override
+        protected void accumulateGrad(Tensor t, Storage g, boolean owned) {
+            if (!Arrays.equals(g.shape(), t.value.shape())) {
+                throw new IllegalStateException("gradient shape " + Arrays.toString(g.shape()) + " does not match tensor "
+                        + Arrays.toString(t.value.shape()) + " (op " + t.op + ")");
+            }
+            if (!g.device().equals(t.value.device())) {
+                throw new IllegalStateException("gradient on " + g.device() + " for a tensor on " + t.value.device()
+                        + " (op " + t.op + ")");
+            }
+            Backend be = t.value.backend();
+            DType dt = t.value.dtype();
+            if (t.grad == null) {
+                if (t.backwardFn == null && !t.graphFreed) {
+                    // leaf: its gradient outlives the step's scope
+                    t.grad = Scope.detached(() -> be.copy(g, dt));
+                } else {
+                    t.grad = owned && g.dtype() == dt ? g : be.copy(g, dt);
+                }
+            } else {
+                be.addInPlace(t.grad, g);
+            }
+        }
+
+        @Override
+        protected Storage gradStorage(Tensor t) {
+            return t.grad;
+        }
+
+        @Override
+        protected Tensor result(Storage value) {
+            return make(value);
+        }
     }
 
     // ------------------------------------------------------------------ fluent ops (rules live in Ops)

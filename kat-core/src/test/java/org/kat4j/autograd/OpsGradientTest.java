@@ -1,5 +1,6 @@
 package org.kat4j.autograd;
 
+import org.kat4j.autograd.Losses;
 import org.junit.jupiter.api.Test;
 import org.kat4j.tensor.DType;
 import org.kat4j.tensor.Tensor;
@@ -104,10 +105,10 @@ class OpsGradientTest {
         check(t -> t[0].softmax(), rnd(3, 5));
         check(t -> t[0].softmax(), rnd(2, 3, 4));
         check(t -> t[0].logSoftmax(), rnd(2, 3, 4));
-        check(t -> Ops.crossEntropy(t[0], new int[]{0, 3, 2}, 0.0), rnd(3, 4));
-        check(t -> Ops.crossEntropy(t[0], new int[]{0, 3, 2}, 0.1), rnd(3, 4));
+        check(t -> Losses.crossEntropy(t[0], new int[]{0, 3, 2}, 0.0), rnd(3, 4));
+        check(t -> Losses.crossEntropy(t[0], new int[]{0, 3, 2}, 0.1), rnd(3, 4));
         Tensor soft = Tensor.of(new double[]{0.2, 0.8, 0, 0, 0.5, 0.5, 0.1, 0.1, 0.1, 0.7, 0, 0.2}, 3, 4);
-        check(t -> Ops.crossEntropySoft(t[0], soft), rnd(3, 4));
+        check(t -> Losses.crossEntropySoft(t[0], soft), rnd(3, 4));
     }
 
     @Test

@@ -2,7 +2,7 @@ package org.kat4j.rational;
 
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
-import org.kat4j.backend.Simd;
+import org.kat4j.backend.cpu.Simd;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;

@@ -1,5 +1,6 @@
 package org.kat4j.tensor;
 
+import org.kat4j.autograd.Losses;
 import org.junit.jupiter.api.Test;
 import org.kat4j.autograd.Ops;
 import org.kat4j.nn.Linear;
@@ -48,7 +49,7 @@ class MemoryTest {
         double lastLoss = 0;
         for (int step = 0; step < 1000; step++) {
             try (Scope s = Scope.open()) {
-                Tensor loss = Ops.crossEntropy(fc2.forward(fc1.forward(x).gelu()), labels, 0.0);
+                Tensor loss = Losses.crossEntropy(fc2.forward(fc1.forward(x).gelu()), labels, 0.0);
                 opt.zeroGrad();
                 loss.backward();
                 opt.step();

@@ -295,6 +295,7 @@ class CudaRationalGpuTest {
         parity(Case.random(r, 9, 32 * 4, 32, Storage.F32), Storage.F32, 1e-5, "32 groups");
     }
 
+    /** Run with -Dkat4j.rational.kernel=provider (gpu-check.sh does): the registry then picks the GPU kernel. */
     @Test
     void kernelRegistryPicksTheGpu() {
         assertTrue(RationalKernels.get().name().startsWith("cuda"), RationalKernels.report().toString());

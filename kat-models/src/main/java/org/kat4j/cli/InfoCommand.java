@@ -1,7 +1,7 @@
 package org.kat4j.cli;
 
 import org.kat4j.rational.RationalKernels;
-import org.nd4j.linalg.factory.Nd4j;
+import org.kat4j.backend.Backends;
 import picocli.CommandLine.Command;
 
 import java.util.concurrent.Callable;
@@ -14,11 +14,13 @@ final class InfoCommand implements Callable<Integer> {
         System.out.println("kat4j      0.1.0-SNAPSHOT");
         System.out.println("java       " + System.getProperty("java.version") + " (" + System.getProperty("java.vm.name") + ")");
         System.out.println("cpu        " + Runtime.getRuntime().availableProcessors() + " threads");
-        System.out.println("nd4j       " + Nd4j.getBackend().getClass().getSimpleName() + ", "
-                + Nd4j.getEnvironment().maxThreads() + " threads, BLAS " + Nd4j.getBlasWrapper().getClass().getSimpleName());
+        System.out.println("devices    " + Backends.devices() + " (best: " + Backends.best().device() + ")");
+        for (String line : Backends.report()) {
+            System.out.println("           " + line);
+        }
         System.out.println("openmp     OMP_WAIT_POLICY=" + System.getenv("OMP_WAIT_POLICY")
-                + (org.kat4j.backend.NativeSettings.passiveWaitPolicy() ? "" : " (set PASSIVE: see README, Performance)"));
-        System.out.println("simd       " + org.kat4j.backend.Simd.describe());
+                + (org.kat4j.backend.cpu.NativeSettings.passiveWaitPolicy() ? "" : " (set PASSIVE: see README, Performance)"));
+        System.out.println("simd       " + org.kat4j.backend.cpu.Simd.describe());
         System.out.println("rational   " + RationalKernels.get().name());
         for (String line : RationalKernels.report()) {
             System.out.println("           " + line);

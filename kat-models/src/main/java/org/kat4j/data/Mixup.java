@@ -1,5 +1,6 @@
 package org.kat4j.data;
 
+import org.kat4j.autograd.Losses;
 import org.kat4j.tensor.Tensor;
 
 import java.util.Random;
@@ -7,7 +8,7 @@ import java.util.Random;
 /**
  * Mixup and CutMix (timm's Mixup, batch mode): each batch is blended with its own reverse, images
  * and one-hot (label-smoothed) targets alike. With both on, CutMix is picked for half the batches.
- * Targets become soft [B, classes]: train with Ops.crossEntropySoft.
+ * Targets become soft [B, classes]: train with Losses.crossEntropySoft.
  */
 public final class Mixup {
     private final double mixupAlpha;

@@ -4,7 +4,6 @@ import org.kat4j.io.Safetensors;
 import org.kat4j.models.VisionTransformer;
 import org.kat4j.optim.AdamW;
 import org.kat4j.tensor.Tensor;
-import org.nd4j.linalg.api.ndarray.INDArray;
 
 import java.io.IOException;
 import java.io.Writer;
@@ -37,12 +36,12 @@ public final class Checkpoint {
         if (ema != null) {
             ema.tensors().forEach((k, v) -> all.put("ema." + k, v));
         }
-        Map<Tensor, INDArray[]> state = opt.state();
+        Map<Tensor, Tensor[]> state = opt.state();
         for (var e : model.namedParameters().entrySet()) {
-            INDArray[] mv = state.get(e.getValue());
+            Tensor[] mv = state.get(e.getValue());
             if (mv != null) {
-                all.put("optim.m." + e.getKey(), Tensor.wrap(mv[0]));
-                all.put("optim.v." + e.getKey(), Tensor.wrap(mv[1]));
+                all.put("optim.m." + e.getKey(), mv[0]);
+                all.put("optim.v." + e.getKey(), mv[1]);
             }
         }
         Safetensors.write(path, all, metadata);
@@ -76,7 +75,7 @@ public final class Checkpoint {
             Tensor m = c.tensors().get("optim.m." + e.getKey());
             Tensor v = c.tensors().get("optim.v." + e.getKey());
             if (m != null && v != null && opt != null) {
-                opt.restore(e.getValue(), m.nd(), v.nd(), steps);
+                opt.restore(e.getValue(), m, v, steps);
             }
         }
         if (ema != null) {

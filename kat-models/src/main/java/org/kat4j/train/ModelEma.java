@@ -1,9 +1,7 @@
 package org.kat4j.train;
 
 import org.kat4j.nn.Module;
-import org.kat4j.tensor.Scope;
 import org.kat4j.tensor.Tensor;
-import org.nd4j.linalg.api.ndarray.INDArray;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -14,8 +12,8 @@ import java.util.Map;
  */
 public final class ModelEma {
     private final double decay;
-    private final Map<String, INDArray> shadow = new LinkedHashMap<>();
-    private Map<String, INDArray> backup;
+    private final Map<String, Tensor> shadow = new LinkedHashMap<>();
+    private Map<String, Tensor> backup;
 
     public ModelEma(Module model, double decay) {
         if (!(decay > 0 && decay < 1)) {
@@ -23,13 +21,15 @@ public final class ModelEma {
         }
         this.decay = decay;
         for (var e : model.namedParameters().entrySet()) {
-            shadow.put(e.getKey(), Scope.detachedCopy(e.getValue().nd()));
+            shadow.put(e.getKey(), e.getValue().copy());
         }
     }
 
     public void update(Module model) {
         for (var e : model.namedParameters().entrySet()) {
-            shadow.get(e.getKey()).muli(decay).addi(e.getValue().nd().mul(1 - decay));
+            Tensor s = shadow.get(e.getKey());
+            s.backend().scaleInPlace(s.storage(), decay);
+            s.backend().addScaledInPlace(s.storage(), e.getValue().storage(), 1 - decay);
         }
     }
 
@@ -37,8 +37,8 @@ public final class ModelEma {
     public void swapIn(Module model) {
         backup = new LinkedHashMap<>();
         for (var e : model.namedParameters().entrySet()) {
-            backup.put(e.getKey(), Scope.detachedCopy(e.getValue().nd()));
-            e.getValue().nd().assign(shadow.get(e.getKey()));
+            backup.put(e.getKey(), e.getValue().copy());
+            e.getValue().assign(shadow.get(e.getKey()));
         }
     }
 
@@ -48,7 +48,7 @@ public final class ModelEma {
             throw new IllegalStateException("swapOut without swapIn");
         }
         for (var e : model.namedParameters().entrySet()) {
-            e.getValue().nd().assign(backup.get(e.getKey()));
+            e.getValue().assign(backup.get(e.getKey()));
         }
         backup = null;
     }
@@ -56,16 +56,16 @@ public final class ModelEma {
     /** The averaged weights as tensors (for checkpoints). */
     public Map<String, Tensor> tensors() {
         Map<String, Tensor> out = new LinkedHashMap<>();
-        shadow.forEach((k, v) -> out.put(k, Tensor.wrap(v)));
+        out.putAll(shadow);
         return out;
     }
 
     /** Restores averaged weights saved by {@link #tensors()}. */
     public void load(Map<String, Tensor> saved) {
         saved.forEach((k, v) -> {
-            INDArray s = shadow.get(k);
+            Tensor s = shadow.get(k);
             if (s != null) {
-                s.assign(v.nd());
+                s.assign(v);
             }
         });
     }

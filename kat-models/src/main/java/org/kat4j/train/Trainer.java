@@ -1,5 +1,6 @@
 package org.kat4j.train;
 
+import org.kat4j.autograd.Losses;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
@@ -12,7 +13,6 @@ import org.kat4j.models.VisionTransformer;
 import org.kat4j.optim.AdamW;
 import org.kat4j.tensor.Scope;
 import org.kat4j.tensor.Tensor;
-import org.nd4j.linalg.api.ndarray.INDArray;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -135,10 +135,10 @@ public final class Trainer {
                             if (mixup != null) {
                                 var mixed = mixup.apply(b);
                                 logits = model.forward(mixed.images());
-                                loss = Ops.crossEntropySoft(logits, mixed.targets());
+                                loss = Losses.crossEntropySoft(logits, mixed.targets());
                             } else {
                                 logits = model.forward(b.images());
-                                loss = Ops.crossEntropy(logits, b.labels(), cfg.labelSmoothing());
+                                loss = Losses.crossEntropy(logits, b.labels(), cfg.labelSmoothing());
                             }
                             opt.zeroGrad();
                             loss.backward();
@@ -155,7 +155,7 @@ public final class Trainer {
                                         + ": lower --lr or raise --warmup");
                             }
                             lossSum += l * b.labels().length;
-                            correct += countCorrect(logits.nd(), b.labels());
+                            correct += countCorrect(logits, b.labels());
                             seen += b.labels().length;
                         }
                         if (pb != null) {
@@ -220,9 +220,9 @@ public final class Trainer {
     public static double clipGradNorm(List<Tensor> params, double max) {
         double sq = 0;
         for (Tensor p : params) {
-            INDArray g = p.gradNd();
+            Tensor g = p.grad();
             if (g != null) {
-                double n = g.norm2Number().doubleValue();
+                double n = g.backend().norm2(g.storage());
                 sq += n * n;
             }
         }
@@ -230,19 +230,28 @@ public final class Trainer {
         if (norm > max) {
             double f = max / (norm + 1e-6);
             for (Tensor p : params) {
-                if (p.gradNd() != null) {
-                    p.gradNd().muli(f);
+                Tensor g = p.grad();
+                if (g != null) {
+                    g.backend().scaleInPlace(g.storage(), f);
                 }
             }
         }
         return norm;
     }
 
-    static long countCorrect(INDArray logits, int[] labels) {
-        INDArray am = logits.argMax(1);
+    /** How many rows of logits [N, C] have their first maximum at the label. */
+    static long countCorrect(Tensor logits, int[] labels) {
+        float[] v = logits.toFloatArray();
+        int classes = Math.toIntExact(logits.size(1));
         long c = 0;
         for (int i = 0; i < labels.length; i++) {
-            if (am.getLong(i) == labels[i]) {
+            int best = 0;
+            for (int k = 1; k < classes; k++) {
+                if (v[i * classes + k] > v[i * classes + best]) {
+                    best = k;
+                }
+            }
+            if (best == labels[i]) {
                 c++;
             }
         }
@@ -261,8 +270,8 @@ public final class Trainer {
                 Batcher.Batch batch = b.next();
                 try (Scope s = Scope.open()) {
                     Tensor logits = model.forward(batch.images());
-                    loss += Ops.crossEntropy(logits, batch.labels(), 0).item() * batch.labels().length;
-                    correct += countCorrect(logits.nd(), batch.labels());
+                    loss += Losses.crossEntropy(logits, batch.labels(), 0).item() * batch.labels().length;
+                    correct += countCorrect(logits, batch.labels());
                     seen += batch.labels().length;
                 }
             }

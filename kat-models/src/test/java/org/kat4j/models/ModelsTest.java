@@ -1,5 +1,6 @@
 package org.kat4j.models;
 
+import org.kat4j.autograd.Losses;
 import org.junit.jupiter.api.Test;
 import org.kat4j.autograd.Ops;
 import org.kat4j.tensor.DType;
@@ -51,7 +52,7 @@ class ModelsTest {
         Tensor x = Tensor.randn(new Random(1), DType.FLOAT32, 3, 1, 28, 28);
         Tensor logits = m.forward(x);
         assertArrayEquals(new long[]{3, 10}, logits.shape());
-        Ops.crossEntropy(logits, new int[]{1, 2, 3}, 0.1).backward();
+        Losses.crossEntropy(logits, new int[]{1, 2, 3}, 0.1).backward();
         for (var e : m.namedParameters().entrySet()) {
             assertTrue(e.getValue().grad() != null, e.getKey());
         }

@@ -1,4 +1,4 @@
-package org.kat4j.backend;
+package org.kat4j.backend.cpu;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;

@@ -1,4 +1,4 @@
-package org.kat4j.backend;
+package org.kat4j.backend.cpu;
 
 /**
  * Work over rows of width d in fixed chunks of whole rows (about {@link #CHUNK} elements, at

@@ -1,4 +1,4 @@
-package org.kat4j.backend;
+package org.kat4j.backend.cpu;
 
 import org.junit.jupiter.api.Test;
 import org.kat4j.tensor.Tensor;

@@ -1,4 +1,4 @@
-package org.kat4j.backend;
+package org.kat4j.backend.cpu;
 
 import java.nio.FloatBuffer;
 

@@ -1,13 +1,13 @@
-package org.kat4j.backend;
+package org.kat4j.backend.cpu;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
-import static org.kat4j.backend.GeluKernel.ERF_CLAMP;
-import static org.kat4j.backend.GeluKernel.ERF_P;
-import static org.kat4j.backend.GeluKernel.ERF_Q;
-import static org.kat4j.backend.GeluKernel.INV_SQRT2;
-import static org.kat4j.backend.GeluKernel.INV_SQRT_2PI;
+import static org.kat4j.backend.cpu.GeluKernel.ERF_CLAMP;
+import static org.kat4j.backend.cpu.GeluKernel.ERF_P;
+import static org.kat4j.backend.cpu.GeluKernel.ERF_Q;
+import static org.kat4j.backend.cpu.GeluKernel.INV_SQRT2;
+import static org.kat4j.backend.cpu.GeluKernel.INV_SQRT_2PI;
 
 /** {@link GeluKernel}'s loops on the JDK vector API (loaded only when {@link Simd#available()}). */
 final class GeluVectorKernel {

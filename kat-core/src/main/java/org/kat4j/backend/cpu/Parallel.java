@@ -1,4 +1,4 @@
-package org.kat4j.backend;
+package org.kat4j.backend.cpu;
 
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.atomic.AtomicInteger;

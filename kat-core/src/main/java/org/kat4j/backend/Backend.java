@@ -1,0 +1,208 @@
+package org.kat4j.backend;
+
+import org.kat4j.tensor.DType;
+
+import java.util.function.Supplier;
+
+/**
+ * The whole op surface that kat4j's autograd rules, layers and optimizers call: one
+ * implementation per device. The rules ({@link org.kat4j.autograd.Ops}, {@link org.kat4j.autograd.Losses},
+ * {@link org.kat4j.rational.RationalOp}) say what an op and its derivative are; a backend says how
+ * each is computed on its memory. kat-core brings the CPU backend
+ * ({@code org.kat4j.backend.cpu.CpuBackend}, ND4J storage and BLAS plus kat4j's own vector kernels);
+ * other devices plug in through {@link BackendProvider}.
+ *
+ * <p>Contract, checked for every backend by one test suite: storages are dense and C-ordered;
+ * every method returns a fresh storage unless it says it works in place or returns a view; inputs
+ * are never changed except by the in-place methods; all storages passed to one call belong to this
+ * backend. Shapes and dtypes have been checked by the caller, so a backend may assume them.
+ */
+public interface Backend {
+    /** The device this backend serves. */
+    Device device();
+
+    /** A short description for {@code kat info} ("cpu (ND4J 1.0.0-M2.1, OpenBLAS, 2 threads)"). */
+    String describe();
+
+    // ------------------------------------------------------------------ memory
+
+    /** Uninitialised storage (every element is written by the caller). */
+    Storage empty(DType dtype, long... shape);
+
+    Storage full(DType dtype, double value, long... shape);
+
+    default Storage zeros(DType dtype, long... shape) {
+        return full(dtype, 0.0, shape);
+    }
+
+    Storage fromFloats(float[] data, long... shape);
+
+    Storage fromDoubles(double[] data, long... shape);
+
+    /** All values, converted to float, in C order. */
+    float[] toFloats(Storage s);
+
+    /** All values, converted to double, in C order. */
+    double[] toDoubles(Storage s);
+
+    /** One element by its index in C order. */
+    double getDouble(Storage s, long index);
+
+    /** Sets one element by its index in C order. */
+    void setDouble(Storage s, long index, double value);
+
+    /** A copy in {@code dtype} (converted if it differs). */
+    Storage copy(Storage s, DType dtype);
+
+    default Storage copy(Storage s) {
+        return copy(s, s.dtype());
+    }
+
+    /** Copies {@code src} (same shape, any dtype, any backend) into {@code dst}, converting. */
+    void assign(Storage dst, Storage src);
+
+    void fill(Storage s, double value);
+
+    /** {@code acc += x * alpha} in place; x has acc's shape. */
+    void addScaledInPlace(Storage acc, Storage x, double alpha);
+
+    /** {@code acc += x} in place; x has acc's shape. */
+    void addInPlace(Storage acc, Storage x);
+
+    /** {@code x *= s} in place. */
+    void scaleInPlace(Storage x, double s);
+
+    /**
+     * Values from the counter-based generator {@link Philox} (Philox4x32-10): element i of the
+     * result depends only on {@code seed}, {@code offset + i} and the distribution, so every device
+     * produces the same numbers. Uniform in [lo, hi) when {@code normal} is false, else normal with
+     * mean lo and standard deviation hi.
+     */
+    default Storage random(DType dtype, long seed, long offset, boolean normal, double lo, double hi, long... shape) {
+        double[] v = new double[Math.toIntExact(Shapes.numel(shape))];
+        Philox.fill(v, seed, offset, normal, lo, hi);
+        return copy(fromDoubles(v, shape), dtype);
+    }
+
+    // ------------------------------------------------------------------ memory scopes
+
+    /**
+     * Starts a region whose temporaries this backend may release together when the returned
+     * handle closes ({@link org.kat4j.tensor.Scope}); {@code depth} counts the regions already open
+     * on this thread.
+     */
+    AutoCloseable openScope(int depth);
+
+    /** Runs {@code body} with allocations that outlive every open scope (parameters, optimizer state). */
+    <T> T outsideScopes(Supplier<T> body);
+
+    // ------------------------------------------------------------------ element-wise
+
+    Storage unary(UnaryOp op, Storage x);
+
+    Storage scalar(ScalarOp op, Storage x, double s);
+
+    /** {@code a op b} with numpy broadcasting; a and b have one dtype. */
+    Storage binary(BinaryOp op, Storage a, Storage b);
+
+    // ------------------------------------------------------------------ reductions
+
+    /** Sum over {@code axes} (normalised, non-empty). */
+    Storage sum(Storage x, int[] axes, boolean keepDims);
+
+    Storage mean(Storage x, int[] axes, boolean keepDims);
+
+    Storage max(Storage x, int[] axes, boolean keepDims);
+
+    /** {@code g} summed down to {@code shape} (undoes broadcasting); returns g itself when the shapes match. */
+    Storage sumTo(Storage g, long[] shape);
+
+    /** {@code g} (broadcastable to shape) expanded into a fresh storage of {@code shape}. */
+    Storage expand(Storage g, long[] shape);
+
+    /** The L2 norm of all elements. */
+    double norm2(Storage x);
+
+    // ------------------------------------------------------------------ matrix products
+
+    /**
+     * {@code op(a) @ op(b)} over the last two dims, batched over equal leading dims, op = transpose
+     * where the flag is set (read in place, not copied).
+     */
+    Storage matmul(Storage a, Storage b, boolean transA, boolean transB);
+
+    // ------------------------------------------------------------------ layout
+
+    /** The same elements in another shape of equal size: a view sharing the memory. */
+    Storage reshape(Storage x, long... shape);
+
+    Storage permute(Storage x, int... dims);
+
+    /** The slice [start, start + length) along {@code dim}. */
+    Storage narrow(Storage x, int dim, long start, long length);
+
+    /** Zeros of {@code shape} with {@code g} placed at [start, start + g's size) along {@code dim}: narrow's backward. */
+    Storage unnarrow(Storage g, long[] shape, int dim, long start);
+
+    Storage concat(int dim, Storage... xs);
+
+    /** Entries {@code index} along {@code dim} (a gather). */
+    Storage indexSelect(Storage x, int dim, long[] index);
+
+    /** Zeros of {@code shape} with slice k of {@code g} added at entry index[k] along {@code dim}: indexSelect's backward. */
+    Storage indexAdd(Storage g, long[] shape, int dim, long[] index);
+
+    // ------------------------------------------------------------------ fused kernels
+
+    /** Softmax over the last axis. */
+    Storage softmax(Storage x);
+
+    /** dL/dx from the softmax output y and dL/dy. */
+    Storage softmaxBackward(Storage y, Storage g);
+
+    Storage logSoftmax(Storage x);
+
+    Storage logSoftmaxBackward(Storage y, Storage g);
+
+    /** Exact GELU, x Phi(x). */
+    Storage gelu(Storage x);
+
+    Storage geluBackward(Storage x, Storage g);
+
+    /** A fused op's output and what its backward needs (backend-specific). */
+    record Saved(Storage out, Object state) {
+    }
+
+    /** LayerNorm over the last dim with weight and bias [d]. */
+    Saved layerNorm(Storage x, Storage weight, Storage bias, double eps);
+
+    /** {gx, gWeight, gBias} of LayerNorm, each null where its flag is false. */
+    Storage[] layerNormBackward(Saved forward, Storage x, Storage weight, Storage g, boolean needX, boolean needWeight,
+                                boolean needBias);
+
+    /**
+     * The group-rational function P5(x)/Q4(x) on x [..., d]: numerator [1, 6] shared, denominator
+     * [groups, 4] per group of d/groups contiguous channels (formula in org.kat4j.rational.Rational).
+     */
+    Storage rationalForward(Storage x, Storage numerator, Storage denominator, int groups);
+
+    /** {gx (null unless needX), gNumerator [1, 6], gDenominator [groups, 4]}. */
+    Storage[] rationalBackward(Storage x, Storage g, Storage numerator, Storage denominator, int groups, boolean needX);
+
+    /** Mean cross-entropy of logits [N, C] against soft targets [N, C], as a one-element storage. */
+    Storage crossEntropy(Storage logits, Storage targets);
+
+    /** dL/dlogits for upstream gradient {@code g} (one element). */
+    Storage crossEntropyBackward(Storage logits, Storage targets, Storage g);
+
+    /**
+     * One AdamW step on a parameter in place (torch.optim.AdamW's formula): m = b1 m + (1 - b1) g,
+     * v = b2 v + (1 - b2) g^2, w = w * decay, w -= stepSize m / (sqrt(v) / sqrt(bc2) + eps) with
+     * stepSize = lr / bc1.
+     */
+    void adamwStep(Storage w, Storage g, Storage m, Storage v, AdamWStep step);
+
+    /** The constants of one AdamW step. */
+    record AdamWStep(double beta1, double beta2, double eps, double decay, double lr, double bc1, double bc2) {
+    }
+}

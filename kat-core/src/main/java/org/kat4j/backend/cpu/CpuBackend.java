@@ -1,0 +1,728 @@
+package org.kat4j.backend.cpu;
+
+import org.kat4j.backend.Backend;
+import org.kat4j.backend.BinaryOp;
+import org.kat4j.backend.Device;
+import org.kat4j.backend.ScalarOp;
+import org.kat4j.backend.Shapes;
+import org.kat4j.backend.Storage;
+import org.kat4j.backend.UnaryOp;
+import org.kat4j.rational.Rational;
+import org.kat4j.rational.RationalKernels;
+import org.kat4j.tensor.DType;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.memory.MemoryWorkspace;
+import org.nd4j.linalg.api.memory.conf.WorkspaceConfiguration;
+import org.nd4j.linalg.api.memory.enums.AllocationPolicy;
+import org.nd4j.linalg.api.memory.enums.LearningPolicy;
+import org.nd4j.linalg.api.memory.enums.SpillPolicy;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.AddOp;
+import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.DivOp;
+import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.MulOp;
+import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.SubOp;
+import org.nd4j.linalg.api.ops.impl.transforms.strict.Erf;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.INDArrayIndex;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+import org.nd4j.linalg.ops.transforms.Transforms;
+
+import java.nio.FloatBuffer;
+import java.util.Arrays;
+import java.util.function.Supplier;
+
+/**
+ * The CPU backend: ND4J arrays for storage, OpenBLAS (through ND4J) for matrix products, ND4J's
+ * element-wise ops, and kat4j's own fused float32 kernels (GELU, softmax, LayerNorm, column sums,
+ * AdamW, the group-rational op) where the vector API is available ({@link Simd}). The only place in
+ * kat4j that calls ND4J.
+ */
+public final class CpuBackend implements Backend {
+    /** The one CPU backend. */
+    public static final CpuBackend INSTANCE = new CpuBackend();
+
+    private static final double SQRT2 = Math.sqrt(2.0);
+    private static final double INV_SQRT_2PI = 1.0 / Math.sqrt(2.0 * Math.PI);
+    private static final WorkspaceConfiguration SCOPE_CONFIG = WorkspaceConfiguration.builder()
+            .policyAllocation(AllocationPolicy.STRICT)
+            .policyLearning(LearningPolicy.FIRST_LOOP)
+            .policySpill(SpillPolicy.REALLOCATE)
+            .build();
+
+    private CpuBackend() {
+        NativeSettings.check();
+    }
+
+    private static INDArray nd(Storage s) {
+        return CpuStorage.nd(s);
+    }
+
+    private static Storage wrap(INDArray a) {
+        return CpuStorage.of(a);
+    }
+
+    private static boolean fusable(INDArray a) {
+        return Simd.available() && a.dataType() == DataType.FLOAT && CpuStorage.isDense(a) && a.length() > 0;
+    }
+
+    /** {@code g} as a dense float32 array (itself when it already is one). */
+    private static INDArray denseFloat(INDArray g) {
+        return g.dataType() == DataType.FLOAT && CpuStorage.isDense(g) ? g : g.castTo(DataType.FLOAT).dup('c');
+    }
+
+    @Override
+    public Device device() {
+        return Device.CPU;
+    }
+
+    @Override
+    public String describe() {
+        return "ND4J " + Nd4j.getBackend().getClass().getSimpleName() + ", " + Nd4j.getEnvironment().maxThreads()
+                + " threads, BLAS " + Nd4j.getBlasWrapper().getClass().getSimpleName() + ", vector kernels " + Simd.describe();
+    }
+
+    // ------------------------------------------------------------------ memory
+
+    @Override
+    public Storage empty(DType dtype, long... shape) {
+        return wrap(Nd4j.createUninitialized(CpuStorage.nd4j(dtype), shape));
+    }
+
+    @Override
+    public Storage full(DType dtype, double value, long... shape) {
+        DataType t = CpuStorage.nd4j(dtype);
+        if (shape.length == 0) {
+            return wrap(Nd4j.scalar(t, value));
+        }
+        if (value == 0) {
+            return wrap(Nd4j.zeros(t, shape));
+        }
+        if (value == 1) {
+            return wrap(Nd4j.ones(t, shape));
+        }
+        return wrap(Nd4j.valueArrayOf(shape, value, t));
+    }
+
+    @Override
+    public Storage fromFloats(float[] data, long... shape) {
+        return wrap(Nd4j.create(data, shape, 'c'));
+    }
+
+    @Override
+    public Storage fromDoubles(double[] data, long... shape) {
+        return wrap(Nd4j.create(data, shape, 'c'));
+    }
+
+    @Override
+    public float[] toFloats(Storage s) {
+        return nd(s).dup('c').castTo(DataType.FLOAT).data().asFloat();
+    }
+
+    @Override
+    public double[] toDoubles(Storage s) {
+        return nd(s).dup('c').castTo(DataType.DOUBLE).data().asDouble();
+    }
+
+    @Override
+    public double getDouble(Storage s, long index) {
+        return nd(s).getDouble(index);
+    }
+
+    @Override
+    public void setDouble(Storage s, long index, double value) {
+        nd(s).putScalar(index, value);
+    }
+
+    @Override
+    public Storage copy(Storage s, DType dtype) {
+        return wrap(nd(s).castTo(CpuStorage.nd4j(dtype)).dup('c'));
+    }
+
+    @Override
+    public void assign(Storage dst, Storage src) {
+        INDArray d = nd(dst);
+        if (!(src instanceof CpuStorage)) {
+            src = src.dtype() == DType.FLOAT32 ? fromFloats(src.backend().toFloats(src), src.shape())
+                    : fromDoubles(src.backend().toDoubles(src), src.shape());
+        }
+        INDArray sv = nd(src);
+        d.assign(sv.dataType() == d.dataType() ? sv : sv.castTo(d.dataType()));
+    }
+
+    /**
+     * The float view of a float32 CPU storage, from its first element: what CPU kernels read and
+     * write in place (benchmarks call kernels on it directly).
+     */
+    public static FloatBuffer floats(Storage s) {
+        return CpuStorage.floats(float32(s));
+    }
+
+    /** The bytes of a float32 CPU storage from its first element, in native byte order. */
+    public static java.nio.ByteBuffer bytes(Storage s) {
+        return CpuStorage.bytes(float32(s));
+    }
+
+    private static INDArray float32(Storage s) {
+        INDArray a = nd(s);
+        if (a.dataType() != DataType.FLOAT) {
+            throw new IllegalArgumentException("expected a float32 storage, got " + s.dtype());
+        }
+        return a;
+    }
+
+    @Override
+    public void fill(Storage s, double value) {
+        nd(s).assign(value);
+    }
+
+    @Override
+    public void addScaledInPlace(Storage acc, Storage x, double alpha) {
+        nd(acc).addi(nd(x).mul(alpha));
+    }
+
+    @Override
+    public void addInPlace(Storage acc, Storage x) {
+        nd(acc).addi(nd(x));
+    }
+
+    @Override
+    public void scaleInPlace(Storage x, double s) {
+        nd(x).muli(s);
+    }
+
+    @Override
+    public AutoCloseable openScope(int depth) {
+        // every array allocated inside lives in an ND4J workspace (an arena): after the first step
+        // learns its size, later steps reuse the memory instead of allocating and freeing buffers,
+        // which on this stack otherwise waits on the garbage collector
+        MemoryWorkspace ws = Nd4j.getWorkspaceManager().getAndActivateWorkspace(SCOPE_CONFIG, "kat4j-scope-" + depth);
+        return ws::close;
+    }
+
+    @Override
+    public <T> T outsideScopes(Supplier<T> body) {
+        if (!Nd4j.getWorkspaceManager().anyWorkspaceActiveForCurrentThread()) {
+            return body.get();
+        }
+        try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+            return body.get();
+        }
+    }
+
+    // ------------------------------------------------------------------ element-wise
+
+    @Override
+    public Storage unary(UnaryOp op, Storage x) {
+        INDArray v = nd(x);
+        return wrap(switch (op) {
+            case NEG -> v.neg();
+            case EXP -> Transforms.exp(v, true);
+            case LOG -> Transforms.log(v, true);
+            case SQRT -> Transforms.sqrt(v, true);
+            case TANH -> Transforms.tanh(v, true);
+            case SIGMOID -> Transforms.sigmoid(v, true);
+            case RELU -> Transforms.relu(v, true);
+            case ERF -> {
+                INDArray y = v.dup('c');
+                Nd4j.exec(new Erf(y, y));
+                yield y;
+            }
+            case STEP -> v.gt(0).castTo(v.dataType());
+            case IS_ZERO -> v.eq(0).castTo(v.dataType());
+        });
+    }
+
+    @Override
+    public Storage scalar(ScalarOp op, Storage x, double s) {
+        INDArray v = nd(x);
+        return wrap(switch (op) {
+            case ADD -> v.add(s);
+            case MUL -> v.mul(s);
+            case RSUB -> v.rsub(s);
+            case POW -> Transforms.pow(v, s, true);
+        });
+    }
+
+    @Override
+    public Storage binary(BinaryOp op, Storage a, Storage b) {
+        return wrap(pairwise(op, nd(a), nd(b)));
+    }
+
+    private static INDArray pairwise(BinaryOp op, INDArray a, INDArray b) {
+        long[] shape = Shapes.broadcast(op.name().toLowerCase(), a.shape(), b.shape());
+        INDArray out = Nd4j.createUninitialized(a.dataType(), shape);
+        switch (op) {
+            case ADD -> Nd4j.exec(new AddOp(a, b, out));
+            case SUB -> Nd4j.exec(new SubOp(a, b, out));
+            case MUL -> Nd4j.exec(new MulOp(a, b, out));
+            case DIV -> Nd4j.exec(new DivOp(a, b, out));
+            default -> throw new AssertionError(op);
+        }
+        return out;
+    }
+
+    // ------------------------------------------------------------------ reductions
+
+    @Override
+    public Storage sum(Storage x, int[] axes, boolean keepDims) {
+        return wrap(nd(x).sum(keepDims, axes));
+    }
+
+    @Override
+    public Storage mean(Storage x, int[] axes, boolean keepDims) {
+        return wrap(nd(x).mean(keepDims, axes));
+    }
+
+    @Override
+    public Storage max(Storage x, int[] axes, boolean keepDims) {
+        return wrap(nd(x).max(keepDims, axes));
+    }
+
+    @Override
+    public Storage sumTo(Storage gs, long[] shape) {
+        INDArray g = nd(gs);
+        if (Arrays.equals(g.shape(), shape)) {
+            return gs;
+        }
+        int lead = g.rank() - shape.length;
+        int[] axes = new int[g.rank()];
+        int n = 0;
+        for (int i = 0; i < g.rank(); i++) {
+            if (i < lead || (shape[i - lead] == 1 && g.size(i) != 1)) {
+                axes[n++] = i;
+            }
+        }
+        long rows = 1;
+        for (int i = 0; i < n; i++) {
+            rows *= g.size(axes[i]);
+        }
+        if (axes[n - 1] == n - 1 && g.dataType() == DataType.FLOAT && CpuStorage.isDense(g) && g.length() < Integer.MAX_VALUE) {
+            // only leading axes reduced: column sums of a [rows, cols] matrix (every bias gradient)
+            int cols = Math.toIntExact(g.length() / rows);
+            float[] s = ColumnSums.sum(CpuStorage.floats(g), (int) rows, cols);
+            return wrap(Nd4j.createFromArray(s).reshape('c', shape));
+        }
+        INDArray s = g.sum(true, Arrays.copyOf(axes, n));
+        return wrap(s.reshape('c', shape));
+    }
+
+    @Override
+    public Storage expand(Storage gs, long[] shape) {
+        INDArray g = nd(gs);
+        INDArray out = Nd4j.createUninitialized(g.dataType(), shape);
+        if (Arrays.equals(g.shape(), shape)) {
+            return wrap(out.assign(g));
+        }
+        out.assign(0);
+        Nd4j.exec(new AddOp(out, g, out));
+        return wrap(out);
+    }
+
+    @Override
+    public double norm2(Storage x) {
+        return nd(x).norm2Number().doubleValue();
+    }
+
+    // ------------------------------------------------------------------ matrix products
+
+    @Override
+    public Storage matmul(Storage a, Storage b, boolean transA, boolean transB) {
+        return wrap(gemm(nd(a), nd(b), transA, transB));
+    }
+
+    /** BLAS GEMM (batched over leading dims) into a freshly allocated C-ordered output. */
+    private static INDArray gemm(INDArray a, INDArray b, boolean ta, boolean tb) {
+        int r = a.rank();
+        long m = ta ? a.size(r - 1) : a.size(r - 2);
+        long n = tb ? b.size(r - 2) : b.size(r - 1);
+        long[] shape = a.shape().clone();
+        shape[r - 2] = m;
+        shape[r - 1] = n;
+        INDArray c = Nd4j.createUninitialized(a.dataType(), shape);
+        Nd4j.gemm(a, b, c, ta, tb, 1.0, 0.0);
+        return c;
+    }
+
+    /**
+     * {@code c = op(a) @ op(b)} into a preallocated 2-D {@code c}: the bare BLAS call, the baseline
+     * that benchmarks measure {@link #matmul} against.
+     */
+    public void gemmInto(Storage a, Storage b, Storage c, boolean transA, boolean transB) {
+        Nd4j.gemm(nd(a), nd(b), nd(c), transA, transB, 1.0, 0.0);
+    }
+
+    // ------------------------------------------------------------------ layout
+
+    @Override
+    public Storage reshape(Storage x, long... shape) {
+        return wrap(nd(x).reshape('c', shape));
+    }
+
+    @Override
+    public Storage permute(Storage x, int... dims) {
+        return wrap(nd(x).permute(dims).dup('c'));
+    }
+
+    private static INDArrayIndex[] narrowIndex(int rank, int dim, long start, long length) {
+        INDArrayIndex[] idx = new INDArrayIndex[rank];
+        for (int i = 0; i < rank; i++) {
+            idx[i] = i == dim ? NDArrayIndex.interval(start, start + length) : NDArrayIndex.all();
+        }
+        return idx;
+    }
+
+    @Override
+    public Storage narrow(Storage x, int dim, long start, long length) {
+        INDArray v = nd(x);
+        return wrap(v.get(narrowIndex(v.rank(), dim, start, length)).dup('c'));
+    }
+
+    @Override
+    public Storage unnarrow(Storage g, long[] shape, int dim, long start) {
+        INDArray gv = nd(g);
+        INDArray dx = Nd4j.zeros(gv.dataType(), shape);
+        dx.get(narrowIndex(shape.length, dim, start, gv.size(dim))).assign(gv);
+        return wrap(dx);
+    }
+
+    @Override
+    public Storage concat(int dim, Storage... xs) {
+        if (xs.length == 1) {
+            return wrap(nd(xs[0]).dup('c'));
+        }
+        INDArray[] arrs = new INDArray[xs.length];
+        for (int i = 0; i < xs.length; i++) {
+            arrs[i] = nd(xs[i]);
+        }
+        return wrap(Nd4j.concat(dim, arrs));
+    }
+
+    @Override
+    public Storage indexSelect(Storage x, int dim, long[] index) {
+        INDArray xv = nd(x);
+        INDArray[] parts = new INDArray[index.length];
+        for (int k = 0; k < index.length; k++) {
+            parts[k] = xv.get(narrowIndex(xv.rank(), dim, index[k], 1));
+        }
+        return wrap(parts.length == 1 ? parts[0].dup('c') : Nd4j.concat(dim, parts));
+    }
+
+    @Override
+    public Storage indexAdd(Storage g, long[] shape, int dim, long[] index) {
+        INDArray gv = nd(g);
+        int r = shape.length;
+        INDArray dx = Nd4j.zeros(gv.dataType(), shape);
+        for (int k = 0; k < index.length; k++) {
+            dx.get(narrowIndex(r, dim, index[k], 1)).addi(gv.get(narrowIndex(r, dim, k, 1)));
+        }
+        return wrap(dx);
+    }
+
+    // ------------------------------------------------------------------ softmax family (last axis)
+
+    @Override
+    public Storage softmax(Storage x) {
+        INDArray xv = nd(x);
+        int last = xv.rank() - 1;
+        if (fusable(xv)) {
+            // one pass each way (SoftmaxKernel) instead of five and four ND4J ops
+            int n = Math.toIntExact(xv.length());
+            int d = Math.toIntExact(xv.size(last));
+            INDArray y = Nd4j.createUninitialized(DataType.FLOAT, xv.shape());
+            SoftmaxKernel.forward(CpuStorage.floats(xv), CpuStorage.floats(y), n, d);
+            return wrap(y);
+        }
+        INDArray e = pairwise(BinaryOp.SUB, xv, xv.max(true, last));
+        Transforms.exp(e, false);
+        return wrap(pairwise(BinaryOp.DIV, e, e.sum(true, last)));
+    }
+
+    @Override
+    public Storage softmaxBackward(Storage ys, Storage gs) {
+        INDArray y = nd(ys);
+        INDArray g = nd(gs);
+        int last = y.rank() - 1;
+        if (fusable(y)) {
+            int n = Math.toIntExact(y.length());
+            int d = Math.toIntExact(y.size(last));
+            INDArray gd = denseFloat(g);
+            INDArray gx = Nd4j.createUninitialized(DataType.FLOAT, y.shape());
+            SoftmaxKernel.backward(CpuStorage.floats(y), CpuStorage.floats(gd), CpuStorage.floats(gx), n, d);
+            return wrap(gx);
+        }
+        INDArray dot = g.mul(y).sum(true, last);
+        return wrap(pairwise(BinaryOp.SUB, g, dot).muli(y));
+    }
+
+    @Override
+    public Storage logSoftmax(Storage x) {
+        INDArray xv = nd(x);
+        return wrap(logSoftmax(xv, xv.rank() - 1));
+    }
+
+    private static INDArray logSoftmax(INDArray xv, int last) {
+        INDArray shifted = pairwise(BinaryOp.SUB, xv, xv.max(true, last));
+        INDArray lse = Transforms.log(Transforms.exp(shifted, true).sum(true, last), false);
+        return pairwise(BinaryOp.SUB, shifted, lse);
+    }
+
+    @Override
+    public Storage logSoftmaxBackward(Storage ys, Storage gs) {
+        INDArray y = nd(ys);
+        INDArray g = nd(gs);
+        int last = y.rank() - 1;
+        INDArray p = Transforms.exp(y, true);
+        return wrap(pairwise(BinaryOp.SUB, g, pairwise(BinaryOp.MUL, p, g.sum(true, last))));
+    }
+
+    @Override
+    public Storage crossEntropy(Storage logits, Storage targets) {
+        INDArray xv = nd(logits);
+        INDArray logp = logSoftmax(xv, 1);
+        double loss = -logp.mul(nd(targets)).sumNumber().doubleValue() / xv.size(0);
+        return wrap(Nd4j.scalar(xv.dataType(), loss));
+    }
+
+    @Override
+    public Storage crossEntropyBackward(Storage logits, Storage targets, Storage g) {
+        INDArray xv = nd(logits);
+        INDArray tv = nd(targets);
+        double s = nd(g).getDouble(0) / xv.size(0);
+        // (softmax - t) * s, with the target rows' mass (1 for proper distributions) scaling softmax
+        INDArray p = Transforms.exp(logSoftmax(xv, 1), false);
+        INDArray mass = tv.sum(true, 1);
+        return wrap(pairwise(BinaryOp.MUL, p, mass).subi(tv).muli(s));
+    }
+
+    // ------------------------------------------------------------------ GELU
+
+    @Override
+    public Storage gelu(Storage x) {
+        INDArray xv = nd(x);
+        if (fusable(xv)) {
+            // one-pass vector kernel (GeluKernel); float64 and JVMs without the vector module keep
+            // the composed form (GeluKernel's plain-Java loops measured slower than it: 43 ms vs
+            // 29 ms forward+backward at 6304x768)
+            INDArray y = Nd4j.createUninitialized(DataType.FLOAT, xv.shape());
+            GeluKernel.forward(CpuStorage.floats(xv), CpuStorage.floats(y), Math.toIntExact(xv.length()));
+            return wrap(y);
+        }
+        return wrap(xv.mul(geluCdf(xv)));
+    }
+
+    /** Phi(x) = (1 + erf(x / sqrt 2)) / 2. */
+    private static INDArray geluCdf(INDArray xv) {
+        INDArray cdf = xv.div(SQRT2);
+        Nd4j.exec(new Erf(cdf, cdf));
+        return cdf.addi(1).muli(0.5);
+    }
+
+    @Override
+    public Storage geluBackward(Storage x, Storage gs) {
+        INDArray xv = nd(x);
+        INDArray g = nd(gs);
+        if (fusable(xv)) {
+            INDArray gx = Nd4j.createUninitialized(DataType.FLOAT, xv.shape());
+            GeluKernel.backward(CpuStorage.floats(xv), CpuStorage.floats(denseFloat(g)), CpuStorage.floats(gx),
+                    Math.toIntExact(xv.length()));
+            return wrap(gx);
+        }
+        // Phi(x) + x * phi(x)
+        INDArray pdf = xv.mul(xv).muli(-0.5);
+        Transforms.exp(pdf, false).muli(INV_SQRT_2PI).muli(xv);
+        return wrap(pdf.addi(geluCdf(xv)).muli(g));
+    }
+
+    // ------------------------------------------------------------------ LayerNorm
+
+    private record FusedNorm(float[] w, float[] mean, float[] rstd) {
+    }
+
+    private record ComposedNorm(INDArray xhat, INDArray rstd) {
+    }
+
+    @Override
+    public Saved layerNorm(Storage x, Storage weight, Storage bias, double eps) {
+        INDArray xv = nd(x);
+        INDArray wv = nd(weight);
+        INDArray bv = nd(bias);
+        int last = xv.rank() - 1;
+        if (fusable(xv) && wv.dataType() == DataType.FLOAT && bv.dataType() == DataType.FLOAT) {
+            // one pass forward, one backward (LayerNormKernel); mean and 1/std kept per row
+            int n = Math.toIntExact(xv.length());
+            int d = Math.toIntExact(xv.size(last));
+            float[] w = wv.dup('c').toFloatVector();
+            float[] b = bv.dup('c').toFloatVector();
+            float[] mean = new float[n / d];
+            float[] rstd = new float[n / d];
+            INDArray y = Nd4j.createUninitialized(DataType.FLOAT, xv.shape());
+            LayerNormKernel.forward(CpuStorage.floats(xv), CpuStorage.floats(y), n, d, w, b, (float) eps, mean, rstd);
+            return new Saved(wrap(y), new FusedNorm(w, mean, rstd));
+        }
+        INDArray xc = pairwise(BinaryOp.SUB, xv, xv.mean(true, last));
+        INDArray var = xc.mul(xc).mean(true, last);
+        INDArray rstd = Transforms.pow(var.addi(eps), -0.5, false);
+        INDArray xhat = pairwise(BinaryOp.MUL, xc, rstd);
+        INDArray y = pairwise(BinaryOp.ADD, pairwise(BinaryOp.MUL, xhat, wv), bv);
+        return new Saved(wrap(y), new ComposedNorm(xhat, rstd));
+    }
+
+    @Override
+    public Storage[] layerNormBackward(Saved forward, Storage x, Storage weight, Storage gs, boolean needX,
+                                       boolean needWeight, boolean needBias) {
+        INDArray xv = nd(x);
+        INDArray g = nd(gs);
+        Storage[] out = new Storage[3];
+        if (forward.state() instanceof FusedNorm f) {
+            int n = Math.toIntExact(xv.length());
+            int d = Math.toIntExact(xv.size(-1));
+            INDArray gd = denseFloat(g);
+            INDArray gx = needX ? Nd4j.createUninitialized(DataType.FLOAT, xv.shape()) : null;
+            double[] dw = needWeight ? new double[d] : null;
+            double[] db = needBias ? new double[d] : null;
+            LayerNormKernel.backward(CpuStorage.floats(xv), CpuStorage.floats(gd), gx == null ? null : CpuStorage.floats(gx),
+                    n, d, f.w(), f.mean(), f.rstd(), dw, db);
+            out[0] = gx == null ? null : wrap(gx);
+            out[1] = dw == null ? null : wrap(Nd4j.createFromArray(dw).castTo(DataType.FLOAT));
+            out[2] = db == null ? null : wrap(Nd4j.createFromArray(db).castTo(DataType.FLOAT));
+            return out;
+        }
+        ComposedNorm c = (ComposedNorm) forward.state();
+        INDArray wv = nd(weight);
+        long[] ws = wv.shape();
+        int last = xv.rank() - 1;
+        if (needWeight) {
+            out[1] = sumTo(wrap(g.mul(c.xhat())), ws);
+        }
+        if (needBias) {
+            out[2] = wrap(nd(sumTo(gs, ws)).dup());
+        }
+        if (needX) {
+            INDArray dxhat = pairwise(BinaryOp.MUL, g, wv);
+            INDArray m1 = dxhat.mean(true, last);
+            INDArray m2 = dxhat.mul(c.xhat()).mean(true, last);
+            INDArray dx = pairwise(BinaryOp.SUB, dxhat, m1);
+            dx.subi(pairwise(BinaryOp.MUL, c.xhat(), m2));
+            out[0] = wrap(pairwise(BinaryOp.MUL, dx, c.rstd()));
+        }
+        return out;
+    }
+
+    // ------------------------------------------------------------------ group rational
+
+    @Override
+    public Storage rationalForward(Storage x, Storage numerator, Storage denominator, int groups) {
+        INDArray xv = nd(x);
+        int n = Math.toIntExact(xv.length());
+        int d = Math.toIntExact(xv.size(-1));
+        if (xv.dataType() == DataType.FLOAT) {
+            INDArray y = Nd4j.createUninitialized(DataType.FLOAT, xv.shape());
+            RationalKernels.get().forward(CpuStorage.floats(xv), CpuStorage.floats(y), n, d, groups,
+                    toFloats(numerator), toFloats(denominator));
+            return wrap(y);
+        }
+        double[] out = new double[n];
+        Rational.forward(toDoubles(x), out, d, groups, toDoubles(numerator), toDoubles(denominator));
+        return wrap(Nd4j.create(out, xv.shape(), 'c'));
+    }
+
+    @Override
+    public Storage[] rationalBackward(Storage x, Storage gs, Storage numerator, Storage denominator, int groups,
+                                      boolean needX) {
+        INDArray xv = nd(x);
+        INDArray g = nd(gs);
+        int n = Math.toIntExact(xv.length());
+        int d = Math.toIntExact(xv.size(-1));
+        double[] ga = new double[6];
+        double[] gb = new double[groups * 4];
+        INDArray gx = null;
+        if (xv.dataType() == DataType.FLOAT) {
+            INDArray gd = denseFloat(g);
+            gx = needX ? Nd4j.createUninitialized(DataType.FLOAT, xv.shape()) : null;
+            RationalKernels.get().backward(CpuStorage.bytes(xv), CpuStorage.bytes(gd), gx == null ? null : CpuStorage.bytes(gx),
+                    n, d, groups, toFloats(numerator), toFloats(denominator), ga, gb);
+        } else {
+            double[] gxs = needX ? new double[n] : null;
+            Rational.backward(toDoubles(x), toDoubles(gs), gxs, d, groups, toDoubles(numerator), toDoubles(denominator), ga, gb);
+            if (gxs != null) {
+                gx = Nd4j.create(gxs, xv.shape(), 'c');
+            }
+        }
+        DataType nt = nd(numerator).dataType();
+        DataType dt = nd(denominator).dataType();
+        return new Storage[]{gx == null ? null : wrap(gx), wrap(Nd4j.create(ga, numerator.shape(), 'c').castTo(nt)),
+            wrap(Nd4j.create(gb, denominator.shape(), 'c').castTo(dt))};
+    }
+
+    // ------------------------------------------------------------------ AdamW
+
+    private static final int ADAMW_CHUNK = 1 << 14;
+    private static final ThreadLocal<float[][]> ADAMW_SCRATCH = ThreadLocal.withInitial(() -> new float[4][ADAMW_CHUNK]);
+
+    @Override
+    public void adamwStep(Storage ws, Storage gs, Storage ms, Storage vs, AdamWStep s) {
+        INDArray w = nd(ws);
+        INDArray g = nd(gs);
+        INDArray m = nd(ms);
+        INDArray v = nd(vs);
+        if (w.dataType() == DataType.FLOAT && g.dataType() == DataType.FLOAT && CpuStorage.isDense(w) && CpuStorage.isDense(g)
+                && CpuStorage.isDense(m) && CpuStorage.isDense(v)) {
+            adamwFloat(w, g, m, v, s);
+            return;
+        }
+        m.muli(s.beta1()).addi(g.mul(1 - s.beta1()));
+        v.muli(s.beta2()).addi(g.mul(g).muli(1 - s.beta2()));
+        if (s.decay() != 1) {
+            w.muli(s.decay());
+        }
+        INDArray denom = Transforms.sqrt(v.div(s.bc2()), false).addi(s.eps());
+        w.subi(m.div(denom).muli(s.lr() / s.bc1()));
+    }
+
+    /**
+     * One pass over a float32 parameter, its gradient and both moments, in float32 like
+     * torch.optim.AdamW. The ND4J composition took eleven native calls and six temporary arrays per
+     * parameter: 8% of a vit_micro training step.
+     */
+    private static void adamwFloat(INDArray w, INDArray g, INDArray m, INDArray v, AdamWStep s) {
+        FloatBuffer wb = CpuStorage.floats(w);
+        FloatBuffer gb = CpuStorage.floats(g);
+        FloatBuffer mb = CpuStorage.floats(m);
+        FloatBuffer vb = CpuStorage.floats(v);
+        int n = (int) w.length();
+        float b1 = (float) s.beta1();
+        float b2 = (float) s.beta2();
+        float c1 = (float) (1 - s.beta1());
+        float c2 = (float) (1 - s.beta2());
+        float e = (float) s.eps();
+        float decay = (float) s.decay();
+        float stepSize = (float) (s.lr() / s.bc1());
+        float bc2Sqrt = (float) Math.sqrt(s.bc2());
+        int chunks = (n + ADAMW_CHUNK - 1) / ADAMW_CHUNK;
+        java.util.stream.IntStream range = java.util.stream.IntStream.range(0, chunks);
+        (chunks > 4 ? range.parallel() : range).forEach(c -> {
+            int off = c * ADAMW_CHUNK;
+            int len = Math.min(ADAMW_CHUNK, n - off);
+            float[][] sc = ADAMW_SCRATCH.get();
+            float[] wsc = sc[0];
+            float[] gsc = sc[1];
+            float[] msc = sc[2];
+            float[] vsc = sc[3];
+            wb.get(off, wsc, 0, len);
+            gb.get(off, gsc, 0, len);
+            mb.get(off, msc, 0, len);
+            vb.get(off, vsc, 0, len);
+            for (int i = 0; i < len; i++) {
+                float gi = gsc[i];
+                float mi = msc[i] * b1 + c1 * gi;
+                float vi = vsc[i] * b2 + c2 * gi * gi;
+                msc[i] = mi;
+                vsc[i] = vi;
+                wsc[i] = wsc[i] * decay - stepSize * mi / ((float) Math.sqrt(vi) / bc2Sqrt + e);
+            }
+            wb.put(off, wsc, 0, len);
+            mb.put(off, msc, 0, len);
+            vb.put(off, vsc, 0, len);
+        });
+    }
+}

@@ -1,0 +1,40 @@
+package org.kat4j.backend.cpu;
+
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class CpuStorageTest {
+    @Test
+    void bytesAndFloatsOfAViewStartAtItsFirstElement() {
+        INDArray base = Nd4j.arange(0, 24).castTo(DataType.FLOAT).reshape(4, 6);
+        INDArray rows = base.get(NDArrayIndex.interval(2, 4), NDArrayIndex.all());
+        assertTrue(rows.offset() > 0, "a view with an offset");
+        ByteBuffer b = CpuStorage.bytes(rows);
+        FloatBuffer f = CpuStorage.floats(rows);
+        assertEquals(ByteOrder.nativeOrder(), b.order());
+        for (int i = 0; i < 12; i++) {
+            assertEquals(12 + i, b.getFloat(4 * i), 0, "byte view at " + i);
+            assertEquals(12 + i, f.get(i), 0, "float view at " + i);
+        }
+    }
+
+    @Test
+    void aStridedArrayIsCopiedToDenseCOrder() {
+        INDArray base = Nd4j.arange(0, 6).castTo(DataType.FLOAT).reshape(2, 3);
+        CpuStorage s = CpuStorage.of(base.transpose());
+        assertTrue(CpuStorage.isDense(s.a));
+        assertArrayEquals(new long[]{3, 2}, s.shape());
+        assertArrayEquals(new float[]{0, 3, 1, 4, 2, 5}, CpuBackend.INSTANCE.toFloats(s), 0);
+    }
+}
