@@ -1,7 +1,7 @@
 package org.kat4j.rational;
 
 import java.nio.FloatBuffer;
-import org.kat4j.backend.cpu.Parallel;
+import org.kat4j.backend.cpu.Chunks;
 
 /**
  * The CPU group-rational kernel: fused one-pass forward and one-pass backward over the buffer, in
@@ -29,7 +29,7 @@ public final class CpuRationalKernel implements RationalKernel {
     }
 
     static int chunkRows(int d, int chunkElements) {
-        return Math.max(1, chunkElements / d);
+        return Chunks.rowsPerChunk(d, chunkElements);
     }
 
     static int chunkCount(int n, int d) {
@@ -37,8 +37,7 @@ public final class CpuRationalKernel implements RationalKernel {
     }
 
     static int chunkCount(int n, int d, int chunkElements) {
-        int cr = chunkRows(d, chunkElements);
-        return (n / d + cr - 1) / cr;
+        return Chunks.count(n, d, chunkElements);
     }
 
     /** Work on one chunk: its index, first element, element count and row count. */
@@ -54,13 +53,7 @@ public final class CpuRationalKernel implements RationalKernel {
 
     /** As {@link #forEachChunk(int, int, ChunkBody)} with chunks of about {@code chunkElements}. */
     static void forEachChunk(int n, int d, int chunkElements, ChunkBody body) {
-        int rows = n / d;
-        int cr = chunkRows(d, chunkElements);
-        Parallel.forEach(chunkCount(n, d, chunkElements), c -> {
-            int r0 = c * cr;
-            int r1 = Math.min(rows, r0 + cr);
-            body.run(c, r0 * d, (r1 - r0) * d, r1 - r0);
-        });
+        Chunks.forEach(n, d, chunkElements, (c, r0, rows) -> body.run(c, r0 * d, rows * d, rows));
     }
 
     @Override

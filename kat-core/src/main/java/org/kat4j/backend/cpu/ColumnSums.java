@@ -15,12 +15,9 @@ public final class ColumnSums {
     }
 
     public static float[] sum(FloatBuffer m, int rows, int cols) {
-        int rowsPerChunk = Math.max(1, CHUNK_ELEMENTS / Math.max(1, cols));
-        int chunks = (rows + rowsPerChunk - 1) / rowsPerChunk;
-        float[][] partial = new float[chunks][];
-        Parallel.forEach(chunks, c -> {
-            int r0 = c * rowsPerChunk;
-            int r1 = Math.min(rows, r0 + rowsPerChunk);
+        float[][] partial = new float[Chunks.count(rows * cols, cols, CHUNK_ELEMENTS)][];
+        Chunks.forEach(rows * cols, cols, CHUNK_ELEMENTS, (c, r0, count) -> {
+            int r1 = r0 + count;
             float[] acc = new float[cols];
             float[] row = new float[cols];
             for (int r = r0; r < r1; r++) {

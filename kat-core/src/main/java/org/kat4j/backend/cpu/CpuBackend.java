@@ -657,7 +657,6 @@ public final class CpuBackend implements Backend {
     // ------------------------------------------------------------------ AdamW
 
     private static final int ADAMW_CHUNK = 1 << 14;
-    private static final ThreadLocal<float[][]> ADAMW_SCRATCH = ThreadLocal.withInitial(() -> new float[4][ADAMW_CHUNK]);
 
     @Override
     public void adamwStep(Storage ws, Storage gs, Storage ms, Storage vs, AdamWStep s) {
@@ -698,12 +697,9 @@ public final class CpuBackend implements Backend {
         float decay = (float) s.decay();
         float stepSize = (float) (s.lr() / s.bc1());
         float bc2Sqrt = (float) Math.sqrt(s.bc2());
-        int chunks = (n + ADAMW_CHUNK - 1) / ADAMW_CHUNK;
-        java.util.stream.IntStream range = java.util.stream.IntStream.range(0, chunks);
-        (chunks > 4 ? range.parallel() : range).forEach(c -> {
-            int off = c * ADAMW_CHUNK;
-            int len = Math.min(ADAMW_CHUNK, n - off);
-            float[][] sc = ADAMW_SCRATCH.get();
+        // fewer than 5 chunks (80K elements) stay on the calling thread
+        Chunks.forEach(n, 1, ADAMW_CHUNK, 5, (c, off, len) -> {
+            float[][] sc = Chunks.scratch(4, ADAMW_CHUNK);
             float[] wsc = sc[0];
             float[] gsc = sc[1];
             float[] msc = sc[2];

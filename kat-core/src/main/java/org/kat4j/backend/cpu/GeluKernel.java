@@ -92,14 +92,7 @@ public final class GeluKernel {
         void run(int offset, int length, float[][] scratch);
     }
 
-    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[][] {
-        new float[CHUNK], new float[CHUNK]});
-
     static void forEachChunk(int n, ChunkBody body) {
-        int chunks = (n + CHUNK - 1) / CHUNK;
-        Parallel.forEach(chunks, c -> {
-            int off = c * CHUNK;
-            body.run(off, Math.min(CHUNK, n - off), SCRATCH.get());
-        });
+        Chunks.forEach(n, 1, CHUNK, (c, off, len) -> body.run(off, len, Chunks.scratch(2, CHUNK)));
     }
 }

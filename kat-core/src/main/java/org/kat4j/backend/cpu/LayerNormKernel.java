@@ -11,11 +11,13 @@ import java.nio.FloatBuffer;
  * {@link Simd#available()}). Forward: y = (x - mean) rstd w + b, keeping mean and rstd per row
  * (two passes over the row: mean, then the centred variance). Backward, with xhat recomputed from
  * x: dx = rstd (g w - mean(g w) - xhat mean(g w xhat)), dw = sum over rows of g xhat, db = sum of g.
- * Rows go in {@link RowChunks} over all cores; the weight and bias gradients are summed in float per
+ * Rows go in {@link Chunks} over all cores; the weight and bias gradients are summed in float per
  * chunk and the chunks combined in double in chunk order, so results do not depend on thread
  * timing. Composed of ND4J ops, LayerNorm was ~12% of a vit_micro training step.
  */
 public final class LayerNormKernel {
+    /** Elements per chunk of rows (at least one row). */
+    private static final int CHUNK = 1 << 14;
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
 
@@ -25,7 +27,8 @@ public final class LayerNormKernel {
     /** y from x (n = rows * d); mean and rstd get one value per row. */
     public static void forward(FloatBuffer x, FloatBuffer y, int n, int d, float[] w, float[] b, float eps, float[] mean,
                                float[] rstd) {
-        RowChunks.forEach(n, d, (c, r0, rows, s) -> {
+        Chunks.forEach(n, d, CHUNK, (c, r0, rows) -> {
+            float[][] s = Chunks.scratch(2, rows * d);
             float[] v = s[0];
             x.get(r0 * d, v, 0, rows * d);
             for (int r = 0; r < rows; r++) {
@@ -76,10 +79,11 @@ public final class LayerNormKernel {
      */
     public static void backward(FloatBuffer x, FloatBuffer g, FloatBuffer gx, int n, int d, float[] w, float[] mean,
                                 float[] rstd, double[] dw, double[] db) {
-        int chunks = RowChunks.count(n, d);
+        int chunks = Chunks.count(n, d, CHUNK);
         float[][] pw = new float[chunks][];
         float[][] pb = new float[chunks][];
-        RowChunks.forEach(n, d, (c, r0, rows, s) -> {
+        Chunks.forEach(n, d, CHUNK, (c, r0, rows) -> {
+            float[][] s = Chunks.scratch(2, rows * d);
             float[] xv = s[0];
             float[] gv = s[1];
             x.get(r0 * d, xv, 0, rows * d);

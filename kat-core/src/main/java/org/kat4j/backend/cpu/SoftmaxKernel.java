@@ -10,7 +10,7 @@ import java.nio.FloatBuffer;
 /**
  * Fused softmax over the last axis of float32 rows, forward {@code y = exp(x - max) / sum} and
  * backward {@code gx = y (g - sum(g y))}, on the JDK vector API (callers check
- * {@link Simd#available()}). Rows are independent; they go in {@link RowChunks} over all cores,
+ * {@link Simd#available()}). Rows are independent; they go in {@link Chunks} over all cores,
  * so results do not depend on thread timing. Composed from ND4J ops (max, sub, exp, sum, div, and
  * mul, sum, sub, mul backward) the softmax was ~8% of a vit_tiny training step.
  *
@@ -20,6 +20,8 @@ import java.nio.FloatBuffer;
  * are <= 0 after the max is subtracted), where exp is below float32's normal range anyway.
  */
 public final class SoftmaxKernel {
+    /** Elements per chunk of rows (at least one row). */
+    private static final int CHUNK = 1 << 14;
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
     private static final float LOG2E = 1.44269504f;
@@ -66,7 +68,8 @@ public final class SoftmaxKernel {
 
     /** y = softmax(x) over rows of length {@code d}; n = rows * d. */
     public static void forward(FloatBuffer x, FloatBuffer y, int n, int d) {
-        RowChunks.forEach(n, d, (c, r0, rows, s) -> {
+        Chunks.forEach(n, d, CHUNK, (c, r0, rows) -> {
+            float[][] s = Chunks.scratch(2, rows * d);
             float[] v = s[0];
             x.get(r0 * d, v, 0, rows * d);
             for (int r = 0; r < rows; r++) {
@@ -114,7 +117,8 @@ public final class SoftmaxKernel {
 
     /** gx = y (g - sum(g y)) over rows of length {@code d}; gx may be g. */
     public static void backward(FloatBuffer y, FloatBuffer g, FloatBuffer gx, int n, int d) {
-        RowChunks.forEach(n, d, (c, r0, rows, s) -> {
+        Chunks.forEach(n, d, CHUNK, (c, r0, rows) -> {
+            float[][] s = Chunks.scratch(2, rows * d);
             float[] yv = s[0];
             float[] gv = s[1];
             y.get(r0 * d, yv, 0, rows * d);
