@@ -2,6 +2,7 @@ package org.kat4j.nn;
 
 import org.kat4j.rational.Gain;
 import org.kat4j.rational.RationalInit;
+import org.kat4j.rational.RationalShapes;
 import org.kat4j.rational.RationalOp;
 import org.kat4j.tensor.Tensor;
 
@@ -23,12 +24,7 @@ public final class GroupRational extends Module {
     public final Tensor denominator;
 
     public GroupRational(int channels, int groups, RationalInit init) {
-        if (groups < 1) {
-            throw new IllegalArgumentException("GroupRational: groups " + groups + ", expected >= 1");
-        }
-        if (channels < 1 || channels % groups != 0) {
-            throw new IllegalArgumentException("GroupRational: channels " + channels + " not divisible by groups " + groups);
-        }
+        RationalShapes.checkLayout(channels, channels, groups, "");
         this.channels = channels;
         this.groups = groups;
         double[] a = init.numerator();

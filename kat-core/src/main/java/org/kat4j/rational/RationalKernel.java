@@ -76,21 +76,7 @@ public interface RationalKernel {
 
     /** Checks the arguments every kernel shares; throws IllegalArgumentException naming the values. */
     static void checkArgs(int n, int d, int groups, float[] num, float[] den) {
-        if (groups < 1) {
-            throw new IllegalArgumentException("GroupRational: groups " + groups + ", expected >= 1");
-        }
-        if (d < 1 || d % groups != 0) {
-            throw new IllegalArgumentException("GroupRational: channels " + d + " not divisible by groups " + groups);
-        }
-        if (n % d != 0) {
-            throw new IllegalArgumentException("GroupRational: " + n + " elements is not a whole number of rows of " + d);
-        }
-        if (num.length != 6) {
-            throw new IllegalArgumentException("GroupRational: numerator has " + num.length + " coefficients, expected 6");
-        }
-        if (den.length != groups * 4) {
-            throw new IllegalArgumentException("GroupRational: denominator has " + den.length + " coefficients, expected "
-                    + groups + " x 4");
-        }
+        RationalShapes.checkLayout(n, d, groups, "");
+        RationalShapes.checkCoefficients(groups, num.length, den.length);
     }
 }

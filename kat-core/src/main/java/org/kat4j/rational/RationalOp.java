@@ -53,11 +53,7 @@ public final class RationalOp {
         if (x.rank() < 1) {
             throw new IllegalArgumentException("GroupRational: input is a scalar, expected [..., channels]");
         }
-        long d = x.size(-1);
-        if (d % groups != 0) {
-            throw new IllegalArgumentException("GroupRational: channels " + d + " not divisible by groups " + groups
-                    + " (input " + Arrays.toString(x.shape()) + ")");
-        }
+        RationalShapes.checkLayout(x.numel(), x.size(-1), groups, " (input " + Arrays.toString(x.shape()) + ")");
         if (x.dtype() != numerator.dtype() || x.dtype() != denominator.dtype()) {
             throw new IllegalArgumentException("GroupRational: input " + x.dtype() + " but coefficients "
                     + numerator.dtype() + "/" + denominator.dtype());

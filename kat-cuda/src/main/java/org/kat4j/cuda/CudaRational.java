@@ -1,5 +1,7 @@
 package org.kat4j.cuda;
 
+import org.kat4j.rational.RationalShapes;
+
 import jcuda.driver.CUfunction;
 import jcuda.driver.CUstream;
 import jcuda.driver.JCudaDriver;
@@ -65,16 +67,8 @@ public final class CudaRational implements AutoCloseable {
 
     /** Uploads numerator [6] and denominator [groups*4]. */
     public Coefficients upload(int groups, float[] num, float[] den) {
-        if (groups < 1) {
-            throw new IllegalArgumentException("GroupRational: groups " + groups + ", expected >= 1");
-        }
-        if (num.length != 6) {
-            throw new IllegalArgumentException("GroupRational: numerator has " + num.length + " coefficients, expected 6");
-        }
-        if (den.length != 4 * groups) {
-            throw new IllegalArgumentException("GroupRational: denominator has " + den.length + " coefficients, expected "
-                    + groups + " x 4");
-        }
+        RationalShapes.checkLayout(0, groups, groups, "");
+        RationalShapes.checkCoefficients(groups, num.length, den.length);
         float[] all = new float[6 + 4 * groups];
         System.arraycopy(num, 0, all, 0, 6);
         System.arraycopy(den, 0, all, 6, den.length);

@@ -1,5 +1,7 @@
 package org.kat4j.cuda;
 
+import org.kat4j.rational.RationalShapes;
+
 /**
  * Launch geometry for the rational kernels (pure arithmetic, unit tested without a GPU).
  *
@@ -66,14 +68,6 @@ public record Launch(int blocks, int threads, int vec, long active) {
     }
 
     private static void check(long n, int d, int groups) {
-        if (groups < 1) {
-            throw new IllegalArgumentException("GroupRational: groups " + groups + ", expected >= 1");
-        }
-        if (d < 1 || d % groups != 0) {
-            throw new IllegalArgumentException("GroupRational: channels " + d + " not divisible by groups " + groups);
-        }
-        if (n < 0 || n % d != 0) {
-            throw new IllegalArgumentException("GroupRational: " + n + " elements is not a whole number of rows of " + d);
-        }
+        RationalShapes.checkLayout(n, d, groups, "");
     }
 }
