@@ -59,10 +59,10 @@ public class RationalBench {
     public void setup() {
         long[] s = MatmulBench.dims(shape);
         Random r = new Random(0);
-        x = Tensor.rand(r, DType.FLOAT32, -3, 3, s);
-        g = Tensor.rand(r, DType.FLOAT32, -0.5, 0.5, s);
-        y = Tensor.zeros(DType.FLOAT32, s);
-        gx = Tensor.zeros(DType.FLOAT32, s);
+        x = uniform(r, -3, 3, s);
+        g = uniform(r, -0.5, 0.5, s);
+        y = Tensor.of(CpuBackend.INSTANCE.empty(DType.FLOAT32, s));
+        gx = Tensor.of(CpuBackend.INSTANCE.empty(DType.FLOAT32, s));
         xb = CpuBackend.floats(x.storage());
         yb = CpuBackend.floats(y.storage());
         gb = CpuBackend.floats(g.storage());
@@ -81,6 +81,21 @@ public class RationalBench {
         for (int i = 0; i < den.length; i++) {
             den[i] = (float) (r.nextGaussian() * 0.1);
         }
+    }
+
+    /** Uniform float32 values written straight into one fresh CPU storage (no float64 staging copy). */
+    static Tensor uniform(Random r, double lo, double hi, long[] shape) {
+        Tensor t = Tensor.of(CpuBackend.INSTANCE.empty(DType.FLOAT32, shape));
+        FloatBuffer b = CpuBackend.floats(t.storage());
+        float[] chunk = new float[1 << 16];
+        for (int off = 0; off < t.numel(); off += chunk.length) {
+            int len = (int) Math.min(chunk.length, t.numel() - off);
+            for (int i = 0; i < len; i++) {
+                chunk[i] = (float) (lo + (hi - lo) * r.nextDouble());
+            }
+            b.put(off, chunk, 0, len);
+        }
+        return t;
     }
 
     @Benchmark

@@ -561,13 +561,8 @@ public final class Ops {
     }
 
     private static Tensor maskedScale(String op, Tensor x, long[] maskShape, double p, Random rng) {
-        double[] m = new double[Math.toIntExact(Tensor.numel(maskShape))];
-        double keep = 1.0 / (1.0 - p);
-        for (int i = 0; i < m.length; i++) {
-            m[i] = rng.nextDouble() < p ? 0.0 : keep;
-        }
         Backend be = x.backend();
-        Storage mask = be.copy(be.fromDoubles(m, maskShape), x.dtype());
+        Storage mask = be.dropoutMask(x.dtype(), p, rng, maskShape);
         Storage y = be.binary(BinaryOp.MUL, x.storage(), mask);
         return unary(op, x, y, g -> be.binary(BinaryOp.MUL, g, mask));
     }

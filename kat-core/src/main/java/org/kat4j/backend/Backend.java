@@ -84,6 +84,19 @@ public interface Backend {
         return copy(fromDoubles(v, shape), dtype);
     }
 
+    /**
+     * An inverted-dropout mask of {@code shape}: 0 with probability p, else 1 / (1 - p), drawn from
+     * {@code rng} in C order on the host (so every device gets the same mask for the same rng).
+     */
+    default Storage dropoutMask(DType dtype, double p, java.util.Random rng, long... shape) {
+        double[] m = new double[Math.toIntExact(Shapes.numel(shape))];
+        double keep = 1.0 / (1.0 - p);
+        for (int i = 0; i < m.length; i++) {
+            m[i] = rng.nextDouble() < p ? 0.0 : keep;
+        }
+        return copy(fromDoubles(m, shape), dtype);
+    }
+
     // ------------------------------------------------------------------ memory scopes
 
     /**
