@@ -76,4 +76,38 @@ class PredictEndToEndTest {
         assertEquals("golden retriever", names.get(207));
         assertEquals("toilet tissue", names.get(999));
     }
+
+    @Test
+    void decompressionBombsAreRefusedBeforeTheirPixelsAreTaken(@TempDir Path dir) throws IOException {
+        Path md = modelDir(Files.createDirectories(dir.resolve("model")));
+        Predictor p = Predictor.load(md);
+        Runtime rt = Runtime.getRuntime();
+        long before = rt.totalMemory() - rt.freeMemory();
+        // a 1,000,000 x 1 PNG is a few KB; its eval resize would be 36,000,000 x 36 pixels
+        Path thin = dir.resolve("thin.png");
+        ImageIO.write(new BufferedImage(1_000_000, 1, BufferedImage.TYPE_BYTE_GRAY), "png", thin.toFile());
+        long t0 = System.nanoTime();
+        var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> p.preprocess(Predictor.read(thin)));
+        assertTrue(e.getMessage().contains("more than the limit"), e.getMessage());
+        // a header claiming 100,000 x 100,000 pixels is refused by its dimensions alone
+        Path big = dir.resolve("big.png");
+        byte[] header = pngHeader(100_000, 100_000);
+        Files.write(big, header);
+        var e2 = org.junit.jupiter.api.Assertions.assertThrows(IOException.class, () -> Predictor.read(big));
+        assertTrue(e2.getMessage().contains("10,000,000,000 pixels, more than the limit of 89,478,485"), e2.getMessage());
+        assertTrue((System.nanoTime() - t0) / 1e9 < 1, "refused at once");
+        assertTrue(rt.totalMemory() - rt.freeMemory() - before < 64L << 20, "no pixel memory taken");
+    }
+
+    /** A PNG signature and an IHDR chunk of the given size (no pixel data: the header is all a reader needs for the size). */
+    static byte[] pngHeader(int w, int h) {
+        java.nio.ByteBuffer ihdr = java.nio.ByteBuffer.allocate(17);
+        ihdr.put("IHDR".getBytes()).putInt(w).putInt(h).put((byte) 8).put((byte) 2).put((byte) 0).put((byte) 0).put((byte) 0);
+        java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+        crc.update(ihdr.array());
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(8 + 4 + 17 + 4);
+        b.put(new byte[]{(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'}).putInt(13).put(ihdr.array()).putInt((int) crc.getValue());
+        return b.array();
+    }
 }

@@ -17,7 +17,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Safetensors files (KAT.md section 6): 8-byte little-endian header length, a JSON header, then
+ * Safetensors files (docs/design.md, section 6): 8-byte little-endian header length, a JSON header, then
  * the raw little-endian data. Writes F32 (and F64 for float64 tensors); reads every dtype of the format with the header fully
  * validated. Writes are atomic (temporary file, then rename), so a crash never leaves a
  * half-written file under the final name.
@@ -62,9 +62,8 @@ public final class Safetensors {
         json.append('}');
         byte[] header = json.toString().getBytes(StandardCharsets.UTF_8);
         int padded = (header.length + 7) / 8 * 8; // the format allows trailing spaces; keeps data 8-byte aligned
-        Path tmp = path.resolveSibling(path.getFileName() + ".tmp");
-        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
-                StandardOpenOption.WRITE)) {
+        // written whole or not at all (AtomicFiles): a crash never leaves a half-written checkpoint
+        AtomicFiles.write(path, ch -> {
             ByteBuffer head = ByteBuffer.allocate(8 + padded).order(ByteOrder.LITTLE_ENDIAN);
             head.putLong(padded).put(header);
             while (head.hasRemaining()) {
@@ -85,9 +84,7 @@ public final class Safetensors {
                 }
                 writeAll(ch, b);
             }
-            ch.force(true);
-        }
-        Files.move(tmp, path, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        });
     }
 
     private static void writeAll(FileChannel ch, ByteBuffer b) throws IOException {

@@ -126,6 +126,26 @@ public abstract class Module {
                 }
             }
         }
+        if (!Boolean.getBoolean("kat4j.allowNonFinite")) {
+            for (var e : mine.entrySet()) {
+                Tensor v = state.get(e.getKey());
+                if (v != null && Arrays.equals(v.shape(), e.getValue().shape())) {
+                    float[] values = v.toFloatArray();
+                    int bad = 0;
+                    int first = -1;
+                    for (int i = 0; i < values.length; i++) {
+                        if (!Float.isFinite(values[i])) {
+                            bad++;
+                            first = first < 0 ? i : first;
+                        }
+                    }
+                    if (bad > 0) {
+                        problems.add(e.getKey() + " holds " + bad + " NaN or infinite value(s), the first at element " + first
+                                + " (-Dkat4j.allowNonFinite=true loads them anyway)");
+                    }
+                }
+            }
+        }
         if (!problems.isEmpty()) {
             throw new IllegalArgumentException("loadStateDict: " + problems.size() + " problem(s): " + String.join("; ", problems));
         }

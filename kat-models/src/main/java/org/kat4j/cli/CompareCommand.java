@@ -66,7 +66,7 @@ final class CompareCommand implements Callable<Integer> {
                     params.get(e.getKey()), 100 * last.testAcc(), 100 * best, last.testLoss(), last.trainLoss(), ips, secs));
         }
         Files.createDirectories(out);
-        Files.writeString(out.resolve("compare.md"), table.toString());
+        org.kat4j.io.AtomicFiles.writeString(out.resolve("compare.md"), table.toString());
         Plots.writeComparison(new ArrayList<>(runs.keySet()), new ArrayList<>(runs.values()), out.resolve("compare.png"));
         System.out.print(table);
         System.out.println("wrote " + out.resolve("compare.md") + " and " + out.resolve("compare.png"));

@@ -25,14 +25,49 @@ public final class Kat implements Callable<Integer> {
     public static void main(String[] args) {
         CommandLine cl = new CommandLine(new Kat());
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
-            boolean verbose = parsed.originalArgs().contains("--verbose");
-            if (verbose) {
+            if (parsed.originalArgs().contains("--verbose")) {
                 ex.printStackTrace();
             } else {
-                cmd.getErr().println("kat: " + ex.getMessage() + " (--verbose for details)");
+                cmd.getErr().println("kat: " + describe(ex));
             }
             return 1;
         });
-        System.exit(cl.execute(args));
+        int rc;
+        try {
+            rc = cl.execute(args);
+        } catch (OutOfMemoryError e) {
+            System.err.println("kat: out of memory (" + e.getMessage() + "): use a smaller --batch-size or model, or give the"
+                    + " JVM more with KAT_JAVA_OPTS=-Xmx...");
+            rc = 1;
+        }
+        System.exit(rc);
+    }
+
+    /**
+     * One line for the user: the message of kat4j's own errors (which say what was read, expected
+     * and found), and for anything else what kind of failure it was, without a library's advice.
+     */
+    static String describe(Throwable ex) {
+        String msg = clean(ex.getMessage());
+        if (ex instanceof java.io.IOException || ex instanceof IllegalArgumentException || ex instanceof IllegalStateException
+                || ex instanceof UnsupportedOperationException) {
+            return msg == null ? ex.getClass().getSimpleName() : msg;
+        }
+        return "internal error: " + ex.getClass().getSimpleName() + (msg == null ? "" : " (" + msg + ")")
+                + "; rerun with --verbose for the details";
+    }
+
+    /** Drops the advice some libraries append to their messages (Gson's "Use JsonReader.setStrictness ...", "See https://..."). */
+    static String clean(String msg) {
+        if (msg == null) {
+            return null;
+        }
+        for (String cut : new String[]{"\nSee https://", " See https://", "\nUse JsonReader.setStrictness", " Use JsonReader.setStrictness"}) {
+            int i = msg.indexOf(cut);
+            if (i >= 0) {
+                msg = msg.substring(0, i);
+            }
+        }
+        return msg.strip();
     }
 }

@@ -32,6 +32,9 @@ final class PredictCommand implements Callable<Integer> {
             } catch (IOException e) {
                 failed++;
                 System.err.println("kat predict: " + e.getMessage());
+            } catch (IllegalArgumentException e) {
+                failed++;
+                System.err.println("kat predict: " + img + ": " + e.getMessage());
             }
         }
         return failed == 0 ? 0 : 1;

@@ -41,8 +41,7 @@ public final class Idx {
             if (n < 0 || rows <= 0 || cols <= 0 || (long) n * rows * cols > Integer.MAX_VALUE) {
                 throw new IOException(name + ": implausible dimensions " + n + " x " + rows + " x " + cols);
             }
-            byte[] px = new byte[n * rows * cols];
-            readFully(in, px, name, "pixels of " + n + " images");
+            byte[] px = readDeclared(in, n * rows * cols, name, "pixels of " + n + " images");
             return new Images(n, rows, cols, px);
         }
     }
@@ -57,8 +56,7 @@ public final class Idx {
             if (n < 0) {
                 throw new IOException(name + ": negative label count " + n);
             }
-            byte[] b = new byte[n];
-            readFully(in, b, name, n + " labels");
+            byte[] b = readDeclared(in, n, name, n + " labels");
             int[] out = new int[n];
             for (int i = 0; i < n; i++) {
                 out[i] = b[i] & 0xff;
@@ -75,14 +73,24 @@ public final class Idx {
         }
     }
 
-    private static void readFully(DataInputStream in, byte[] b, String name, String what) throws IOException {
+    /**
+     * Reads the {@code total} bytes a header declares. The buffer grows with the data that actually
+     * arrives (from 1 MB, doubling), so a small or truncated file claiming millions of images is
+     * refused having allocated about its own size, not the claimed one.
+     */
+    static byte[] readDeclared(DataInputStream in, int total, String name, String what) throws IOException {
+        byte[] b = new byte[Math.min(total, 1 << 20)];
         int off = 0;
-        while (off < b.length) {
+        while (off < total) {
+            if (off == b.length) {
+                b = java.util.Arrays.copyOf(b, (int) Math.min(total, 2L * b.length));
+            }
             int r = in.read(b, off, b.length - off);
             if (r < 0) {
-                throw new IOException(name + ": truncated: " + off + " of " + b.length + " bytes of " + what);
+                throw new IOException(name + ": truncated: " + off + " of " + total + " bytes of " + what);
             }
             off += r;
         }
+        return b;
     }
 }

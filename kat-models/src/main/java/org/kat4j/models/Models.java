@@ -62,7 +62,18 @@ public final class Models {
     }
 
     public static VisionTransformer create(String name, Map<String, ?> overrides, long seed) {
-        return new VisionTransformer(config(name, overrides), seed);
+        VitConfig c = config(name, overrides);
+        c.checkFits(memoryBytes());
+        return new VisionTransformer(c, seed);
+    }
+
+    /** The machine's physical memory (what a model's training state must fit in). */
+    static long memoryBytes() {
+        java.lang.management.OperatingSystemMXBean os = java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+        if (os instanceof com.sun.management.OperatingSystemMXBean sun) {
+            return sun.getTotalMemorySize();
+        }
+        return Runtime.getRuntime().maxMemory() * 4;
     }
 
     public static VisionTransformer create(String name, Map<String, ?> overrides) {
@@ -78,21 +89,32 @@ public final class Models {
         try {
             o = JsonParser.parseString(Files.readString(configJson)).getAsJsonObject();
         } catch (RuntimeException e) {
-            throw new IOException(configJson + ": not a JSON object (" + e.getMessage() + ")", e);
+            throw new IOException(configJson + ": not a JSON object (" + jsonError(e) + ")", e);
         }
         if (!o.has("architecture")) {
             throw new IOException(configJson + ": no \"architecture\" field");
         }
         Map<String, Object> overrides = new LinkedHashMap<>();
         if (o.has("model_args")) {
+            if (!o.get("model_args").isJsonObject()) {
+                throw new IOException(configJson + ": \"model_args\" is " + o.get("model_args") + ", expected an object");
+            }
             for (Map.Entry<String, JsonElement> e : o.getAsJsonObject("model_args").entrySet()) {
                 overrides.put(e.getKey(), jsonValue(e.getValue()));
             }
         }
         if (o.has("num_classes")) {
-            overrides.put("num_classes", o.get("num_classes").getAsInt());
+            overrides.put("num_classes", jsonValue(o.get("num_classes")));
         }
-        return create(o.get("architecture").getAsString(), overrides, seed);
+        JsonElement arch = o.get("architecture");
+        if (!arch.isJsonPrimitive() || !arch.getAsJsonPrimitive().isString()) {
+            throw new IOException(configJson + ": \"architecture\" is " + arch + ", expected a model name");
+        }
+        try {
+            return create(arch.getAsString(), overrides, seed);
+        } catch (IllegalArgumentException | IllegalStateException | UnsupportedOperationException e) {
+            throw new IOException(configJson + ": " + e.getMessage(), e);
+        }
     }
 
     /**
@@ -114,6 +136,16 @@ public final class Models {
         return m;
     }
 
+    /** Gson's message without its advice (the first line, "malformed JSON" for its strictness hint). */
+    static String jsonError(RuntimeException e) {
+        String m = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+        int nl = m.indexOf('\n');
+        if (nl >= 0) {
+            m = m.substring(0, nl);
+        }
+        return m.replace("Use JsonReader.setStrictness(Strictness.LENIENT) to accept malformed JSON", "malformed JSON").strip();
+    }
+
     private static Object jsonValue(JsonElement e) {
         if (e.isJsonPrimitive() && e.getAsJsonPrimitive().isNumber()) {
             return e.getAsDouble();
@@ -121,7 +153,7 @@ public final class Models {
         if (e.isJsonPrimitive() && e.getAsJsonPrimitive().isBoolean()) {
             return e.getAsBoolean();
         }
-        return e.getAsString();
+        return e.isJsonPrimitive() ? e.getAsString() : e.toString();
     }
 
     static VitConfig apply(VitConfig c, Map<String, ?> o) {
@@ -144,11 +176,11 @@ public final class Models {
                 case "embed_dim" -> dim = num(e.getKey(), v);
                 case "depth" -> depth = num(e.getKey(), v);
                 case "num_heads" -> heads = num(e.getKey(), v);
-                case "mlp_ratio" -> ratio = ((Number) v).doubleValue();
-                case "qkv_bias" -> qkvBias = (Boolean) v;
-                case "drop_rate" -> drop = ((Number) v).doubleValue();
-                case "attn_drop_rate" -> attnDrop = ((Number) v).doubleValue();
-                case "drop_path_rate" -> dropPath = ((Number) v).doubleValue();
+                case "mlp_ratio" -> ratio = real(e.getKey(), v);
+                case "qkv_bias" -> qkvBias = bool(e.getKey(), v);
+                case "drop_rate" -> drop = real(e.getKey(), v);
+                case "attn_drop_rate" -> attnDrop = real(e.getKey(), v);
+                case "drop_path_rate" -> dropPath = real(e.getKey(), v);
                 case "groups", "num_groups" -> groups = num(e.getKey(), v);
                 case "act1_init" -> a1 = RationalInit.parse(v.toString());
                 case "act2_init", "act_init" -> a2 = RationalInit.parse(v.toString());
@@ -161,9 +193,24 @@ public final class Models {
     }
 
     private static int num(String key, Object v) {
-        if (!(v instanceof Number n) || n.doubleValue() != Math.rint(n.doubleValue())) {
-            throw new IllegalArgumentException("model argument '" + key + "' = " + v + ", expected an integer");
+        if (!(v instanceof Number n) || n.doubleValue() != Math.rint(n.doubleValue())
+                || Math.abs(n.doubleValue()) > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("model argument '" + key + "' = " + v + ", expected an integer below 2^31");
         }
         return n.intValue();
+    }
+
+    private static double real(String key, Object v) {
+        if (!(v instanceof Number n) || !Double.isFinite(n.doubleValue())) {
+            throw new IllegalArgumentException("model argument '" + key + "' = " + v + ", expected a finite number");
+        }
+        return n.doubleValue();
+    }
+
+    private static boolean bool(String key, Object v) {
+        if (!(v instanceof Boolean b)) {
+            throw new IllegalArgumentException("model argument '" + key + "' = " + v + ", expected true or false");
+        }
+        return b;
     }
 }

@@ -17,7 +17,7 @@ import java.util.Random;
 
 /**
  * timm's VisionTransformer, with the MLP of each block either timm's Mlp (ViT) or a GR-KAN (KAT).
- * Parameter names are timm's state-dict keys (KAT.md section 5), so a timm checkpoint maps 1:1.
+ * Parameter names are timm's state-dict keys (docs/design.md, section 5), so a timm checkpoint maps 1:1.
  *
  * <pre>
  * x [B, C, H, W] -> patch_embed.proj (conv, stride = kernel) -> [B, N, D]

@@ -70,7 +70,8 @@ public final class Checkpoint {
         if (epoch == null) {
             throw new IOException(path + ": no kat4j.epoch in the metadata: not a kat4j training checkpoint");
         }
-        long steps = Long.parseLong(c.metadata().getOrDefault("kat4j.adam_steps", "0"));
+        int epochNumber = (int) metadataNumber(path, "kat4j.epoch", epoch, 0, 1_000_000);
+        long steps = (long) metadataNumber(path, "kat4j.adam_steps", c.metadata().getOrDefault("kat4j.adam_steps", "0"), 0, 1e15);
         for (var e : model.namedParameters().entrySet()) {
             Tensor m = c.tensors().get("optim.m." + e.getKey());
             Tensor v = c.tensors().get("optim.v." + e.getKey());
@@ -87,8 +88,33 @@ public final class Checkpoint {
             });
             ema.load(saved.isEmpty() ? weights(c) : saved);
         }
-        double best = Double.parseDouble(c.metadata().getOrDefault("kat4j.best_acc", "-1"));
-        return new Loaded(Integer.parseInt(epoch), best, c.metadata());
+        double best = metadataNumber(path, "kat4j.best_acc", c.metadata().getOrDefault("kat4j.best_acc", "-1"), -1, 1);
+        return new Loaded(epochNumber, best, c.metadata());
+    }
+
+    /** A metadata value as a number in [lo, hi] (whole where lo and hi are), or an error naming file, key and value. */
+    static double metadataNumber(Path path, String key, String value, double lo, double hi) throws IOException {
+        double v;
+        try {
+            v = Double.parseDouble(value.trim());
+        } catch (NumberFormatException e) {
+            throw new IOException(path + ": metadata " + key + " = '" + value + "', expected a number");
+        }
+        boolean whole = key.equals("kat4j.epoch") || key.equals("kat4j.adam_steps");
+        if (!(v >= lo && v <= hi) || (whole && v != Math.rint(v))) {
+            throw new IOException(path + ": metadata " + key + " = " + value + ", expected " + (whole ? "a whole number" : "a number")
+                    + " in [" + (whole ? String.valueOf((long) lo) : String.valueOf(lo)) + ", "
+                    + (whole ? String.valueOf((long) hi) : String.valueOf(hi)) + "]");
+        }
+        return v;
+    }
+
+    /** Replaces {@code csv} (atomically) with the header and {@code rows}. */
+    static void writeMetricsFile(Path csv, List<Trainer.EpochResult> rows) throws IOException {
+        java.io.StringWriter w = new java.io.StringWriter();
+        w.write(CSV_HEADER + "\n");
+        writeMetrics(w, rows);
+        org.kat4j.io.AtomicFiles.writeString(csv, w.toString());
     }
 
     static void writeMetrics(Writer csv, List<Trainer.EpochResult> rows) throws IOException {

@@ -65,6 +65,6 @@ public final class Plots {
         g.drawImage(a, 0, 0, null);
         g.drawImage(b, a.getWidth(), 0, null);
         g.dispose();
-        javax.imageio.ImageIO.write(both, "png", png.toFile());
+        org.kat4j.io.AtomicFiles.writeStream(png, out -> javax.imageio.ImageIO.write(both, "png", out));
     }
 }

@@ -60,6 +60,19 @@ class IdxTest {
     }
 
     @Test
+    void aSmallFileClaimingMillionsOfImagesIsRefusedWithoutTakingTheirMemory() {
+        // 800 bytes of header and pixels claiming 2.7M images of 28x28 (2.1 GB)
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(800);
+        b.putInt(Idx.IMAGES_MAGIC).putInt(2_700_000).putInt(28).putInt(28);
+        Runtime rt = Runtime.getRuntime();
+        long before = rt.totalMemory() - rt.freeMemory();
+        var e = assertThrows(IOException.class, () -> Idx.readImages(new ByteArrayInputStream(b.array()), "huge-idx"));
+        long grown = rt.totalMemory() - rt.freeMemory() - before;
+        assertTrue(e.getMessage().contains("huge-idx: truncated: 784 of 2116800000 bytes"), e.getMessage());
+        assertTrue(grown < 64L << 20, "heap grew by " + grown / 1e6 + " MB");
+    }
+
+    @Test
     void builtInSubsetIsBalancedAndDirectoriesLoad(@TempDir Path dir) throws IOException {
         FashionMnist.Splits s = FashionMnist.load(null, true);
         assertEquals(12000, s.train().size());
