@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Compiles src/main/cuda/rational.cu into the resources kat-cuda ships: PTX for compute_80 (JIT
 # on any newer GPU whose driver reads PTX ISA of this nvcc) and an sm_90 cubin (H100/H200), plus
-# a stamp with the source's SHA-256 that a test compares. Needs nvcc (13.0 here); the outputs are
-# committed so builds without nvcc still ship current kernels.
+# a stamp with the source's SHA-256 that CudaCpuSideTest compares (a kernel edited without
+# rerunning this script fails the build). Run it by hand after editing the kernels; Maven never
+# runs it, so a build never rewrites these committed files. Needs nvcc (13.0 tested).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 src="$here/src/main/cuda/rational.cu"

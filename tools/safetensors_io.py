@@ -1,4 +1,4 @@
-"""Minimal safetensors writer/reader (F32) for kat4j's Python tools; the format is KAT.md section 6."""
+"""Minimal safetensors writer/reader (F32) for kat4j's Python tools; the format is in docs/design.md, section 6."""
 import json
 import struct
 

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Our own small PyTorch implementation of KAT and ViT (timm structure and key names, the
-group-rational function of KAT.md section 1), used to write parity fixtures for kat4j's tests.
+group-rational function of docs/design.md, section 1), used to write parity fixtures for kat4j's tests.
 
     /usr/bin/python3 tools/reference/kat_reference.py src/test/resources/fixtures
 

@@ -1,4 +1,4 @@
-// Group-rational forward and backward for kat4j (KAT.md section 1), loaded through the JCuda
+// Group-rational forward and backward for kat4j (docs/design.md, section 1), loaded through the JCuda
 // driver API. F(x) = P(x)/Q(x), P = a0 + a1 x + ... + a5 x^5 (one numerator for all groups),
 // Q = 1 + |b0||x| + |b1||x|^2 + |b2||x|^3 + |b3||x|^4 (one denominator per group of cpg contiguous
 // channels), channels-last data [rows, d]. Storage float32, bfloat16 or float16; math in float32.
@@ -124,7 +124,7 @@ __device__ __forceinline__ float bwd_element(float v, float gv, const float* a, 
     float dp = fmaf(5.0f * a[5], v4, fmaf(4.0f * a[4], v3, fmaf(3.0f * a[3], v2, fmaf(2.0f * a[2], v, a[1]))));
     float q = fmaf(b[3], v4, fmaf(b[2], a3, fmaf(b[1], v2, fmaf(b[0], av, 1.0f))));
     float dqa = fmaf(4.0f * b[3], a3, fmaf(3.0f * b[2], v2, fmaf(2.0f * b[1], av, b[0])));
-    float dq = v < 0.0f ? -dqa : dqa; // d|v|/dv with s(0) = +1 (KAT.md), also for -0
+    float dq = v < 0.0f ? -dqa : dqa; // d|v|/dv with s(0) = +1 (docs/design.md, section 1), also for -0
 
     float iq = __fdividef(1.0f, q);
     float fq = p * iq;

@@ -53,6 +53,31 @@ class TrainEndToEndTest {
         var err = assertThrows(IOException.class, () -> new Trainer(Models.create("kat_micro_patch4_28", Map.of("depth", 2), 1), b,
                 quiet).fit(train, test, dir.resolve("b/last.safetensors")));
         assertTrue(err.getMessage().contains("does not fit the model"), err.getMessage());
+        assertEquals(4, Files.readAllLines(dir.resolve("b/metrics.csv")).size(), "a failed run leaves the old rows");
+    }
+
+    @Test
+    void oneRunPerDirectoryAndPlainProgressLinesForLogs(@TempDir Path dir) throws IOException {
+        FashionMnist.Splits s = FashionMnist.load(null, true);
+        ImageDataset train = head(s.train(), 256);
+        ImageDataset test = head(s.test(), 100);
+        Map<String, Object> small = Map.of("depth", 1, "embed_dim", 16, "num_heads", 2);
+        TrainConfig cfg = new TrainConfig("kat_micro_patch7_28", 1, 32, 3e-3, 1e-5, 0.05, 2, 0, 1.0, 0, 0, true, 1, dir, 100,
+                true, 0);
+        Files.writeString(dir.resolve(".last.safetensors.4711.tmp"), "left by a killed run");
+        try (org.kat4j.io.RunLock held = org.kat4j.io.RunLock.acquire(dir)) {
+            var e = assertThrows(IOException.class, () -> new Trainer(Models.create("kat_micro_patch7_28", small, 1), cfg,
+                    new PrintStream(java.io.OutputStream.nullOutputStream())).fit(train, test));
+            assertTrue(e.getMessage().contains("is in use by process"), e.getMessage());
+        }
+        java.io.ByteArrayOutputStream log = new java.io.ByteArrayOutputStream();
+        new Trainer(Models.create("kat_micro_patch7_28", small, 1), cfg, new PrintStream(log, true))
+                .withProgress(Trainer.Progress.LINES, 0).fit(train, test);
+        String out = log.toString();
+        assertTrue(out.contains("epoch 1/1  step 1/8  loss"), out);
+        assertTrue(out.contains("epoch 1/1  train loss"), out);
+        assertTrue(!out.contains("\r"), "no carriage returns in a log");
+        assertTrue(!Files.exists(dir.resolve(".last.safetensors.4711.tmp")), "the stale temporary file was removed");
     }
 
     @Test

@@ -28,7 +28,7 @@ import java.util.concurrent.TimeUnit;
  * act2, fc2), forward and forward+backward at batch 32 x 197 tokens, ViT-T (192), ViT-S (384)
  * and ViT-B (768) widths; and one whole transformer block (LayerNorm, attention, LayerNorm, MLP or
  * GR-KAN, residuals: block 0 of vit_/kat_{tiny,small,base}_patch16_224) forward+backward.
- * Target: GR-KAN time <= 1.15x Mlp time. The input requires grad (as a block's input does inside
+ * report.py gives the GR-KAN / Mlp time ratio per width. The input requires grad (as a block's input does inside
  * a model), so both compute dL/dx.
  */
 @BenchmarkMode(Mode.AverageTime)

@@ -28,8 +28,7 @@ import java.util.concurrent.TimeUnit;
 /**
  * One training step (forward, cross-entropy, backward, AdamW) of a whole registered model, the
  * way {@link Trainer} runs it. Parameter {@code model} is "name:batch"; the report turns ms/step
- * into images/s and gives the KAT / ViT ratio of the same size (target: kat_tiny >= 0.9x the
- * images/s of vit_tiny).
+ * into images/s and gives the KAT / ViT ratio of the same size.
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)

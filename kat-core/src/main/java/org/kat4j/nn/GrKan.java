@@ -7,7 +7,7 @@ import org.kat4j.tensor.Tensor;
 import java.util.Random;
 
 /**
- * The Group-Rational KAN block that replaces the transformer MLP (KAT.md section 4), with timm
+ * The Group-Rational KAN block that replaces the transformer MLP (docs/design.md, section 4), with timm
  * names: act1 (identity init) -> drop1 -> fc1 -> act2 (swish init) -> drop2 -> fc2.
  */
 public final class GrKan extends Module {

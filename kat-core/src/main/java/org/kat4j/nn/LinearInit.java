@@ -1,7 +1,7 @@
 package org.kat4j.nn;
 
 /**
- * How Linear weights start (KAT.md section 3).
+ * How Linear weights start (docs/design.md, section 3).
  * <ul>
  *   <li>{@link #TIMM}: trunc_normal(std 0.02), zero bias: what the released KAT models effectively
  *       use (the reference's Kaiming-style init is overwritten by timm's a line later).</li>

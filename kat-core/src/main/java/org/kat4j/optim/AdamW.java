@@ -89,6 +89,7 @@ public final class AdamW extends Optimizer {
         this.t = steps;
     }
 
+    /** Collects AdamW's settings: lr 1e-3, betas (0.9, 0.999), eps 1e-8, weight decay 0.01 unless set (torch's defaults). */
     public static final class Builder {
         private final List<Tensor> params;
         private double lr = 1e-3;

@@ -4,10 +4,10 @@ import java.util.function.DoubleUnaryOperator;
 
 /**
  * E[F(x)^2] for x ~ N(0, 1) by Gauss-Hermite quadrature (deterministic): the second moment that
- * the variance-preserving init divides by (KAT.md section 3).
+ * the variance-preserving init divides by (docs/design.md, section 3).
  */
 public final class Gain {
-    /** Nodes used by default (KAT.md's reference values use 200). */
+    /** Nodes used by default (the reference values in docs/design.md use 200). */
     public static final int DEFAULT_NODES = 200;
     private static volatile double[][] cached;
 

@@ -1,7 +1,7 @@
 package org.kat4j.rational;
 
 /**
- * The rational function of KAT.md section 1 in float64, element by element: the specification the
+ * The rational function of docs/design.md, section 1, in float64, element by element: the specification the
  * fast kernels are tested against, and the float64 path of the op (gradient checks).
  */
 public final class Rational {

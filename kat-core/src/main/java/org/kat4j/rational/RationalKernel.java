@@ -11,7 +11,7 @@ import java.nio.FloatBuffer;
  * index 0 (slice them first); this interface does not depend on ND4J.
  *
  * <p>Coefficients: {@code num} = a0..a5 (shared by all groups), {@code den} = [groups * 4],
- * b0..b3 of each group. See KAT.md section 1 for the formulas.
+ * b0..b3 of each group. The formulas are in docs/design.md, section 1.
  *
  * <p>Each method also comes taking {@link ByteBuffer}s of float32 values in native byte order
  * (what the CPU backend passes for its arrays): the vector CPU kernel reads and writes those

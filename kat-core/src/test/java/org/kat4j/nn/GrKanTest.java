@@ -84,7 +84,7 @@ class GrKanTest {
         double ratio1 = vp[1] / vp[0];
         System.out.printf("one GR-KAN block, output/input variance: variance_preserving %.4f, timm %.3e%n", ratio1, timm[1] / timm[0]);
         assertTrue(ratio1 >= 0.9 && ratio1 <= 1.1, "variance_preserving one block: " + ratio1);
-        // KAT.md / paper S3: with timm's std 0.02 one block shrinks the variance to ~6e-3
+        // docs/design.md section 3 (paper S3): with timm's std 0.02 one block shrinks the variance to ~6e-3
         assertTrue(timm[1] / timm[0] > 3e-3 && timm[1] / timm[0] < 1.2e-2, "timm one block: " + timm[1] / timm[0]);
         StringBuilder ratios = new StringBuilder("8-block stack (D=192), variance / input variance:");
         for (int b = 1; b <= 8; b++) {

@@ -56,7 +56,7 @@ class RationalFitTest {
         double[] a = {-0.00153969, 0.51692871, 0.44075827, 0.0972553, -0.00884418, -0.00378675};
         double[] b = {-0.14171056, -0.06481231, -0.0444695, 0.01283776};
         double err = maxError(RationalInit.GELU, a, b);
-        assertEquals(1.47, err, 0.01, "KAT.md: the reference gelu table is off by about 1.47");
+        assertEquals(1.47, err, 0.01, "the reference gelu table is off by about 1.47");
         assertEquals(1.53, Rational.eval(3, a, b, 0), 0.01);
     }
 

@@ -14,7 +14,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class RationalOpTest {
-    // KAT.md section 1: swish init, one group, g = 1
+    // docs/design.md section 1: swish init, one group, g = 1
     static final double[] XS = {-2.0, -0.5, 0.0, 0.5, 2.0};
     static final double[] F = {-0.23840604514786776, -0.18877053079486134, 3.054879741161051e-07, 0.3112295954957557,
             1.7615939957450253};

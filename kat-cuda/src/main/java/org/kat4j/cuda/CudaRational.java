@@ -7,7 +7,7 @@ import jcuda.driver.CUstream;
 import jcuda.driver.JCudaDriver;
 
 /**
- * The group-rational kernels on device buffers (KAT.md section 1): x, y, gradients as
+ * The group-rational kernels on device buffers (docs/design.md, section 1): x, y, gradients as
  * channels-last [rows, d] in {@link Storage} F32, BF16 or F16, math in float32. Coefficients are
  * uploaded once per step ({@link #upload}); forward and {@link #backwardAsync} only enqueue work,
  * so a GPU pipeline pays no host round trip per op. Work goes to one CUDA stream (the legacy

@@ -24,6 +24,13 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "train", description = "Train a model on Fashion-MNIST (built-in subset, the Debian package's full set, or --data).")
 final class TrainCommand implements Callable<Integer> {
+    /** Refuses a flag value outside [lo, hi] (NaN and infinities included) with one line naming it. */
+    static void range(String flag, double v, double lo, double hi) {
+        if (!(v >= lo && v <= hi) || Double.isInfinite(v)) {
+            throw new IllegalArgumentException(flag + " " + v + ": expected a finite value in [" + lo + ", " + hi + "]");
+        }
+    }
+
     @picocli.CommandLine.Mixin
     DataOptions dataOptions = new DataOptions();
 
@@ -63,12 +70,34 @@ final class TrainCommand implements Callable<Integer> {
     double ema;
     @Option(names = "--resume", description = "Continue from a last.safetensors of a run with the same settings.")
     Path resume;
-    @Option(names = "--no-progress", description = "No progress bar (for logs).")
+    @Option(names = {"--quiet", "--no-progress"}, description = "No progress during an epoch, only the epoch lines.")
     boolean noProgress;
+    @Option(names = "--progress", description = "The animated progress bar even when the output is not a terminal"
+            + " (by default: the bar on a terminal, a plain line every 30 s otherwise).")
+    boolean forceBar;
 
     @Override
     public Integer call() throws Exception {
+        range("--epochs", epochs, 1, 100_000);
+        range("--batch-size", batchSize, 1, Integer.MAX_VALUE);
+        range("--lr", lr, Double.MIN_VALUE, 10);
+        range("--min-lr", minLr, 0, lr);
+        range("--wd", wd, 0, 10);
+        range("--warmup", warmup, 0, Integer.MAX_VALUE);
+        range("--smoothing", smoothing, 0, 0.999);
+        range("--clip-grad", clip, 0, Double.MAX_VALUE);
+        range("--drop-path", dropPath, 0, 0.999);
+        range("--augment-pad", augmentPad, 0, 64);
+        range("--mixup", mixupAlpha, 0, 100);
+        range("--cutmix", cutmixAlpha, 0, 100);
+        if (ema != 0) {
+            range("--ema", ema, Double.MIN_VALUE, 1 - 1e-12);
+        }
         FashionMnist.Splits splits = dataOptions.load();
+        if (batchSize > splits.train().size()) {
+            System.out.printf(Locale.ROOT, "batch size %d capped to the %d training images%n", batchSize, splits.train().size());
+            batchSize = splits.train().size();
+        }
         VisionTransformer m = Models.create(model, Map.of("num_classes", 10, "drop_path_rate", dropPath), seed);
         if (m.config().imgSize() != splits.train().height() || m.config().inChans() != splits.train().channels()) {
             throw new IllegalArgumentException("model " + model + " takes " + m.config().inChans() + "x" + m.config().imgSize()
@@ -80,7 +109,8 @@ final class TrainCommand implements Callable<Integer> {
         TrainConfig cfg = new TrainConfig(model, epochs, batchSize, lr, minLr, wd, warmup, smoothing, clip, dropPath, augmentPad,
                 !noFlip, seed, out, 500, !noProgress, ema);
         long t0 = System.nanoTime();
-        List<Trainer.EpochResult> r = new Trainer(m, cfg, System.out).withMixup(mixupAlpha, cutmixAlpha).fit(splits.train(), splits.test(), resume);
+        List<Trainer.EpochResult> r = new Trainer(m, cfg, System.out).withMixup(mixupAlpha, cutmixAlpha)
+                .withProgress(forceBar ? Trainer.Progress.BAR : Trainer.Progress.AUTO).fit(splits.train(), splits.test(), resume);
         if (r.isEmpty()) {
             System.out.println("nothing to do: the checkpoint is already at epoch " + epochs);
             return 0;

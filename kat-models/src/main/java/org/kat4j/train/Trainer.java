@@ -11,6 +11,8 @@ import org.kat4j.data.ImageDataset;
 import org.kat4j.io.Safetensors;
 import org.kat4j.models.VisionTransformer;
 import org.kat4j.optim.AdamW;
+import org.kat4j.io.AtomicFiles;
+import org.kat4j.io.RunLock;
 import org.kat4j.tensor.Scope;
 import org.kat4j.tensor.Tensor;
 
@@ -28,9 +30,10 @@ import java.util.Random;
 import java.util.Set;
 
 /**
- * Trains a VisionTransformer on an image data set: per epoch a progress bar (loss, accuracy,
- * images/s, ETA), then a test evaluation; writes metrics.csv, a loss/accuracy plot, and the best
- * and last weights as safetensors (atomically).
+ * Trains a VisionTransformer on an image data set: per epoch progress (an animated bar on a
+ * terminal, a plain line every {@link #LINE_INTERVAL_SECONDS} seconds otherwise: loss, accuracy,
+ * images/s), then a test evaluation; writes metrics.csv, a loss/accuracy plot, and the best and
+ * last weights as safetensors (atomically).
  */
 public final class Trainer {
     /** One epoch's numbers. */
@@ -43,6 +46,46 @@ public final class Trainer {
     private final PrintStream log;
     private double mixupAlpha;
     private double cutmixAlpha;
+    private Progress progress = Progress.AUTO;
+
+    /** Progress shown during an epoch (the per-epoch summary line is always printed). */
+    public enum Progress {
+        /** The bar when the JVM has a terminal, plain lines when its output goes to a file or pipe. */
+        AUTO,
+        /** The animated bar, on stderr. */
+        BAR,
+        /** A plain line on the log every {@link #LINE_INTERVAL_SECONDS} seconds. */
+        LINES,
+        /** Nothing during an epoch. */
+        NONE
+    }
+
+    /** Seconds between plain progress lines. */
+    public static final double LINE_INTERVAL_SECONDS = 30;
+
+    private double lineInterval = LINE_INTERVAL_SECONDS;
+
+    /** Sets how progress is shown during an epoch ({@code cfg.progress() == false} means NONE). */
+    public Trainer withProgress(Progress p) {
+        return withProgress(p, LINE_INTERVAL_SECONDS);
+    }
+
+    /** As {@link #withProgress(Progress)}, with plain lines every {@code lineIntervalSeconds}. */
+    public Trainer withProgress(Progress p, double lineIntervalSeconds) {
+        this.progress = p;
+        this.lineInterval = lineIntervalSeconds;
+        return this;
+    }
+
+    private Progress progressStyle() {
+        if (!cfg.progress()) {
+            return Progress.NONE;
+        }
+        if (progress == Progress.AUTO) {
+            return System.console() != null ? Progress.BAR : Progress.LINES;
+        }
+        return progress;
+    }
 
     /**
      * Turns on Mixup/CutMix (alphas of their Beta distributions; 0 = off). Training accuracy is
@@ -109,10 +152,10 @@ public final class Trainer {
             log.printf(Locale.ROOT, "resumed from %s after epoch %d (best test accuracy %.2f%%)%n", resume, c.epoch(), 100 * best);
         }
         int step = (firstEpoch - 1) * perEpoch;
-        // rewritten with the rows up to the resumed epoch: rows a crash left after it are dropped
-        try (Writer csv = Files.newBufferedWriter(cfg.out().resolve("metrics.csv"))) {
-            csv.write(Checkpoint.CSV_HEADER + "\n");
-            Checkpoint.writeMetrics(csv, results);
+        // one run per directory; metrics.csv is replaced whole after each epoch (the rows up to the
+        // resumed epoch, then the new ones), so an old run's rows survive any failure of this one
+        try (RunLock lock = RunLock.acquire(cfg.out())) {
+            AtomicFiles.removeStale(cfg.out());
             for (int epoch = firstEpoch; epoch <= Math.min(cfg.epochs(), stopAfter); epoch++) {
                 model.train(true);
                 batches.reseed(cfg.seed() * 1_000_003L + epoch);
@@ -124,7 +167,10 @@ public final class Trainer {
                 long correct = 0;
                 long seen = 0;
                 double lr = 0;
-                try (ProgressBar pb = progressBar("epoch " + epoch + "/" + cfg.epochs(), perEpoch)) {
+                Progress style = progressStyle();
+                long lastLine = t0;
+                int stepInEpoch = 0;
+                try (ProgressBar pb = style == Progress.BAR ? progressBar("epoch " + epoch + "/" + cfg.epochs(), perEpoch) : null) {
                     while (batches.hasNext()) {
                         Batcher.Batch b = batches.next();
                         lr = schedule.at(step++);
@@ -158,11 +204,18 @@ public final class Trainer {
                             correct += countCorrect(logits, b.labels());
                             seen += b.labels().length;
                         }
+                        stepInEpoch++;
+                        long now = System.nanoTime();
+                        double secs = (now - t0) / 1e9;
                         if (pb != null) {
-                            double secs = (System.nanoTime() - t0) / 1e9;
                             pb.step();
                             pb.setExtraMessage(String.format(Locale.ROOT, "loss %.3f acc %.1f%% %.0f img/s", lossSum / seen,
                                     100.0 * correct / seen, seen / secs));
+                        } else if (style == Progress.LINES && (now - lastLine) / 1e9 >= lineInterval
+                                && stepInEpoch < perEpoch) {
+                            lastLine = now;
+                            log.printf(Locale.ROOT, "epoch %d/%d  step %d/%d  loss %.4f acc %.2f%%  %.0f img/s  %.0f s%n", epoch,
+                                    cfg.epochs(), stepInEpoch, perEpoch, lossSum / seen, 100.0 * correct / seen, seen / secs, secs);
                         }
                     }
                 }
@@ -174,8 +227,7 @@ public final class Trainer {
                 EpochResult r = new EpochResult(epoch, lossSum / seen, (double) correct / seen, eval[0], eval[1], lr,
                         seen / secs, secs);
                 results.add(r);
-                Checkpoint.writeMetrics(csv, List.of(r));
-                csv.flush();
+                Checkpoint.writeMetricsFile(cfg.out().resolve("metrics.csv"), results);
                 log.printf(Locale.ROOT, "epoch %d/%d  train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%  %.0f img/s  %.1f s%n",
                         epoch, cfg.epochs(), r.trainLoss(), 100 * r.trainAcc(), r.testLoss(), 100 * r.testAcc(),
                         r.imagesPerSecond(), secs);
@@ -208,9 +260,6 @@ public final class Trainer {
     }
 
     private ProgressBar progressBar(String task, int total) {
-        if (!cfg.progress()) {
-            return null;
-        }
         return new ProgressBarBuilder().setTaskName(task).setInitialMax(total).setStyle(ProgressBarStyle.ASCII)
                 .setUpdateIntervalMillis(250).continuousUpdate().setConsumer(
                         new me.tongfei.progressbar.ConsoleProgressBarConsumer(System.err, 110)).build();
