@@ -24,7 +24,7 @@ import java.util.Random;
 import java.util.concurrent.TimeUnit;
 
 /**
- * One training step of a 2-layer MLP (784 -> 512 -> 10, batch 256, cross-entropy, SGD) with the
+ * One training step of a 2-layer MLP (784 -&gt; 512 -&gt; 10, batch 256, cross-entropy, SGD) with the
  * step's buffers reused through a Scope (the way kat4j trains) and with every temporary freshly
  * allocated and left to the garbage collector. The difference is the time spent allocating and
  * freeing buffers.

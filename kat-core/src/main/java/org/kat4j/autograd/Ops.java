@@ -587,7 +587,7 @@ public final class Ops {
 
     /**
      * Convolution with stride = kernel (the ViT patch embedding) as patchify + matmul: x [B,C,H,W],
-     * weight [D, C, p, p], bias [D] (may be null) -> [B, (H/p)(W/p), D].
+     * weight [D, C, p, p], bias [D] (may be null) -&gt; [B, (H/p)(W/p), D].
      */
     public static Tensor patchConv(Tensor x, Tensor weight, Tensor bias) {
         if (weight.rank() != 4 || weight.size(2) != weight.size(3) || x.rank() != 4 || weight.size(1) != x.size(1)) {

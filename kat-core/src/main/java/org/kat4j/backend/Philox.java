@@ -9,7 +9,7 @@ package org.kat4j.backend;
  *
  * <p>Stream layout used by {@link Backend#random}: element i takes 32-bit word (i mod 4) of the
  * block with counter (offset + i) / 4 (offset a multiple of 4 keeps blocks aligned); the key is
- * the 64-bit seed. Uniforms are ((word >>> 8) + 0.5) * 2^-24, in (0, 1). Normals take Box-Muller
+ * the 64-bit seed. Uniforms are ((word &gt;&gt;&gt; 8) + 0.5) * 2^-24, in (0, 1). Normals take Box-Muller
  * of two uniforms: words 2 (i mod 2) and 2 (i mod 2) + 1 of block i / 2 in a second counter range
  * (counter word 2 set to 1), so element i of a normal stream is again a function of i alone.
  */

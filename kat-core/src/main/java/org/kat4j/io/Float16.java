@@ -1,11 +1,11 @@
 package org.kat4j.io;
 
-/** float32 <-> bfloat16 / float16 bit patterns (Java 17 has no half type); pure Java, no ND4J. */
+/** float32 &lt;-&gt; bfloat16 / float16 bit patterns (Java 17 has no half type); pure Java, no ND4J. */
 public final class Float16 {
     private Float16() {
     }
 
-    /** Round-to-nearest-even float32 -> bfloat16 (NaN stays NaN). */
+    /** Round-to-nearest-even float32 -&gt; bfloat16 (NaN stays NaN). */
     public static short toBf16(float f) {
         int bits = Float.floatToRawIntBits(f);
         if (Float.isNaN(f)) {
@@ -20,7 +20,7 @@ public final class Float16 {
     }
 
     /**
-     * float32 -> float16, round to nearest even, with overflow to infinity and subnormals.
+     * float32 -&gt; float16, round to nearest even, with overflow to infinity and subnormals.
      */
     public static short toF16(float f) {
         int bits = Float.floatToRawIntBits(f);

@@ -8,7 +8,7 @@ import java.util.Random;
 
 /**
  * The Group-Rational KAN block that replaces the transformer MLP (docs/design.md, section 4), with timm
- * names: act1 (identity init) -> drop1 -> fc1 -> act2 (swish init) -> drop2 -> fc2.
+ * names: act1 (identity init) -&gt; drop1 -&gt; fc1 -&gt; act2 (swish init) -&gt; drop2 -&gt; fc2.
  */
 public final class GrKan extends Module {
     public final GroupRational act1;

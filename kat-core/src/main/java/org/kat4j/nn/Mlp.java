@@ -4,7 +4,7 @@ import org.kat4j.tensor.Tensor;
 
 import java.util.Random;
 
-/** The ViT MLP (timm {@code Mlp}): fc1 -> GELU -> drop1 -> fc2 -> drop2. The GR-KAN baseline. */
+/** The ViT MLP (timm {@code Mlp}): fc1 -&gt; GELU -&gt; drop1 -&gt; fc2 -&gt; drop2. The GR-KAN baseline. */
 public final class Mlp extends Module {
     public final Linear fc1;
     public final Dropout drop1;

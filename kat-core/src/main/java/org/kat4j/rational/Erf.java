@@ -18,7 +18,7 @@ final class Erf {
         return x < 0 ? -(1 - erfc(ax)) : 1 - erfc(ax);
     }
 
-    /** erfc for x >= 0.5. */
+    /** erfc for x &gt;= 0.5. */
     private static double erfc(double x) {
         double r;
         if (x < 4) {

@@ -13,7 +13,7 @@ public final class Rational {
         return a[0] + x * (a[1] + x * (a[2] + x * (a[3] + x * (a[4] + x * a[5]))));
     }
 
-    /** Q(x) = 1 + |b0||x| + |b1||x|^2 + |b2||x|^3 + |b3||x|^4 (>= 1), b at {@code off}. */
+    /** Q(x) = 1 + |b0||x| + |b1||x|^2 + |b2||x|^3 + |b3||x|^4 (&gt;= 1), b at {@code off}. */
     public static double q(double x, double[] b, int off) {
         double ax = Math.abs(x);
         return 1.0 + ax * (Math.abs(b[off]) + ax * (Math.abs(b[off + 1]) + ax * (Math.abs(b[off + 2]) + ax * Math.abs(b[off + 3]))));
@@ -24,7 +24,7 @@ public final class Rational {
         return p(x, a) / q(x, b, off);
     }
 
-    /** s(v): -1 for v < 0, else +1 (s(0) = +1, so zero-initialised denominators still learn). */
+    /** s(v): -1 for v &lt; 0, else +1 (s(0) = +1, so zero-initialised denominators still learn). */
     public static double sign(double v) {
         return v < 0 ? -1.0 : 1.0;
     }

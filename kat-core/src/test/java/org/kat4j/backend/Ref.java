@@ -4,7 +4,7 @@ import java.util.Arrays;
 import java.util.function.DoubleBinaryOperator;
 
 /** Plain-Java float64 reference computations on C-ordered arrays, written independently of any backend. */
-final class Ref {
+public final class Ref {
     private Ref() {
     }
 
@@ -177,27 +177,26 @@ final class Ref {
         return y;
     }
 
-    /** A float64 erf (Abramowitz-Stegun 7.1.26 is too coarse; this is the series / continued fraction pair). */
-    static double erf(double x) {
+    /** erf to double precision by its Maclaurin series (|x| < 3) or continued fraction (larger). */
+    public static double erf(double x) {
         double ax = Math.abs(x);
         double r;
-        if (ax < 2.5) {
-            // Taylor series: 2/sqrt(pi) sum (-1)^n x^(2n+1) / (n! (2n+1))
+        if (ax < 3) {
             double term = ax;
             double sum = ax;
-            for (int n = 1; n < 60; n++) {
+            for (int n = 1; n < 200; n++) {
                 term *= -ax * ax / n;
                 sum += term / (2 * n + 1);
             }
             r = 2 / Math.sqrt(Math.PI) * sum;
         } else {
-            // continued fraction for erfc
-            double f = 0;
-            for (int n = 60; n >= 1; n--) {
-                f = n / 2.0 / (ax + f);
+            // erfc by Lentz's continued fraction
+            double f = ax;
+            for (int k = 60; k >= 1; k--) {
+                f = ax + (k / 2.0) / f;
             }
-            r = 1 - Math.exp(-ax * ax) / Math.sqrt(Math.PI) / (ax + f);
+            r = 1 - Math.exp(-ax * ax) / Math.sqrt(Math.PI) / f;
         }
-        return x < 0 ? -r : r;
+        return Math.copySign(r, x);
     }
 }

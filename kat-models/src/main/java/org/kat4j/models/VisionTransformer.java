@@ -20,9 +20,9 @@ import java.util.Random;
  * Parameter names are timm's state-dict keys (docs/design.md, section 5), so a timm checkpoint maps 1:1.
  *
  * <pre>
- * x [B, C, H, W] -> patch_embed.proj (conv, stride = kernel) -> [B, N, D]
- *   -> prepend cls_token, add pos_embed -> blocks (x + attn(norm1 x), x + mlp(norm2 x))
- *   -> norm -> head on the CLS token -> [B, classes]
+ * x [B, C, H, W] -&gt; patch_embed.proj (conv, stride = kernel) -&gt; [B, N, D]
+ *   -&gt; prepend cls_token, add pos_embed -&gt; blocks (x + attn(norm1 x), x + mlp(norm2 x))
+ *   -&gt; norm -&gt; head on the CLS token -&gt; [B, classes]
  * </pre>
  */
 public final class VisionTransformer extends Module {
@@ -62,7 +62,7 @@ public final class VisionTransformer extends Module {
         rng.setSeed(seed);
     }
 
-    /** Images [B, C, H, W] -> logits [B, classes]. */
+    /** Images [B, C, H, W] -&gt; logits [B, classes]. */
     @Override
     public Tensor forward(Tensor x) {
         if (x.rank() != 4 || x.size(1) != cfg.inChans() || x.size(2) != cfg.imgSize() || x.size(3) != cfg.imgSize()) {

@@ -15,9 +15,9 @@ import java.nio.FloatBuffer;
  * mul, sum, sub, mul backward) the softmax was ~8% of a vit_tiny training step.
  *
  * <p>exp is evaluated as 2^k e^r, k = round(x log2 e), r = x - k ln 2 in two steps (Cody-Waite, so
- * r keeps its bits for large |x|), e^r by its degree-6 Taylor polynomial on |r| <= ln2 / 2
+ * r keeps its bits for large |x|), e^r by its degree-6 Taylor polynomial on |r| &lt;= ln2 / 2
  * (relative error below 2.5e-7 over the range); arguments are clamped at -87 (softmax arguments
- * are <= 0 after the max is subtracted), where exp is below float32's normal range anyway.
+ * are &lt;= 0 after the max is subtracted), where exp is below float32's normal range anyway.
  */
 public final class SoftmaxKernel {
     /** Elements per chunk of rows (at least one row). */
@@ -34,7 +34,7 @@ public final class SoftmaxKernel {
     private SoftmaxKernel() {
     }
 
-    /** exp(x) for x <= 0 as the vector code computes it, to the bit, one value (tails, tests). */
+    /** exp(x) for x &lt;= 0 as the vector code computes it, to the bit, one value (tails, tests). */
     public static float exp(float x) {
         float xc = Math.max(x, MIN_ARG);
         float t = xc * LOG2E;
@@ -48,7 +48,7 @@ public final class SoftmaxKernel {
     }
 
     /**
-     * exp(x) for x <= 0, lane by lane. Plain arithmetic on purpose: {@code lanewise(EXP)} runs an
+     * exp(x) for x &lt;= 0, lane by lane. Plain arithmetic on purpose: {@code lanewise(EXP)} runs an
      * SVML routine once C2 has compiled the caller and Math.exp per lane before, which differ in
      * the last bits, so results depended on when the JIT got there (GELU's backward used it and
      * made ViT training differ from run to run in the fourth digit of the loss).

@@ -15,27 +15,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * the plain-Java loops, and the float32 autograd paths that use them.
  */
 class FusedKernelsTest {
-    /** erf to double precision by its Maclaurin series (|x| <= 3) or continued fraction (larger). */
+    /** erf to double precision (the suite's one reference: {@link org.kat4j.backend.Ref#erf}). */
     static double erfRef(double x) {
-        double ax = Math.abs(x);
-        double r;
-        if (ax < 3) {
-            double term = ax;
-            double sum = ax;
-            for (int n = 1; n < 200; n++) {
-                term *= -ax * ax / n;
-                sum += term / (2 * n + 1);
-            }
-            r = 2 / Math.sqrt(Math.PI) * sum;
-        } else {
-            // erfc by Lentz's continued fraction
-            double f = ax;
-            for (int k = 60; k >= 1; k--) {
-                f = ax + (k / 2.0) / f;
-            }
-            r = 1 - Math.exp(-ax * ax) / Math.sqrt(Math.PI) / f;
-        }
-        return Math.copySign(r, x);
+        return org.kat4j.backend.Ref.erf(x);
     }
 
     static double geluRef(double x) {
