@@ -9,6 +9,7 @@ import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -156,5 +157,19 @@ class OpsForwardTest {
         assertThrows(IllegalArgumentException.class, () -> a.narrow(1, 2, 2));
         assertThrows(IllegalArgumentException.class, () -> a.mul(Tensor.zeros(DType.FLOAT64, 2, 3)));
         assertThrows(IllegalArgumentException.class, () -> Losses.crossEntropy(a, new int[]{0, 7}, 0));
+        e = assertThrows(IllegalArgumentException.class, () -> Tensor.zeros(DType.FLOAT32, 1L << 40, 1L << 40));
+        assertTrue(e.getMessage().contains("more than 2^63 elements"), "an overflowing shape is refused, not wrapped: " + e.getMessage());
+    }
+
+    @Test
+    void devicesOfOneOpMustAgree() {
+        Tensor a = Tensor.zeros(DType.FLOAT32, 2, 3);
+        assertEquals(org.kat4j.backend.Device.CPU, a.device());
+        assertSame(a, a.to(org.kat4j.backend.Device.CPU), "to() its own device is the tensor itself");
+        var e = assertThrows(IllegalArgumentException.class, () -> a.to(org.kat4j.backend.Device.cuda(7)));
+        assertTrue(e.getMessage().contains("device cuda:7 is not available"), e.getMessage());
+        assertEquals(org.kat4j.backend.Device.cuda(3), org.kat4j.backend.Device.parse("cuda:3"));
+        assertEquals(org.kat4j.backend.Device.CPU, org.kat4j.backend.Device.parse("CPU"));
+        assertThrows(IllegalArgumentException.class, () -> org.kat4j.backend.Device.parse("cuda:x"));
     }
 }

@@ -85,11 +85,13 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Storage empty(DType dtype, long... shape) {
+        Shapes.numel(shape); // negative dimensions and overflowing sizes are refused, not wrapped
         return wrap(Nd4j.createUninitialized(CpuStorage.nd4j(dtype), shape));
     }
 
     @Override
     public Storage full(DType dtype, double value, long... shape) {
+        Shapes.numel(shape);
         DataType t = CpuStorage.nd4j(dtype);
         if (shape.length == 0) {
             return wrap(Nd4j.scalar(t, value));
