@@ -625,6 +625,30 @@ public abstract class BackendContract {
         }
     }
 
+    @Test
+    void emptyTensorsGiveEmptyResults() {
+        Tensor x = Tensor.zeros(DType.FLOAT32, 0, 8);
+        x.moveTo(be.device());
+        x.requiresGrad(true);
+        Tensor a = Tensor.of(RationalInit.SWISH.numerator(), 1, 6);
+        Tensor b = Tensor.of(RationalInit.SWISH.denominator(), 1, 4);
+        Tensor af = Tensor.of(a.toFloatArray(), 1, 6);
+        Tensor bf = Tensor.of(b.toFloatArray(), 1, 4);
+        af.moveTo(be.device());
+        bf.moveTo(be.device());
+        Tensor w = Tensor.ones(DType.FLOAT32, 8);
+        w.moveTo(be.device());
+        Tensor[] ys = {x.add(x), x.mul(2), x.exp(), x.gelu(), x.softmax(), Ops.layerNorm(x, w, w, 1e-6),
+            RationalOp.apply(x, af, bf), x.matmul(Tensor.zeros(DType.FLOAT32, 8, 3).to(be.device())), x.sum(false, 0)};
+        long[][] shapes = {{0, 8}, {0, 8}, {0, 8}, {0, 8}, {0, 8}, {0, 8}, {0, 8}, {0, 3}, {8}};
+        for (int i = 0; i < ys.length; i++) {
+            assertArrayEquals(shapes[i], ys[i].shape(), "result " + i);
+        }
+        assertEquals(0, ys[6].numel());
+        ys[6].sum().backward();
+        assertEquals(0, x.grad().numel());
+    }
+
     // ------------------------------------------------------------------ autograd rules on this device
 
     Tensor leaf(double lo, double hi, long... shape) {

@@ -117,11 +117,17 @@ public final class CpuBackend implements Backend {
 
     @Override
     public float[] toFloats(Storage s) {
+        if (s.numel() == 0) {
+            return new float[0];
+        }
         return nd(s).dup('c').castTo(DataType.FLOAT).data().asFloat();
     }
 
     @Override
     public double[] toDoubles(Storage s) {
+        if (s.numel() == 0) {
+            return new double[0];
+        }
         return nd(s).dup('c').castTo(DataType.DOUBLE).data().asDouble();
     }
 
@@ -137,11 +143,17 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Storage copy(Storage s, DType dtype) {
+        if (s.numel() == 0) {
+            return empty(dtype, s.shape());
+        }
         return wrap(nd(s).castTo(CpuStorage.nd4j(dtype)).dup('c'));
     }
 
     @Override
     public void assign(Storage dst, Storage src) {
+        if (dst.numel() == 0) {
+            return;
+        }
         INDArray d = nd(dst);
         if (!(src instanceof CpuStorage)) {
             src = src.dtype() == DType.FLOAT32 ? fromFloats(src.backend().toFloats(src), src.shape())
@@ -174,21 +186,33 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void fill(Storage s, double value) {
+        if (s.numel() == 0) {
+            return;
+        }
         nd(s).assign(value);
     }
 
     @Override
     public void addScaledInPlace(Storage acc, Storage x, double alpha) {
+        if (acc.numel() == 0) {
+            return;
+        }
         nd(acc).addi(nd(x).mul(alpha));
     }
 
     @Override
     public void addInPlace(Storage acc, Storage x) {
+        if (acc.numel() == 0) {
+            return;
+        }
         nd(acc).addi(nd(x));
     }
 
     @Override
     public void scaleInPlace(Storage x, double s) {
+        if (x.numel() == 0) {
+            return;
+        }
         nd(x).muli(s);
     }
 
@@ -215,6 +239,9 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Storage unary(UnaryOp op, Storage x) {
+        if (x.numel() == 0) {
+            return empty(x.dtype(), x.shape());
+        }
         INDArray v = nd(x);
         return wrap(switch (op) {
             case NEG -> v.neg();
@@ -236,6 +263,9 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Storage scalar(ScalarOp op, Storage x, double s) {
+        if (x.numel() == 0) {
+            return empty(x.dtype(), x.shape());
+        }
         INDArray v = nd(x);
         return wrap(switch (op) {
             case ADD -> v.add(s);
@@ -247,6 +277,9 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Storage binary(BinaryOp op, Storage a, Storage b) {
+        if (a.numel() == 0 || b.numel() == 0) {
+            return empty(a.dtype(), Shapes.broadcast(op.name().toLowerCase(), a.shape(), b.shape()));
+        }
         return wrap(pairwise(op, nd(a), nd(b)));
     }
 
@@ -267,21 +300,33 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Storage sum(Storage x, int[] axes, boolean keepDims) {
+        if (x.numel() == 0) {
+            return full(x.dtype(), 0, keepDims ? Shapes.keepDims(x.shape(), axes) : Shapes.dropDims(x.shape(), axes));
+        }
         return wrap(nd(x).sum(keepDims, axes));
     }
 
     @Override
     public Storage mean(Storage x, int[] axes, boolean keepDims) {
+        if (x.numel() == 0) {
+            return full(x.dtype(), Double.NaN, keepDims ? Shapes.keepDims(x.shape(), axes) : Shapes.dropDims(x.shape(), axes));
+        }
         return wrap(nd(x).mean(keepDims, axes));
     }
 
     @Override
     public Storage max(Storage x, int[] axes, boolean keepDims) {
+        if (x.numel() == 0) {
+            throw new IllegalArgumentException("max of an empty tensor " + Arrays.toString(x.shape()) + ": no maximum");
+        }
         return wrap(nd(x).max(keepDims, axes));
     }
 
     @Override
     public Storage sumTo(Storage gs, long[] shape) {
+        if (gs.numel() == 0 && !Arrays.equals(gs.shape(), shape)) {
+            return zeros(gs.dtype(), shape);
+        }
         INDArray g = nd(gs);
         if (Arrays.equals(g.shape(), shape)) {
             return gs;
@@ -310,6 +355,9 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Storage expand(Storage gs, long[] shape) {
+        if (Shapes.numel(shape) == 0) {
+            return empty(gs.dtype(), shape);
+        }
         INDArray g = nd(gs);
         INDArray out = Nd4j.createUninitialized(g.dataType(), shape);
         if (Arrays.equals(g.shape(), shape)) {
@@ -322,6 +370,9 @@ public final class CpuBackend implements Backend {
 
     @Override
     public double norm2(Storage x) {
+        if (x.numel() == 0) {
+            return 0;
+        }
         return nd(x).norm2Number().doubleValue();
     }
 
@@ -329,6 +380,15 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Storage matmul(Storage a, Storage b, boolean transA, boolean transB) {
+        if (a.numel() == 0 || b.numel() == 0) {
+            long[] as = a.shape();
+            long[] bs = b.shape();
+            int r = as.length;
+            long[] shape = as.clone();
+            shape[r - 2] = transA ? as[r - 1] : as[r - 2];
+            shape[r - 1] = transB ? bs[r - 2] : bs[r - 1];
+            return zeros(a.dtype(), shape); // a sum over k = 0 terms is 0
+        }
         return wrap(gemm(nd(a), nd(b), transA, transB));
     }
 
@@ -362,6 +422,14 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Storage permute(Storage x, int... dims) {
+        if (x.numel() == 0) {
+            long[] xs = x.shape();
+            long[] out = new long[dims.length];
+            for (int i = 0; i < dims.length; i++) {
+                out[i] = xs[dims[i]];
+            }
+            return empty(x.dtype(), out);
+        }
         return wrap(nd(x).permute(dims).dup('c'));
     }
 
@@ -424,6 +492,9 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Storage softmax(Storage x) {
+        if (x.numel() == 0) {
+            return empty(x.dtype(), x.shape());
+        }
         INDArray xv = nd(x);
         int last = xv.rank() - 1;
         if (fusable(xv)) {
@@ -441,6 +512,9 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Storage softmaxBackward(Storage ys, Storage gs) {
+        if (ys.numel() == 0) {
+            return empty(ys.dtype(), ys.shape());
+        }
         INDArray y = nd(ys);
         INDArray g = nd(gs);
         int last = y.rank() - 1;
@@ -458,6 +532,9 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Storage logSoftmax(Storage x) {
+        if (x.numel() == 0) {
+            return empty(x.dtype(), x.shape());
+        }
         INDArray xv = nd(x);
         return wrap(logSoftmax(xv, xv.rank() - 1));
     }
@@ -470,6 +547,9 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Storage logSoftmaxBackward(Storage ys, Storage gs) {
+        if (ys.numel() == 0) {
+            return empty(ys.dtype(), ys.shape());
+        }
         INDArray y = nd(ys);
         INDArray g = nd(gs);
         int last = y.rank() - 1;
@@ -500,6 +580,9 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Storage gelu(Storage x) {
+        if (x.numel() == 0) {
+            return empty(x.dtype(), x.shape());
+        }
         INDArray xv = nd(x);
         if (fusable(xv)) {
             // one-pass vector kernel (GeluKernel); float64 and JVMs without the vector module keep
@@ -521,6 +604,9 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Storage geluBackward(Storage x, Storage gs) {
+        if (x.numel() == 0) {
+            return empty(x.dtype(), x.shape());
+        }
         INDArray xv = nd(x);
         INDArray g = nd(gs);
         if (fusable(xv)) {
@@ -545,6 +631,9 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Saved layerNorm(Storage x, Storage weight, Storage bias, double eps) {
+        if (x.numel() == 0) {
+            return new Saved(empty(x.dtype(), x.shape()), null);
+        }
         INDArray xv = nd(x);
         INDArray wv = nd(weight);
         INDArray bv = nd(bias);
@@ -572,6 +661,10 @@ public final class CpuBackend implements Backend {
     @Override
     public Storage[] layerNormBackward(Saved forward, Storage x, Storage weight, Storage gs, boolean needX,
                                        boolean needWeight, boolean needBias) {
+        if (x.numel() == 0) {
+            return new Storage[]{needX ? empty(x.dtype(), x.shape()) : null, needWeight ? zeros(weight.dtype(), weight.shape()) : null,
+                needBias ? zeros(weight.dtype(), weight.shape()) : null};
+        }
         INDArray xv = nd(x);
         INDArray g = nd(gs);
         Storage[] out = new Storage[3];
@@ -614,6 +707,9 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Storage rationalForward(Storage x, Storage numerator, Storage denominator, int groups) {
+        if (x.numel() == 0) {
+            return empty(x.dtype(), x.shape());
+        }
         INDArray xv = nd(x);
         int n = Math.toIntExact(xv.length());
         int d = Math.toIntExact(xv.size(-1));
@@ -631,6 +727,10 @@ public final class CpuBackend implements Backend {
     @Override
     public Storage[] rationalBackward(Storage x, Storage gs, Storage numerator, Storage denominator, int groups,
                                       boolean needX) {
+        if (x.numel() == 0) {
+            return new Storage[]{needX ? empty(x.dtype(), x.shape()) : null, zeros(numerator.dtype(), numerator.shape()),
+                zeros(denominator.dtype(), denominator.shape())};
+        }
         INDArray xv = nd(x);
         INDArray g = nd(gs);
         int n = Math.toIntExact(xv.length());
@@ -662,6 +762,9 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void adamwStep(Storage ws, Storage gs, Storage ms, Storage vs, AdamWStep s) {
+        if (ws.numel() == 0) {
+            return;
+        }
         INDArray w = nd(ws);
         INDArray g = nd(gs);
         INDArray m = nd(ms);
