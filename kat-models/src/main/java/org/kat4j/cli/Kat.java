@@ -47,14 +47,13 @@ public final class Kat implements Callable<Integer> {
      * One line for the user: the message of kat4j's own errors (which say what was read, expected
      * and found), and for anything else what kind of failure it was, without a library's advice.
      */
-    static String describe(Throwable ex) {
+    public static String describe(Throwable ex) {
         String msg = clean(ex.getMessage());
         if (ex instanceof java.io.IOException || ex instanceof IllegalArgumentException || ex instanceof IllegalStateException
                 || ex instanceof UnsupportedOperationException) {
             return msg == null ? ex.getClass().getSimpleName() : msg;
         }
-        return "internal error: " + ex.getClass().getSimpleName() + (msg == null ? "" : " (" + msg + ")")
-                + "; rerun with --verbose for the details";
+        return "internal error (" + ex.getClass().getSimpleName() + "); rerun with --verbose for the details";
     }
 
     /** Drops the advice some libraries append to their messages (Gson's "Use JsonReader.setStrictness ...", "See https://..."). */

@@ -24,10 +24,18 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "train", description = "Train a model on Fashion-MNIST (built-in subset, the Debian package's full set, or --data).")
 final class TrainCommand implements Callable<Integer> {
+    /** Refuses a whole-number flag value outside [lo, hi] with one line naming it. */
+    static void range(String flag, long v, long lo, long hi) {
+        if (v < lo || v > hi) {
+            throw new IllegalArgumentException(flag + " " + v + ": expected a whole number in [" + lo + ", " + hi + "]");
+        }
+    }
+
     /** Refuses a flag value outside [lo, hi] (NaN and infinities included) with one line naming it. */
     static void range(String flag, double v, double lo, double hi) {
         if (!(v >= lo && v <= hi) || Double.isInfinite(v)) {
-            throw new IllegalArgumentException(flag + " " + v + ": expected a finite value in [" + lo + ", " + hi + "]");
+            String from = lo == Double.MIN_VALUE ? "(0" : "[" + lo;
+            throw new IllegalArgumentException(flag + " " + v + ": expected a finite value in " + from + ", " + hi + "]");
         }
     }
 

@@ -1,0 +1,113 @@
+package org.kat4j.e2e;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.kat4j.cli.Kat;
+import org.kat4j.io.Safetensors;
+import org.kat4j.models.Models;
+import org.kat4j.models.VisionTransformer;
+import org.kat4j.optim.AdamW;
+import org.kat4j.tensor.Tensor;
+import org.kat4j.train.Checkpoint;
+import picocli.CommandLine;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Bad state in checkpoints and flags is refused with one line; no library text reaches the user. */
+class StateAndMessagesTest {
+    static final Map<String, Object> TINY = Map.of("depth", 1, "embed_dim", 16, "num_heads", 2);
+
+    @TempDir
+    Path dir;
+
+    Path checkpoint(String epoch, String steps) throws IOException {
+        VisionTransformer m = Models.create("kat_micro_patch7_28", TINY, 1);
+        Path f = dir.resolve("last-" + epoch + "-" + steps + ".safetensors");
+        Checkpoint.save(f, m, AdamW.builder(m.parameters()).build(), null,
+                Map.of("kat4j.epoch", epoch, "kat4j.adam_steps", steps, "kat4j.best_acc", "0.5"));
+        return f;
+    }
+
+    String loadError(Path f) {
+        VisionTransformer m = Models.create("kat_micro_patch7_28", TINY, 2);
+        return assertThrows(IOException.class, () -> Checkpoint.load(f, m, AdamW.builder(m.parameters()).build(), null))
+                .getMessage();
+    }
+
+    @Test
+    void checkpointMetadataIsRangeChecked() throws IOException {
+        assertTrue(loadError(checkpoint("-5", "0")).contains("metadata kat4j.epoch = -5, expected a whole number in [0, 1000000]"));
+        assertTrue(loadError(checkpoint("2.5", "0")).contains("kat4j.epoch = 2.5"));
+        assertTrue(loadError(checkpoint("two", "0")).contains("kat4j.epoch = 'two', expected a number"));
+        assertTrue(loadError(checkpoint("3", "-1")).contains("kat4j.adam_steps = -1"));
+        VisionTransformer m = Models.create("kat_micro_patch7_28", TINY, 2);
+        assertEquals(3, Checkpoint.load(checkpoint("3", "60"), m, AdamW.builder(m.parameters()).build(), null).epoch());
+    }
+
+    @Test
+    void nonFiniteWeightsAreRefusedUnlessAllowed() throws IOException {
+        VisionTransformer m = Models.create("kat_micro_patch7_28", TINY, 1);
+        Map<String, Tensor> w = new LinkedHashMap<>(m.stateDict());
+        float[] v = w.get("head.weight").toFloatArray();
+        v[3] = Float.NaN;
+        v[7] = Float.POSITIVE_INFINITY;
+        w.put("head.weight", Tensor.of(v, w.get("head.weight").shape()));
+        Path f = dir.resolve("nan.safetensors");
+        Safetensors.write(f, w, Map.of());
+        VisionTransformer fresh = Models.create("kat_micro_patch7_28", TINY, 2);
+        var e = assertThrows(IllegalArgumentException.class, () -> fresh.loadStateDict(Safetensors.read(f).tensors(), true));
+        assertTrue(e.getMessage().contains("head.weight holds 2 NaN or infinite value(s), the first at element 3"), e.getMessage());
+        System.setProperty("kat4j.allowNonFinite", "true");
+        try {
+            fresh.loadStateDict(Safetensors.read(f).tensors(), true);
+        } finally {
+            System.clearProperty("kat4j.allowNonFinite");
+        }
+        assertTrue(Float.isNaN(fresh.stateDict().get("head.weight").toFloatArray()[3]));
+    }
+
+    String kat(String... args) {
+        CommandLine cl = new CommandLine(new Kat());
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        cl.setErr(new java.io.PrintWriter(err, true));
+        cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
+            cmd.getErr().println("kat: " + Kat.describe(ex));
+            return 1;
+        });
+        PrintStream old = System.out;
+        try {
+            System.setOut(new PrintStream(new ByteArrayOutputStream()));
+            assertEquals(1, cl.execute(args), "fails: " + String.join(" ", args));
+        } finally {
+            System.setOut(old);
+        }
+        return err.toString().strip();
+    }
+
+    @Test
+    void errorsAreOneLineSayingWhatCame() throws IOException {
+        assertEquals("kat: --lr Infinity: expected a finite value in (0, 10.0]", kat("train", "--builtin", "--lr", "Infinity"));
+        assertEquals("kat: --epochs 0: expected a whole number in [1, 100000]", kat("train", "--builtin", "--epochs", "0"));
+        Path model = Files.createDirectories(dir.resolve("model"));
+        Files.writeString(model.resolve("config.json"), "{\"architecture\": \"kat_micro_patch7_28\", \"model_args\": {\"depth\": }");
+        Files.writeString(model.resolve("model.safetensors"), "");
+        String bad = kat("predict", "--model-dir", model.toString(), "x.png");
+        assertTrue(bad.startsWith("kat: " + model.resolve("config.json") + ": not a JSON object"), bad);
+        assertFalse(bad.contains("setStrictness") || bad.contains("https://") || bad.contains("\n"), bad);
+        assertEquals("internal error (ArithmeticException); rerun with --verbose for the details",
+                Kat.describe(new ArithmeticException("/ by zero")));
+        assertEquals("internal error (NegativeArraySizeException); rerun with --verbose for the details",
+                Kat.describe(new NegativeArraySizeException("-749934592")));
+    }
+}
