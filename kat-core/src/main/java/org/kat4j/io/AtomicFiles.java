@@ -45,6 +45,12 @@ public final class AtomicFiles {
                 ch.force(true);
             }
             try {
+                // a temporary file is created readable by its owner only; the result is an ordinary file
+                Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+            } catch (UnsupportedOperationException e) {
+                // not a POSIX file system: its default permissions stay
+            }
+            try {
                 Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             } catch (AtomicMoveNotSupportedException e) {
                 throw new IOException(abs + ": the file system cannot rename atomically: " + e.getMessage(), e);

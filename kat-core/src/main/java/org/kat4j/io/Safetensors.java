@@ -27,8 +27,23 @@ public final class Safetensors {
     }
 
     /** Tensors and the header's {@code __metadata__}. */
-    public record Contents(Map<String, Tensor> tensors, Map<String, String> metadata) {
+    public record Contents(Path path, Map<String, Tensor> tensors, Map<String, String> metadata, Map<String, String> dtypes) {
+        /**
+         * These tensors, refusing any stored with an integer or boolean dtype (weights are floats: an
+         * integer tensor under a weight's name is a different file, not a weight).
+         */
+        public Map<String, Tensor> floatTensors() throws SafetensorsException {
+            for (var e : dtypes.entrySet()) {
+                if (!FLOATS.contains(e.getValue())) {
+                    throw new SafetensorsException(path + ": tensor " + e.getKey() + " is " + e.getValue()
+                            + ", expected a float dtype (F32, F16, BF16 or F64) for weights");
+                }
+            }
+            return tensors;
+        }
     }
+
+    private static final java.util.Set<String> FLOATS = java.util.Set.of("F32", "F16", "BF16", "F64");
 
     public static void write(Path path, Map<String, Tensor> tensors, Map<String, String> metadata) throws IOException {
         StringBuilder json = new StringBuilder("{");
@@ -166,10 +181,12 @@ public final class Safetensors {
             List<Entry> entries = parseHeader(path, header, meta);
             validate(path, entries, dataLen);
             Map<String, Tensor> tensors = new LinkedHashMap<>();
+            Map<String, String> dtypes = new LinkedHashMap<>();
             for (Entry e : entries) {
                 tensors.put(e.name(), load(ch, dataStart, e));
+                dtypes.put(e.name(), e.dtype());
             }
-            return new Contents(tensors, meta);
+            return new Contents(path, tensors, meta, dtypes);
         }
     }
 

@@ -109,4 +109,14 @@ class SafetensorsMalformedTest {
         assertArrayEquals(new double[]{1, 0}, c.tensors().get("bool").toDoubleArray());
         assertArrayEquals(new long[]{0, 3}, c.tensors().get("empty").shape());
     }
+
+    @Test
+    void integerTensorsAreNotWeights(@org.junit.jupiter.api.io.TempDir Path dir) throws IOException {
+        Path f = dir.resolve("ints.safetensors");
+        Files.write(f, file("{\"head.weight\":{\"dtype\":\"I64\",\"shape\":[2],\"data_offsets\":[0,16]}}", 16));
+        Safetensors.Contents c = Safetensors.read(f);
+        assertEquals(2, c.tensors().get("head.weight").numel(), "readable as numbers");
+        var e = assertThrows(SafetensorsException.class, c::floatTensors);
+        assertTrue(e.getMessage().contains("tensor head.weight is I64, expected a float dtype"), e.getMessage());
+    }
 }

@@ -129,7 +129,7 @@ public final class Models {
         }
         VisionTransformer m = fromConfigJson(cfg, 0);
         try {
-            m.loadStateDict(org.kat4j.io.Safetensors.read(weights).tensors(), true);
+            m.loadStateDict(org.kat4j.io.Safetensors.read(weights).floatTensors(), true);
         } catch (IllegalArgumentException e) {
             throw new IOException(weights + " does not match " + cfg + ": " + e.getMessage(), e);
         }
@@ -143,6 +143,7 @@ public final class Models {
         if (nl >= 0) {
             m = m.substring(0, nl);
         }
+        m = m.replaceFirst("^[a-z]+(\\.[a-z]+)+\\.[A-Za-z]+Exception: ", ""); // a wrapped exception's class name
         return m.replace("Use JsonReader.setStrictness(Strictness.LENIENT) to accept malformed JSON", "malformed JSON").strip();
     }
 

@@ -48,9 +48,9 @@ public final class Checkpoint {
     }
 
     /** The model weights of a checkpoint or a weights file (optimizer entries left out). */
-    public static Map<String, Tensor> weights(Safetensors.Contents c) {
+    public static Map<String, Tensor> weights(Safetensors.Contents c) throws IOException {
         Map<String, Tensor> w = new LinkedHashMap<>();
-        c.tensors().forEach((k, v) -> {
+        c.floatTensors().forEach((k, v) -> {
             if (!k.startsWith("optim.") && !k.startsWith("ema.")) {
                 w.put(k, v);
             }
