@@ -4,7 +4,8 @@
 # batch 32 x 197 tokens) and one training step of the ViT / KAT models. Prints one markdown table
 # and writes the chart docs/benchmarks-compare.png.
 #   kat-bench/compare.sh [threads]
-# Needs python3-torch for the PyTorch column; the DJL column is built from kat-bench/peer/djl
+# Needs python3-torch and libopenblas0-pthread for the PyTorch column (on the reference BLAS it stops
+# with a message: its GEMM would run 20-35x slow and the column would mean nothing); the DJL column is built from kat-bench/peer/djl
 # (Maven downloads DJL and its PyTorch CPU engine, ~110 MB, on first use). A side that cannot run
 # is reported as missing, the others still run.
 set -euo pipefail

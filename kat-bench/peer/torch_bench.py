@@ -27,11 +27,31 @@ def bench(fn, warmup=5, iters=20):
     return (time.perf_counter() - t) / iters * 1e3
 
 
+# Below this a 1024^3 float32 GEMM is on the reference BLAS (Debian's libblas3, ~1-2 GFLOP/s), not
+# OpenBLAS (tens of GFLOP/s even on one core): the PyTorch column would then be meaningless.
+MIN_GEMM_GFLOPS = 8.0
+
+
+def gemm_gflops():
+    a = torch.randn(1024, 1024)
+    b = torch.randn(1024, 1024)
+    for _ in range(2):
+        a @ b
+    t0 = time.perf_counter()
+    for _ in range(3):
+        a @ b
+    return 3 * 2 * 1024 ** 3 / (time.perf_counter() - t0) / 1e9
+
+
 def main():
     threads = int(sys.argv[1]) if len(sys.argv) > 1 else 2
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    out = {"torch": torch.__version__, "threads": threads, "blas": torch.__config__.show().count("OpenBLAS") > 0}
+    gflops = gemm_gflops()
+    if gflops < MIN_GEMM_GFLOPS:
+        sys.exit("PyTorch multiplies 1024x1024 matrices at %.1f GFLOP/s: its BLAS is the reference one, not OpenBLAS;"
+                 " install libopenblas0-pthread (apt-get) and rerun" % gflops)
+    out = {"torch": torch.__version__, "threads": threads, "gemm_gflops": round(gflops, 1)}
     for shape in [(32, 197, 768), (32, 197, 192)]:
         x = (torch.rand(shape) - 0.5) * 6
         g = torch.rand(shape) - 0.5
