@@ -56,11 +56,6 @@ public final class Ops {
         return first.backend();
     }
 
-    /** Numpy broadcasting of two shapes, or an error naming the op and both shapes. */
-    public static long[] broadcastShape(String op, long[] a, long[] b) {
-        return Shapes.broadcast(op, a, b);
-    }
-
     private static Tensor result(String op, Storage y, Autograd.BackwardFn fn, Tensor... inputs) {
         return Autograd.op(op, y, fn, inputs);
     }

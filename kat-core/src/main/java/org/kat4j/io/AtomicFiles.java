@@ -98,7 +98,7 @@ public final class AtomicFiles {
         if (!Files.isDirectory(dir)) {
             return 0;
         }
-        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, "." + "*" + SUFFIX)) {
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, ".*" + SUFFIX)) {
             for (Path p : ds) {
                 Files.deleteIfExists(p);
                 n++;

@@ -27,6 +27,9 @@ public final class RationalShapes {
 
     /** A numerator of 6 coefficients and a denominator of groups x 4. */
     public static void checkCoefficients(int groups, int numerator, int denominator) {
+        if (groups < 1) {
+            throw new IllegalArgumentException("GroupRational: groups " + groups + ", expected >= 1");
+        }
         if (numerator != 6) {
             throw new IllegalArgumentException("GroupRational: numerator has " + numerator + " coefficients, expected 6");
         }

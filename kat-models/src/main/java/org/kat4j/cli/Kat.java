@@ -48,25 +48,11 @@ public final class Kat implements Callable<Integer> {
      * and found), and for anything else what kind of failure it was, without a library's advice.
      */
     public static String describe(Throwable ex) {
-        String msg = clean(ex.getMessage());
+        String msg = ex.getMessage();
         if (ex instanceof java.io.IOException || ex instanceof IllegalArgumentException || ex instanceof IllegalStateException
                 || ex instanceof UnsupportedOperationException) {
             return msg == null ? ex.getClass().getSimpleName() : msg;
         }
         return "internal error (" + ex.getClass().getSimpleName() + "); rerun with --verbose for the details";
-    }
-
-    /** Drops the advice some libraries append to their messages (Gson's "Use JsonReader.setStrictness ...", "See https://..."). */
-    static String clean(String msg) {
-        if (msg == null) {
-            return null;
-        }
-        for (String cut : new String[]{"\nSee https://", " See https://", "\nUse JsonReader.setStrictness", " Use JsonReader.setStrictness"}) {
-            int i = msg.indexOf(cut);
-            if (i >= 0) {
-                msg = msg.substring(0, i);
-            }
-        }
-        return msg.strip();
     }
 }

@@ -67,7 +67,10 @@ public final class CpuBackend implements Backend {
 
     /** {@code g} as a dense float32 array (itself when it already is one). */
     private static INDArray denseFloat(INDArray g) {
-        return g.dataType() == DataType.FLOAT && CpuStorage.isDense(g) ? g : g.castTo(DataType.FLOAT).dup('c');
+        if (g.dataType() != DataType.FLOAT) {
+            g = g.castTo(DataType.FLOAT);
+        }
+        return CpuStorage.isDense(g) ? g : g.dup('c');
     }
 
     @Override
@@ -146,7 +149,10 @@ public final class CpuBackend implements Backend {
         if (s.numel() == 0) {
             return empty(dtype, s.shape());
         }
-        return wrap(nd(s).castTo(CpuStorage.nd4j(dtype)).dup('c'));
+        INDArray a = nd(s);
+        DataType t = CpuStorage.nd4j(dtype);
+        // a cast already makes a fresh array; only the same dtype needs the copy
+        return wrap(a.dataType() == t ? a.dup('c') : a.castTo(t));
     }
 
     @Override
