@@ -128,6 +128,18 @@ public abstract class BackendContract {
             be.scaleInPlace(s, 2);
             assertArrayEquals(new double[]{21, 43, 64, 86}, be.toDoubles(s), 0);
             assertEquals(5, be.norm2(st(new double[]{3, 0, -4}, t, 3)), 1e-6);
+            // longer than any unrolling, on a row of a larger tensor (a view where a backend narrows without copying)
+            double[] v = rounded(rnd(1001 * 3, -2, 2), t);
+            Storage rows = be.narrow(st(v, t, 3, 1001), 0, 1, 1);
+            double sq = 0;
+            double[] scaled = new double[1001];
+            for (int i = 0; i < 1001; i++) {
+                sq += v[1001 + i] * v[1001 + i];
+                scaled[i] = v[1001 + i] * -0.75;
+            }
+            assertEquals(Math.sqrt(sq), be.norm2(rows), 1e-12 + 1e-6 * Math.sqrt(sq), "norm2 of a middle row");
+            be.scaleInPlace(rows, -0.75);
+            assertArrayEquals(scaled, be.toDoubles(rows), 1e-6, "scaleInPlace of a middle row");
         }
     }
 

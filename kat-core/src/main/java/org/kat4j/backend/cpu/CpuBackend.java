@@ -38,6 +38,10 @@ import java.util.function.Supplier;
  * kat4j that calls ND4J.
  */
 public final class CpuBackend implements Backend {
+    static {
+        NativeSettings.configureJavaCpp(); // before ND4J loads JavaCPP
+    }
+
     /** The one CPU backend. */
     public static final CpuBackend INSTANCE = new CpuBackend();
 
@@ -219,7 +223,18 @@ public final class CpuBackend implements Backend {
         if (x.numel() == 0) {
             return;
         }
-        nd(x).muli(s);
+        INDArray a = nd(x);
+        if (a.dataType() == DataType.FLOAT) {
+            // a loop over the buffer: for the many small gradients of gradient clipping, ND4J's
+            // per-op setup cost more than the multiplications
+            FloatBuffer b = CpuStorage.floats(a);
+            float f = (float) s;
+            for (int i = 0, n = (int) a.length(); i < n; i++) {
+                b.put(i, b.get(i) * f);
+            }
+            return;
+        }
+        a.muli(s);
     }
 
     @Override
@@ -379,7 +394,33 @@ public final class CpuBackend implements Backend {
         if (x.numel() == 0) {
             return 0;
         }
-        return nd(x).norm2Number().doubleValue();
+        INDArray a = nd(x);
+        if (a.dataType() == DataType.FLOAT) {
+            // in double, over the buffer (as scaleInPlace: small tensors, ND4J's setup dominated)
+            FloatBuffer b = CpuStorage.floats(a);
+            int n = (int) a.length();
+            double s0 = 0;
+            double s1 = 0;
+            double s2 = 0;
+            double s3 = 0;
+            int i = 0;
+            for (; i + 4 <= n; i += 4) {
+                double v0 = b.get(i);
+                double v1 = b.get(i + 1);
+                double v2 = b.get(i + 2);
+                double v3 = b.get(i + 3);
+                s0 += v0 * v0;
+                s1 += v1 * v1;
+                s2 += v2 * v2;
+                s3 += v3 * v3;
+            }
+            for (; i < n; i++) {
+                double v = b.get(i);
+                s0 += v * v;
+            }
+            return Math.sqrt((s0 + s1) + (s2 + s3));
+        }
+        return a.norm2Number().doubleValue();
     }
 
     // ------------------------------------------------------------------ matrix products
@@ -394,6 +435,24 @@ public final class CpuBackend implements Backend {
             shape[r - 2] = transA ? as[r - 1] : as[r - 2];
             shape[r - 1] = transB ? bs[r - 2] : bs[r - 1];
             return zeros(a.dtype(), shape); // a sum over k = 0 terms is 0
+        }
+        int r = a.rank();
+        if (r > 2 && a.dtype() == DType.FLOAT32 && Simd.available()) {
+            long[] as = a.shape();
+            long[] bs = b.shape();
+            long m = transA ? as[r - 1] : as[r - 2];
+            long k = transA ? as[r - 2] : as[r - 1];
+            long n = transB ? bs[r - 2] : bs[r - 1];
+            long batch = a.numel() / (m * k);
+            if (SmallMatmulKernel.suits(batch, m, n, k)) {
+                long[] shape = as.clone();
+                shape[r - 2] = m;
+                shape[r - 1] = n;
+                INDArray c = Nd4j.createUninitialized(DataType.FLOAT, shape);
+                SmallMatmulKernel.multiply(CpuStorage.floats(nd(a)), CpuStorage.floats(nd(b)), CpuStorage.floats(c),
+                        (int) batch, (int) m, (int) n, (int) k, transA, transB);
+                return wrap(c);
+            }
         }
         return wrap(gemm(nd(a), nd(b), transA, transB));
     }

@@ -18,6 +18,22 @@ public final class NativeSettings {
     private NativeSettings() {
     }
 
+    /** JavaCPP's system property for its physical-memory check. */
+    static final String MAX_PHYSICAL_BYTES = "org.bytedeco.javacpp.maxPhysicalBytes";
+
+    /**
+     * Turns off JavaCPP's physical-memory check unless the user has set it: with it on, every
+     * native allocation (ND4J makes one for each array's shape information, several per op) reads
+     * the process's resident size from /proc, about 5% of a micro-model training step. JavaCPP's
+     * limit on the bytes it has allocated itself ({@code org.bytedeco.javacpp.maxBytes}) stays.
+     * Takes effect only when called before JavaCPP's {@code Pointer} class initialises.
+     */
+    static void configureJavaCpp() {
+        if (System.getProperty(MAX_PHYSICAL_BYTES) == null && System.getProperty("org.bytedeco.javacpp.maxphysicalbytes") == null) {
+            System.setProperty(MAX_PHYSICAL_BYTES, "0");
+        }
+    }
+
     /** Warns once when OMP_WAIT_POLICY is not set to PASSIVE. */
     public static void check() {
         if (checked) {
