@@ -28,6 +28,16 @@ public final class Attention extends Module {
         this.projDrop = child("proj_drop", new Dropout(projDrop, rng));
     }
 
+    /** The number of heads. */
+    public int heads() {
+        return heads;
+    }
+
+    /** The factor the queries are scaled by, 1 / sqrt(head dim). */
+    public double scale() {
+        return scale;
+    }
+
     @Override
     public Tensor forward(Tensor x) {
         if (x.rank() != 3) {

@@ -59,4 +59,9 @@ public final class GroupRational extends Module {
     public int groups() {
         return groups;
     }
+
+    /** The channels (last dimension) it applies to. */
+    public int channels() {
+        return channels;
+    }
 }

@@ -15,6 +15,11 @@ public final class LayerNorm extends Module {
         this.bias = param("bias", Init.zeros(dim));
     }
 
+    /** The epsilon added to the variance. */
+    public double eps() {
+        return eps;
+    }
+
     @Override
     public Tensor forward(Tensor x) {
         return Ops.layerNorm(x, weight, bias, eps);

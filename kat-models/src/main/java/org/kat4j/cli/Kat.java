@@ -10,7 +10,7 @@ import java.util.concurrent.Callable;
         scope = CommandLine.ScopeType.INHERIT, // -h/--help and -V/--version on every subcommand too
         description = "Kolmogorov-Arnold Transformers on the JVM.",
         subcommands = {TrainCommand.class, EvalCommand.class, CompareCommand.class, PredictCommand.class, ModelsCommand.class,
-                InfoCommand.class, InspectCommand.class,
+                InfoCommand.class, InspectCommand.class, ExportCommand.class,
                 SmokeCommand.class})
 public final class Kat implements Callable<Integer> {
     @CommandLine.Option(names = "--verbose", description = "Show stack traces on errors.", scope = CommandLine.ScopeType.INHERIT)
