@@ -43,10 +43,24 @@ public final class GroupRational extends Module {
         this.denominator = param("weight_denominator", Tensor.of(den, groups, 4));
     }
 
+    private volatile java.util.function.Consumer<Tensor> observer;
+
+    /**
+     * Has {@code o} called with every input of {@link #forward} from now on (null: no more);
+     * for inspection tools that record what the activation sees.
+     */
+    public void observeInputs(java.util.function.Consumer<Tensor> o) {
+        observer = o;
+    }
+
     @Override
     public Tensor forward(Tensor x) {
         if (x.size(-1) != channels) {
             throw new IllegalArgumentException("GroupRational: input " + shape(x) + ", expected last dim " + channels);
+        }
+        java.util.function.Consumer<Tensor> o = observer;
+        if (o != null) {
+            o.accept(x);
         }
         return RationalOp.apply(x, numerator, denominator);
     }

@@ -1,5 +1,8 @@
 package org.kat4j.cli;
 
+import org.kat4j.data.Batcher;
+import org.kat4j.data.FashionMnist;
+import org.kat4j.data.ImageDataset;
 import org.kat4j.inspect.Activations;
 import org.kat4j.models.VitConfig;
 import org.kat4j.tensor.Tensor;
@@ -12,6 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Random;
 import java.util.concurrent.Callable;
 
 /** {@code kat inspect}: the rational functions a KAT learned, as a PNG grid and a CSV. */
@@ -21,6 +25,13 @@ final class InspectCommand implements Callable<Integer> {
     ModelSource source;
     @Option(names = "--out", defaultValue = "runs/inspect", description = "Output directory. Default ${DEFAULT-VALUE}.")
     Path out;
+    @Option(names = "--data", description = "Also record the range of inputs each rational took on test images from this"
+            + " Fashion-MNIST directory (IDX files).")
+    Path data;
+    @Option(names = "--builtin", description = "As --data, on the built-in Fashion-MNIST subset.")
+    boolean builtin;
+    @Option(names = "--sample", defaultValue = "1000", description = "Test images for the input ranges. Default ${DEFAULT-VALUE}.")
+    int sample;
 
     @Override
     public Integer call() throws IOException {
@@ -29,6 +40,20 @@ final class InspectCommand implements Callable<Integer> {
         String name = l.name();
         Map<String, Tensor> state = l.model().stateDict();
         Activations a = Activations.of(state, cfg.act1Init(), cfg.act2Init(), l.source());
+        if (data != null || builtin) {
+            if (sample < 1) {
+                throw new IllegalArgumentException("--sample " + sample + ", expected >= 1");
+            }
+            ImageDataset test = FashionMnist.load(data, builtin).test();
+            if (test.channels() != cfg.inChans() || test.height() != cfg.imgSize() || test.width() != cfg.imgSize()) {
+                throw new IllegalArgumentException(name + " takes " + cfg.inChans() + "x" + cfg.imgSize() + "x" + cfg.imgSize()
+                        + " images; " + test.name() + " has " + test.channels() + "x" + test.height() + "x" + test.width());
+            }
+            int n = Math.min(sample, test.size());
+            Batcher.Batch b = new Batcher(test, n, false, 0, false, new Random(0)).next();
+            a = a.withInputRanges(l.model(), b.images(), 250);
+            System.out.println("input ranges from " + n + " test images of " + test.name());
+        }
         Files.createDirectories(out);
         Path png = out.resolve("activations.png");
         Path csv = out.resolve("activations.csv");

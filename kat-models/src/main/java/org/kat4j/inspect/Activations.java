@@ -1,9 +1,14 @@
 package org.kat4j.inspect;
 
+import org.kat4j.autograd.Autograd;
 import org.kat4j.io.AtomicFiles;
+import org.kat4j.models.VisionTransformer;
+import org.kat4j.nn.GrKan;
+import org.kat4j.nn.GroupRational;
 import org.kat4j.rational.Gain;
 import org.kat4j.rational.Rational;
 import org.kat4j.rational.RationalInit;
+import org.kat4j.tensor.Scope;
 import org.kat4j.tensor.Tensor;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
@@ -18,6 +23,7 @@ import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -68,11 +74,76 @@ public final class Activations {
     private final List<Group> groups;
     private final RationalInit act1Init;
     private final RationalInit act2Init;
+    /** Per group (in the order of {@link #groups}): the smallest and largest input seen, or null. */
+    private final double[][] seen;
 
-    private Activations(List<Group> groups, RationalInit act1Init, RationalInit act2Init) {
+    private Activations(List<Group> groups, RationalInit act1Init, RationalInit act2Init, double[][] seen) {
         this.groups = groups;
         this.act1Init = act1Init;
         this.act2Init = act2Init;
+        this.seen = seen;
+    }
+
+    /**
+     * These rationals with the range of inputs each group took while {@code model} (whose
+     * rationals these are) ran on {@code images} [N, C, H, W], in batches of {@code batch}, in
+     * evaluation mode and without gradients.
+     */
+    public Activations withInputRanges(VisionTransformer model, Tensor images, int batch) {
+        double[][] range = new double[groups.size()][];
+        Map<String, Integer> first = new HashMap<>();
+        for (int i = groups.size() - 1; i >= 0; i--) {
+            first.put(groups.get(i).block() + "." + groups.get(i).act(), i);
+        }
+        List<GroupRational> observed = new ArrayList<>();
+        for (int b = 0; b < model.blocks.length; b++) {
+            if (!(model.blocks[b].mlp instanceof GrKan kan)) {
+                throw new IllegalArgumentException("block " + b + " has no GR-KAN: nothing to observe");
+            }
+            for (String act : new String[]{"act1", "act2"}) {
+                GroupRational r = act.equals("act1") ? kan.act1 : kan.act2;
+                Integer at = first.get(b + "." + act);
+                if (at == null) {
+                    throw new IllegalArgumentException("block " + b + " " + act + " is not among these rationals: not the same model");
+                }
+                int groupsHere = r.groups();
+                int cpg = r.channels() / groupsHere;
+                int base = at;
+                r.observeInputs(x -> {
+                    float[] v = x.toFloatArray();
+                    int d = r.channels();
+                    for (int i = 0; i < v.length; i++) {
+                        double[] mm = range[base + (i % d) / cpg];
+                        if (mm == null) {
+                            range[base + (i % d) / cpg] = new double[]{v[i], v[i]};
+                        } else {
+                            mm[0] = Math.min(mm[0], v[i]);
+                            mm[1] = Math.max(mm[1], v[i]);
+                        }
+                    }
+                });
+                observed.add(r);
+            }
+        }
+        boolean wasTraining = model.isTraining();
+        model.train(false);
+        try (var ng = Autograd.noGrad()) {
+            long n = images.size(0);
+            for (long i = 0; i < n; i += batch) {
+                try (Scope s = Scope.open()) {
+                    model.forward(images.narrow(0, i, Math.min(batch, n - i)));
+                }
+            }
+        } finally {
+            observed.forEach(r -> r.observeInputs(null));
+            model.train(wasTraining);
+        }
+        return new Activations(groups, act1Init, act2Init, range);
+    }
+
+    /** The smallest and largest input group {@code i} of {@link #groups} took, or null when not measured. */
+    public double[] inputRange(int i) {
+        return seen == null ? null : seen[i];
     }
 
     /**
@@ -124,7 +195,7 @@ public final class Activations {
                 out.add(analyse(block, act, g, e.getValue(), d[g]));
             }
         }
-        return new Activations(out, act1Init, act2Init);
+        return new Activations(out, act1Init, act2Init, null);
     }
 
     static Group analyse(int block, String act, int group, double[] a, double[] b) {
@@ -158,11 +229,14 @@ public final class Activations {
     /** One row per block, rational and group: the table {@link #writeCsv} writes. */
     public String csv() {
         StringBuilder s = new StringBuilder("block,act,group,second_moment,gain,closest,distance,max_denominator,"
-                + "large_denominator,a0,a1,a2,a3,a4,a5,b0,b1,b2,b3\n");
-        for (Group g : groups) {
-            s.append(String.format(Locale.ROOT, "%d,%s,%d,%.6g,%.6g,%s,%.6g,%.6g,%b", g.block(), g.act(), g.group(),
+                + "large_denominator,input_min,input_max,a0,a1,a2,a3,a4,a5,b0,b1,b2,b3\n");
+        for (int i = 0; i < groups.size(); i++) {
+            Group g = groups.get(i);
+            double[] r = inputRange(i);
+            s.append(String.format(Locale.ROOT, "%d,%s,%d,%.6g,%.6g,%s,%.6g,%.6g,%b,%s,%s", g.block(), g.act(), g.group(),
                     g.secondMoment(), 1 / g.secondMoment(), g.closest().name().toLowerCase(Locale.ROOT), g.distance(),
-                    g.maxDenominator(), g.largeDenominator()));
+                    g.maxDenominator(), g.largeDenominator(), r == null ? "" : String.format(Locale.ROOT, "%.6g", r[0]),
+                    r == null ? "" : String.format(Locale.ROOT, "%.6g", r[1])));
             for (double v : g.numerator()) {
                 s.append(',').append(v);
             }
@@ -198,7 +272,8 @@ public final class Activations {
         gr.setColor(Color.WHITE);
         gr.fillRect(0, 0, img.getWidth(), img.getHeight());
         gr.setColor(Color.BLACK);
-        gr.drawString(title + ": learned rationals (solid) and their initial functions (dashed), x in [-4, 4]", 8, 20);
+        gr.drawString(title + ": learned rationals (solid) and their initial functions (dashed), x in [-4, 4]"
+                + (seen == null ? "" : "; green: the inputs' range on the data sample"), 8, 20);
         double[] xs = new double[161];
         for (int i = 0; i < xs.length; i++) {
             xs[i] = -RANGE + 2 * RANGE * i / (xs.length - 1);
@@ -230,6 +305,24 @@ public final class Activations {
                 XYSeries l = chart.addSeries("learned", xs, learned);
                 l.setMarker(SeriesMarkers.NONE);
                 l.setLineColor(g.act().equals("act1") ? new Color(31, 119, 180) : new Color(214, 39, 40));
+                double[] reached = inputRange(groups.indexOf(g));
+                if (reached != null) {
+                    // the stretch of the function the data reached (within the plotted range)
+                    double lo = Math.max(-RANGE, reached[0]);
+                    double hi = Math.min(RANGE, reached[1]);
+                    if (lo < hi) {
+                        double[] sx = new double[41];
+                        double[] sy = new double[41];
+                        for (int i = 0; i < sx.length; i++) {
+                            sx[i] = lo + (hi - lo) * i / (sx.length - 1);
+                            sy[i] = g.at(sx[i]);
+                        }
+                        XYSeries used = chart.addSeries("seen", sx, sy);
+                        used.setMarker(SeriesMarkers.NONE);
+                        used.setLineColor(new Color(44, 160, 44));
+                        used.setLineWidth(3f);
+                    }
+                }
                 gr.drawImage(BitmapEncoder.getBufferedImage(chart), c * w, head + r * h, null);
             }
         }
