@@ -140,6 +140,20 @@ public abstract class BackendContract {
             assertEquals(Math.sqrt(sq), be.norm2(rows), 1e-12 + 1e-6 * Math.sqrt(sq), "norm2 of a middle row");
             be.scaleInPlace(rows, -0.75);
             assertArrayEquals(scaled, be.toDoubles(rows), 1e-6, "scaleInPlace of a middle row");
+            // in-place sums of an odd length and of one long enough to be split over threads
+            for (int n : new int[]{1001, (1 << 19) + 13}) {
+                double[] u = rounded(rnd(n, -3, 3), t);
+                double[] w = rounded(rnd(n, -3, 3), t);
+                Storage acc = st(u, t, n);
+                be.addInPlace(acc, st(w, t, n));
+                double[] got = be.toDoubles(acc);
+                for (int i = 0; i < n; i++) {
+                    double want = t == DType.FLOAT32 ? (double) ((float) u[i] + (float) w[i]) : u[i] + w[i];
+                    if (got[i] != want) {
+                        fail("addInPlace of " + n + " (" + t + "): element " + i + " is " + got[i] + ", expected " + want);
+                    }
+                }
+            }
         }
     }
 
@@ -297,6 +311,30 @@ public abstract class BackendContract {
                     assertArrayEquals(concat(lead, new long[]{m, n}), y.shape());
                     close(Ref.matmul(a, as, b, bs, ta, tb), y, t, "matmul " + Arrays.toString(as) + (ta ? "^T" : "")
                             + " @ " + Arrays.toString(bs) + (tb ? "^T" : ""));
+                }
+            }
+        }
+    }
+
+    /** Products large enough for the BLAS's blocked kernels (and a batch of small ones), against float64. */
+    @Test
+    void largerMatmulsMatchFloat64() {
+        long[][] sizes = {{67, 129, 71}, {200, 64, 256}, {17, 16, 17}};
+        for (DType t : DTYPES) {
+            for (long[] mkn : sizes) {
+                for (int f = 0; f < 4; f++) {
+                    boolean ta = (f & 1) != 0;
+                    boolean tb = (f & 2) != 0;
+                    long[] lead = mkn[0] == 17 ? new long[]{5, 3} : new long[]{};
+                    long m = mkn[0];
+                    long k = mkn[1];
+                    long n = mkn[2];
+                    long[] as = concat(lead, ta ? new long[]{k, m} : new long[]{m, k});
+                    long[] bs = concat(lead, tb ? new long[]{n, k} : new long[]{k, n});
+                    double[] a = rounded(rnd((int) Ref.numel(as), -1, 1), t);
+                    double[] b = rounded(rnd((int) Ref.numel(bs), -1, 1), t);
+                    close(Ref.matmul(a, as, b, bs, ta, tb), be.matmul(st(a, t, as), st(b, t, bs), ta, tb), t,
+                            "matmul " + Arrays.toString(as) + (ta ? "^T" : "") + " @ " + Arrays.toString(bs) + (tb ? "^T" : ""));
                 }
             }
         }

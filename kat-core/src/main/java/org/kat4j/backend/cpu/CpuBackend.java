@@ -215,7 +215,14 @@ public final class CpuBackend implements Backend {
         if (acc.numel() == 0) {
             return;
         }
-        nd(acc).addi(nd(x));
+        INDArray a = nd(acc);
+        INDArray b = nd(x);
+        if (fusable(a) && b.dataType() == DataType.FLOAT && a.length() == b.length()) {
+            // gradient accumulation: same shapes, mostly small tensors where ND4J's per-op setup dominated
+            AddKernel.addInto(CpuStorage.bytes(a), CpuStorage.bytes(b), (int) a.length());
+            return;
+        }
+        a.addi(b);
     }
 
     @Override
