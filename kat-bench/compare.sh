@@ -34,7 +34,11 @@ else
     echo "DJL side failed (see $tmp)" >&2
     echo '{}' > "$tmp/djl.json"
 fi
-python3 - "$tmp/jmh.json" "$tmp/torch.json" "$tmp/djl.json" "$tmp/chart.tsv" "$threads" <<'PY'
+# the machine, printed above the table: results from one kind of CPU say nothing about another
+cpu=$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1)
+if grep -qw avx512f /proc/cpuinfo; then width="AVX-512"; elif grep -qw avx2 /proc/cpuinfo; then width="AVX2"; else width="SSE"; fi
+machine="$cpu, $(nproc) cores, $width, OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
+python3 - "$tmp/jmh.json" "$tmp/torch.json" "$tmp/djl.json" "$tmp/chart.tsv" "$threads" "$machine" <<'PY'
 import json, sys
 jmh = {}
 for r in json.load(open(sys.argv[1])):
@@ -52,7 +56,7 @@ for s in ("32x197x768", "32x197x192"):
 for dim in (192, 384):
     rows.append((f"Mlp block fwd+bwd, dim {dim}", f"block_mlp_{dim}", k("BlockBench", "mlpForwardBackward", dim=dim)))
     rows.append((f"GR-KAN block fwd+bwd, dim {dim}", f"block_grkan_{dim}", k("BlockBench", "grkanForwardBackward", dim=dim)))
-for model in ("vit_tiny_patch16_224:16", "kat_tiny_patch16_224:16", "vit_micro_patch4_28:64", "kat_micro_patch4_28:64"):
+for model in ("vit_tiny_patch16_224:16", "kat_tiny_patch16_224:16", "vit_micro_patch4_28:64", "kat_micro_patch4_28:64"):  # the peers time these
     name, batch = model.split(":")
     kind, rest = name.split("_", 1)
     rows.append((f"train step {name}, batch {batch}", f"train_{kind}_{rest}:{batch}", k("ModelStepBench", "trainStep", model=model)))
@@ -60,6 +64,7 @@ def fmt(v):
     return "-" if v is None else f"{v:.2f}"
 def ratio(peer, ours):
     return "-" if peer is None or ours is None else f"{peer / ours:.2f}"
+print(f"Machine: {sys.argv[6]}\n")
 print(f"Threads: {sys.argv[5]}; PyTorch {t.get('torch', 'not run')}; DJL {d.get('djl', 'not run')} ({d.get('engine', '-')})\n")
 print("| workload | kat4j ms | PyTorch ms | DJL ms | PyTorch / kat4j | DJL / kat4j |")
 print("|---|---|---|---|---|---|")

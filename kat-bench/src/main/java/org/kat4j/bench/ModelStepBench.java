@@ -37,7 +37,8 @@ import java.util.concurrent.TimeUnit;
 @Fork(value = 1, jvmArgsAppend = {"-Xmx4g", "--add-modules", "jdk.incubator.vector"})
 @State(org.openjdk.jmh.annotations.Scope.Benchmark)
 public class ModelStepBench {
-    @Param({"vit_tiny_patch16_224:16", "kat_tiny_patch16_224:16", "vit_micro_patch4_28:64", "kat_micro_patch4_28:64"})
+    @Param({"vit_tiny_patch16_224:16", "kat_tiny_patch16_224:16", "vit_micro_patch4_28:64", "kat_micro_patch4_28:64",
+            "kat_micro_patch7_28:64"})
     public String model;
 
     VisionTransformer net;
