@@ -14,9 +14,8 @@ import java.nio.FloatBuffer;
  * takes a few microseconds).
  *
  * <p>A chunk of products is read in one bulk copy per operand; each product is then computed on
- * its own: op(a) used in place or transposed into row-major scratch, op(b) copied into row-major
- * rows zero-padded to whole vectors, and four rows of c accumulated at once in vector registers
- * over k in order. Products go in {@link Chunks}
+ * its own: a read in place in either layout (its elements are broadcast one at a time), op(b) used
+ * in place or transposed into row-major scratch, four rows of c at a time in vector registers, every sum over k in order. Products go in {@link Chunks}
  * over the cores; every element's sum runs in the same order on every run.
  */
 public final class SmallMatmulKernel {
@@ -44,7 +43,6 @@ public final class SmallMatmulKernel {
      */
     public static void multiply(FloatBuffer a, FloatBuffer b, FloatBuffer c, int batch, int m, int n, int k,
                                 boolean transA, boolean transB) {
-        int np = (n + L - 1) / L * L;
         int perChunk = Math.max(1, CHUNK / Math.max(1, m * n * k));
         int chunks = (batch + perChunk - 1) / perChunk;
         Chunks.forEach(chunks, 1, 1, (chunk, first, one) -> {
@@ -52,111 +50,137 @@ public final class SmallMatmulKernel {
             int end = Math.min(batch, begin + perChunk);
             int count = end - begin;
             // the chunk's operands and results in one bulk read and one bulk write each
-            float[][] s = Chunks.scratch(5, Math.max(count * Math.max(m * k, Math.max(k * n, m * n)), k * np + m * np));
+            float[][] s = Chunks.scratch(4, count * Math.max(m * k, Math.max(k * n, m * n)));
             float[] ra = s[0];
             float[] rb = s[1];
             float[] rc = s[2];
-            float[] as = s[3];
-            float[] bs = s[4];
+            float[] bs = s[3];
             a.get(begin * m * k, ra, 0, count * m * k);
             b.get(begin * k * n, rb, 0, count * k * n);
             for (int i = 0; i < count; i++) {
-                loadA(ra, i * m * k, as, m, k, transA);
-                loadB(rb, i * k * n, bs, k, n, np, transB);
-                product(transA ? as : ra, transA ? 0 : i * m * k, bs, rc, i * m * n, m, n, np, k);
+                if (transB) {
+                    transpose(rb, i * k * n, bs, n, k);
+                }
+                // a(r, p) at r * rowStride + p * colStride: a stored transposed is read as it is
+                product(ra, i * m * k, transA ? 1 : k, transA ? m : 1, transB ? bs : rb, transB ? 0 : i * k * n,
+                        rc, i * m * n, m, n, k);
             }
             c.put(begin * m * n, rc, 0, count * m * n);
         });
     }
 
-    /** op(a) into row-major m x k when it is stored transposed (k x m); otherwise a is read in place. */
-    private static void loadA(float[] a, int offset, float[] as, int m, int k, boolean trans) {
-        if (!trans) {
-            return;
-        }
-        for (int p = 0; p < k; p++) {
-            for (int r = 0; r < m; r++) {
-                as[r * k + p] = a[offset + p * m + r];
-            }
-        }
-    }
-
-    /** op(b) into row-major k x np, columns n .. np zero. */
-    private static void loadB(float[] b, int offset, float[] bs, int k, int n, int np, boolean trans) {
-        for (int p = 0; p < k; p++) {
-            int row = p * np;
-            if (trans) {
-                for (int j = 0; j < n; j++) {
-                    bs[row + j] = b[offset + j * k + p];
-                }
-            } else {
-                System.arraycopy(b, offset + p * n, bs, row, n);
-            }
-            for (int j = n; j < np; j++) {
-                bs[row + j] = 0f;
+    /** to (cols x rows, row-major) = the transpose of from (rows x cols at off). */
+    private static void transpose(float[] from, int off, float[] to, int rows, int cols) {
+        for (int r = 0; r < rows; r++) {
+            for (int q = 0; q < cols; q++) {
+                to[q * rows + r] = from[off + r * cols + q];
             }
         }
     }
 
     /**
-     * c (m x n, at cOff of cs) = a (m x k, at aOff of av) @ bs (k x np); np a multiple of the
-     * vector length, of which only the first n columns are stored.
+     * c (m x n at cOff of cs) = a (m x k at aOff of av, element (r, p) at r * rs + p * ps) @ b
+     * (k x n at bOff of bv, row-major), c row-major: four rows of c at a time over two vectors of columns (eight accumulators, enough to keep the
+     * FMA units busy), then one vector, then the last n mod L columns in scalar FMAs.
      */
-    private static void product(float[] av, int aOff, float[] bs, float[] cs, int cOff, int m, int n, int np, int k) {
-        int base = aOff;
+    private static void product(float[] av, int aOff, int rs, int ps, float[] bv, int bOff, float[] cs, int cOff, int m,
+                                int n, int k) {
         int full = n / L * L;
         int r = 0;
         for (; r + 4 <= m; r += 4) {
-            int a0 = base + r * k;
-            int a1 = a0 + k;
-            int a2 = a1 + k;
-            int a3 = a2 + k;
-            for (int j = 0; j < np; j += L) {
+            int a0 = aOff + r * rs;
+            int a1 = a0 + rs;
+            int a2 = a1 + rs;
+            int a3 = a2 + rs;
+            int o = cOff + r * n;
+            int j = 0;
+            for (; j + 2 * L <= full; j += 2 * L) {
+                FloatVector c0 = FloatVector.zero(S);
+                FloatVector c1 = c0;
+                FloatVector c2 = c0;
+                FloatVector c3 = c0;
+                FloatVector d0 = c0;
+                FloatVector d1 = c0;
+                FloatVector d2 = c0;
+                FloatVector d3 = c0;
+                for (int p = 0; p < k; p++) {
+                    FloatVector x = FloatVector.fromArray(S, bv, bOff + p * n + j);
+                    FloatVector y = FloatVector.fromArray(S, bv, bOff + p * n + j + L);
+                    FloatVector s0 = FloatVector.broadcast(S, av[a0 + p * ps]);
+                    FloatVector s1 = FloatVector.broadcast(S, av[a1 + p * ps]);
+                    FloatVector s2 = FloatVector.broadcast(S, av[a2 + p * ps]);
+                    FloatVector s3 = FloatVector.broadcast(S, av[a3 + p * ps]);
+                    c0 = x.fma(s0, c0);
+                    d0 = y.fma(s0, d0);
+                    c1 = x.fma(s1, c1);
+                    d1 = y.fma(s1, d1);
+                    c2 = x.fma(s2, c2);
+                    d2 = y.fma(s2, d2);
+                    c3 = x.fma(s3, c3);
+                    d3 = y.fma(s3, d3);
+                }
+                c0.intoArray(cs, o + j);
+                d0.intoArray(cs, o + j + L);
+                c1.intoArray(cs, o + n + j);
+                d1.intoArray(cs, o + n + j + L);
+                c2.intoArray(cs, o + 2 * n + j);
+                d2.intoArray(cs, o + 2 * n + j + L);
+                c3.intoArray(cs, o + 3 * n + j);
+                d3.intoArray(cs, o + 3 * n + j + L);
+            }
+            for (; j < full; j += L) {
                 FloatVector c0 = FloatVector.zero(S);
                 FloatVector c1 = c0;
                 FloatVector c2 = c0;
                 FloatVector c3 = c0;
                 for (int p = 0; p < k; p++) {
-                    FloatVector bv = FloatVector.fromArray(S, bs, p * np + j);
-                    c0 = bv.fma(FloatVector.broadcast(S, av[a0 + p]), c0);
-                    c1 = bv.fma(FloatVector.broadcast(S, av[a1 + p]), c1);
-                    c2 = bv.fma(FloatVector.broadcast(S, av[a2 + p]), c2);
-                    c3 = bv.fma(FloatVector.broadcast(S, av[a3 + p]), c3);
+                    FloatVector x = FloatVector.fromArray(S, bv, bOff + p * n + j);
+                    c0 = x.fma(FloatVector.broadcast(S, av[a0 + p * ps]), c0);
+                    c1 = x.fma(FloatVector.broadcast(S, av[a1 + p * ps]), c1);
+                    c2 = x.fma(FloatVector.broadcast(S, av[a2 + p * ps]), c2);
+                    c3 = x.fma(FloatVector.broadcast(S, av[a3 + p * ps]), c3);
                 }
-                int o = cOff + r * n + j;
-                if (j < full) {
-                    c0.intoArray(cs, o);
-                    c1.intoArray(cs, o + n);
-                    c2.intoArray(cs, o + 2 * n);
-                    c3.intoArray(cs, o + 3 * n);
-                } else {
-                    store(c0, cs, o, n - j);
-                    store(c1, cs, o + n, n - j);
-                    store(c2, cs, o + 2 * n, n - j);
-                    store(c3, cs, o + 3 * n, n - j);
+                c0.intoArray(cs, o + j);
+                c1.intoArray(cs, o + n + j);
+                c2.intoArray(cs, o + 2 * n + j);
+                c3.intoArray(cs, o + 3 * n + j);
+            }
+            for (; j < n; j++) {
+                float c0 = 0;
+                float c1 = 0;
+                float c2 = 0;
+                float c3 = 0;
+                for (int p = 0; p < k; p++) {
+                    float x = bv[bOff + p * n + j];
+                    c0 = Math.fma(x, av[a0 + p * ps], c0);
+                    c1 = Math.fma(x, av[a1 + p * ps], c1);
+                    c2 = Math.fma(x, av[a2 + p * ps], c2);
+                    c3 = Math.fma(x, av[a3 + p * ps], c3);
                 }
+                cs[o + j] = c0;
+                cs[o + n + j] = c1;
+                cs[o + 2 * n + j] = c2;
+                cs[o + 3 * n + j] = c3;
             }
         }
         for (; r < m; r++) {
-            int a0 = base + r * k;
-            for (int j = 0; j < np; j += L) {
+            int a0 = aOff + r * rs;
+            int o = cOff + r * n;
+            int j = 0;
+            for (; j < full; j += L) {
                 FloatVector c0 = FloatVector.zero(S);
                 for (int p = 0; p < k; p++) {
-                    c0 = FloatVector.fromArray(S, bs, p * np + j).fma(FloatVector.broadcast(S, av[a0 + p]), c0);
+                    c0 = FloatVector.fromArray(S, bv, bOff + p * n + j).fma(FloatVector.broadcast(S, av[a0 + p * ps]), c0);
                 }
-                if (j < full) {
-                    c0.intoArray(cs, cOff + r * n + j);
-                } else {
-                    store(c0, cs, cOff + r * n + j, n - j);
-                }
+                c0.intoArray(cs, o + j);
             }
-        }
-    }
-
-    /** The first {@code count} lanes of v at cs[o ..]. */
-    private static void store(FloatVector v, float[] cs, int o, int count) {
-        for (int l = 0; l < count; l++) {
-            cs[o + l] = v.lane(l);
+            for (; j < n; j++) {
+                float c0 = 0;
+                for (int p = 0; p < k; p++) {
+                    c0 = Math.fma(bv[bOff + p * n + j], av[a0 + p * ps], c0);
+                }
+                cs[o + j] = c0;
+            }
         }
     }
 }
