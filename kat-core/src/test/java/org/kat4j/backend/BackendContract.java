@@ -227,14 +227,18 @@ public abstract class BackendContract {
 
     static final long[][][] BROADCAST = {
         {{3, 4}, {3, 4}}, {{3, 4}, {4}}, {{2, 3, 4}, {3, 1}}, {{2, 1, 4}, {1, 3, 1}}, {{5}, {2, 5}}, {{2, 3}, {1}},
-        {{2, 3}, {}}, {{1, 7}, {5, 1}}};
+        {{2, 3}, {}}, {{1, 7}, {5, 1}},
+        // b as a's shape or its trailing dims, odd lengths
+        {{6, 19}, {6, 19}}, {{5, 3, 16}, {3, 16}}, {{4, 2, 9}, {1, 2, 9}}, {{3, 20}, {1, 1, 3, 20}}};
+    /** Forward only: more elements than one thread's share. */
+    static final long[][][] BROADCAST_LARGE = {{{140, 1001}, {1001}}, {{371, 401}, {371, 401}}};
 
     @Test
     void binaryFunctionsBroadcast() {
         BinaryOp[] ops = BinaryOp.values();
         DoubleBinaryOperator[] fs = {Double::sum, (p, q) -> p - q, (p, q) -> p * q, (p, q) -> p / q};
         for (DType t : DTYPES) {
-            for (long[][] pair : BROADCAST) {
+            for (long[][] pair : concat(BROADCAST, BROADCAST_LARGE)) {
                 double[] a = rounded(rnd((int) Ref.numel(pair[0]), -2, 2), t);
                 double[] b = rounded(rnd((int) Ref.numel(pair[1]), 0.5, 2), t);
                 for (int k = 0; k < ops.length; k++) {
@@ -338,6 +342,12 @@ public abstract class BackendContract {
                 }
             }
         }
+    }
+
+    static long[][][] concat(long[][][] a, long[][][] b) {
+        long[][][] out = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
     }
 
     static long[] concat(long[] a, long[] b) {

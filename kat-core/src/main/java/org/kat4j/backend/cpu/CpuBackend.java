@@ -308,7 +308,34 @@ public final class CpuBackend implements Backend {
         if (a.numel() == 0 || b.numel() == 0) {
             return empty(a.dtype(), Shapes.broadcast(op.name().toLowerCase(), a.shape(), b.shape()));
         }
-        return wrap(pairwise(op, nd(a), nd(b)));
+        INDArray x = nd(a);
+        INDArray y = nd(b);
+        if (fusable(x) && y.dataType() == DataType.FLOAT && trailing(x.shape(), y.shape())
+                && BinaryKernel.suits(x.length(), y.length())) {
+            INDArray out = Nd4j.createUninitialized(DataType.FLOAT, x.shape());
+            BinaryKernel.apply(op, CpuStorage.bytes(x), CpuStorage.bytes(y), CpuStorage.bytes(out), (int) x.length(),
+                    (int) y.length());
+            return wrap(out);
+        }
+        return wrap(pairwise(op, x, y));
+    }
+
+    /** Whether b's shape, leading 1s dropped, is a's trailing dimensions (b broadcasts over a's leading ones). */
+    private static boolean trailing(long[] a, long[] b) {
+        int lead = 0;
+        while (lead < b.length && b[lead] == 1) {
+            lead++;
+        }
+        int r = b.length - lead;
+        if (b.length > a.length) {
+            return false; // the result would have b's rank
+        }
+        for (int i = 0; i < r; i++) {
+            if (b[lead + i] != a[a.length - r + i]) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private static INDArray pairwise(BinaryOp op, INDArray a, INDArray b) {

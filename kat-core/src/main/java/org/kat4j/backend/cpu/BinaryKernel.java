@@ -1,0 +1,68 @@
+package org.kat4j.backend.cpu;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+import org.kat4j.backend.BinaryOp;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+/**
+ * {@code out = a op b} over float32 buffers where b is a's shape or a's trailing dimensions
+ * (residual sums, bias adds, position embeddings), on the JDK vector API (callers check
+ * {@link Simd#available()}): one pass instead of an ND4J op's setup, which dominated for the
+ * small tensors of the micro models. Element by element, so the bits are those of any other
+ * float32 arithmetic; large tensors go in {@link Chunks} over the cores.
+ */
+final class BinaryKernel {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int CHUNK = 1 << 17;
+
+    private BinaryKernel() {
+    }
+
+    /** Whether b's period (its element count) suits the kernel: whole vectors, or one row the size of a. */
+    static boolean suits(long n, long period) {
+        return period == n || (period >= S.length() && n % period == 0);
+    }
+
+    /** out[i] = a[i] op b[i mod period] for i &lt; n. */
+    static void apply(BinaryOp op, ByteBuffer a, ByteBuffer b, ByteBuffer out, int n, int period) {
+        Chunks.forEach(n, 1, CHUNK, (c, lo, count) -> {
+            int end = lo + count;
+            for (int i = lo; i < end; ) {
+                int j = i % period;
+                int len = Math.min(period - j, end - i);
+                run(op, a, b, out, i, j, len);
+                i += len;
+            }
+        });
+    }
+
+    /** out[i + t] = a[i + t] op b[j + t] for t &lt; len. */
+    private static void run(BinaryOp op, ByteBuffer a, ByteBuffer b, ByteBuffer out, int i, int j, int len) {
+        ByteOrder o = ByteOrder.nativeOrder();
+        int t = 0;
+        for (int bound = S.loopBound(len); t < bound; t += S.length()) {
+            FloatVector x = FloatVector.fromByteBuffer(S, a, 4 * (i + t), o);
+            FloatVector y = FloatVector.fromByteBuffer(S, b, 4 * (j + t), o);
+            FloatVector z = switch (op) {
+                case ADD -> x.add(y);
+                case SUB -> x.sub(y);
+                case MUL -> x.mul(y);
+                case DIV -> x.div(y);
+            };
+            z.intoByteBuffer(out, 4 * (i + t), o);
+        }
+        for (; t < len; t++) {
+            float x = a.getFloat(4 * (i + t));
+            float y = b.getFloat(4 * (j + t));
+            out.putFloat(4 * (i + t), switch (op) {
+                case ADD -> x + y;
+                case SUB -> x - y;
+                case MUL -> x * y;
+                case DIV -> x / y;
+            });
+        }
+    }
+}
