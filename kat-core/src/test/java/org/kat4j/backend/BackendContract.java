@@ -375,6 +375,15 @@ public abstract class BackendContract {
                 assertArrayEquals(new long[]{shape[dims[0]], shape[dims[1]], shape[dims[2]]}, p.shape());
                 close(Ref.permute(x, shape, dims), p, t, "permute " + Arrays.toString(dims));
             }
+            // attention's head split and merge: [B, N, 3, H, hd] -> [3, B, H, N, hd] and back, [B, H, N, hd] -> [B, N, H, hd]
+            long[] qkv = {2, 5, 3, 2, 4};
+            double[] q = rounded(rnd(240, -1, 1), t);
+            for (int[] dims : new int[][]{{2, 0, 3, 1, 4}, {1, 3, 0, 2, 4}}) {
+                close(Ref.permute(q, qkv, dims), be.permute(st(q, t, qkv), dims), t, "permute " + Arrays.toString(dims));
+            }
+            long[] heads = {2, 3, 5, 4};
+            close(Ref.permute(Arrays.copyOf(q, 120), heads, new int[]{0, 2, 1, 3}),
+                    be.permute(st(Arrays.copyOf(q, 120), t, heads), 0, 2, 1, 3), t, "permute [0, 2, 1, 3]");
             for (int dim = 0; dim < 3; dim++) {
                 long len = shape[dim] - 1;
                 long[] idx = new long[(int) len];

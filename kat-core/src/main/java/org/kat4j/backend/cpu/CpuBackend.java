@@ -529,7 +529,18 @@ public final class CpuBackend implements Backend {
             }
             return empty(x.dtype(), out);
         }
-        return wrap(nd(x).permute(dims).dup('c'));
+        INDArray a = nd(x);
+        if (fusable(a) && PermuteKernel.suits(a.length(), dims)) {
+            long[] xs = a.shape();
+            long[] shape = new long[dims.length];
+            for (int i = 0; i < dims.length; i++) {
+                shape[i] = xs[dims[i]];
+            }
+            INDArray out = Nd4j.createUninitialized(DataType.FLOAT, shape);
+            PermuteKernel.permute(CpuStorage.floats(a), xs, dims, CpuStorage.floats(out));
+            return wrap(out);
+        }
+        return wrap(a.permute(dims).dup('c'));
     }
 
     private static INDArrayIndex[] narrowIndex(int rank, int dim, long start, long length) {
