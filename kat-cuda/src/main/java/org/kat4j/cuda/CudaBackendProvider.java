@@ -23,6 +23,7 @@ public final class CudaBackendProvider implements BackendProvider {
 
     @Override
     public String status() {
-        return CudaRuntime.status() + "; not used for tensors (kat-cuda provides the group-rational kernels only)";
+        return CudaRuntime.status() + "; " + Cublas.status().line()
+                + "; not used for tensors (kat-cuda provides the group-rational kernels only)";
     }
 }

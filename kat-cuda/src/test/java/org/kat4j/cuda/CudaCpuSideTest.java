@@ -30,6 +30,28 @@ class CudaCpuSideTest {
                 RationalKernels.report().toString());
     }
 
+    /** Without libcublas.so.13 the probe gives one line naming what is missing and what to install; never throws. */
+    @Test
+    void cublasProbeSaysWhatToInstall() {
+        Cublas.Status s = Cublas.status();
+        assertTrue(s == Cublas.status(), "probed once");
+        assertTrue(!s.line().contains("\n"), s.line());
+        if (s.available()) {
+            assertTrue(s.version() >= 130000 && s.line().startsWith("cuBLAS 13."), s.line());
+        } else {
+            assertTrue((s.line().startsWith("cuBLAS 13 not found (") && s.line().contains(Cublas.INSTALL)
+                    || s.line().startsWith("cuBLAS not usable (no NVIDIA driver: libcuda.so"))
+                    && s.line().endsWith("matrix products run on the CPU"), s.line());
+            assertTrue(!s.line().contains("Exception") && !s.line().contains("at org."), s.line());
+        }
+        UnsatisfiedLinkError outer = new UnsatisfiedLinkError("no jnicudart in java.library.path");
+        outer.initCause(new UnsatisfiedLinkError("/x/libjnicudart.so: libcuda.so.1: cannot open shared object file: No such file"));
+        assertEquals("libcuda.so.1 missing", Cublas.reason(outer));
+        assertEquals("libcublas.so.13 missing",
+                Cublas.reason(new UnsatisfiedLinkError("/x/libjnicublas.so: libcublas.so.13: cannot open shared object file")));
+        assertEquals("something else", Cublas.reason(new RuntimeException("wrapped", new IllegalStateException("something else"))));
+    }
+
     @Test
     void kernelResourcesShipAndMatchTheSource() throws IOException, NoSuchAlgorithmException {
         byte[] ptx = CudaRuntime.resource("rational.ptx", false);
