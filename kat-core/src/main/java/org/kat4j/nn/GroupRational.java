@@ -6,6 +6,8 @@ import org.kat4j.rational.RationalShapes;
 import org.kat4j.rational.RationalOp;
 import org.kat4j.tensor.Tensor;
 
+import java.util.function.Consumer;
+
 /**
  * The group-rational activation of KAT: F(x) = P5(x)/Q4(x), numerator shared by all groups,
  * one denominator per group of channels/groups contiguous channels. Parameters
@@ -22,6 +24,7 @@ public final class GroupRational extends Module {
     private final int groups;
     public final Tensor numerator;
     public final Tensor denominator;
+    private volatile Consumer<Tensor> observer;
 
     public GroupRational(int channels, int groups, RationalInit init) {
         RationalShapes.checkLayout(channels, channels, groups, "");
@@ -43,13 +46,11 @@ public final class GroupRational extends Module {
         this.denominator = param("weight_denominator", Tensor.of(den, groups, 4));
     }
 
-    private volatile java.util.function.Consumer<Tensor> observer;
-
     /**
      * Has {@code o} called with every input of {@link #forward} from now on (null: no more);
      * for inspection tools that record what the activation sees.
      */
-    public void observeInputs(java.util.function.Consumer<Tensor> o) {
+    public void observeInputs(Consumer<Tensor> o) {
         observer = o;
     }
 
@@ -58,7 +59,7 @@ public final class GroupRational extends Module {
         if (x.size(-1) != channels) {
             throw new IllegalArgumentException("GroupRational: input " + shape(x) + ", expected last dim " + channels);
         }
-        java.util.function.Consumer<Tensor> o = observer;
+        Consumer<Tensor> o = observer;
         if (o != null) {
             o.accept(x);
         }

@@ -1,19 +1,14 @@
 package org.kat4j.cli;
 
 import org.kat4j.data.FashionMnist;
-import org.kat4j.io.Safetensors;
-import org.kat4j.models.Models;
 import org.kat4j.models.VisionTransformer;
-import org.kat4j.train.Checkpoint;
 import org.kat4j.train.Trainer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
-import java.util.Map;
 import java.util.concurrent.Callable;
 
 /** {@code kat eval --checkpoint FILE}: test accuracy and loss of saved weights. */
@@ -29,25 +24,15 @@ final class EvalCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        if (!Files.isRegularFile(checkpoint)) {
-            throw new IOException("--checkpoint " + checkpoint + ": no such file");
-        }
-        Safetensors.Contents c = Safetensors.read(checkpoint);
-        String name = model != null ? model : c.metadata().get("kat4j.model");
-        if (name == null) {
-            throw new IOException(checkpoint + ": no kat4j.model in its metadata; pass --model");
-        }
-        VisionTransformer m = Models.create(name, Map.of("num_classes", 10));
-        try {
-            m.loadStateDict(Checkpoint.weights(c), true);
-        } catch (IllegalArgumentException e) {
-            throw new IOException(checkpoint + " does not fit " + name + ": " + e.getMessage(), e);
-        }
+        ModelSource.Loaded l = ModelSource.fromCheckpoint(checkpoint, model);
+        VisionTransformer m = l.model();
+        String name = l.name();
         FashionMnist.Splits s = dataOptions.load();
+        DataOptions.checkFits(name, m.config(), s.test());
         long t0 = System.nanoTime();
         double[] r = Trainer.evaluate(m, s.test(), 500);
         System.out.printf(Locale.ROOT, "%s (%s, epoch %s) on %s test (%d images): accuracy %.2f%%, loss %.4f, %.1f s%n", name,
-                checkpoint.getFileName(), c.metadata().getOrDefault("kat4j.epoch", "?"), s.source(), s.test().size(), 100 * r[1], r[0],
+                checkpoint.getFileName(), l.metadata().getOrDefault("kat4j.epoch", "?"), s.source(), s.test().size(), 100 * r[1], r[0],
                 (System.nanoTime() - t0) / 1e9);
         return 0;
     }

@@ -1,7 +1,6 @@
 package org.kat4j.cli;
 
 import org.kat4j.data.Batcher;
-import org.kat4j.data.FashionMnist;
 import org.kat4j.data.ImageDataset;
 import org.kat4j.inspect.Activations;
 import org.kat4j.models.VitConfig;
@@ -19,17 +18,16 @@ import java.util.Random;
 import java.util.concurrent.Callable;
 
 /** {@code kat inspect}: the rational functions a KAT learned, as a PNG grid and a CSV. */
-@Command(name = "inspect", description = "Plot and tabulate the learned GR-KAN rationals of a checkpoint or model directory.")
+@Command(name = "inspect", description = "Plot and tabulate the learned GR-KAN rationals of a checkpoint or model directory;"
+        + " with --data or --builtin also the range of inputs each one took on test images.")
 final class InspectCommand implements Callable<Integer> {
     @Mixin
     ModelSource source;
     @Option(names = "--out", defaultValue = "runs/inspect", description = "Output directory. Default ${DEFAULT-VALUE}.")
     Path out;
-    @Option(names = "--data", description = "Also record the range of inputs each rational took on test images from this"
-            + " Fashion-MNIST directory (IDX files).")
-    Path data;
-    @Option(names = "--builtin", description = "As --data, on the built-in Fashion-MNIST subset.")
-    boolean builtin;
+    /** With --data or --builtin: also the range of inputs each rational took on test images. */
+    @Mixin
+    DataOptions dataOptions = new DataOptions();
     @Option(names = "--sample", defaultValue = "1000", description = "Test images for the input ranges. Default ${DEFAULT-VALUE}.")
     int sample;
 
@@ -40,15 +38,12 @@ final class InspectCommand implements Callable<Integer> {
         String name = l.name();
         Map<String, Tensor> state = l.model().stateDict();
         Activations a = Activations.of(state, cfg.act1Init(), cfg.act2Init(), l.source());
-        if (data != null || builtin) {
+        if (dataOptions.given()) {
             if (sample < 1) {
                 throw new IllegalArgumentException("--sample " + sample + ", expected >= 1");
             }
-            ImageDataset test = FashionMnist.load(data, builtin).test();
-            if (test.channels() != cfg.inChans() || test.height() != cfg.imgSize() || test.width() != cfg.imgSize()) {
-                throw new IllegalArgumentException(name + " takes " + cfg.inChans() + "x" + cfg.imgSize() + "x" + cfg.imgSize()
-                        + " images; " + test.name() + " has " + test.channels() + "x" + test.height() + "x" + test.width());
-            }
+            ImageDataset test = dataOptions.load().test();
+            DataOptions.checkFits(name, cfg, test);
             int n = Math.min(sample, test.size());
             Batcher.Batch b = new Batcher(test, n, false, 0, false, new Random(0)).next();
             a = a.withInputRanges(l.model(), b.images(), 250);

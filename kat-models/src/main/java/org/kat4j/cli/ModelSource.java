@@ -27,17 +27,21 @@ final class ModelSource {
     @Option(names = "--model", description = "Model name (default: the one recorded in the checkpoint).")
     String model;
 
-    /** A model read from its source, with the name it goes by. */
-    record Loaded(String name, VisionTransformer model, String source) {
+    /** A model read from its source, with the name it goes by and the checkpoint's metadata (empty for a directory). */
+    record Loaded(String name, VisionTransformer model, String source, Map<String, String> metadata) {
     }
 
     Loaded load() throws IOException {
         if (which.modelDir != null) {
             VisionTransformer m = Models.fromPretrained(which.modelDir);
             Path leaf = which.modelDir.toAbsolutePath().normalize().getFileName();
-            return new Loaded(leaf == null ? "model" : leaf.toString(), m, which.modelDir.toString());
+            return new Loaded(leaf == null ? "model" : leaf.toString(), m, which.modelDir.toString(), Map.of());
         }
-        Path file = which.checkpoint;
+        return fromCheckpoint(which.checkpoint, model);
+    }
+
+    /** The model of a checkpoint of kat train; {@code model} names it where the metadata does not (or null). */
+    static Loaded fromCheckpoint(Path file, String model) throws IOException {
         if (!Files.isRegularFile(file)) {
             throw new IOException("--checkpoint " + file + ": no such file");
         }
@@ -56,6 +60,6 @@ final class ModelSource {
         } catch (IllegalArgumentException e) {
             throw new IOException(file + " does not fit " + name + ": " + e.getMessage(), e);
         }
-        return new Loaded(name, m, file.toString());
+        return new Loaded(name, m, file.toString(), c.metadata());
     }
 }

@@ -107,11 +107,7 @@ final class TrainCommand implements Callable<Integer> {
             batchSize = splits.train().size();
         }
         VisionTransformer m = Models.create(model, Map.of("num_classes", 10, "drop_path_rate", dropPath), seed);
-        if (m.config().imgSize() != splits.train().height() || m.config().inChans() != splits.train().channels()) {
-            throw new IllegalArgumentException("model " + model + " takes " + m.config().inChans() + "x" + m.config().imgSize()
-                    + "x" + m.config().imgSize() + " images, the data has " + splits.train().channels() + "x"
-                    + splits.train().height() + "x" + splits.train().width() + " (try kat_micro_patch7_28)");
-        }
+        DataOptions.checkFits(model, m.config(), splits.train());
         System.out.printf(Locale.ROOT, "model %s: %,d parameters; data: %s, %d train / %d test; rational kernel: %s%n", model,
                 m.parameterCount(), splits.source(), splits.train().size(), splits.test().size(), RationalKernels.get().name());
         TrainConfig cfg = new TrainConfig(model, epochs, batchSize, lr, minLr, wd, warmup, smoothing, clip, dropPath, augmentPad,

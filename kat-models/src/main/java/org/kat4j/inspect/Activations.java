@@ -91,6 +91,9 @@ public final class Activations {
      */
     public Activations withInputRanges(VisionTransformer model, Tensor images, int batch) {
         double[][] range = new double[groups.size()][];
+        for (int i = 0; i < range.length; i++) {
+            range[i] = new double[]{Double.POSITIVE_INFINITY, Double.NEGATIVE_INFINITY};
+        }
         Map<String, Integer> first = new HashMap<>();
         for (int i = groups.size() - 1; i >= 0; i--) {
             first.put(groups.get(i).block() + "." + groups.get(i).act(), i);
@@ -106,20 +109,15 @@ public final class Activations {
                 if (at == null) {
                     throw new IllegalArgumentException("block " + b + " " + act + " is not among these rationals: not the same model");
                 }
-                int groupsHere = r.groups();
-                int cpg = r.channels() / groupsHere;
+                int d = r.channels();
+                int cpg = d / r.groups();
                 int base = at;
                 r.observeInputs(x -> {
                     float[] v = x.toFloatArray();
-                    int d = r.channels();
                     for (int i = 0; i < v.length; i++) {
                         double[] mm = range[base + (i % d) / cpg];
-                        if (mm == null) {
-                            range[base + (i % d) / cpg] = new double[]{v[i], v[i]};
-                        } else {
-                            mm[0] = Math.min(mm[0], v[i]);
-                            mm[1] = Math.max(mm[1], v[i]);
-                        }
+                        mm[0] = Math.min(mm[0], v[i]);
+                        mm[1] = Math.max(mm[1], v[i]);
                     }
                 });
                 observed.add(r);
@@ -137,6 +135,11 @@ public final class Activations {
         } finally {
             observed.forEach(r -> r.observeInputs(null));
             model.train(wasTraining);
+        }
+        for (int i = 0; i < range.length; i++) {
+            if (range[i][0] > range[i][1]) {
+                range[i] = null; // no images: nothing seen
+            }
         }
         return new Activations(groups, act1Init, act2Init, range);
     }

@@ -1,6 +1,6 @@
 package org.kat4j.onnx;
 
-import com.google.protobuf.ByteString;
+import com.google.protobuf.UnsafeByteOperations;
 import org.kat4j.io.AtomicFiles;
 import org.kat4j.models.VisionTransformer;
 import org.kat4j.models.VitConfig;
@@ -70,13 +70,7 @@ public final class Onnx {
      * @throws IllegalArgumentException for a module this exporter cannot express, naming it
      */
     public static void export(Module model, Path path) throws IOException {
-        byte[] bytes = toModel(model).toByteArray();
-        AtomicFiles.write(path, ch -> {
-            ByteBuffer b = ByteBuffer.wrap(bytes);
-            while (b.hasRemaining()) {
-                ch.write(b);
-            }
-        });
+        AtomicFiles.writeStream(path, toModel(model)::writeTo);
     }
 
     /** The ONNX model of {@code model}, in memory. */
@@ -197,7 +191,7 @@ public final class Onnx {
                 ByteBuffer bytes = ByteBuffer.allocate(4 * v.length).order(ByteOrder.LITTLE_ENDIAN);
                 bytes.asFloatBuffer().put(v);
                 TensorProto.Builder tp = TensorProto.newBuilder().setName(name).setDataType(TensorProto.DataType.FLOAT_VALUE)
-                        .setRawData(ByteString.copyFrom(bytes.array()));
+                        .setRawData(UnsafeByteOperations.unsafeWrap(bytes.array())); // ours alone, never changed
                 for (long d : t.shape()) {
                     tp.addDims(d);
                 }

@@ -9,7 +9,7 @@ import java.nio.ByteOrder;
 
 /**
  * {@code out = a op b} over float32 buffers where b is a's shape or a's trailing dimensions
- * (residual sums, bias adds, position embeddings), on the JDK vector API (callers check
+ * (residual sums, bias adds, position embeddings, gradients accumulated in place), on the JDK vector API (callers check
  * {@link Simd#available()}): one pass instead of an ND4J op's setup, which dominated for the
  * small tensors of the micro models. Element by element, so the bits are those of any other
  * float32 arithmetic; large tensors go in {@link Chunks} over the cores.
@@ -26,7 +26,7 @@ final class BinaryKernel {
         return period == n || (period >= S.length() && n % period == 0);
     }
 
-    /** out[i] = a[i] op b[i mod period] for i &lt; n. */
+    /** out[i] = a[i] op b[i mod period] for i &lt; n; out may be a (in place: gradient accumulation). */
     static void apply(BinaryOp op, ByteBuffer a, ByteBuffer b, ByteBuffer out, int n, int period) {
         Chunks.forEach(n, 1, CHUNK, (c, lo, count) -> {
             int end = lo + count;

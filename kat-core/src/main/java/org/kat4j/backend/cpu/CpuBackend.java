@@ -27,6 +27,7 @@ import org.nd4j.linalg.indexing.INDArrayIndex;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.ops.transforms.Transforms;
 
+import java.nio.ByteBuffer;
 import java.nio.FloatBuffer;
 import java.util.Arrays;
 import java.util.function.Supplier;
@@ -219,7 +220,8 @@ public final class CpuBackend implements Backend {
         INDArray b = nd(x);
         if (fusable(a) && b.dataType() == DataType.FLOAT && a.length() == b.length()) {
             // gradient accumulation: same shapes, mostly small tensors where ND4J's per-op setup dominated
-            AddKernel.addInto(CpuStorage.bytes(a), CpuStorage.bytes(b), (int) a.length());
+            ByteBuffer sum = CpuStorage.bytes(a);
+            BinaryKernel.apply(BinaryOp.ADD, sum, CpuStorage.bytes(b), sum, (int) a.length(), (int) a.length());
             return;
         }
         a.addi(b);
@@ -521,21 +523,16 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Storage permute(Storage x, int... dims) {
+        long[] xs = x.shape();
+        long[] shape = new long[dims.length];
+        for (int i = 0; i < dims.length; i++) {
+            shape[i] = xs[dims[i]];
+        }
         if (x.numel() == 0) {
-            long[] xs = x.shape();
-            long[] out = new long[dims.length];
-            for (int i = 0; i < dims.length; i++) {
-                out[i] = xs[dims[i]];
-            }
-            return empty(x.dtype(), out);
+            return empty(x.dtype(), shape);
         }
         INDArray a = nd(x);
         if (fusable(a) && PermuteKernel.suits(a.length(), dims)) {
-            long[] xs = a.shape();
-            long[] shape = new long[dims.length];
-            for (int i = 0; i < dims.length; i++) {
-                shape[i] = xs[dims[i]];
-            }
             INDArray out = Nd4j.createUninitialized(DataType.FLOAT, shape);
             PermuteKernel.permute(CpuStorage.floats(a), xs, dims, CpuStorage.floats(out));
             return wrap(out);

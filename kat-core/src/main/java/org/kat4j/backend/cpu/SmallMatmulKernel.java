@@ -14,9 +14,10 @@ import java.nio.FloatBuffer;
  * takes a few microseconds).
  *
  * <p>A chunk of products is read in one bulk copy per operand; each product is then computed on
- * its own: a read in place in either layout (its elements are broadcast one at a time), op(b) used
- * in place or transposed into row-major scratch, four rows of c at a time in vector registers, every sum over k in order. Products go in {@link Chunks}
- * over the cores; every element's sum runs in the same order on every run.
+ * its own: a read in place in either layout (its elements are broadcast one at a time), op(b)
+ * used in place or transposed into row-major scratch, four rows of c at a time in vector
+ * registers, every sum over k in order. Products go in {@link Chunks} over the cores; every
+ * element's sum runs in the same order on every run.
  */
 public final class SmallMatmulKernel {
     /** Largest m * n * k of one product that this kernel takes; BLAS does the larger ones. */
@@ -61,7 +62,7 @@ public final class SmallMatmulKernel {
                 if (transB) {
                     transpose(rb, i * k * n, bs, n, k);
                 }
-                // a(r, p) at r * rowStride + p * colStride: a stored transposed is read as it is
+                // a(r, p) at r * rs + p * ps: a stored transposed is read as it is
                 product(ra, i * m * k, transA ? 1 : k, transA ? m : 1, transB ? bs : rb, transB ? 0 : i * k * n,
                         rc, i * m * n, m, n, k);
             }
@@ -80,8 +81,9 @@ public final class SmallMatmulKernel {
 
     /**
      * c (m x n at cOff of cs) = a (m x k at aOff of av, element (r, p) at r * rs + p * ps) @ b
-     * (k x n at bOff of bv, row-major), c row-major: four rows of c at a time over two vectors of columns (eight accumulators, enough to keep the
-     * FMA units busy), then one vector, then the last n mod L columns in scalar FMAs.
+     * (k x n at bOff of bv, row-major), c row-major: four rows of c at a time over two vectors of
+     * columns (eight accumulators, enough to keep the FMA units busy), then one vector, then the
+     * last n mod L columns in scalar FMAs.
      */
     private static void product(float[] av, int aOff, int rs, int ps, float[] bv, int bOff, float[] cs, int cOff, int m,
                                 int n, int k) {
