@@ -45,7 +45,7 @@ echo "== GPU tests"
 tests_rc=${PIPESTATUS[0]}
 
 echo "== GPU benchmark (CUDA events; graphs of $iters calls, and a host loop)"
-"$java_bin" -cp "$cp_jars" org.kat4j.cuda.GpuBench "$iters"
+"$java_bin" -cp "$cp_jars" org.kat4j.bench.gpu.GpuBench "$iters"
 bench_rc=$?
 
 echo "== summary: tests exit $tests_rc, benchmark exit $bench_rc, kernels $kernels"

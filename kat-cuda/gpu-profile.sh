@@ -19,5 +19,5 @@ for k in rational_fwd_bf16_v8 rational_bwd_bf16_v8 rational_bwd_f32_v4; do
     ncu --kernel-name "$k" --launch-skip 1 --launch-count 1 \
         --section SpeedOfLight --section Occupancy --section LaunchStats --section WarpStateStats \
         --section MemoryWorkloadAnalysis \
-        "$java_bin" -cp "$cp_jars" org.kat4j.cuda.GpuBench 10 2>&1 | grep -v '^|\|^device\|^launch\|^Device\|^Kernel\|^$' >> "$out"
+        "$java_bin" -cp "$cp_jars" org.kat4j.bench.gpu.GpuBench 10 2>&1 | grep -v '^|\|^device\|^launch\|^Device\|^Kernel\|^$' >> "$out"
 done

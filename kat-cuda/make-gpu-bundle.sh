@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Prepares kat-cuda/target/gpu-bundle for a GPU machine that may have no JDK and no package
 # registry: a small Java runtime made with jlink, the jars the GPU code needs (kat-cuda, kat-core
-# without ND4J, JCuda, SLF4J, the JUnit console launcher) and the compiled tests. Carry that folder
-# with the working tree and run kat-cuda/gpu-check.sh there. Needs a built kat-cuda (mvn install).
+# without ND4J, JCuda, SLF4J, the JUnit console launcher), the compiled tests and kat-bench's jar
+# (GpuBench; its other classes are never loaded there). Carry that folder with the working tree and
+# run kat-cuda/gpu-check.sh there. Needs a built kat-cuda and kat-bench (mvn install).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -21,6 +22,7 @@ for j in "$out"/deps/*.jar; do
 done
 rm -rf "$out/deps"
 cp "$here"/target/kat-cuda-*.jar "$out/lib/"
+cp "$root"/kat-bench/target/kat-bench-*.jar "$out/lib/"
 mvn -q -B dependency:copy -Dartifact=org.slf4j:slf4j-simple:2.0.17 -DoutputDirectory="$out/lib"
 mvn -q -B dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:$junit_console \
     -DoutputDirectory="$out/lib"

@@ -267,9 +267,7 @@ __device__ void finish_reduce(int groups, const float* __restrict__ coef, double
     }
 }
 
-// TAIL false: diagnostic only (GpuBench): the block partials without the cross-block reduction,
-// so the benchmark can show what that reduction costs; its gradient outputs are not written.
-template <typename T, int VEC, int ROWS, bool TAIL = true>
+template <typename T, int VEC, int ROWS>
 __device__ void bwd_rows(const T* __restrict__ x, const T* __restrict__ gy, T* __restrict__ gx, long long n, int d,
                          int cpg, int groups, const float* __restrict__ coef, long long active,
                          double* __restrict__ partial, unsigned int* __restrict__ counters, double* __restrict__ out) {
@@ -315,9 +313,7 @@ __device__ void bwd_rows(const T* __restrict__ x, const T* __restrict__ gy, T* _
         }
     }
     block_reduce(acc, my_group, groups, partial);
-    if (TAIL) {
-        finish_reduce(groups, coef, partial, counters, out);
-    }
+    finish_reduce(groups, coef, partial, counters, out);
 }
 
 // ---------------------------------------------------------------- entry points (unmangled)
@@ -328,13 +324,12 @@ __device__ void bwd_rows(const T* __restrict__ x, const T* __restrict__ gy, T* _
         name(const T* x, T* y, long long n, int d, int cpg, int groups, const float* coef, long long active) {    \
         fwd_rows<T, VEC, ROWS>(x, y, n, d, cpg, groups, coef, active);                                           \
     }
-#define BWDT(name, T, VEC, ROWS, MINB, TAIL)                                                                      \
+#define BWD(name, T, VEC, ROWS, MINB)                                                                             \
     extern "C" __global__ void __launch_bounds__(THREADS, MINB)                                                   \
         name(const T* x, const T* gy, T* gx, long long n, int d, int cpg, int groups, const float* coef,          \
              long long active, double* partial, unsigned int* counters, double* out) {                            \
-        bwd_rows<T, VEC, ROWS, TAIL>(x, gy, gx, n, d, cpg, groups, coef, active, partial, counters, out);       \
+        bwd_rows<T, VEC, ROWS>(x, gy, gx, n, d, cpg, groups, coef, active, partial, counters, out);             \
     }
-#define BWD(name, T, VEC, ROWS, MINB) BWDT(name, T, VEC, ROWS, MINB, true)
 
 FWD(rational_fwd_f32_v4, float, 4, 4, 0)
 FWD(rational_fwd_f32_v1, float, 1, 4, 0)
@@ -348,12 +343,3 @@ BWD(rational_bwd_bf16_v8, __nv_bfloat16, 8, 4, 0)
 BWD(rational_bwd_bf16_v1, __nv_bfloat16, 1, 2, 0)
 BWD(rational_bwd_f16_v8, __half, 8, 4, 0)
 BWD(rational_bwd_f16_v1, __half, 1, 2, 0)
-
-// alternatives the GPU benchmark measures beside the defaults (same contract, GPU-tested)
-FWD(rational_fwd_f32_v4_r8, float, 4, 8, 0)
-FWD(rational_fwd_bf16_v8_r8, __nv_bfloat16, 8, 8, 0)
-BWD(rational_bwd_f32_v4_r2, float, 4, 2, 0)
-BWD(rational_bwd_bf16_v8_r2, __nv_bfloat16, 8, 2, 0)
-// diagnostic: the default backward without its cross-block reduction (wrong gradients; timing only)
-BWDT(rational_bwd_f32_v4_notail, float, 4, 4, 0, false)
-BWDT(rational_bwd_bf16_v8_notail, __nv_bfloat16, 8, 4, 0, false)

@@ -22,11 +22,6 @@ public final class CudaRational implements AutoCloseable {
     private int gradGroups;
     private final KernelArgs fwdArgs;
     private final KernelArgs bwdArgs;
-    /** Benchmark and test hooks: a kernel variant suffix (see the end of rational.cu). */
-    String forwardVariant = "";
-    String backwardVariant = "";
-    /** Benchmark hook: grid size in resident waves (1: every thread starts at once). */
-    int waves = 1;
 
     /** Kernels on the legacy default stream (ordered with everything else on it). */
     public CudaRational(CudaRuntime rt) {
@@ -84,9 +79,9 @@ public final class CudaRational implements AutoCloseable {
     /** Enqueues y = F(x). */
     public void forward(DeviceBuffer x, DeviceBuffer y, long n, int d, Coefficients c, Storage s) {
         int vec = Launch.vectorFor(s, d, c.groups, true);
-        String fn = "rational_fwd_" + s.suffix + "_v" + vec + (vec > 1 ? forwardVariant : "");
+        String fn = "rational_fwd_" + s.suffix + "_v" + vec;
         Launch l = Launch.forward(n, d, c.groups, s, rt.multiprocessors,
-                rt.residentBlocks(fn, Launch.THREADS, 0) * waves, true);
+                rt.residentBlocks(fn, Launch.THREADS, 0), true);
         checkBuffer("forward x", x, n, s);
         checkBuffer("forward y", y, n, s);
         if (n == 0) {
@@ -105,9 +100,9 @@ public final class CudaRational implements AutoCloseable {
     public void backwardAsync(DeviceBuffer x, DeviceBuffer g, DeviceBuffer gx, long n, int d, Coefficients c, Storage s) {
         int groups = c.groups;
         int vec = Launch.vectorFor(s, d, groups, true);
-        String fn = "rational_bwd_" + s.suffix + "_v" + vec + (vec > 1 ? backwardVariant : "");
+        String fn = "rational_bwd_" + s.suffix + "_v" + vec;
         Launch l = Launch.backward(n, d, groups, s, rt.multiprocessors,
-                rt.residentBlocks(fn, Launch.THREADS, 0) * waves, true);
+                rt.residentBlocks(fn, Launch.THREADS, 0), true);
         checkBuffer("backward x", x, n, s);
         checkBuffer("backward g", g, n, s);
         if (gx != null) {

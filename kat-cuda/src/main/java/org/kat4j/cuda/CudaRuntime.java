@@ -168,8 +168,11 @@ public final class CudaRuntime {
         });
     }
 
-    /** Makes this runtime's context current on the calling thread. */
-    void makeCurrent() {
+    /**
+     * Makes this runtime's context (the device's primary context) current on the calling thread,
+     * for code that calls the JCuda driver API itself beside kat4j's kernels.
+     */
+    public void makeCurrent() {
         // once per thread: nothing else in kat4j switches contexts, and each call is a JNI round trip
         if (!currentOnThread.get()) {
             JCudaDriver.cuCtxSetCurrent(context);

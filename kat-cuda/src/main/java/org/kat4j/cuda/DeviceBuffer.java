@@ -2,6 +2,7 @@ package org.kat4j.cuda;
 
 import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUstream;
 import jcuda.driver.JCudaDriver;
 
 import java.nio.FloatBuffer;
@@ -124,6 +125,12 @@ public final class DeviceBuffer implements AutoCloseable {
     public void copyFrom(DeviceBuffer src, long n) {
         checkSize(n);
         JCudaDriver.cuMemcpyDtoD(pointer(), src.pointer(), n);
+    }
+
+    /** Enqueues a device-to-device copy of {@code n} bytes on {@code stream} (null: the legacy default stream). */
+    public void copyFromAsync(DeviceBuffer src, long n, CUstream stream) {
+        checkSize(n);
+        JCudaDriver.cuMemcpyDtoDAsync(pointer(), src.pointer(), n, stream);
     }
 
     /** Fills every 32-bit word with {@code word} (tests poison outputs this way). */

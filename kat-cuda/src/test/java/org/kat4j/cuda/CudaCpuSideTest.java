@@ -57,23 +57,12 @@ class CudaCpuSideTest {
         byte[] ptx = CudaRuntime.resource("rational.ptx", false);
         byte[] cubin = CudaRuntime.resource("rational_sm90.cubin", false);
         String text = new String(ptx, java.nio.charset.StandardCharsets.US_ASCII);
-        // every name CudaRational can ask for: each storage, vector and scalar, and the benchmark's variants
+        // every name CudaRational can ask for: each storage, vector and scalar
         java.util.List<String> names = new java.util.ArrayList<>();
         for (Storage s : Storage.values()) {
             for (int vec : new int[]{s.vectorWidth(), 1}) {
                 names.add("rational_fwd_" + s.suffix + "_v" + vec);
                 names.add("rational_bwd_" + s.suffix + "_v" + vec);
-            }
-            if (s != Storage.F16) {
-                for (String v : GpuBench.FWD_VARIANTS) {
-                    names.add("rational_fwd_" + s.suffix + "_v" + s.vectorWidth() + v);
-                }
-                for (String v : GpuBench.BWD_VARIANTS) {
-                    names.add("rational_bwd_" + s.suffix + "_v" + s.vectorWidth() + v);
-                }
-                for (String v : GpuBench.BWD_DIAGNOSTIC) {
-                    names.add("rational_bwd_" + s.suffix + "_v" + s.vectorWidth() + v);
-                }
             }
         }
         for (String fn : names) {

@@ -1,4 +1,4 @@
-package org.kat4j.cuda;
+package org.kat4j.bench.gpu;
 
 import jcuda.driver.CUevent;
 import jcuda.driver.CUgraph;
@@ -7,6 +7,11 @@ import jcuda.driver.CUstream;
 import jcuda.driver.CUstreamCaptureMode;
 import jcuda.driver.CUstream_flags;
 import jcuda.driver.JCudaDriver;
+
+import org.kat4j.cuda.CudaRational;
+import org.kat4j.cuda.CudaRuntime;
+import org.kat4j.cuda.DeviceBuffer;
+import org.kat4j.cuda.Storage;
 
 import java.util.Locale;
 import java.util.Random;
@@ -19,18 +24,10 @@ import java.util.Random;
  * <p>Two timings of each: <b>device</b>, the calls captured into a CUDA graph and replayed, which
  * is the kernels' own time on the GPU (what a pipeline that queues work ahead of the GPU sees);
  * and <b>host loop</b>, one Java call after another on a stream, which adds the host's cost per
- * launch through JCuda whenever a kernel is shorter than that. Then the backward kernel variants
- * of rational.cu, device-timed. Prints markdown tables.
- * Usage: {@code java -cp ... org.kat4j.cuda.GpuBench [calls per graph]}
+ * launch through JCuda whenever a kernel is shorter than that. Prints a markdown table.
+ * Usage: {@code java -cp ... org.kat4j.bench.gpu.GpuBench [calls per graph]}
  */
 public final class GpuBench {
-    /** Kernel variants of rational.cu for 16-byte vectors (f32, bf16); "" is the default. */
-    static final String[] BWD_VARIANTS = {"", "_r2"};
-    static final String[] FWD_VARIANTS = {"", "_r8"};
-    /** Timing-only variants (wrong outputs by design, see rational.cu): not in the parity tests. */
-    static final String[] BWD_DIAGNOSTIC = {"_notail"};
-    /** Grid sizes tried for the default kernels, in resident waves (2 and 4 measured slower on an H200). */
-    static final int[] WAVES = {2};
     private static final int REPLAYS = 10;
 
     private GpuBench() {
@@ -54,14 +51,12 @@ public final class GpuBench {
         // launch overhead first: GPU clocks ramp during it
         launchOverhead(rt, stream, iters);
         long[][] shapes = {{32, 197, 768}, {128, 197, 3072}};
-        StringBuilder variants = new StringBuilder();
-        variants.append("| shape | storage | kernel | variant | us per call | GB/s | /copy |\n|---|---|---|---|---|---|---|\n");
         StringBuilder main = new StringBuilder();
         main.append("| shape | storage | copy GB/s | forward GB/s | fwd/copy | backward GB/s | bwd/copy |"
                 + " host loop fwd/copy | host loop bwd/copy |\n|---|---|---|---|---|---|---|---|---|\n");
         for (long[] shape : shapes) {
             for (Storage s : new Storage[]{Storage.F32, Storage.BF16}) {
-                Row r = run(rt, stream, shape, s, iters, variants);
+                Row r = run(rt, stream, shape, s, iters);
                 double copy = 2.0 * r.bytes / (r.copyUs * 1e3);
                 double fwd = 2.0 * r.bytes / (r.fwdUs * 1e3);
                 double bwd = 3.0 * r.bytes / (r.bwdUs * 1e3);
@@ -75,12 +70,10 @@ public final class GpuBench {
         System.out.println("Device time (CUDA graph of " + iters + " calls, replayed " + REPLAYS
                 + "x); host loop: the same calls one after another from Java\n");
         System.out.println(main);
-        System.out.println("Kernel variants (device time)\n");
-        System.out.println(variants);
         JCudaDriver.cuStreamDestroy(stream);
     }
 
-    private static Row run(CudaRuntime rt, CUstream stream, long[] shape, Storage s, int iters, StringBuilder variants) {
+    private static Row run(CudaRuntime rt, CUstream stream, long[] shape, Storage s, int iters) {
         long n = shape[0] * shape[1] * shape[2];
         int d = (int) shape[2];
         int groups = 8;
@@ -102,7 +95,7 @@ public final class GpuBench {
             x.fill32(s == Storage.F32 ? Float.floatToIntBits(0.75f) : 0x3F403F40);
             g.fill32(s == Storage.F32 ? Float.floatToIntBits(-0.5f) : 0xBF00BF00);
             rt.synchronize();
-            Runnable copy = () -> JCudaDriver.cuMemcpyDtoDAsync(y.pointer(), x.pointer(), bytes, stream);
+            Runnable copy = () -> y.copyFromAsync(x, bytes, stream);
             Runnable fwd = () -> k.forward(x, y, n, d, c, s);
             Runnable bwd = () -> k.backwardAsync(x, g, gx, n, d, c, s);
             double copyUs = graphUs(stream, iters, copy);
@@ -111,43 +104,8 @@ public final class GpuBench {
             double loopCopyUs = loopUs(stream, iters, copy);
             double loopFwdUs = loopUs(stream, iters, fwd);
             double loopBwdUs = loopUs(stream, iters, bwd);
-            double copyGbs = 2.0 * bytes / (copyUs * 1e3);
-            for (String v : FWD_VARIANTS) {
-                k.forwardVariant = v;
-                variantRow(variants, name, s, "forward", label(v), graphUs(stream, iters, fwd), 2.0 * bytes, copyGbs);
-            }
-            k.forwardVariant = "";
-            for (String v : concat(BWD_VARIANTS, BWD_DIAGNOSTIC)) {
-                k.backwardVariant = v;
-                variantRow(variants, name, s, "backward", label(v), graphUs(stream, iters, bwd), 3.0 * bytes, copyGbs);
-            }
-            k.backwardVariant = "";
-            for (int w : WAVES) {
-                k.waves = w;
-                variantRow(variants, name, s, "forward", w + " waves", graphUs(stream, iters, fwd), 2.0 * bytes, copyGbs);
-                variantRow(variants, name, s, "backward", w + " waves", graphUs(stream, iters, bwd), 3.0 * bytes, copyGbs);
-            }
-            k.waves = 1;
             return new Row(name, s, copyUs, fwdUs, bwdUs, loopCopyUs, loopFwdUs, loopBwdUs, bytes);
         }
-    }
-
-    private static String label(String variant) {
-        return variant.isEmpty() ? "default" : variant.substring(1);
-    }
-
-    /** One row of the variants table: microseconds per call, GB/s for {@code moved} bytes, ratio to the copy. */
-    private static void variantRow(StringBuilder t, String shape, Storage s, String kernel, String variant, double us,
-                                   double moved, double copyGbs) {
-        double gbs = moved / (us * 1e3);
-        t.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %.2f | %.0f | %.2f |%n", shape, s, kernel, variant, us, gbs,
-                gbs / copyGbs));
-    }
-
-    private static String[] concat(String[] a, String[] b) {
-        String[] all = java.util.Arrays.copyOf(a, a.length + b.length);
-        System.arraycopy(b, 0, all, a.length, b.length);
-        return all;
     }
 
     /** Host cost of one launch: a forward on 64 elements, called in a loop (host loop) and device-timed. */
@@ -166,7 +124,7 @@ public final class GpuBench {
     }
 
     /** Microseconds per call: {@code iters} calls one after another from Java on the stream. */
-    static double loopUs(CUstream stream, int iters, Runnable body) {
+    private static double loopUs(CUstream stream, int iters, Runnable body) {
         for (int i = 0; i < 5; i++) {
             body.run();
         }
@@ -179,7 +137,7 @@ public final class GpuBench {
     }
 
     /** Microseconds per call: {@code iters} calls captured into one CUDA graph, replayed {@value #REPLAYS} times. */
-    static double graphUs(CUstream stream, int iters, Runnable body) {
+    private static double graphUs(CUstream stream, int iters, Runnable body) {
         for (int i = 0; i < 3; i++) {
             body.run(); // allocates scratch buffers outside the capture
         }
