@@ -527,6 +527,24 @@ public final class Ops {
         }, x, weight, bias);
     }
 
+    /**
+     * Multi-head scaled dot-product self-attention on packed projections, timm's layout:
+     * {@code qkv} [B, N, 3 D] holds q, k and v side by side (D = heads * head dim; head h in
+     * columns h * head dim .. of each); the result [B, N, D] holds softmax((scale q) k^T) v per
+     * head in that head's columns. One op forward and one backward (the composition of reshape,
+     * permute, slices, products and softmax gives the same values).
+     */
+    public static Tensor attention(Tensor qkv, int heads, double scale) {
+        if (qkv.rank() != 3 || heads < 1 || qkv.size(2) % (3L * heads) != 0) {
+            throw new IllegalArgumentException("attention: qkv " + shapeOf(qkv) + " with " + heads
+                    + " heads, expected [batch, tokens, 3 * heads * head dim]");
+        }
+        Backend be = backend("attention", qkv);
+        Storage xs = qkv.storage();
+        Backend.Saved saved = be.attention(xs, heads, scale);
+        return unary("attention", qkv, saved.out(), g -> be.attentionBackward(saved, xs, heads, scale, g));
+    }
+
     /** Inverted dropout: zeroes each element with probability p and scales the rest by 1/(1-p). */
     public static Tensor dropout(Tensor x, double p, Random rng) {
         if (p < 0 || p >= 1) {

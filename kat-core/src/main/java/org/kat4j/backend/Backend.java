@@ -194,6 +194,51 @@ public interface Backend {
                                 boolean needBias);
 
     /**
+     * Multi-head scaled dot-product self-attention on timm's packed projections: {@code qkv}
+     * [B, N, 3 D] holds q, k and v side by side (each D = heads * headDim wide, head h at columns
+     * h * headDim .. of each), and the result out [B, N, D] has, for each head,
+     * softmax((scale q) k^T) v in that head's columns. The saved state is the attention
+     * probabilities [B, heads, N, N]. This default composes it from the other ops; a backend may
+     * fuse it (nothing but the output and the probabilities written).
+     */
+    default Saved attention(Storage qkv, int heads, double scale) {
+        long[] s = qkv.shape();
+        long b = s[0];
+        long n = s[1];
+        long d = s[2] / 3;
+        long hd = d / heads;
+        Storage packed = permute(reshape(qkv, b, n, 3, heads, hd), 2, 0, 3, 1, 4);
+        Storage q = scalar(ScalarOp.MUL, reshape(narrow(packed, 0, 0, 1), b, heads, n, hd), scale);
+        Storage k = reshape(narrow(packed, 0, 1, 1), b, heads, n, hd);
+        Storage v = reshape(narrow(packed, 0, 2, 1), b, heads, n, hd);
+        Storage p = softmax(matmul(q, k, false, true));
+        Storage out = reshape(permute(matmul(p, v, false, false), 0, 2, 1, 3), b, n, d);
+        return new Saved(out, p);
+    }
+
+    /** dL/dqkv [B, N, 3 D] of {@link #attention} from its saved state and dL/dout {@code g} [B, N, D]. */
+    default Storage attentionBackward(Saved forward, Storage qkv, int heads, double scale, Storage g) {
+        long[] s = qkv.shape();
+        long b = s[0];
+        long n = s[1];
+        long d = s[2] / 3;
+        long hd = d / heads;
+        Storage p = (Storage) forward.state();
+        Storage packed = permute(reshape(qkv, b, n, 3, heads, hd), 2, 0, 3, 1, 4);
+        Storage q = scalar(ScalarOp.MUL, reshape(narrow(packed, 0, 0, 1), b, heads, n, hd), scale);
+        Storage k = reshape(narrow(packed, 0, 1, 1), b, heads, n, hd);
+        Storage v = reshape(narrow(packed, 0, 2, 1), b, heads, n, hd);
+        Storage go = permute(reshape(g, b, n, heads, hd), 0, 2, 1, 3);
+        Storage gv = matmul(p, go, true, false);
+        Storage gs = softmaxBackward(p, matmul(go, v, false, true));
+        Storage gq = scalar(ScalarOp.MUL, matmul(gs, k, false, false), scale);
+        Storage gk = matmul(gs, q, true, false);
+        long[] one = {1, b, heads, n, hd};
+        Storage all = concat(0, reshape(gq, one), reshape(gk, one), reshape(gv, one));
+        return reshape(permute(all, 1, 3, 0, 2, 4), b, n, 3 * d);
+    }
+
+    /**
      * The group-rational function P5(x)/Q4(x) on x [..., d]: numerator [1, 6] shared, denominator
      * [groups, 4] per group of d/groups contiguous channels (formula in org.kat4j.rational.Rational).
      */

@@ -43,10 +43,14 @@ public final class Attention extends Module {
         if (x.rank() != 3) {
             throw new IllegalArgumentException("Attention: input " + shape(x) + ", expected [batch, tokens, dim]");
         }
+        if (!attnDrop.active()) {
+            // the fused op: no intermediate copies of q, k, v or the scores
+            return projDrop.forward(proj.forward(Ops.attention(qkv.forward(x), heads, scale)));
+        }
         long b = x.size(0);
         long n = x.size(1);
         long d = x.size(2);
-        // [B, N, 3, H, hd] -> [3, B, H, N, hd]
+        // with dropout on the probabilities: [B, N, 3, H, hd] -> [3, B, H, N, hd]
         Tensor qkvT = qkv.forward(x).reshape(b, n, 3, heads, headDim).permute(2, 0, 3, 1, 4);
         Tensor q = qkvT.narrow(0, 0, 1).reshape(b, heads, n, headDim);
         Tensor k = qkvT.narrow(0, 1, 1).reshape(b, heads, n, headDim);

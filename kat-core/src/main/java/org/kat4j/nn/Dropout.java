@@ -18,8 +18,13 @@ public final class Dropout extends Module {
         this.rng = rng;
     }
 
+    /** Whether {@link #forward} changes its input now: in training mode with p &gt; 0. */
+    public boolean active() {
+        return isTraining() && p > 0;
+    }
+
     @Override
     public Tensor forward(Tensor x) {
-        return isTraining() && p > 0 ? Ops.dropout(x, p, rng) : x;
+        return active() ? Ops.dropout(x, p, rng) : x;
     }
 }

@@ -463,6 +463,33 @@ public abstract class BackendContract {
     }
 
     @Test
+    void attentionMatchesTheFormulasForwardAndBackward() {
+        // {batch, tokens, heads, head dim}: odd sizes, one token, head dims off the vector width, the micro models' shape
+        int[][] cases = {{2, 5, 3, 4}, {1, 1, 1, 3}, {3, 7, 2, 5}, {2, 17, 4, 16}, {1, 9, 2, 33}};
+        for (int[] c : cases) {
+            int b = c[0];
+            int n = c[1];
+            int heads = c[2];
+            int hd = c[3];
+            int d = heads * hd;
+            double scale = 1 / Math.sqrt(hd);
+            for (DType t : DTYPES) {
+                double[] x = rounded(rnd(b * n * 3 * d, -2, 2), t);
+                double[] g = rounded(rnd(b * n * d, -1, 1), t);
+                double[][] ref = Ref.attention(x, g, b, n, heads, hd, scale);
+                String what = "attention " + Arrays.toString(c) + " " + t;
+                Storage xs = st(x, t, b, n, 3 * d);
+                Backend.Saved saved = be.attention(xs, heads, scale);
+                close(ref[0], saved.out(), t, what);
+                assertArrayEquals(new long[]{b, n, d}, saved.out().shape(), what + ": shape");
+                Storage gx = be.attentionBackward(saved, xs, heads, scale, st(g, t, b, n, d));
+                close(ref[2], gx, t, what + " backward");
+                assertArrayEquals(new long[]{b, n, 3 * d}, gx.shape(), what + ": gradient shape");
+            }
+        }
+    }
+
+    @Test
     void geluAndItsDerivative() {
         for (DType t : DTYPES) {
             double[] x = rounded(rnd(50, -5, 5), t);
@@ -682,6 +709,7 @@ public abstract class BackendContract {
                     be.indexSelect(xs, 0, new long[]{5, 1}), be.indexAdd(be.indexSelect(xs, 0, new long[]{5, 1}), new long[]{6, 16}, 0,
                         new long[]{5, 1}), be.softmax(xs), be.softmaxBackward(be.softmax(xs), xs), be.logSoftmax(xs),
                     be.gelu(xs), be.geluBackward(xs, xs), be.layerNorm(xs, ws, ws, 1e-6).out(),
+                    be.attention(be.reshape(xs, 2, 4, 12), 2, 0.5).out(),
                     be.rationalForward(xs, st(RationalInit.SWISH.numerator(), t, 1, 6),
                         st(RationalInit.SWISH.denominator(), t, 1, 4), 1),
                     be.zeros(t, 6, 16), be.full(t, 3, 6, 16)};
@@ -766,6 +794,7 @@ public abstract class BackendContract {
         grad(t -> Ops.concat(1, t[0], t[1]), leaf(-1, 1, 2, 3), leaf(-1, 1, 2, 2));
         grad(t -> Ops.indexSelect(t[0], 1, 2, 0, 2), leaf(-1, 1, 2, 3, 2));
         grad(t -> t[0].softmax(), leaf(-2, 2, 3, 5));
+        grad(t -> Ops.attention(t[0], 2, 0.6), leaf(-1, 1, 2, 3, 12));
         grad(t -> t[0].logSoftmax(), leaf(-2, 2, 3, 5));
         grad(t -> Ops.layerNorm(t[0], t[1], t[2], 1e-6), leaf(-2, 2, 2, 3, 8), leaf(0.5, 1.5, 8), leaf(-1, 1, 8));
         grad(t -> Losses.crossEntropy(t[0], new int[]{0, 3, 2}, 0.1), leaf(-2, 2, 3, 4));

@@ -177,6 +177,78 @@ public final class Ref {
         return y;
     }
 
+    /**
+     * Multi-head attention on packed qkv [b, n, 3 d] in float64: {out [b, n, d], probabilities
+     * [b, heads, n, n], dqkv [b, n, 3 d] for upstream gradient g [b, n, d]}, by the textbook
+     * formulas (s = scale q k^T, p = softmax(s), out = p v; dv = p^T g, dp = g v^T,
+     * ds = p (dp - rowsum(dp p)), dq = scale ds k, dk = scale ds^T q).
+     */
+    static double[][] attention(double[] qkv, double[] g, int b, int n, int heads, int hd, double scale) {
+        int d = heads * hd;
+        double[] out = new double[b * n * d];
+        double[] prob = new double[b * heads * n * n];
+        double[] dx = new double[qkv.length];
+        for (int s = 0; s < b; s++) {
+            for (int h = 0; h < heads; h++) {
+                double[] p = new double[n * n];
+                for (int i = 0; i < n; i++) {
+                    for (int j = 0; j < n; j++) {
+                        double dot = 0;
+                        for (int e = 0; e < hd; e++) {
+                            dot += qkv[(s * n + i) * 3 * d + h * hd + e] * qkv[(s * n + j) * 3 * d + d + h * hd + e];
+                        }
+                        p[i * n + j] = scale * dot;
+                    }
+                }
+                p = softmaxRows(p, n);
+                System.arraycopy(p, 0, prob, (s * heads + h) * n * n, n * n);
+                double[] dp = new double[n * n];
+                for (int i = 0; i < n; i++) {
+                    for (int e = 0; e < hd; e++) {
+                        double o = 0;
+                        for (int j = 0; j < n; j++) {
+                            o += p[i * n + j] * qkv[(s * n + j) * 3 * d + 2 * d + h * hd + e];
+                        }
+                        out[(s * n + i) * d + h * hd + e] = o;
+                    }
+                    for (int j = 0; j < n; j++) {
+                        double v = 0;
+                        for (int e = 0; e < hd; e++) {
+                            v += g[(s * n + i) * d + h * hd + e] * qkv[(s * n + j) * 3 * d + 2 * d + h * hd + e];
+                        }
+                        dp[i * n + j] = v;
+                    }
+                }
+                for (int i = 0; i < n; i++) {
+                    double rs = 0;
+                    for (int j = 0; j < n; j++) {
+                        rs += dp[i * n + j] * p[i * n + j];
+                    }
+                    for (int j = 0; j < n; j++) {
+                        dp[i * n + j] = p[i * n + j] * (dp[i * n + j] - rs);
+                    }
+                }
+                for (int i = 0; i < n; i++) {
+                    for (int e = 0; e < hd; e++) {
+                        double dq = 0;
+                        double dk = 0;
+                        double dv = 0;
+                        for (int j = 0; j < n; j++) {
+                            dq += dp[i * n + j] * qkv[(s * n + j) * 3 * d + d + h * hd + e];
+                            dk += dp[j * n + i] * qkv[(s * n + j) * 3 * d + h * hd + e];
+                            dv += p[j * n + i] * g[(s * n + j) * d + h * hd + e];
+                        }
+                        int r = (s * n + i) * 3 * d + h * hd + e;
+                        dx[r] = scale * dq;
+                        dx[r + d] = scale * dk;
+                        dx[r + 2 * d] = dv;
+                    }
+                }
+            }
+        }
+        return new double[][]{out, prob, dx};
+    }
+
     /** erf to double precision by its Maclaurin series (|x| < 3) or continued fraction (larger). */
     public static double erf(double x) {
         double ax = Math.abs(x);

@@ -733,6 +733,48 @@ public final class CpuBackend implements Backend {
     private record FusedNorm(float[] w, float[] mean, float[] rstd) {
     }
 
+    @Override
+    public Saved attention(Storage qkv, int heads, double scale) {
+        long[] s = qkv.shape();
+        if (qkv.numel() == 0) {
+            return new Saved(empty(qkv.dtype(), s[0], s[1], s[2] / 3), empty(qkv.dtype(), s[0], heads, s[1], s[1]));
+        }
+        INDArray x = nd(qkv);
+        if (!fusable(x)) {
+            return Backend.super.attention(qkv, heads, scale);
+        }
+        // one pass per sample over its rows (AttentionKernel) instead of ten composed ops
+        int b = Math.toIntExact(s[0]);
+        int n = Math.toIntExact(s[1]);
+        int d = Math.toIntExact(s[2] / 3);
+        INDArray out = Nd4j.createUninitialized(DataType.FLOAT, b, n, d);
+        INDArray p = Nd4j.createUninitialized(DataType.FLOAT, b, heads, n, n);
+        AttentionKernel.forward(CpuStorage.floats(x), CpuStorage.floats(out), CpuStorage.floats(p), b, n, heads, d / heads,
+                (float) scale);
+        return new Saved(wrap(out), wrap(p));
+    }
+
+    @Override
+    public Storage attentionBackward(Saved forward, Storage qkv, int heads, double scale, Storage g) {
+        long[] s = qkv.shape();
+        if (qkv.numel() == 0) {
+            return empty(qkv.dtype(), s);
+        }
+        INDArray x = nd(qkv);
+        INDArray p = nd((Storage) forward.state());
+        if (!fusable(x) || !fusable(p)) {
+            return Backend.super.attentionBackward(forward, qkv, heads, scale, g);
+        }
+        int b = Math.toIntExact(s[0]);
+        int n = Math.toIntExact(s[1]);
+        int d = Math.toIntExact(s[2] / 3);
+        INDArray gd = denseFloat(nd(g));
+        INDArray gx = Nd4j.createUninitialized(DataType.FLOAT, s);
+        AttentionKernel.backward(CpuStorage.floats(x), CpuStorage.floats(p), CpuStorage.floats(gd), CpuStorage.floats(gx), b, n,
+                heads, d / heads, (float) scale);
+        return wrap(gx);
+    }
+
     private record ComposedNorm(INDArray xhat, INDArray rstd) {
     }
 

@@ -85,7 +85,7 @@ public final class SmallMatmulKernel {
      * columns (eight accumulators, enough to keep the FMA units busy), then one vector, then the
      * last n mod L columns in scalar FMAs.
      */
-    private static void product(float[] av, int aOff, int rs, int ps, float[] bv, int bOff, float[] cs, int cOff, int m,
+    static void product(float[] av, int aOff, int rs, int ps, float[] bv, int bOff, float[] cs, int cOff, int m,
                                 int n, int k) {
         int full = n / L * L;
         int r = 0;

@@ -79,7 +79,7 @@ public final class SoftmaxKernel {
         });
     }
 
-    private static void forwardRow(float[] v, int from, int d) {
+    static void forwardRow(float[] v, int from, int d) {
         int end = from + d;
         int vend = from + S.loopBound(d);
         float max = Float.NEGATIVE_INFINITY;
@@ -130,7 +130,7 @@ public final class SoftmaxKernel {
         });
     }
 
-    private static void backwardRow(float[] y, float[] g, int from, int d) {
+    static void backwardRow(float[] y, float[] g, int from, int d) {
         int end = from + d;
         int vend = from + S.loopBound(d);
         FloatVector dv = FloatVector.zero(S);

@@ -240,6 +240,33 @@ class FusedKernelsTest {
     }
 
     @Test
+    void fusedAttentionGivesTheComposedOpsBits() {
+        // the micro models' attention (batch 64, 17 tokens, 4 heads of 16): both forms take the same
+        // small-product and softmax kernels, so output and input gradient agree to the bit
+        org.junit.jupiter.api.Assumptions.assumeTrue(Simd.available(), "needs --add-modules jdk.incubator.vector");
+        int b = 64;
+        int n = 17;
+        int heads = 4;
+        int hd = 16;
+        double scale = 0.25;
+        Random r = new Random(5);
+        Tensor g = Tensor.randn(r, org.kat4j.tensor.DType.FLOAT32, b, n, heads * hd);
+        Tensor fusedIn = Tensor.randn(r, org.kat4j.tensor.DType.FLOAT32, b, n, 3 * heads * hd).requiresGrad(true);
+        Tensor composedIn = fusedIn.detach().mul(1.0).requiresGrad(true);
+        Tensor fused = org.kat4j.autograd.Ops.attention(fusedIn, heads, scale);
+        Tensor packed = composedIn.reshape(b, n, 3, heads, hd).permute(2, 0, 3, 1, 4);
+        Tensor q = packed.narrow(0, 0, 1).reshape(b, heads, n, hd);
+        Tensor k = packed.narrow(0, 1, 1).reshape(b, heads, n, hd);
+        Tensor v = packed.narrow(0, 2, 1).reshape(b, heads, n, hd);
+        Tensor p = org.kat4j.autograd.Ops.matmul(q.mul(scale), k, false, true).softmax();
+        Tensor composed = p.matmul(v).transpose(1, 2).reshape(b, n, heads * hd);
+        assertArrayEquals(composed.toFloatArray(), fused.toFloatArray(), 0f);
+        fused.mul(g).sum().backward();
+        composed.mul(g).sum().backward();
+        assertArrayEquals(composedIn.grad().toFloatArray(), fusedIn.grad().toFloatArray(), 0f);
+    }
+
+    @Test
     void columnSumsMatchFloat64AndAreDeterministic() {
         int rows = 6304;
         int cols = 77;

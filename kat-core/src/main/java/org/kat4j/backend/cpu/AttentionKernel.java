@@ -1,0 +1,144 @@
+package org.kat4j.backend.cpu;
+
+import java.nio.FloatBuffer;
+
+/**
+ * Multi-head self-attention fused on float32, forward and backward, reading timm's packed
+ * projections qkv [B, N, 3 D] in place: per sample, one bulk read of its N rows, then per head
+ * q (scaled), k and v gathered from their columns, the scores, the softmax and the weighted sum
+ * computed in thread-local arrays, and one bulk write of the sample's output rows and
+ * probabilities. The composed form (reshape, permute into [3, B, H, N, hd], three slices, a scale,
+ * two batched products, a softmax, a permute back) writes five intermediate tensors the size of
+ * qkv or the scores each way; this writes only the output and the probabilities.
+ *
+ * <p>Same arithmetic as the composed form: q is scaled first (in float32), the products are
+ * {@link SmallMatmulKernel}'s (sums over k in order), the softmax rows {@link SoftmaxKernel}'s,
+ * and the query gradient is scaled after its product, so results equal the composed ops' wherever
+ * those take the same kernels (the micro models' shapes), and stay within float32 rounding of
+ * them elsewhere. Samples go in {@link Chunks} over the cores; every sample's arithmetic is the
+ * same on every run.
+ */
+final class AttentionKernel {
+    /** Multiply-adds per chunk of samples (a chunk is at least one sample). */
+    private static final long CHUNK = 1L << 16;
+    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[12][0]);
+
+    private AttentionKernel() {
+    }
+
+    /** Array i of this thread's scratch, at least {@code length} long (contents undefined). */
+    private static float[] scratch(int i, int length) {
+        float[][] s = SCRATCH.get();
+        if (s[i].length < length) {
+            s[i] = new float[length];
+        }
+        return s[i];
+    }
+
+    private static int samplesPerChunk(int n, int heads, int hd) {
+        long work = 4L * heads * n * n * hd;
+        return (int) Math.max(1, Math.min(Integer.MAX_VALUE, CHUNK / Math.max(1, work)));
+    }
+
+    /**
+     * out [B, N, D] and the probabilities p [B, heads, N, N] from qkv [B, N, 3 D] (D = heads * hd):
+     * for each head, softmax((scale q) k^T) v into that head's columns of out.
+     */
+    static void forward(FloatBuffer qkv, FloatBuffer out, FloatBuffer p, int b, int n, int heads, int hd, float scale) {
+        int d = heads * hd;
+        int row = 3 * d;
+        int nn = n * n;
+        Chunks.forEach(b, 1, samplesPerChunk(n, heads, hd), (c, first, count) -> {
+            float[] x = scratch(0, n * row);
+            float[] o = scratch(1, n * d);
+            float[] pb = scratch(2, heads * nn);
+            float[] q = scratch(3, n * hd);
+            float[] kt = scratch(4, hd * n);
+            float[] v = scratch(5, n * hd);
+            float[] oh = scratch(6, n * hd);
+            for (int s = first; s < first + count; s++) {
+                qkv.get(s * n * row, x, 0, n * row);
+                for (int h = 0; h < heads; h++) {
+                    for (int t = 0; t < n; t++) {
+                        int base = t * row + h * hd;
+                        for (int e = 0; e < hd; e++) {
+                            q[t * hd + e] = x[base + e] * scale;
+                            kt[e * n + t] = x[base + d + e];
+                            v[t * hd + e] = x[base + 2 * d + e];
+                        }
+                    }
+                    int ph = h * nn;
+                    SmallMatmulKernel.product(q, 0, hd, 1, kt, 0, pb, ph, n, n, hd);
+                    for (int t = 0; t < n; t++) {
+                        SoftmaxKernel.forwardRow(pb, ph + t * n, n);
+                    }
+                    SmallMatmulKernel.product(pb, ph, n, 1, v, 0, oh, 0, n, hd, n);
+                    for (int t = 0; t < n; t++) {
+                        System.arraycopy(oh, t * hd, o, t * d + h * hd, hd);
+                    }
+                }
+                out.put(s * n * d, o, 0, n * d);
+                p.put(s * heads * nn, pb, 0, heads * nn);
+            }
+        });
+    }
+
+    /**
+     * gqkv [B, N, 3 D], the gradient of {@link #forward}'s out for upstream gradient g [B, N, D],
+     * from qkv and the probabilities p; every element of gqkv is written.
+     */
+    static void backward(FloatBuffer qkv, FloatBuffer p, FloatBuffer g, FloatBuffer gqkv, int b, int n, int heads, int hd,
+                         float scale) {
+        int d = heads * hd;
+        int row = 3 * d;
+        int nn = n * n;
+        Chunks.forEach(b, 1, samplesPerChunk(n, heads, hd), (c, first, count) -> {
+            float[] x = scratch(0, n * row);
+            float[] go = scratch(1, n * d);
+            float[] pb = scratch(2, heads * nn);
+            float[] gx = scratch(3, n * row);
+            float[] ds = scratch(4, heads * nn);
+            float[] q = scratch(5, n * hd);
+            float[] k = scratch(6, n * hd);
+            float[] vt = scratch(7, hd * n);
+            float[] goh = scratch(8, n * hd);
+            float[] gq = scratch(9, n * hd);
+            float[] gk = scratch(10, n * hd);
+            float[] gv = scratch(11, n * hd);
+            for (int s = first; s < first + count; s++) {
+                qkv.get(s * n * row, x, 0, n * row);
+                g.get(s * n * d, go, 0, n * d);
+                p.get(s * heads * nn, pb, 0, heads * nn);
+                for (int h = 0; h < heads; h++) {
+                    for (int t = 0; t < n; t++) {
+                        int base = t * row + h * hd;
+                        for (int e = 0; e < hd; e++) {
+                            q[t * hd + e] = x[base + e] * scale;
+                            k[t * hd + e] = x[base + d + e];
+                            vt[e * n + t] = x[base + 2 * d + e];
+                        }
+                        System.arraycopy(go, t * d + h * hd, goh, t * hd, hd);
+                    }
+                    int ph = h * nn;
+                    // gv = p^T go; gp = go v^T; gs = softmax backward; gq = scale (gs k); gk = gs^T (scale q)
+                    SmallMatmulKernel.product(pb, ph, 1, n, goh, 0, gv, 0, n, hd, n);
+                    SmallMatmulKernel.product(goh, 0, hd, 1, vt, 0, ds, ph, n, n, hd);
+                    for (int t = 0; t < n; t++) {
+                        SoftmaxKernel.backwardRow(pb, ds, ph + t * n, n);
+                    }
+                    SmallMatmulKernel.product(ds, ph, n, 1, k, 0, gq, 0, n, hd, n);
+                    SmallMatmulKernel.product(ds, ph, 1, n, q, 0, gk, 0, n, hd, n);
+                    for (int t = 0; t < n; t++) {
+                        int base = t * row + h * hd;
+                        for (int e = 0; e < hd; e++) {
+                            gx[base + e] = gq[t * hd + e] * scale;
+                        }
+                        System.arraycopy(gk, t * hd, gx, base + d, hd);
+                        System.arraycopy(gv, t * hd, gx, base + 2 * d, hd);
+                    }
+                }
+                gqkv.put(s * n * row, gx, 0, n * row);
+            }
+        });
+    }
+}
