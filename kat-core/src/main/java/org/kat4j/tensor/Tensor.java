@@ -25,6 +25,8 @@ import java.util.Random;
 public final class Tensor {
     private Storage value;
     private Storage grad;
+    /** True after {@link #zeroGrad()}: grad's buffer is kept but its contents stand for zeros until written. */
+    private boolean gradZero;
     private boolean requiresGrad;
     private final Scope scope;
 
@@ -249,7 +251,8 @@ public final class Tensor {
         Backend target = Backends.forDevice(device);
         value = Scope.detached(() -> transfer(value, target));
         if (grad != null) {
-            grad = Scope.detached(() -> transfer(grad, target));
+            Storage g = gradStorage();
+            grad = Scope.detached(() -> transfer(g, target));
         }
     }
 
@@ -279,19 +282,31 @@ public final class Tensor {
 
     /** The accumulated gradient, or null before any backward reached this tensor. */
     public Tensor grad() {
-        return grad == null ? null : new Tensor(grad, false, null);
+        return grad == null ? null : new Tensor(gradStorage(), false, null);
     }
 
-    /** Clears the gradient (keeps its buffer, filled with zeros, for reuse). */
+    /**
+     * Clears the gradient to zeros, keeping its buffer for reuse. The zeros are written only if
+     * something reads the gradient before the next backward writes it (the first gradient of a
+     * step is copied into the buffer instead of added to zeros).
+     */
     public void zeroGrad() {
-        if (grad != null) {
-            grad.backend().fill(grad, 0);
-        }
+        gradZero = grad != null;
     }
 
     /** Drops the gradient buffer. */
     public void clearGrad() {
         grad = null;
+        gradZero = false;
+    }
+
+    /** The gradient buffer with its zeros written if {@link #zeroGrad()} left them pending. */
+    private Storage gradStorage() {
+        if (gradZero) {
+            grad.backend().fill(grad, 0);
+            gradZero = false;
+        }
+        return grad;
     }
 
     /** Backward from a one-element tensor (seed 1). */
@@ -390,7 +405,7 @@ public final class Tensor {
                 t.parents = null;
                 t.backwardFn = null;
                 if (!keepGrad) {
-                    t.grad = null;
+                    t.clearGrad();
                 }
             }
         }
@@ -414,6 +429,9 @@ public final class Tensor {
                 } else {
                     t.grad = owned && g.dtype() == dt ? g : be.copy(g, dt);
                 }
+            } else if (t.gradZero) {
+                be.assign(t.grad, g);
+                t.gradZero = false;
             } else {
                 be.addInPlace(t.grad, g);
             }
@@ -421,7 +439,7 @@ public final class Tensor {
 
         @Override
         protected Storage gradStorage(Tensor t) {
-            return t.grad;
+            return t.grad == null ? null : t.gradStorage();
         }
 
         @Override

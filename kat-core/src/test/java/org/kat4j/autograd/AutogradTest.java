@@ -24,6 +24,18 @@ class AutogradTest {
         assertEquals(10, x.grad().item(), 0);
         x.zeroGrad();
         assertEquals(0, x.grad().item(), 0);
+        x.mul(5).sum().backward();           // after zeroGrad: 5, not 15
+        assertEquals(5, x.grad().item(), 0);
+        x.zeroGrad();
+        x.mul(x).mul(0.5).sum().backward();  // zeros never read: the first gradient replaces the stale 5
+        x.mul(2).sum().backward();           // and the second adds to it
+        assertEquals(5, x.grad().item(), 0);
+        // float32 parameter, float32 and float64 gradients of a two-use graph
+        Tensor w = Tensor.of(new float[]{1, 2, 3, 4}, 2, 2).requiresGrad(true);
+        w.mul(w).sum().backward();
+        w.zeroGrad();
+        w.mul(3).add(w).sum().backward();
+        assertArrayEquals(new float[]{4, 4, 4, 4}, w.grad().toFloatArray(), 0f);
     }
 
     @Test

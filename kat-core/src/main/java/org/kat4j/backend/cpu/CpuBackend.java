@@ -171,6 +171,11 @@ public final class CpuBackend implements Backend {
                     : fromDoubles(src.backend().toDoubles(src), src.shape());
         }
         INDArray sv = nd(src);
+        if (d.dataType() == DataType.FLOAT && sv.dataType() == DataType.FLOAT && CpuStorage.isDense(d) && CpuStorage.isDense(sv)
+                && d.length() == sv.length()) {
+            CpuStorage.floats(d).put(CpuStorage.floats(sv).limit(Math.toIntExact(sv.length()))); // one bulk copy, no ND4J op
+            return;
+        }
         d.assign(sv.dataType() == d.dataType() ? sv : sv.castTo(d.dataType()));
     }
 
@@ -502,6 +507,12 @@ public final class CpuBackend implements Backend {
         shape[r - 2] = m;
         shape[r - 1] = n;
         INDArray c = Nd4j.createUninitialized(a.dataType(), shape);
+        if (a.dataType() == DataType.FLOAT && b.dataType() == DataType.FLOAT && CpuStorage.isDense(a) && CpuStorage.isDense(b)) {
+            long k = ta ? a.size(r - 2) : a.size(r - 1);
+            Blas.sgemm(CpuStorage.floats(a), CpuStorage.floats(b), CpuStorage.floats(c), a.length() / (m * k),
+                    Math.toIntExact(m), Math.toIntExact(n), Math.toIntExact(k), ta, tb);
+            return c;
+        }
         Nd4j.gemm(a, b, c, ta, tb, 1.0, 0.0);
         return c;
     }

@@ -10,10 +10,24 @@ import org.slf4j.LoggerFactory;
  * backward (4.7x slower at 32x197x768) and GELU composed of ND4J ops (3.5x slower forward+backward
  * at 6304x768), with the same results to float rounding. The {@code kat} launcher, the test build and the benchmarks add the flag.
  * {@code -Dkat4j.simd=false} turns the vector kernels off.
+ *
+ * <p>On Java 17 the vector kernels also need {@value #JIT_FLAG}. HotSpot's C2 compiler turns a
+ * vector method call into vector instructions only where it knows the vector's exact class; it
+ * checks the class with a guard whose failure deoptimises, and it stops emitting such guards in a
+ * method once the class-check failures recorded in that method and everything inlined into it pass
+ * {@code PerMethodTrapLimit} (default 100). The JDK's own vector methods collect those failures
+ * from every caller while the kernels warm up, so in some runs (a third of them, measured on a
+ * micro KAT training step) a kernel compiled later crosses the limit, is compiled with boxed vectors
+ * and calls instead, and stays so: the rational backward took 8x longer, a training step 2x. The
+ * guard limit per bytecode stays in force. kat4j warns when the limit is below {@value #MIN_TRAP_LIMIT}.
  */
 public final class Simd {
     private static final Logger LOG = LoggerFactory.getLogger(Simd.class);
     private static final String MODULE = "jdk.incubator.vector";
+    /** The JVM option the vector kernels need on Java 17 (see the class comment). */
+    public static final String JIT_FLAG = "-XX:PerMethodTrapLimit=10000";
+    /** The smallest {@code PerMethodTrapLimit} without a warning. */
+    static final long MIN_TRAP_LIMIT = 1000;
     private static final boolean AVAILABLE = detect();
 
     private Simd() {
@@ -27,7 +41,10 @@ public final class Simd {
     /** One line for {@code kat info}. */
     public static String describe() {
         if (AVAILABLE) {
-            return "on (" + MODULE + ", " + VectorWidth.bits() + "-bit vectors)";
+            long limit = perMethodTrapLimit();
+            return "on (" + MODULE + ", " + VectorWidth.bits() + "-bit vectors"
+                    + (limit >= 0 && limit < MIN_TRAP_LIMIT ? "; JIT trap limit " + limit + ", start the JVM with " + JIT_FLAG : "")
+                    + ")";
         }
         return ModuleLayer.boot().findModule(MODULE).isPresent()
                 ? "off (-Dkat4j.simd=false)"
@@ -44,10 +61,26 @@ public final class Simd {
             return false;
         }
         try {
-            return VectorWidth.bits() >= 128;
+            boolean on = VectorWidth.bits() >= 128;
+            long limit = perMethodTrapLimit();
+            if (on && limit >= 0 && limit < MIN_TRAP_LIMIT) {
+                LOG.warn("the JVM's PerMethodTrapLimit is {}: in some runs the JIT then compiles kat4j's vector kernels"
+                        + " without vector instructions (training up to 2x slower); start the JVM with {}", limit, JIT_FLAG);
+            }
+            return on;
         } catch (Throwable t) {
             LOG.info("{} present but unusable ({}): plain-Java CPU kernels are used", MODULE, t.toString());
             return false;
+        }
+    }
+
+    /** HotSpot's {@code PerMethodTrapLimit}, or -1 where it cannot be read (another JVM, no jdk.management). */
+    static long perMethodTrapLimit() {
+        try {
+            return Long.parseLong(java.lang.management.ManagementFactory
+                    .getPlatformMXBean(com.sun.management.HotSpotDiagnosticMXBean.class).getVMOption("PerMethodTrapLimit").getValue());
+        } catch (Throwable t) {
+            return -1;
         }
     }
 
