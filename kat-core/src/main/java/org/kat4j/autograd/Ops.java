@@ -308,8 +308,40 @@ public final class Ops {
             throw new IllegalArgumentException("linear: input " + shapeOf(x) + ", expected last dim " + w.size(1)
                     + " (weight " + shapeOf(w) + ")");
         }
-        Tensor y = matmul(x, w, false, true);
-        return b == null ? y : add(y, b);
+        if (b == null) {
+            return matmul(x, w, false, true);
+        }
+        if (b.rank() != 1 || b.size(0) != w.size(0)) {
+            throw new IllegalArgumentException("linear: bias " + shapeOf(b) + ", expected [" + w.size(0) + "] (weight "
+                    + shapeOf(w) + ")");
+        }
+        sameDType("linear", x, w);
+        sameDType("linear", x, b);
+        if (x.rank() < 2) {
+            throw new IllegalArgumentException("linear: input " + shapeOf(x) + ", expected rank >= 2");
+        }
+        Backend be = backend("linear", x, w, b);
+        long[] xs = x.shape();
+        long in = w.size(1);
+        long out = w.size(0);
+        long rows = x.numel() / in;
+        Storage wv = w.storage();
+        Storage x2 = be.reshape(x.storage(), rows, in);
+        long[] outShape = xs.clone();
+        outShape[xs.length - 1] = out;
+        Storage y = be.reshape(be.linear(x2, wv, b.storage()), outShape);
+        return result("linear", y, g -> {
+            Storage g2 = be.reshape(g, rows, out);
+            if (x.requiresGrad()) {
+                accumulate(x, be.reshape(be.matmul(g2, wv, false, false), xs), true);
+            }
+            if (w.requiresGrad()) {
+                accumulate(w, be.matmul(g2, x2, true, false), true);
+            }
+            if (b.requiresGrad()) {
+                accumulate(b, be.sumTo(g2, new long[]{out}), false);
+            }
+        }, x, w, b);
     }
 
     // ================================================================== reductions

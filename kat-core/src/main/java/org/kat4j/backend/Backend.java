@@ -144,6 +144,14 @@ public interface Backend {
      */
     Storage matmul(Storage a, Storage b, boolean transA, boolean transB);
 
+    /**
+     * A linear layer's output {@code x @ w^T + bias} for x [rows, in], w [out, in], bias [out]. This
+     * default composes it; a backend may add the bias inside the product.
+     */
+    default Storage linear(Storage x, Storage w, Storage bias) {
+        return binary(BinaryOp.ADD, matmul(x, w, false, true), bias);
+    }
+
     // ------------------------------------------------------------------ layout
 
     /** The same elements in another shape of equal size: a view sharing the memory. */

@@ -322,6 +322,24 @@ public abstract class BackendContract {
 
     /** Products large enough for the BLAS's blocked kernels (and a batch of small ones), against float64. */
     @Test
+    void linearAddsTheBiasToTheProduct() {
+        // rows x in @ (out x in)^T + bias: odd sizes, one row, and a width past one vector
+        int[][] cases = {{7, 5, 3}, {1, 4, 1}, {33, 17, 19}};
+        for (int[] c : cases) {
+            for (DType t : DTYPES) {
+                double[] x = rounded(rnd(c[0] * c[1], -2, 2), t);
+                double[] w = rounded(rnd(c[2] * c[1], -1, 1), t);
+                double[] b = rounded(rnd(c[2], -1, 1), t);
+                double[] y = Ref.matmul(x, new long[]{c[0], c[1]}, w, new long[]{c[2], c[1]}, false, true);
+                for (int i = 0; i < y.length; i++) {
+                    y[i] += b[i % c[2]];
+                }
+                close(y, be.linear(st(x, t, c[0], c[1]), st(w, t, c[2], c[1]), st(b, t, c[2])), t, "linear " + Arrays.toString(c));
+            }
+        }
+    }
+
+    @Test
     void largerMatmulsMatchFloat64() {
         long[][] sizes = {{67, 129, 71}, {200, 64, 256}, {17, 16, 17}};
         for (DType t : DTYPES) {
@@ -709,7 +727,7 @@ public abstract class BackendContract {
                     be.indexSelect(xs, 0, new long[]{5, 1}), be.indexAdd(be.indexSelect(xs, 0, new long[]{5, 1}), new long[]{6, 16}, 0,
                         new long[]{5, 1}), be.softmax(xs), be.softmaxBackward(be.softmax(xs), xs), be.logSoftmax(xs),
                     be.gelu(xs), be.geluBackward(xs, xs), be.layerNorm(xs, ws, ws, 1e-6).out(),
-                    be.attention(be.reshape(xs, 2, 4, 12), 2, 0.5).out(),
+                    be.attention(be.reshape(xs, 2, 4, 12), 2, 0.5).out(), be.linear(xs, xs, be.narrow(ws, 0, 0, 6)),
                     be.rationalForward(xs, st(RationalInit.SWISH.numerator(), t, 1, 6),
                         st(RationalInit.SWISH.denominator(), t, 1, 4), 1),
                     be.zeros(t, 6, 16), be.full(t, 3, 6, 16)};

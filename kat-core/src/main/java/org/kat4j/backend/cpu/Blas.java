@@ -19,6 +19,12 @@ final class Blas {
      * (stored k x m when ta), b[i] is k x n (stored n x k when tb), c[i] is m x n.
      */
     static void sgemm(FloatBuffer a, FloatBuffer b, FloatBuffer c, long batch, int m, int n, int k, boolean ta, boolean tb) {
+        sgemm(a, b, c, batch, m, n, k, ta, tb, 0f);
+    }
+
+    /** As {@link #sgemm(FloatBuffer, FloatBuffer, FloatBuffer, long, int, int, int, boolean, boolean)}, c = op(a) @ op(b) + beta c. */
+    static void sgemm(FloatBuffer a, FloatBuffer b, FloatBuffer c, long batch, int m, int n, int k, boolean ta, boolean tb,
+                      float beta) {
         int opA = ta ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans;
         int opB = tb ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans;
         int lda = ta ? m : k;
@@ -27,7 +33,7 @@ final class Blas {
             FloatBuffer ai = batch == 1 ? a : slice(a, i * m * k);
             FloatBuffer bi = batch == 1 ? b : slice(b, i * k * n);
             FloatBuffer ci = batch == 1 ? c : slice(c, i * m * n);
-            openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor, opA, opB, m, n, k, 1f, ai, lda, bi, ldb, 0f, ci, n);
+            openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor, opA, opB, m, n, k, 1f, ai, lda, bi, ldb, beta, ci, n);
         }
     }
 

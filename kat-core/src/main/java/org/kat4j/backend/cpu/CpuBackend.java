@@ -498,6 +498,28 @@ public final class CpuBackend implements Backend {
         return wrap(gemm(nd(a), nd(b), transA, transB));
     }
 
+    @Override
+    public Storage linear(Storage x, Storage w, Storage bias) {
+        INDArray xv = nd(x);
+        INDArray wv = nd(w);
+        INDArray bv = nd(bias);
+        if (x.numel() == 0 || w.numel() == 0 || !fusable(xv) || !fusable(wv) || !fusable(bv)) {
+            return Backend.super.linear(x, w, bias);
+        }
+        // the bias rows first, then the product added onto them: one pass over the output instead of two
+        int rows = Math.toIntExact(xv.size(0));
+        int in = Math.toIntExact(xv.size(1));
+        int out = Math.toIntExact(wv.size(0));
+        INDArray y = Nd4j.createUninitialized(DataType.FLOAT, rows, out);
+        FloatBuffer yb = CpuStorage.floats(y);
+        FloatBuffer bb = CpuStorage.floats(bv).limit(out);
+        for (int r = 0; r < rows; r++) {
+            yb.put(r * out, bb, 0, out);
+        }
+        Blas.sgemm(CpuStorage.floats(xv), CpuStorage.floats(wv), yb, 1, rows, out, in, false, true, 1f);
+        return wrap(y);
+    }
+
     /** BLAS GEMM (batched over leading dims) into a freshly allocated C-ordered output. */
     private static INDArray gemm(INDArray a, INDArray b, boolean ta, boolean tb) {
         int r = a.rank();
