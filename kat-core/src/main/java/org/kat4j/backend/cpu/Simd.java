@@ -16,8 +16,8 @@ import org.slf4j.LoggerFactory;
  * checks the class with a guard whose failure deoptimises, and it stops emitting such guards in a
  * method once the class-check failures recorded in that method and everything inlined into it pass
  * {@code PerMethodTrapLimit} (default 100). The JDK's own vector methods collect those failures
- * from every caller while the kernels warm up, so in some runs (a third of them, measured on a
- * micro KAT training step) a kernel compiled later crosses the limit, is compiled with boxed vectors
+ * from every caller while the kernels warm up, so in some runs (7 of 38 processes running a micro
+ * KAT training step) a kernel compiled later crosses the limit, is compiled with boxed vectors
  * and calls instead, and stays so: the rational backward took 8x longer, a training step 2x. The
  * guard limit per bytecode stays in force. kat4j warns when the limit is below {@value #MIN_TRAP_LIMIT}.
  */
