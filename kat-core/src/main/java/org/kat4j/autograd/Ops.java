@@ -271,21 +271,7 @@ public final class Ops {
                 throw new IllegalArgumentException("matmul: transA with a batched " + shapeOf(a) + " and a 2-D "
                         + shapeOf(b) + " is not supported");
             }
-            // fold a's leading dims into rows: one big GEMM
-            long rows = a.numel() / ka;
-            Storage a2 = be.reshape(a.storage(), rows, ka);
-            long[] outShape = as.clone();
-            outShape[ra - 1] = n;
-            Storage y = be.reshape(be.matmul(a2, bv, false, transB), outShape);
-            return result("matmul", y, g -> {
-                Storage g2 = be.reshape(g, rows, n);
-                if (a.requiresGrad()) {
-                    accumulate(a, be.reshape(be.matmul(g2, bv, false, !transB), as), true);
-                }
-                if (b.requiresGrad()) {
-                    accumulate(b, transB ? be.matmul(g2, a2, true, false) : be.matmul(a2, g2, true, false), true);
-                }
-            }, a, b);
+            return rowsTimes("matmul", be, a, b, transB, null);
         }
         if (ra != rb || !Arrays.equals(Arrays.copyOf(as, ra - 2), Arrays.copyOf(bs, rb - 2))) {
             throw new IllegalArgumentException("matmul: batch dimensions differ, " + shapeOf(a) + " @ " + shapeOf(b));
@@ -320,28 +306,36 @@ public final class Ops {
         if (x.rank() < 2) {
             throw new IllegalArgumentException("linear: input " + shapeOf(x) + ", expected rank >= 2");
         }
-        Backend be = backend("linear", x, w, b);
-        long[] xs = x.shape();
-        long in = w.size(1);
-        long out = w.size(0);
-        long rows = x.numel() / in;
+        return rowsTimes("linear", backend("linear", x, w, b), x, w, true, b);
+    }
+
+    /**
+     * a [..., k] @ op(w) for a 2-D w, as one product over a's rows (its leading dims folded), plus
+     * bias [n] when given (then op(w) = w^T, and the backend adds the bias inside the product).
+     */
+    private static Tensor rowsTimes(String op, Backend be, Tensor a, Tensor w, boolean transB, Tensor bias) {
+        long[] as = a.shape();
+        long k = as[as.length - 1];
+        long n = transB ? w.size(0) : w.size(1);
+        long rows = a.numel() / k;
         Storage wv = w.storage();
-        Storage x2 = be.reshape(x.storage(), rows, in);
-        long[] outShape = xs.clone();
-        outShape[xs.length - 1] = out;
-        Storage y = be.reshape(be.linear(x2, wv, b.storage()), outShape);
-        return result("linear", y, g -> {
-            Storage g2 = be.reshape(g, rows, out);
-            if (x.requiresGrad()) {
-                accumulate(x, be.reshape(be.matmul(g2, wv, false, false), xs), true);
+        Storage a2 = be.reshape(a.storage(), rows, k);
+        long[] outShape = as.clone();
+        outShape[as.length - 1] = n;
+        Storage y2 = bias == null ? be.matmul(a2, wv, false, transB) : be.linear(a2, wv, bias.storage());
+        Tensor[] inputs = bias == null ? new Tensor[]{a, w} : new Tensor[]{a, w, bias};
+        return result(op, be.reshape(y2, outShape), g -> {
+            Storage g2 = be.reshape(g, rows, n);
+            if (a.requiresGrad()) {
+                accumulate(a, be.reshape(be.matmul(g2, wv, false, !transB), as), true);
             }
             if (w.requiresGrad()) {
-                accumulate(w, be.matmul(g2, x2, true, false), true);
+                accumulate(w, transB ? be.matmul(g2, a2, true, false) : be.matmul(a2, g2, true, false), true);
             }
-            if (b.requiresGrad()) {
-                accumulate(b, be.sumTo(g2, new long[]{out}), false);
+            if (bias != null && bias.requiresGrad()) {
+                accumulate(bias, be.sumTo(g2, new long[]{n}), false);
             }
-        }, x, w, b);
+        }, inputs);
     }
 
     // ================================================================== reductions

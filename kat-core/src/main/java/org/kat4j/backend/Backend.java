@@ -211,16 +211,9 @@ public interface Backend {
      */
     default Saved attention(Storage qkv, int heads, double scale) {
         long[] s = qkv.shape();
-        long b = s[0];
-        long n = s[1];
-        long d = s[2] / 3;
-        long hd = d / heads;
-        Storage packed = permute(reshape(qkv, b, n, 3, heads, hd), 2, 0, 3, 1, 4);
-        Storage q = scalar(ScalarOp.MUL, reshape(narrow(packed, 0, 0, 1), b, heads, n, hd), scale);
-        Storage k = reshape(narrow(packed, 0, 1, 1), b, heads, n, hd);
-        Storage v = reshape(narrow(packed, 0, 2, 1), b, heads, n, hd);
-        Storage p = softmax(matmul(q, k, false, true));
-        Storage out = reshape(permute(matmul(p, v, false, false), 0, 2, 1, 3), b, n, d);
+        Storage[] qkvs = attentionInputs(qkv, heads, scale);
+        Storage p = softmax(matmul(qkvs[0], qkvs[1], false, true));
+        Storage out = reshape(permute(matmul(p, qkvs[2], false, false), 0, 2, 1, 3), s[0], s[1], s[2] / 3);
         return new Saved(out, p);
     }
 
@@ -232,18 +225,30 @@ public interface Backend {
         long d = s[2] / 3;
         long hd = d / heads;
         Storage p = (Storage) forward.state();
-        Storage packed = permute(reshape(qkv, b, n, 3, heads, hd), 2, 0, 3, 1, 4);
-        Storage q = scalar(ScalarOp.MUL, reshape(narrow(packed, 0, 0, 1), b, heads, n, hd), scale);
-        Storage k = reshape(narrow(packed, 0, 1, 1), b, heads, n, hd);
-        Storage v = reshape(narrow(packed, 0, 2, 1), b, heads, n, hd);
+        Storage[] qkvs = attentionInputs(qkv, heads, scale);
         Storage go = permute(reshape(g, b, n, heads, hd), 0, 2, 1, 3);
         Storage gv = matmul(p, go, true, false);
-        Storage gs = softmaxBackward(p, matmul(go, v, false, true));
-        Storage gq = scalar(ScalarOp.MUL, matmul(gs, k, false, false), scale);
-        Storage gk = matmul(gs, q, true, false);
+        Storage gs = softmaxBackward(p, matmul(go, qkvs[2], false, true));
+        Storage gq = scalar(ScalarOp.MUL, matmul(gs, qkvs[1], false, false), scale);
+        Storage gk = matmul(gs, qkvs[0], true, false);
         long[] one = {1, b, heads, n, hd};
         Storage all = concat(0, reshape(gq, one), reshape(gk, one), reshape(gv, one));
         return reshape(permute(all, 1, 3, 0, 2, 4), b, n, 3 * d);
+    }
+
+    /** {scale q, k, v}, each [B, heads, N, head dim], from packed qkv [B, N, 3 D]. */
+    private Storage[] attentionInputs(Storage qkv, int heads, double scale) {
+        long[] s = qkv.shape();
+        long b = s[0];
+        long n = s[1];
+        long hd = s[2] / 3 / heads;
+        Storage packed = permute(reshape(qkv, b, n, 3, heads, hd), 2, 0, 3, 1, 4);
+        Storage[] out = new Storage[3];
+        for (int i = 0; i < 3; i++) {
+            out[i] = reshape(narrow(packed, 0, i, 1), b, heads, n, hd);
+        }
+        out[0] = scalar(ScalarOp.MUL, out[0], scale);
+        return out;
     }
 
     /**

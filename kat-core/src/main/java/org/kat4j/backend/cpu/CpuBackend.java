@@ -128,7 +128,13 @@ public final class CpuBackend implements Backend {
         if (s.numel() == 0) {
             return new float[0];
         }
-        return nd(s).dup('c').castTo(DataType.FLOAT).data().asFloat();
+        INDArray a = nd(s);
+        if (a.dataType() == DataType.FLOAT && CpuStorage.isDense(a)) {
+            float[] v = new float[Math.toIntExact(a.length())];
+            CpuStorage.floats(a).get(0, v); // one bulk read, no copy through ND4J
+            return v;
+        }
+        return a.dup('c').castTo(DataType.FLOAT).data().asFloat();
     }
 
     @Override
@@ -503,7 +509,7 @@ public final class CpuBackend implements Backend {
         INDArray xv = nd(x);
         INDArray wv = nd(w);
         INDArray bv = nd(bias);
-        if (x.numel() == 0 || w.numel() == 0 || !fusable(xv) || !fusable(wv) || !fusable(bv)) {
+        if (!fusable(xv) || !fusable(wv) || !fusable(bv)) {
             return Backend.super.linear(x, w, bias);
         }
         // the bias rows first, then the product added onto them: one pass over the output instead of two
@@ -705,8 +711,8 @@ public final class CpuBackend implements Backend {
             // a few thousand elements: one loop beats the seven ND4J ops of the composed form
             int n = Math.toIntExact(xv.size(0));
             int c = Math.toIntExact(xv.size(1));
-            float[] x = toFloatArray(xv);
-            float[] t = toFloatArray(tv);
+            float[] x = toFloats(logits);
+            float[] t = toFloats(targets);
             double loss = 0;
             for (int r = 0; r < n; r++) {
                 double shift = rowLogSumExp(x, r * c, c);
@@ -729,8 +735,8 @@ public final class CpuBackend implements Backend {
         if (fusable(xv) && fusable(tv)) {
             int n = Math.toIntExact(xv.size(0));
             int c = Math.toIntExact(xv.size(1));
-            float[] x = toFloatArray(xv);
-            float[] t = toFloatArray(tv);
+            float[] x = toFloats(logits);
+            float[] t = toFloats(targets);
             float[] gx = new float[n * c];
             for (int r = 0; r < n; r++) {
                 double shift = rowLogSumExp(x, r * c, c);
@@ -750,13 +756,6 @@ public final class CpuBackend implements Backend {
         return wrap(pairwise(BinaryOp.MUL, p, mass).subi(tv).muli(s));
     }
 
-    /** The elements of a dense float32 array. */
-    private static float[] toFloatArray(INDArray a) {
-        float[] v = new float[Math.toIntExact(a.length())];
-        CpuStorage.floats(a).get(0, v);
-        return v;
-    }
-
     /** max + log(sum(exp(x - max))) over x[from .. from + c), in double. */
     private static double rowLogSumExp(float[] x, int from, int c) {
         double max = Double.NEGATIVE_INFINITY;
@@ -768,6 +767,50 @@ public final class CpuBackend implements Backend {
             sum += Math.exp(x[j] - max);
         }
         return max + Math.log(sum);
+    }
+
+    // ------------------------------------------------------------------ attention
+
+    @Override
+    public Saved attention(Storage qkv, int heads, double scale) {
+        long[] s = qkv.shape();
+        if (qkv.numel() == 0) {
+            return new Saved(empty(qkv.dtype(), s[0], s[1], s[2] / 3), empty(qkv.dtype(), s[0], heads, s[1], s[1]));
+        }
+        INDArray x = nd(qkv);
+        if (!fusable(x)) {
+            return Backend.super.attention(qkv, heads, scale);
+        }
+        // one pass per sample over its rows (AttentionKernel) instead of ten composed ops
+        int b = Math.toIntExact(s[0]);
+        int n = Math.toIntExact(s[1]);
+        int d = Math.toIntExact(s[2] / 3);
+        INDArray out = Nd4j.createUninitialized(DataType.FLOAT, b, n, d);
+        INDArray p = Nd4j.createUninitialized(DataType.FLOAT, b, heads, n, n);
+        AttentionKernel.forward(CpuStorage.floats(x), CpuStorage.floats(out), CpuStorage.floats(p), b, n, heads, d / heads,
+                (float) scale);
+        return new Saved(wrap(out), wrap(p));
+    }
+
+    @Override
+    public Storage attentionBackward(Saved forward, Storage qkv, int heads, double scale, Storage g) {
+        long[] s = qkv.shape();
+        if (qkv.numel() == 0) {
+            return empty(qkv.dtype(), s);
+        }
+        INDArray x = nd(qkv);
+        INDArray p = nd((Storage) forward.state());
+        if (!fusable(x) || !fusable(p)) {
+            return Backend.super.attentionBackward(forward, qkv, heads, scale, g);
+        }
+        int b = Math.toIntExact(s[0]);
+        int n = Math.toIntExact(s[1]);
+        int d = Math.toIntExact(s[2] / 3);
+        INDArray gd = denseFloat(nd(g));
+        INDArray gx = Nd4j.createUninitialized(DataType.FLOAT, s);
+        AttentionKernel.backward(CpuStorage.floats(x), CpuStorage.floats(p), CpuStorage.floats(gd), CpuStorage.floats(gx), b, n,
+                heads, d / heads, (float) scale);
+        return wrap(gx);
     }
 
     // ------------------------------------------------------------------ GELU
@@ -818,48 +861,6 @@ public final class CpuBackend implements Backend {
     // ------------------------------------------------------------------ LayerNorm
 
     private record FusedNorm(float[] w, float[] mean, float[] rstd) {
-    }
-
-    @Override
-    public Saved attention(Storage qkv, int heads, double scale) {
-        long[] s = qkv.shape();
-        if (qkv.numel() == 0) {
-            return new Saved(empty(qkv.dtype(), s[0], s[1], s[2] / 3), empty(qkv.dtype(), s[0], heads, s[1], s[1]));
-        }
-        INDArray x = nd(qkv);
-        if (!fusable(x)) {
-            return Backend.super.attention(qkv, heads, scale);
-        }
-        // one pass per sample over its rows (AttentionKernel) instead of ten composed ops
-        int b = Math.toIntExact(s[0]);
-        int n = Math.toIntExact(s[1]);
-        int d = Math.toIntExact(s[2] / 3);
-        INDArray out = Nd4j.createUninitialized(DataType.FLOAT, b, n, d);
-        INDArray p = Nd4j.createUninitialized(DataType.FLOAT, b, heads, n, n);
-        AttentionKernel.forward(CpuStorage.floats(x), CpuStorage.floats(out), CpuStorage.floats(p), b, n, heads, d / heads,
-                (float) scale);
-        return new Saved(wrap(out), wrap(p));
-    }
-
-    @Override
-    public Storage attentionBackward(Saved forward, Storage qkv, int heads, double scale, Storage g) {
-        long[] s = qkv.shape();
-        if (qkv.numel() == 0) {
-            return empty(qkv.dtype(), s);
-        }
-        INDArray x = nd(qkv);
-        INDArray p = nd((Storage) forward.state());
-        if (!fusable(x) || !fusable(p)) {
-            return Backend.super.attentionBackward(forward, qkv, heads, scale, g);
-        }
-        int b = Math.toIntExact(s[0]);
-        int n = Math.toIntExact(s[1]);
-        int d = Math.toIntExact(s[2] / 3);
-        INDArray gd = denseFloat(nd(g));
-        INDArray gx = Nd4j.createUninitialized(DataType.FLOAT, s);
-        AttentionKernel.backward(CpuStorage.floats(x), CpuStorage.floats(p), CpuStorage.floats(gd), CpuStorage.floats(gx), b, n,
-                heads, d / heads, (float) scale);
-        return wrap(gx);
     }
 
     private record ComposedNorm(INDArray xhat, INDArray rstd) {
