@@ -109,6 +109,26 @@ public interface Backend {
     /** Runs {@code body} with allocations that outlive every open scope (parameters, optimizer state). */
     <T> T outsideScopes(Supplier<T> body);
 
+    // ------------------------------------------------------------------ threads
+
+    /**
+     * Opens a region in which several threads issue ops at once, each of them meant to have a
+     * core to itself ({@code org.kat4j.nn.DataParallel}'s replicas): until the handle closes, the
+     * libraries this backend calls stop starting threads of their own. Regions may overlap; the
+     * last one to close restores the settings. Default: nothing to change.
+     */
+    default AutoCloseable ownThreads() {
+        return () -> { };
+    }
+
+    /**
+     * Runs {@code body} with the work of every op it issues done on the calling thread alone, none
+     * handed to this backend's helper threads. Default: {@code body} as is.
+     */
+    default <T> T onCallingThread(Supplier<T> body) {
+        return body.get();
+    }
+
     // ------------------------------------------------------------------ element-wise
 
     Storage unary(UnaryOp op, Storage x);

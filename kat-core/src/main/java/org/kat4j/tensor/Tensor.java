@@ -334,6 +334,35 @@ public final class Tensor {
         return new Tensor(Scope.detached(() -> s.backend().copy(s)), false, null);
     }
 
+    /**
+     * Makes this leaf tensor read and write {@code source}'s values from now on (same shape, dtype
+     * and device): a write through either is seen by both. Its gradient stays its own. For module
+     * replicas that compute on parts of a batch with the same weights ({@code DataParallel}).
+     */
+    public void shareValues(Tensor source) {
+        if (backwardFn != null || source.backwardFn != null) {
+            throw new IllegalStateException("shareValues between '" + describe() + "' and '" + source.describe()
+                    + "': only leaf tensors share values");
+        }
+        if (!Arrays.equals(source.shape(), shape()) || source.dtype() != dtype() || !source.device().equals(device())) {
+            throw new IllegalArgumentException("shareValues: source is " + source.dtype() + Arrays.toString(source.shape())
+                    + " on " + source.device() + ", this tensor " + dtype() + Arrays.toString(shape()) + " on " + device());
+        }
+        value = source.value;
+    }
+
+    /**
+     * Adds {@code g} (this tensor's shape and device) into this leaf's gradient, creating it when
+     * there is none, as backward does for each contribution: for gradients computed elsewhere, such
+     * as a replica's.
+     */
+    public void addToGrad(Tensor g) {
+        if (backwardFn != null) {
+            throw new IllegalStateException("addToGrad on the result of op '" + op + "': only leaf tensors hold gradients");
+        }
+        Graph.INSTANCE.accumulateGrad(this, g.storage(), false);
+    }
+
     /** Replaces the values in place (same shape; converted from any dtype and device); for parameter loading and optimizers. */
     public void assign(Tensor other) {
         if (!Arrays.equals(other.shape(), shape())) {

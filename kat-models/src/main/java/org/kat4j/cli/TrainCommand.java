@@ -76,6 +76,10 @@ final class TrainCommand implements Callable<Integer> {
     double cutmixAlpha;
     @Option(names = "--ema", defaultValue = "0", description = "Model EMA decay (0 = off, e.g. 0.998); evaluation uses the average. Default ${DEFAULT-VALUE}.")
     double ema;
+    @Option(names = "--replicas", defaultValue = "0", description = "Model replicas that train at once, each on its own core"
+            + " and its own part of every batch (0 = one per core, with at least 8 images each). Results depend on the"
+            + " count, not on timing. Default ${DEFAULT-VALUE}.")
+    int replicas;
     @Option(names = "--resume", description = "Continue from a last.safetensors of a run with the same settings.")
     Path resume;
     @Option(names = {"--quiet", "--no-progress"}, description = "No progress during an epoch, only the epoch lines.")
@@ -98,6 +102,7 @@ final class TrainCommand implements Callable<Integer> {
         range("--augment-pad", augmentPad, 0, 64);
         range("--mixup", mixupAlpha, 0, 100);
         range("--cutmix", cutmixAlpha, 0, 100);
+        range("--replicas", replicas, 0, 1024);
         if (ema != 0) {
             range("--ema", ema, Double.MIN_VALUE, 1 - 1e-12);
         }
@@ -108,12 +113,15 @@ final class TrainCommand implements Callable<Integer> {
         }
         VisionTransformer m = Models.create(model, Map.of("num_classes", 10, "drop_path_rate", dropPath), seed);
         DataOptions.checkFits(model, m.config(), splits.train());
-        System.out.printf(Locale.ROOT, "model %s: %,d parameters; data: %s, %d train / %d test; rational kernel: %s%n", model,
-                m.parameterCount(), splits.source(), splits.train().size(), splits.test().size(), RationalKernels.get().name());
+        int n = Trainer.replicasFor(m, batchSize, replicas);
+        System.out.printf(Locale.ROOT, "model %s: %,d parameters; data: %s, %d train / %d test; rational kernel: %s; %s%n", model,
+                m.parameterCount(), splits.source(), splits.train().size(), splits.test().size(), RationalKernels.get().name(),
+                n == 1 ? "1 replica" : n + " replicas of " + (batchSize / n) + (batchSize % n == 0 ? "" : "-" + (batchSize / n + 1))
+                        + " images, one thread each");
         TrainConfig cfg = new TrainConfig(model, epochs, batchSize, lr, minLr, wd, warmup, smoothing, clip, dropPath, augmentPad,
                 !noFlip, seed, out, 500, !noProgress, ema);
         long t0 = System.nanoTime();
-        List<Trainer.EpochResult> r = new Trainer(m, cfg, System.out).withMixup(mixupAlpha, cutmixAlpha)
+        List<Trainer.EpochResult> r = new Trainer(m, cfg, System.out).withMixup(mixupAlpha, cutmixAlpha).withReplicas(n)
                 .withProgress(forceBar ? Trainer.Progress.BAR : Trainer.Progress.AUTO).fit(splits.train(), splits.test(), resume);
         if (r.isEmpty()) {
             System.out.println("nothing to do: the checkpoint is already at epoch " + epochs);

@@ -10,9 +10,11 @@ import org.kat4j.data.Batcher;
 import org.kat4j.data.ImageDataset;
 import org.kat4j.io.Safetensors;
 import org.kat4j.models.VisionTransformer;
+import org.kat4j.nn.DataParallel;
 import org.kat4j.optim.AdamW;
 import org.kat4j.io.AtomicFiles;
 import org.kat4j.io.RunLock;
+import org.kat4j.backend.Device;
 import org.kat4j.tensor.Scope;
 import org.kat4j.tensor.Tensor;
 
@@ -21,6 +23,7 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -46,6 +49,7 @@ public final class Trainer {
     private double mixupAlpha;
     private double cutmixAlpha;
     private Progress progress = Progress.AUTO;
+    private int replicas;
 
     /** Progress shown during an epoch (the per-epoch summary line is always printed). */
     public enum Progress {
@@ -94,6 +98,35 @@ public final class Trainer {
         this.mixupAlpha = mixupAlpha;
         this.cutmixAlpha = cutmixAlpha;
         return this;
+    }
+
+    /**
+     * Trains with {@code n} replicas of the model, each on its own core and its own part of every
+     * batch ({@link DataParallel}); 0 (the default) means {@link #replicasFor} decides. Results
+     * depend on the count (each part's sums round on their own), not on thread timing.
+     */
+    public Trainer withReplicas(int n) {
+        if (n < 0) {
+            throw new IllegalArgumentException("replicas " + n + ", expected 0 (automatic) or more");
+        }
+        this.replicas = n;
+        return this;
+    }
+
+    /**
+     * The replicas a run uses: {@code requested} when positive; otherwise one per core with at
+     * least {@link DataParallel#MIN_PART} images each, for a model on the CPU, and 1 elsewhere.
+     */
+    public static int replicasFor(VisionTransformer model, int batchSize, int requested) {
+        if (requested > 0) {
+            return requested;
+        }
+        return Device.CPU.equals(model.device()) ? DataParallel.defaultReplicas(batchSize) : 1;
+    }
+
+    /** Replicas of {@code model} for {@code n} threads (weights shared, see {@link DataParallel}). */
+    public static DataParallel<VisionTransformer> replicate(VisionTransformer model, int n) {
+        return new DataParallel<>(model, n, () -> new VisionTransformer(model.config(), 0));
     }
 
     public Trainer(VisionTransformer model, TrainConfig cfg, PrintStream log) {
@@ -153,12 +186,16 @@ public final class Trainer {
         int step = (firstEpoch - 1) * perEpoch;
         // one run per directory; metrics.csv is replaced whole after each epoch (the rows up to the
         // resumed epoch, then the new ones), so an old run's rows survive any failure of this one
-        try (RunLock lock = RunLock.acquire(cfg.out())) {
+        try (RunLock lock = RunLock.acquire(cfg.out());
+             DataParallel<VisionTransformer> dp = replicate(model, replicasFor(model, cfg.batchSize(), replicas))) {
             AtomicFiles.removeStale(cfg.out());
             for (int epoch = firstEpoch; epoch <= Math.min(cfg.epochs(), stopAfter); epoch++) {
                 model.train(true);
                 batches.reseed(cfg.seed() * 1_000_003L + epoch);
-                model.reseed(cfg.seed() * 998_244_353L + epoch);
+                for (int r = 0; r < dp.size(); r++) {
+                    // replica 0 (the model) keeps the stream a single-replica run has
+                    dp.replica(r).reseed(cfg.seed() * 998_244_353L + epoch + r * 0x9E3779B97F4A7C15L);
+                }
                 batches.startEpoch();
                 mixRng.setSeed(cfg.seed() * 31L + epoch);
                 long t0 = System.nanoTime();
@@ -175,18 +212,31 @@ public final class Trainer {
                         lr = schedule.at(step++);
                         opt.lr(lr);
                         try (Scope s = Scope.open()) {
-                            Tensor logits;
-                            Tensor loss;
-                            if (mixup != null) {
-                                var mixed = mixup.apply(b);
-                                logits = model.forward(mixed.images());
-                                loss = Losses.crossEntropySoft(logits, mixed.targets());
-                            } else {
-                                logits = model.forward(b.images());
-                                loss = Losses.crossEntropy(logits, b.labels(), cfg.labelSmoothing());
-                            }
+                            var mixed = mixup != null ? mixup.apply(b) : null;
+                            Tensor images = mixed != null ? mixed.images() : b.images();
+                            int[] labels = b.labels();
+                            int rows = labels.length;
                             opt.zeroGrad();
-                            loss.backward();
+                            // each part's mean loss weighted by its share of the batch: the gradients
+                            // summed over the parts are those of the whole batch's mean
+                            double l = 0;
+                            for (double[] part : dp.run(rows, (replica, start, length) -> {
+                                boolean whole = length == rows;
+                                Tensor x = whole ? images : images.narrow(0, start, length);
+                                int[] y = whole ? labels : Arrays.copyOfRange(labels, (int) start, (int) (start + length));
+                                Tensor logits = replica.forward(x);
+                                Tensor loss = mixed != null
+                                        ? Losses.crossEntropySoft(logits, whole ? mixed.targets() : mixed.targets().narrow(0, start, length))
+                                        : Losses.crossEntropy(logits, y, cfg.labelSmoothing());
+                                if (!whole) {
+                                    loss = loss.mul((double) length / rows);
+                                }
+                                loss.backward();
+                                return new double[]{loss.item(), countCorrect(logits, y)};
+                            })) {
+                                l += part[0];
+                                correct += (long) part[1];
+                            }
                             if (cfg.clipGrad() > 0) {
                                 clipGradNorm(model.parameters(), cfg.clipGrad());
                             }
@@ -194,14 +244,12 @@ public final class Trainer {
                             if (ema != null) {
                                 ema.update(model);
                             }
-                            double l = loss.item();
                             if (!Double.isFinite(l)) {
                                 throw new IllegalStateException("loss became " + l + " at epoch " + epoch + " step " + step
                                         + ": lower --lr or raise --warmup");
                             }
-                            lossSum += l * b.labels().length;
-                            correct += countCorrect(logits, b.labels());
-                            seen += b.labels().length;
+                            lossSum += l * rows;
+                            seen += rows;
                         }
                         stepInEpoch++;
                         long now = System.nanoTime();
@@ -222,7 +270,7 @@ public final class Trainer {
                 if (ema != null) {
                     ema.swapIn(model);
                 }
-                double[] eval = evaluate(model, test, cfg.evalBatchSize());
+                double[] eval = evaluate(dp, test, cfg.evalBatchSize());
                 EpochResult r = new EpochResult(epoch, lossSum / seen, (double) correct / seen, eval[0], eval[1], lr,
                         seen / secs, secs);
                 results.add(r);
@@ -306,8 +354,19 @@ public final class Trainer {
         return c;
     }
 
-    /** Mean loss (no smoothing) and accuracy on a data set, in evaluation mode without a graph. */
+    /**
+     * Mean loss (no smoothing) and accuracy on a data set, in evaluation mode without a graph, with
+     * {@link #replicasFor} replicas.
+     */
     public static double[] evaluate(VisionTransformer model, ImageDataset data, int batchSize) {
+        try (DataParallel<VisionTransformer> dp = replicate(model, replicasFor(model, batchSize, 0))) {
+            return evaluate(dp, data, batchSize);
+        }
+    }
+
+    /** As {@link #evaluate(VisionTransformer, ImageDataset, int)}, each batch split over {@code dp}'s replicas. */
+    public static double[] evaluate(DataParallel<VisionTransformer> dp, ImageDataset data, int batchSize) {
+        VisionTransformer model = dp.replica(0);
         model.train(false);
         Batcher b = new Batcher(data, batchSize, false, 0, false, new Random(0));
         double loss = 0;
@@ -316,11 +375,19 @@ public final class Trainer {
         try (var ng = Autograd.noGrad()) {
             while (b.hasNext()) {
                 Batcher.Batch batch = b.next();
+                int[] labels = batch.labels();
                 try (Scope s = Scope.open()) {
-                    Tensor logits = model.forward(batch.images());
-                    loss += Losses.crossEntropy(logits, batch.labels(), 0).item() * batch.labels().length;
-                    correct += countCorrect(logits, batch.labels());
-                    seen += batch.labels().length;
+                    for (double[] part : dp.run(labels.length, (replica, start, length) -> {
+                        boolean whole = length == labels.length;
+                        Tensor x = whole ? batch.images() : batch.images().narrow(0, start, length);
+                        int[] y = whole ? labels : Arrays.copyOfRange(labels, (int) start, (int) (start + length));
+                        Tensor logits = replica.forward(x);
+                        return new double[]{Losses.crossEntropy(logits, y, 0).item() * length, countCorrect(logits, y)};
+                    })) {
+                        loss += part[0];
+                        correct += (long) part[1];
+                    }
+                    seen += labels.length;
                 }
             }
         }

@@ -276,6 +276,18 @@ public final class CpuBackend implements Backend {
         }
     }
 
+    // ------------------------------------------------------------------ threads
+
+    @Override
+    public AutoCloseable ownThreads() {
+        return Parallel.nativeSingleThreaded();
+    }
+
+    @Override
+    public <T> T onCallingThread(Supplier<T> body) {
+        return Parallel.onCallingThread(body);
+    }
+
     // ------------------------------------------------------------------ element-wise
 
     @Override

@@ -1,8 +1,13 @@
 package org.kat4j.backend.cpu;
 
+import org.bytedeco.openblas.global.openblas_nolapack;
+import org.nd4j.linalg.factory.Environment;
+import org.nd4j.linalg.factory.Nd4j;
+
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntConsumer;
+import java.util.function.Supplier;
 import java.util.stream.IntStream;
 
 /**
@@ -17,12 +22,71 @@ import java.util.stream.IntStream;
  * so per-item partial results combined in item order are the same on every run.
  */
 public final class Parallel {
+    /** Per thread: true while {@link #onCallingThread} runs, so that forEach does every item itself. */
+    private static final ThreadLocal<boolean[]> ALONE = ThreadLocal.withInitial(() -> new boolean[1]);
+    private static int nativeHolders;
+    private static int savedBlasThreads;
+    private static int savedNd4jThreads;
+    private static int savedNd4jMasterThreads;
+
     private Parallel() {
+    }
+
+    /**
+     * Runs {@code body} with every {@link #forEach} it reaches on this thread done by this thread
+     * alone: for threads that each have a core to themselves, where handing items to the pool
+     * would only make the threads queue for the same cores.
+     */
+    public static <T> T onCallingThread(Supplier<T> body) {
+        boolean[] alone = ALONE.get();
+        boolean before = alone[0];
+        alone[0] = true;
+        try {
+            return body.get();
+        } finally {
+            alone[0] = before;
+        }
+    }
+
+    /**
+     * Sets OpenBLAS and ND4J to one thread each until the returned handle closes (process-wide;
+     * the last of overlapping handles to close restores the counts that were set before). With
+     * several threads each calling GEMMs at once, OpenBLAS's own threads would serialise them and
+     * spin between calls: two replicas of the micro KAT took 65-75 ms a step that way against
+     * 31-38 ms single-threaded (2 cores of a Zen 3, 2026-12-02).
+     */
+    static AutoCloseable nativeSingleThreaded() {
+        synchronized (Parallel.class) {
+            if (nativeHolders++ == 0) {
+                Environment env = Nd4j.getEnvironment();
+                savedBlasThreads = openblas_nolapack.blas_get_num_threads();
+                savedNd4jThreads = env.maxThreads();
+                savedNd4jMasterThreads = env.maxMasterThreads();
+                openblas_nolapack.blas_set_num_threads(1);
+                env.setMaxThreads(1);
+                env.setMaxMasterThreads(1);
+            }
+        }
+        boolean[] closed = new boolean[1];
+        return () -> {
+            synchronized (Parallel.class) {
+                if (closed[0]) {
+                    return;
+                }
+                closed[0] = true;
+                if (--nativeHolders == 0) {
+                    Environment env = Nd4j.getEnvironment();
+                    openblas_nolapack.blas_set_num_threads(savedBlasThreads);
+                    env.setMaxThreads(savedNd4jThreads);
+                    env.setMaxMasterThreads(savedNd4jMasterThreads);
+                }
+            }
+        };
     }
 
     /** Calls {@code body} once for each item 0 .. count - 1, in parallel; returns when all are done. */
     public static void forEach(int count, IntConsumer body) {
-        int threads = Math.min(count, ForkJoinPool.getCommonPoolParallelism() + 1);
+        int threads = ALONE.get()[0] ? 1 : Math.min(count, ForkJoinPool.getCommonPoolParallelism() + 1);
         if (threads <= 1) {
             for (int i = 0; i < count; i++) {
                 body.accept(i);
