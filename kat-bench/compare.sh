@@ -16,7 +16,7 @@ jar="$root/kat-bench/target/benchmarks.jar"
 [ -f "$jar" ] || (cd "$root" && mvn -q -B -pl kat-bench -am package -DskipTests)
 tmp=$(mktemp -d)
 echo "kat4j (JMH) ..." >&2
-java -jar "$jar" "RationalBench.(forward|backward)$|BlockBench|ModelStepBench" -p shape=32x197x768,32x197x192 \
+java -jar "$jar" "RationalBench.(forward|backward)$|BlockBench|ModelStepBench" -p shape=32x197x768,32x197x192 -p replicas=0,1 \
     -wi 3 -i 5 -w 1 -r 1 -rf json -rff "$tmp/jmh.json" > "$tmp/jmh.log"
 echo "PyTorch ..." >&2
 if ! /usr/bin/python3 "$root/kat-bench/peer/torch_bench.py" "$threads" > "$tmp/torch.json" 2> "$tmp/torch.err"; then
@@ -59,7 +59,9 @@ for dim in (192, 384):
 for model in ("vit_tiny_patch16_224:16", "kat_tiny_patch16_224:16", "vit_micro_patch4_28:64", "kat_micro_patch4_28:64"):  # the peers time these
     name, batch = model.split(":")
     kind, rest = name.split("_", 1)
-    rows.append((f"train step {name}, batch {batch}", f"train_{kind}_{rest}:{batch}", k("ModelStepBench", "trainStep", model=model)))
+    # the Trainer's default (a replica per core on its part of the batch), then one model on all cores
+    rows.append((f"train step {name}, batch {batch}", f"train_{kind}_{rest}:{batch}", k("ModelStepBench", "trainStep", model=model, replicas=0)))
+    rows.append((f"train step {name}, batch {batch}, 1 replica", f"train_{kind}_{rest}:{batch}", k("ModelStepBench", "trainStep", model=model, replicas=1)))
 def fmt(v):
     return "-" if v is None else f"{v:.2f}"
 def ratio(peer, ours):

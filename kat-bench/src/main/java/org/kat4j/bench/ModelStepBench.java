@@ -1,9 +1,8 @@
 package org.kat4j.bench;
 
-import org.kat4j.autograd.Losses;
-import org.kat4j.autograd.Ops;
 import org.kat4j.models.Models;
 import org.kat4j.models.VisionTransformer;
+import org.kat4j.nn.DataParallel;
 import org.kat4j.optim.AdamW;
 import org.kat4j.tensor.DType;
 import org.kat4j.tensor.Scope;
@@ -19,6 +18,7 @@ import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 import java.util.Map;
@@ -27,8 +27,10 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * One training step (forward, cross-entropy, backward, AdamW) of a whole registered model, the
- * way {@link Trainer} runs it. Parameter {@code model} is "name:batch"; the report turns ms/step
- * into images/s and gives the KAT / ViT ratio of the same size.
+ * way {@link Trainer} runs it ({@link Trainer#forwardBackward}, no gradient clipping). Parameter
+ * {@code model} is "name:batch"; {@code replicas} is the Trainer's replica count (0: its default,
+ * one per core with at least 8 images each; 1: one model whose ops use all cores). The report
+ * turns ms/step into images/s and gives the KAT / ViT ratio of the same size.
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
@@ -41,7 +43,11 @@ public class ModelStepBench {
             "kat_micro_patch7_28:64"})
     public String model;
 
+    @Param({"0"})
+    public int replicas;
+
     VisionTransformer net;
+    DataParallel<VisionTransformer> dp;
     AdamW opt;
     Tensor images;
     int[] labels;
@@ -60,16 +66,21 @@ public class ModelStepBench {
         for (int i = 0; i < batch; i++) {
             labels[i] = r.nextInt(c.numClasses());
         }
+        dp = Trainer.replicate(net, Trainer.replicasFor(net, batch, replicas));
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        dp.close();
     }
 
     @Benchmark
     public double trainStep() {
         try (Scope s = Scope.open()) {
-            Tensor loss = Losses.crossEntropy(net.forward(images), labels, 0.0);
             opt.zeroGrad();
-            loss.backward();
+            double loss = Trainer.forwardBackward(dp, images, labels, null, 0.0)[0];
             opt.step();
-            return loss.item();
+            return loss;
         }
     }
 }

@@ -213,30 +213,12 @@ public final class Trainer {
                         opt.lr(lr);
                         try (Scope s = Scope.open()) {
                             var mixed = mixup != null ? mixup.apply(b) : null;
-                            Tensor images = mixed != null ? mixed.images() : b.images();
-                            int[] labels = b.labels();
-                            int rows = labels.length;
+                            int rows = b.labels().length;
                             opt.zeroGrad();
-                            // each part's mean loss weighted by its share of the batch: the gradients
-                            // summed over the parts are those of the whole batch's mean
-                            double l = 0;
-                            for (double[] part : dp.run(rows, (replica, start, length) -> {
-                                boolean whole = length == rows;
-                                Tensor x = whole ? images : images.narrow(0, start, length);
-                                int[] y = whole ? labels : Arrays.copyOfRange(labels, (int) start, (int) (start + length));
-                                Tensor logits = replica.forward(x);
-                                Tensor loss = mixed != null
-                                        ? Losses.crossEntropySoft(logits, whole ? mixed.targets() : mixed.targets().narrow(0, start, length))
-                                        : Losses.crossEntropy(logits, y, cfg.labelSmoothing());
-                                if (!whole) {
-                                    loss = loss.mul((double) length / rows);
-                                }
-                                loss.backward();
-                                return new double[]{loss.item(), countCorrect(logits, y)};
-                            })) {
-                                l += part[0];
-                                correct += (long) part[1];
-                            }
+                            double[] r = forwardBackward(dp, mixed != null ? mixed.images() : b.images(), b.labels(),
+                                    mixed != null ? mixed.targets() : null, cfg.labelSmoothing());
+                            double l = r[0];
+                            correct += (long) r[1];
                             if (cfg.clipGrad() > 0) {
                                 clipGradNorm(model.parameters(), cfg.clipGrad());
                             }
@@ -312,6 +294,46 @@ public final class Trainer {
                         new me.tongfei.progressbar.ConsoleProgressBarConsumer(System.err, 110)).build();
     }
 
+    /**
+     * The forward and backward half of a training step, each replica on its part of the batch:
+     * adds the gradients of the batch's mean cross-entropy (against {@code targets} [B, classes]
+     * when given, as after Mixup, else against {@code labels} with {@code smoothing}) into the
+     * model's parameters, and returns {mean loss, predictions equal to {@code labels}}. Each part's
+     * mean loss is weighted by its share of the batch, so the summed gradients are the whole
+     * batch's. The caller clears the gradients before and steps the optimizer after.
+     */
+    public static double[] forwardBackward(DataParallel<VisionTransformer> dp, Tensor images, int[] labels, Tensor targets,
+                                           double smoothing) {
+        int rows = labels.length;
+        double loss = 0;
+        long correct = 0;
+        for (double[] part : dp.run(rows, (replica, start, length) -> {
+            int[] y = rows(labels, start, length);
+            Tensor logits = replica.forward(rows(images, start, length));
+            Tensor l = targets != null
+                    ? Losses.crossEntropySoft(logits, rows(targets, start, length))
+                    : Losses.crossEntropy(logits, y, smoothing);
+            if (length != rows) {
+                l = l.mul((double) length / rows);
+            }
+            l.backward();
+            return new double[]{l.item(), countCorrect(logits, y)};
+        })) {
+            loss += part[0];
+            correct += (long) part[1];
+        }
+        return new double[]{loss, correct};
+    }
+
+    /** Rows [start, start + length) of t along dim 0 (t itself when that is all of it). */
+    private static Tensor rows(Tensor t, long start, long length) {
+        return start == 0 && length == t.size(0) ? t : t.narrow(0, start, length);
+    }
+
+    private static int[] rows(int[] a, long start, long length) {
+        return start == 0 && length == a.length ? a : Arrays.copyOfRange(a, (int) start, (int) (start + length));
+    }
+
     /** Scales all gradients so their global L2 norm is at most {@code max}; returns the norm before. */
     public static double clipGradNorm(List<Tensor> params, double max) {
         double sq = 0;
@@ -378,10 +400,8 @@ public final class Trainer {
                 int[] labels = batch.labels();
                 try (Scope s = Scope.open()) {
                     for (double[] part : dp.run(labels.length, (replica, start, length) -> {
-                        boolean whole = length == labels.length;
-                        Tensor x = whole ? batch.images() : batch.images().narrow(0, start, length);
-                        int[] y = whole ? labels : Arrays.copyOfRange(labels, (int) start, (int) (start + length));
-                        Tensor logits = replica.forward(x);
+                        int[] y = rows(labels, start, length);
+                        Tensor logits = replica.forward(rows(batch.images(), start, length));
                         return new double[]{Losses.crossEntropy(logits, y, 0).item() * length, countCorrect(logits, y)};
                     })) {
                         loss += part[0];
