@@ -13,7 +13,8 @@ final class InfoCommand implements Callable<Integer> {
     public Integer call() {
         System.out.println("kat4j      0.1.0-SNAPSHOT");
         System.out.println("java       " + System.getProperty("java.version") + " (" + System.getProperty("java.vm.name") + ")");
-        System.out.println("cpu        " + Runtime.getRuntime().availableProcessors() + " threads");
+        System.out.println("cpu        " + Runtime.getRuntime().availableProcessors() + " threads; kat train at batch 64: "
+                + org.kat4j.nn.DataParallel.defaultReplicas(64) + " replica(s), one thread each (--replicas)");
         System.out.println("devices    " + Backends.devices() + " (best: " + Backends.best().device() + ")");
         for (String line : Backends.report()) {
             System.out.println("           " + line);
