@@ -16,7 +16,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The vector-API backward against the float64 reference ({@link Rational}) and the plain-Java
- * kernel: group widths that are whole vectors, that are not (a partial first vector), and that are
+ * kernel, and its forward against the plain kernel's bits: group widths that are whole vectors, that are not (a partial first vector), and that are
  * narrower than a vector (handed to the plain kernel); NaN and +-0 inputs; several chunks; float
  * buffers and native-order byte buffers giving the same bits; wrong byte order or size refused.
  */
@@ -63,6 +63,14 @@ class VectorRationalKernelTest {
         VectorRationalKernel.INSTANCE.backward(xb, gb, null, n, d, groups, num, den, ga3, gd3);
         assertArrayEquals(ga, ga3, path + " da without dx");
         assertArrayEquals(gd, gd3, path + " db without dx");
+        // the forward on bytes in place: the plain kernel's bits, whole, partial and narrow groups alike
+        float[] y = new float[n];
+        CpuRationalKernel.INSTANCE.forward(FloatBuffer.wrap(x), FloatBuffer.wrap(y), n, d, groups, num, den);
+        ByteBuffer yb = direct(new float[n]);
+        VectorRationalKernel.INSTANCE.forward(xb, yb, n, d, groups, num, den);
+        float[] y2 = new float[n];
+        yb.asFloatBuffer().get(y2);
+        assertArrayEquals(y, y2, path + " forward");
         // float64 reference on the same float32 inputs
         double[] xd = new double[n];
         double[] gdd = new double[n];
@@ -171,6 +179,11 @@ class VectorRationalKernelTest {
         for (int k = 0; k < 4; k++) {
             assertTrue(Double.isFinite(gd[k]), "group 0 untouched by group 1's NaN");
             assertTrue(Double.isNaN(gd[4 + k]), "group 1 gets NaN");
+        }
+        ByteBuffer yb = direct(new float[x.length]);
+        VectorRationalKernel.INSTANCE.forward(direct(x), yb, x.length, d, groups, num, den);
+        for (int i = 0; i < x.length; i++) {
+            assertEquals(i == d + 30, Float.isNaN(yb.getFloat(4 * i)), "forward NaN only where x is NaN, at " + i);
         }
         // and the vector kernel agrees with the plain one where finite
         float[] gx2 = new float[x.length];

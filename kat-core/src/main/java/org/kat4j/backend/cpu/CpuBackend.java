@@ -964,7 +964,7 @@ public final class CpuBackend implements Backend {
         int d = Math.toIntExact(xv.size(-1));
         if (xv.dataType() == DataType.FLOAT) {
             INDArray y = Nd4j.createUninitialized(DataType.FLOAT, xv.shape());
-            RationalKernels.get().forward(CpuStorage.floats(xv), CpuStorage.floats(y), n, d, groups,
+            RationalKernels.get().forward(CpuStorage.bytes(xv), CpuStorage.bytes(y), n, d, groups,
                     toFloats(numerator), toFloats(denominator));
             return wrap(y);
         }
