@@ -29,10 +29,12 @@ import java.util.function.Supplier;
  *
  * <pre>{@code
  * try (var dp = new DataParallel<>(model, 2, () -> new VisionTransformer(model.config(), 0))) {
+ *     long batch = images.size(0);
  *     opt.zeroGrad();
- *     List<Double> losses = dp.run(images.size(0), (replica, start, length) -> {
+ *     List<Double> losses = dp.run(batch, (replica, start, length) -> {
  *         Tensor logits = replica.forward(images.narrow(0, start, length));
- *         Tensor loss = Losses.crossEntropy(logits, labelsOf(start, length), 0.1).mul((double) length / batch);
+ *         int[] y = Arrays.copyOfRange(labels, (int) start, (int) (start + length));
+ *         Tensor loss = Losses.crossEntropy(logits, y, 0.1).mul((double) length / batch);
  *         loss.backward();
  *         return loss.item();
  *     });
