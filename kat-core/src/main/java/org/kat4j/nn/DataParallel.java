@@ -244,9 +244,10 @@ public final class DataParallel<M extends Module> implements AutoCloseable {
         for (int r = 1; r < parts; r++) {
             List<Tensor> source = params.get(r);
             for (int i = 0; i < target.size(); i++) {
-                Tensor g = source.get(i).grad();
-                if (g != null) {
-                    target.get(i).addToGrad(g);
+                // a buffer kept from an earlier run and not written in this one holds nothing to add
+                Tensor p = source.get(i);
+                if (p.hasFreshGrad()) {
+                    target.get(i).addToGrad(p.grad());
                 }
             }
         }

@@ -353,14 +353,21 @@ public final class Tensor {
 
     /**
      * Adds {@code g} (this tensor's shape and device) into this leaf's gradient, creating it when
-     * there is none, as backward does for each contribution: for gradients computed elsewhere, such
-     * as a replica's.
+     * there is none, as backward does for each contribution, and like backward only when this
+     * tensor requires grad: for gradients computed elsewhere, such as a replica's.
      */
     public void addToGrad(Tensor g) {
         if (backwardFn != null) {
             throw new IllegalStateException("addToGrad on the result of op '" + op + "': only leaf tensors hold gradients");
         }
-        Graph.INSTANCE.accumulateGrad(this, g.storage(), false);
+        if (requiresGrad) {
+            Graph.INSTANCE.accumulateGrad(this, g.storage(), false);
+        }
+    }
+
+    /** Whether a gradient was written since the last {@link #zeroGrad()} or {@link #clearGrad()}. */
+    public boolean hasFreshGrad() {
+        return grad != null && !gradZero;
     }
 
     /** Replaces the values in place (same shape; converted from any dtype and device); for parameter loading and optimizers. */

@@ -99,8 +99,12 @@ class DataParallelTest {
                 float[] theirs = dp.run(8, (r, start, length) -> r.forward(x.narrow(0, start, length)).toFloatArray()).get(1);
                 assertArrayEquals(mine, theirs, "replica 1 computes with the model's weights");
             }
+            // trained first, so that the replica keeps a gradient buffer for it, then frozen
+            assertEquals(2, dp.run(8, (r, start, length) -> partLoss(r, x, start, length)).size());
             Tensor frozen = model.namedParameters().get("fc1.bias");
             frozen.requiresGrad(false);
+            frozen.clearGrad();
+            model.zeroGrad();
             assertEquals(2, dp.run(8, (r, start, length) -> partLoss(r, x, start, length)).size());
             assertNull(frozen.grad(), "a parameter that does not require grad gets none from the replicas");
             assertTrue(model.namedParameters().get("fc1.weight").grad() != null);

@@ -52,7 +52,7 @@ public final class Parallel {
      * Sets OpenBLAS and ND4J to one thread each until the returned handle closes (process-wide;
      * the last of overlapping handles to close restores the counts that were set before). With
      * several threads each calling GEMMs at once, OpenBLAS's own threads would serialise them and
-     * spin between calls: two replicas of the micro KAT took 65-75 ms a step that way against
+     * spin between calls: two replicas of the micro KAT took 63-80 ms a step that way against
      * 31-38 ms single-threaded (2 cores of a Zen 3, 2026-12-02).
      */
     static AutoCloseable nativeSingleThreaded() {
