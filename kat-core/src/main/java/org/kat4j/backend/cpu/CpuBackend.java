@@ -838,7 +838,7 @@ public final class CpuBackend implements Backend {
             // the composed form (GeluKernel's plain-Java loops measured slower than it: 43 ms vs
             // 29 ms forward+backward at 6304x768)
             INDArray y = Nd4j.createUninitialized(DataType.FLOAT, xv.shape());
-            GeluKernel.forward(CpuStorage.floats(xv), CpuStorage.floats(y), Math.toIntExact(xv.length()));
+            GeluKernel.forward(CpuStorage.bytes(xv), CpuStorage.bytes(y), Math.toIntExact(xv.length()));
             return wrap(y);
         }
         return wrap(xv.mul(geluCdf(xv)));
@@ -860,7 +860,7 @@ public final class CpuBackend implements Backend {
         INDArray g = nd(gs);
         if (fusable(xv)) {
             INDArray gx = Nd4j.createUninitialized(DataType.FLOAT, xv.shape());
-            GeluKernel.backward(CpuStorage.floats(xv), CpuStorage.floats(denseFloat(g)), CpuStorage.floats(gx),
+            GeluKernel.backward(CpuStorage.bytes(xv), CpuStorage.bytes(denseFloat(g)), CpuStorage.bytes(gx),
                     Math.toIntExact(xv.length()));
             return wrap(gx);
         }

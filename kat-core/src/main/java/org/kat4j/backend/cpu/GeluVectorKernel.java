@@ -3,6 +3,9 @@ package org.kat4j.backend.cpu;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
 import static org.kat4j.backend.cpu.GeluKernel.ERF_CLAMP;
 import static org.kat4j.backend.cpu.GeluKernel.ERF_P;
 import static org.kat4j.backend.cpu.GeluKernel.ERF_Q;
@@ -12,6 +15,7 @@ import static org.kat4j.backend.cpu.GeluKernel.INV_SQRT_2PI;
 /** {@link GeluKernel}'s loops on the JDK vector API (loaded only when {@link Simd#available()}). */
 final class GeluVectorKernel {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
 
     private GeluVectorKernel() {
     }
@@ -33,30 +37,25 @@ final class GeluVectorKernel {
         return u.mul(p).div(q).add(1.0f).mul(0.5f);
     }
 
-    static void forward(float[] x, int n) {
-        int i = 0;
-        for (int bound = S.loopBound(n); i < bound; i += S.length()) {
-            FloatVector v = FloatVector.fromArray(S, x, i);
-            v.mul(phi(v)).intoArray(x, i);
+    /** y = GELU(x) over elements [from, to) of native-order float32 bytes. */
+    static void forward(ByteBuffer x, ByteBuffer y, int from, int to) {
+        int i = from;
+        for (int bound = from + S.loopBound(to - from); i < bound; i += S.length()) {
+            FloatVector v = FloatVector.fromByteBuffer(S, x, 4 * i, NATIVE);
+            v.mul(phi(v)).intoByteBuffer(y, 4 * i, NATIVE);
         }
-        for (; i < n; i++) {
-            float v = x[i];
-            x[i] = 0.5f * v * (1.0f + GeluKernel.erf(v * INV_SQRT2));
-        }
+        GeluKernel.forwardScalar(x, y, i, to);
     }
 
-    static void backward(float[] x, float[] g, int n) {
-        int i = 0;
-        for (int bound = S.loopBound(n); i < bound; i += S.length()) {
-            FloatVector v = FloatVector.fromArray(S, x, i);
+    /** gx = g GELU'(x) over elements [from, to); gx may be g. */
+    static void backward(ByteBuffer x, ByteBuffer g, ByteBuffer gx, int from, int to) {
+        int i = from;
+        for (int bound = from + S.loopBound(to - from); i < bound; i += S.length()) {
+            FloatVector v = FloatVector.fromByteBuffer(S, x, 4 * i, NATIVE);
             FloatVector pdf = SoftmaxKernel.exp(v.mul(v).mul(-0.5f)).mul(INV_SQRT_2PI);
             FloatVector d = v.fma(pdf, phi(v));
-            FloatVector.fromArray(S, g, i).mul(d).intoArray(g, i);
+            FloatVector.fromByteBuffer(S, g, 4 * i, NATIVE).mul(d).intoByteBuffer(gx, 4 * i, NATIVE);
         }
-        for (; i < n; i++) {
-            float v = x[i];
-            float cdf = 0.5f * (1.0f + GeluKernel.erf(v * INV_SQRT2));
-            g[i] *= cdf + v * INV_SQRT_2PI * SoftmaxKernel.exp(-0.5f * v * v);
-        }
+        GeluKernel.backwardScalar(x, g, gx, i, to);
     }
 }

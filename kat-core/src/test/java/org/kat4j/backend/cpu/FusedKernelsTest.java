@@ -3,6 +3,8 @@ package org.kat4j.backend.cpu;
 import org.junit.jupiter.api.Test;
 import org.kat4j.tensor.Tensor;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.util.Random;
 
@@ -55,34 +57,49 @@ class FusedKernelsTest {
         return x;
     }
 
-    /** Both loops (vector when available, and plain Java) against float64, with an odd length. */
+    static ByteBuffer bytes(float[] v) {
+        ByteBuffer b = ByteBuffer.allocate(4 * v.length).order(ByteOrder.nativeOrder());
+        b.asFloatBuffer().put(v);
+        return b;
+    }
+
+    /**
+     * Both loops (vector when available, and plain Java) against float64, with an odd length, on
+     * heap and on direct (native) buffers, the output written over the input as well.
+     */
     @Test
     void geluForwardAndBackwardMatchFloat64() {
         int n = 3 * GeluKernel.CHUNK + 37;
         float[] x = inputs(n, 1);
         float[] g = inputs(n, 2);
         g[4] = 1f;
-        FloatBuffer y = FloatBuffer.allocate(n);
-        FloatBuffer gx = FloatBuffer.allocate(n);
-        GeluKernel.forward(FloatBuffer.wrap(x), y, n);
-        GeluKernel.backward(FloatBuffer.wrap(x), FloatBuffer.wrap(g), gx, n);
-        float[] ys = x.clone();
-        GeluKernel.forwardScalar(ys, n);
-        float[] gs = g.clone();
-        GeluKernel.backwardScalar(x, gs, n);
+        ByteBuffer y = bytes(new float[n]);
+        ByteBuffer gx = bytes(new float[n]);
+        GeluKernel.forward(bytes(x), y, n);
+        GeluKernel.backward(bytes(x), bytes(g), gx, n);
+        ByteBuffer ys = bytes(new float[n]);
+        GeluKernel.forwardScalar(bytes(x), ys, 0, n);
+        ByteBuffer gs = bytes(g);
+        GeluKernel.backwardScalar(bytes(x), gs, gs, 0, n);
+        ByteBuffer direct = ByteBuffer.allocateDirect(4 * n).order(ByteOrder.nativeOrder());
+        direct.asFloatBuffer().put(x);
+        GeluKernel.forward(direct, direct, n);
         for (int i = 0; i < n; i++) {
+            float yi = y.getFloat(4 * i);
+            float gi = gx.getFloat(4 * i);
             if (Float.isNaN(x[i])) {
-                assertTrue(Float.isNaN(y.get(i)) && Float.isNaN(gx.get(i)) && Float.isNaN(ys[i]), "NaN in, NaN out");
+                assertTrue(Float.isNaN(yi) && Float.isNaN(gi) && Float.isNaN(ys.getFloat(4 * i)), "NaN in, NaN out");
                 continue;
             }
+            assertEquals(Float.floatToRawIntBits(yi), Float.floatToRawIntBits(direct.getFloat(4 * i)), "in place at " + i);
             double yr = geluRef(x[i]);
             double gr = g[i] * geluGradRef(x[i]);
             double tolY = 1e-6 * Math.max(1, Math.abs(yr));
             double tolG = 1e-6 * Math.max(1, Math.abs(gr));
-            assertEquals(yr, y.get(i), tolY, "forward at x=" + x[i]);
-            assertEquals(yr, ys[i], tolY, "scalar forward at x=" + x[i]);
-            assertEquals(gr, gx.get(i), tolG, "backward at x=" + x[i]);
-            assertEquals(gr, gs[i], tolG, "scalar backward at x=" + x[i]);
+            assertEquals(yr, yi, tolY, "forward at x=" + x[i]);
+            assertEquals(yr, ys.getFloat(4 * i), tolY, "scalar forward at x=" + x[i]);
+            assertEquals(gr, gi, tolG, "backward at x=" + x[i]);
+            assertEquals(gr, gs.getFloat(4 * i), tolG, "scalar backward at x=" + x[i]);
         }
     }
 
@@ -130,9 +147,12 @@ class FusedKernelsTest {
             xs[i] = -6f + 12f * i / xs.length;
         }
         for (int round = 0; round < 3000; round++) {
+            float[] ones = new float[xs.length];
+            java.util.Arrays.fill(ones, 1f);
+            ByteBuffer gb = bytes(ones);
+            GeluVectorKernel.backward(bytes(xs), gb, gb, 0, xs.length);
             float[] g = new float[xs.length];
-            java.util.Arrays.fill(g, 1f);
-            GeluVectorKernel.backward(xs.clone(), g, xs.length);
+            gb.asFloatBuffer().get(g);
             if (gx0 == null) {
                 gx0 = g;
             } else if (round % 500 == 0 || round == 2999) {
