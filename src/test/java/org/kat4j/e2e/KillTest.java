@@ -33,7 +33,7 @@ class KillTest {
     public static void main(String[] args) throws IOException {
         Path dir = Path.of(args[0]);
         FashionMnist.Splits s = FashionMnist.load(null, true);
-        ImageDataset train = TrainEndToEndTest.head(s.train(), 384);
+        ImageDataset train = TrainEndToEndTest.head(s.train(), 1024);
         ImageDataset test = TrainEndToEndTest.head(s.test(), 100);
         TrainConfig cfg = new TrainConfig("kat_micro_patch7_28", EPOCHS, 32, 3e-3, 1e-5, 0.05, 2, 0, 1.0, 0, 0, true, 1, dir, 100,
                 false, 0);
@@ -77,15 +77,17 @@ class KillTest {
         List<Integer> killedAfter = new java.util.ArrayList<>();
         for (int kill = 0; kill < 4; kill++) {
             Process p = start(dir);
-            // wait until this process has finished an epoch (or, the first time, started), then a
-            // random moment more: inside an epoch, in evaluation or while checkpoints are written
+            // wait until this process has started (the first time: printed anything; later: finished
+            // an epoch), then a random moment more: before the first epoch, inside an epoch, in
+            // evaluation or while checkpoints are written. Waiting for output rather than a fixed
+            // time keeps the kills inside the run on fast machines too.
             Path log = tmp.resolve("run.log");
             long deadline = System.nanoTime() + 60_000_000_000L;
-            while (p.isAlive() && System.nanoTime() < deadline && kill > 0
-                    && (!Files.exists(log) || !Files.readString(log).contains("train loss"))) {
-                Thread.sleep(20);
+            while (p.isAlive() && System.nanoTime() < deadline && (!Files.exists(log)
+                    || (kill == 0 ? Files.size(log) == 0 : !Files.readString(log).contains("train loss")))) {
+                Thread.sleep(10);
             }
-            if (p.waitFor(kill == 0 ? 2500 + rng.nextInt(1500) : rng.nextInt(700), TimeUnit.MILLISECONDS)) {
+            if (p.waitFor(rng.nextInt(kill == 0 ? 2000 : 500), TimeUnit.MILLISECONDS)) {
                 break; // finished before the kill
             }
             p.destroyForcibly().waitFor(); // SIGKILL
