@@ -9,9 +9,29 @@ import java.nio.FloatBuffer;
  * ND4J itself calls). ND4J's {@code Nd4j.gemm} wraps the same call in a custom op with its own
  * shape checks and output arrays: 26-88 us more per call, 7-35% of the micro models' products
  * (1088x64x64 .. 64x256x1088, best of 5 x 200 calls on 2 threads of a Zen 3, 2026-12-02).
+ *
+ * <p>OpenBLAS runs on one thread; a large product is cut into as many blocks of rows of the
+ * result (or of columns, where it has more columns than rows) as {@link Parallel} has threads,
+ * one single-threaded call each. OpenBLAS's own threads spin for about 0.1 s after each product
+ * before they sleep, and beside kat4j's kernels on the other cores that cost more than it saves:
+ * the Mlp block's forward+backward at batch 32 x 197, dim 192, with OpenBLAS's 2 threads took
+ * 70 ms, of which GELU 15 ms (4 ms when run alone), on 2 cores of an Intel Xeon with AVX-512
+ * (2026-12-02), and 58 ms split this way. The blocks depend only on the sizes and the number of
+ * threads, so a result repeats to the bit; OpenBLAS picks its kernels by size, so a block's last
+ * bits can differ from those of one call over the whole product.
  */
 final class Blas {
+    /** Products below this many multiply-adds run as one call: the hand-off would cost more than it saves. */
+    static final long SPLIT_MIN = 1L << 20;
+    /** Blocks start at multiples of this many rows or columns (OpenBLAS's kernels work in tiles of 16 and more). */
+    private static final int ALIGN = 16;
+
     private Blas() {
+    }
+
+    /** Sets OpenBLAS to one thread, for every caller in the process (ND4J sets its own count when it starts: call after). */
+    static void useOneThread() {
+        openblas_nolapack.blas_set_num_threads(1);
     }
 
     /**
@@ -25,16 +45,48 @@ final class Blas {
     /** As {@link #sgemm(FloatBuffer, FloatBuffer, FloatBuffer, long, int, int, int, boolean, boolean)}, c = op(a) @ op(b) + beta c. */
     static void sgemm(FloatBuffer a, FloatBuffer b, FloatBuffer c, long batch, int m, int n, int k, boolean ta, boolean tb,
                       float beta) {
-        int opA = ta ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans;
-        int opB = tb ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans;
-        int lda = ta ? m : k;
-        int ldb = tb ? k : n;
         for (long i = 0; i < batch; i++) {
             FloatBuffer ai = batch == 1 ? a : slice(a, i * m * k);
             FloatBuffer bi = batch == 1 ? b : slice(b, i * k * n);
             FloatBuffer ci = batch == 1 ? c : slice(c, i * m * n);
-            openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor, opA, opB, m, n, k, 1f, ai, lda, bi, ldb, beta, ci, n);
+            product(ai, bi, ci, m, n, k, ta, tb, beta);
         }
+    }
+
+    /** One product, split over the threads when it is large. */
+    private static void product(FloatBuffer a, FloatBuffer b, FloatBuffer c, int m, int n, int k, boolean ta, boolean tb,
+                                float beta) {
+        boolean byRows = m >= n;
+        int extent = byRows ? m : n;
+        int parts = (long) m * n * k < SPLIT_MIN ? 1 : Math.min(Parallel.threads(), extent / ALIGN);
+        if (parts <= 1) {
+            call(a, b, c, m, n, k, ta, tb, beta, ta ? m : k, tb ? k : n, n);
+            return;
+        }
+        int lda = ta ? m : k;
+        int ldb = tb ? k : n;
+        Parallel.forEach(parts, p -> {
+            int from = boundary(extent, parts, p);
+            int to = boundary(extent, parts, p + 1);
+            if (byRows) {
+                // rows from..to of op(a) and of c
+                call(slice(a, ta ? from : (long) from * k), b, slice(c, (long) from * n), to - from, n, k, ta, tb, beta, lda, ldb, n);
+            } else {
+                // columns from..to of op(b) and of c
+                call(a, slice(b, tb ? (long) from * k : from), slice(c, from), m, to - from, k, ta, tb, beta, lda, ldb, n);
+            }
+        });
+    }
+
+    /** The start of block p of parts over extent, a multiple of ALIGN (the last block ends at extent). */
+    private static int boundary(int extent, int parts, int p) {
+        return p == parts ? extent : (int) ((long) extent * p / parts / ALIGN * ALIGN);
+    }
+
+    private static void call(FloatBuffer a, FloatBuffer b, FloatBuffer c, int m, int n, int k, boolean ta, boolean tb, float beta,
+                             int lda, int ldb, int ldc) {
+        openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor, ta ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans,
+                tb ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans, m, n, k, 1f, a, lda, b, ldb, beta, c, ldc);
     }
 
     private static FloatBuffer slice(FloatBuffer f, long offset) {

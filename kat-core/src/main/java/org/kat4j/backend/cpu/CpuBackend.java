@@ -56,6 +56,8 @@ public final class CpuBackend implements Backend {
 
     private CpuBackend() {
         NativeSettings.check();
+        Nd4j.getEnvironment(); // ND4J sets OpenBLAS's thread count as it starts; Blas then sets its own
+        Blas.useOneThread();
     }
 
     private static INDArray nd(Storage s) {

@@ -1,6 +1,5 @@
 package org.kat4j.backend.cpu;
 
-import org.bytedeco.openblas.global.openblas_nolapack;
 import org.nd4j.linalg.factory.Environment;
 import org.nd4j.linalg.factory.Nd4j;
 
@@ -25,7 +24,6 @@ public final class Parallel {
     /** Per thread: true while {@link #onCallingThread} runs, so that forEach does every item itself. */
     private static final ThreadLocal<boolean[]> ALONE = ThreadLocal.withInitial(() -> new boolean[1]);
     private static int nativeHolders;
-    private static int savedBlasThreads;
     private static int savedNd4jThreads;
     private static int savedNd4jMasterThreads;
 
@@ -49,20 +47,20 @@ public final class Parallel {
     }
 
     /**
-     * Sets OpenBLAS and ND4J to one thread each until the returned handle closes (process-wide;
-     * the last of overlapping handles to close restores the counts that were set before). With
-     * several threads each calling GEMMs at once, OpenBLAS's own threads would serialise them and
-     * spin between calls: two replicas of the micro KAT took 63-80 ms a step that way against
-     * 31-38 ms single-threaded (2 cores of a Zen 3, 2026-12-02).
+     * Sets ND4J's element-wise ops to one thread until the returned handle closes (process-wide;
+     * the last of overlapping handles to close restores the counts that were set before), for
+     * several threads that each run ops at once. OpenBLAS always runs on one thread ({@link Blas}
+     * splits large products over this class's threads, which {@link #onCallingThread} turns off);
+     * with OpenBLAS's own 2 threads two replicas of the micro KAT took 63-80 ms a step, its threads
+     * serialising the two callers' GEMMs and spinning between them, against 31-38 ms
+     * single-threaded (2 cores of a Zen 3, 2026-12-02).
      */
     static AutoCloseable nativeSingleThreaded() {
         synchronized (Parallel.class) {
             if (nativeHolders++ == 0) {
                 Environment env = Nd4j.getEnvironment();
-                savedBlasThreads = openblas_nolapack.blas_get_num_threads();
                 savedNd4jThreads = env.maxThreads();
                 savedNd4jMasterThreads = env.maxMasterThreads();
-                openblas_nolapack.blas_set_num_threads(1);
                 env.setMaxThreads(1);
                 env.setMaxMasterThreads(1);
             }
@@ -76,7 +74,6 @@ public final class Parallel {
                 closed[0] = true;
                 if (--nativeHolders == 0) {
                     Environment env = Nd4j.getEnvironment();
-                    openblas_nolapack.blas_set_num_threads(savedBlasThreads);
                     env.setMaxThreads(savedNd4jThreads);
                     env.setMaxMasterThreads(savedNd4jMasterThreads);
                 }
@@ -84,9 +81,14 @@ public final class Parallel {
         };
     }
 
+    /** How many threads {@link #forEach} spreads items over when called from this thread. */
+    public static int threads() {
+        return ALONE.get()[0] ? 1 : ForkJoinPool.getCommonPoolParallelism() + 1;
+    }
+
     /** Calls {@code body} once for each item 0 .. count - 1, in parallel; returns when all are done. */
     public static void forEach(int count, IntConsumer body) {
-        int threads = ALONE.get()[0] ? 1 : Math.min(count, ForkJoinPool.getCommonPoolParallelism() + 1);
+        int threads = Math.min(count, threads());
         if (threads <= 1) {
             for (int i = 0; i < count; i++) {
                 body.accept(i);
