@@ -109,6 +109,14 @@ public interface Backend {
     /** Runs {@code body} with allocations that outlive every open scope (parameters, optimizer state). */
     <T> T outsideScopes(Supplier<T> body);
 
+    /**
+     * Frees the memory of {@code s}, allocated by {@link #outsideScopes} and held by no one else,
+     * now rather than when the garbage collector finds it: neither {@code s} nor a view of it may
+     * be used again. Default: nothing (the memory goes with the collector).
+     */
+    default void release(Storage s) {
+    }
+
     // ------------------------------------------------------------------ threads
 
     /**

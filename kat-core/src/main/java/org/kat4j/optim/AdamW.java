@@ -49,7 +49,7 @@ public final class AdamW extends Optimizer {
         double bc1 = 1 - Math.pow(beta1, t);
         double bc2 = 1 - Math.pow(beta2, t);
         for (Tensor p : params) {
-            Tensor grad = p.grad();
+            Storage grad = p.gradBuffer();
             if (grad == null) {
                 continue;
             }
@@ -58,7 +58,7 @@ public final class AdamW extends Optimizer {
             Storage[] mv = state.computeIfAbsent(p, k -> Scope.detached(() -> new Storage[]{
                     be.zeros(w.dtype(), w.shape()), be.zeros(w.dtype(), w.shape())}));
             double decay = weightDecay != 0 && !noDecay.contains(p) ? 1 - lr * weightDecay : 1;
-            be.adamwStep(w, grad.storage(), mv[0], mv[1], new Backend.AdamWStep(beta1, beta2, eps, decay, lr, bc1, bc2));
+            be.adamwStep(w, grad, mv[0], mv[1], new Backend.AdamWStep(beta1, beta2, eps, decay, lr, bc1, bc2));
         }
     }
 

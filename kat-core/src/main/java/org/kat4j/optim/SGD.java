@@ -26,12 +26,11 @@ public final class SGD extends Optimizer {
     @Override
     public void step() {
         for (Tensor p : params) {
-            Tensor grad = p.grad();
-            if (grad == null) {
+            Storage g = p.gradBuffer();
+            if (g == null) {
                 continue;
             }
             Backend be = p.backend();
-            Storage g = grad.storage();
             Storage w = p.storage();
             Storage d = weightDecay != 0 ? be.binary(BinaryOp.ADD, g, be.scalar(ScalarOp.MUL, w, weightDecay)) : g;
             if (momentum != 0) {

@@ -27,6 +27,8 @@ public final class Tensor {
     private Storage grad;
     /** True after {@link #zeroGrad()}: grad's buffer is kept but its contents stand for zeros until written. */
     private boolean gradZero;
+    /** True while grad is a leaf's buffer allocated outside the scopes that {@link #grad()} has not handed out: {@link #clearGrad()} frees it. */
+    private boolean gradPrivate;
     private boolean requiresGrad;
     private final Scope scope;
 
@@ -253,6 +255,10 @@ public final class Tensor {
         if (grad != null) {
             Storage g = gradStorage();
             grad = Scope.detached(() -> transfer(g, target));
+            if (gradPrivate) {
+                g.backend().release(g);
+            }
+            gradPrivate = true;
         }
     }
 
@@ -280,9 +286,26 @@ public final class Tensor {
         return op;
     }
 
-    /** The accumulated gradient, or null before any backward reached this tensor. */
+    /**
+     * The accumulated gradient, or null before any backward reached this tensor. The tensor shares
+     * the gradient's buffer: a later backward adds into it, and {@link #zeroGrad()} keeps it for the
+     * next one; after {@link #clearGrad()} it keeps its values.
+     */
     public Tensor grad() {
-        return grad == null ? null : new Tensor(gradStorage(), false, null);
+        if (grad == null) {
+            return null;
+        }
+        gradPrivate = false;
+        return new Tensor(gradStorage(), false, null);
+    }
+
+    /**
+     * The gradient's buffer itself, or null: for code that reads or updates it at once, as an
+     * optimizer step does. Unlike {@link #grad()} it does not keep the buffer from being freed by
+     * {@link #clearGrad()}, so it must not be held past that.
+     */
+    public Storage gradBuffer() {
+        return grad == null ? null : gradStorage();
     }
 
     /**
@@ -294,10 +317,19 @@ public final class Tensor {
         gradZero = grad != null;
     }
 
-    /** Drops the gradient buffer. */
+    /**
+     * Drops the gradient: {@link #grad()} is null until the next backward reaches this tensor. A
+     * leaf's buffer that {@link #grad()} never handed out is freed at once (a step that clears its
+     * gradients, as PyTorch's {@code zero_grad(set_to_none=True)} does, then reuses the memory
+     * instead of taking fresh pages from the system every step).
+     */
     public void clearGrad() {
+        if (gradPrivate) {
+            grad.backend().release(grad);
+        }
         grad = null;
         gradZero = false;
+        gradPrivate = false;
     }
 
     /** The gradient buffer with its zeros written if {@link #zeroGrad()} left them pending. */
@@ -462,6 +494,7 @@ public final class Tensor {
                 if (t.backwardFn == null && !t.graphFreed) {
                     // leaf: its gradient outlives the step's scope
                     t.grad = Scope.detached(() -> be.copy(g, dt));
+                    t.gradPrivate = true;
                 } else {
                     t.grad = owned && g.dtype() == dt ? g : be.copy(g, dt);
                 }

@@ -15,6 +15,7 @@ import org.kat4j.optim.AdamW;
 import org.kat4j.io.AtomicFiles;
 import org.kat4j.io.RunLock;
 import org.kat4j.backend.Device;
+import org.kat4j.backend.Storage;
 import org.kat4j.tensor.Scope;
 import org.kat4j.tensor.Tensor;
 
@@ -338,9 +339,9 @@ public final class Trainer {
     public static double clipGradNorm(List<Tensor> params, double max) {
         double sq = 0;
         for (Tensor p : params) {
-            Tensor g = p.grad();
+            Storage g = p.gradBuffer();
             if (g != null) {
-                double n = g.backend().norm2(g.storage());
+                double n = g.backend().norm2(g);
                 sq += n * n;
             }
         }
@@ -348,9 +349,9 @@ public final class Trainer {
         if (norm > max) {
             double f = max / (norm + 1e-6);
             for (Tensor p : params) {
-                Tensor g = p.grad();
+                Storage g = p.gradBuffer();
                 if (g != null) {
-                    g.backend().scaleInPlace(g.storage(), f);
+                    g.backend().scaleInPlace(g, f);
                 }
             }
         }

@@ -278,6 +278,14 @@ public final class CpuBackend implements Backend {
         }
     }
 
+    @Override
+    public void release(Storage s) {
+        INDArray a = nd(s);
+        if (a.closeable()) {
+            a.close();
+        }
+    }
+
     // ------------------------------------------------------------------ threads
 
     @Override
