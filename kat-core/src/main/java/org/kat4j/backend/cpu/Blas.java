@@ -15,13 +15,13 @@ import java.nio.FloatBuffer;
  * one single-threaded call each. OpenBLAS's own threads spin for about 0.1 s after each product
  * before they sleep, and beside kat4j's kernels on the other cores that cost more than it saves:
  * the Mlp block's forward+backward at batch 32 x 197, dim 192, with OpenBLAS's 2 threads took
- * 70 ms, of which GELU 15 ms (4 ms when run alone), on 2 cores of an Intel Xeon with AVX-512
+ * 70 ms, of which GELU 15 ms (5.8 ms when run alone), on 2 cores of an Intel Xeon with AVX-512
  * (2026-12-02), and 58 ms split this way. The blocks depend only on the sizes and the number of
  * threads, so a result repeats to the bit; OpenBLAS picks its kernels by size, so a block's last
  * bits can differ from those of one call over the whole product.
  */
 final class Blas {
-    /** Products below this many multiply-adds run as one call: the hand-off would cost more than it saves. */
+    /** Products below this many multiply-adds (about 15 us on one AVX-512 core) run as one call, not worth a hand-off. */
     static final long SPLIT_MIN = 1L << 20;
     /** Blocks start at multiples of this many rows or columns (OpenBLAS's kernels work in tiles of 16 and more). */
     private static final int ALIGN = 16;
