@@ -40,12 +40,16 @@ public final class Backends {
     private static Registry discover() {
         Map<Device, Backend> byDevice = new LinkedHashMap<>();
         List<String> report = new ArrayList<>();
+        Throwable cpuFailure = null;
         for (BackendProvider p : ServiceLoader.load(BackendProvider.class)) {
             List<Backend> found;
             try {
                 found = p.backends();
             } catch (Throwable t) {
                 report.add(p.type() + ": failed (" + t + ")");
+                if (p.type().equals("cpu")) {
+                    cpuFailure = t;
+                }
                 continue;
             }
             report.add(p.type() + ": " + p.status());
@@ -54,6 +58,13 @@ public final class Backends {
             }
         }
         Backend cpu = byDevice.get(Device.CPU);
+        if (cpu == null && cpuFailure != null) {
+            Throwable root = cpuFailure;
+            while (root instanceof ExceptionInInitializerError && root.getCause() != null) {
+                root = root.getCause(); // the class initialiser's own message
+            }
+            throw new IllegalStateException("the CPU backend did not start: " + root.getMessage(), cpuFailure);
+        }
         if (cpu == null) {
             throw new IllegalStateException("no CPU backend found: kat-core's META-INF/services/"
                     + BackendProvider.class.getName() + " is missing from the class path");

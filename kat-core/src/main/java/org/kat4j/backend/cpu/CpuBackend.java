@@ -57,7 +57,7 @@ public final class CpuBackend implements Backend {
     private CpuBackend() {
         NativeSettings.check();
         Nd4j.getEnvironment(); // ND4J sets OpenBLAS's thread count as it starts; Blas then sets its own
-        Blas.useOneThread();
+        Blas.configure();
     }
 
     private static INDArray nd(Storage s) {
@@ -88,7 +88,8 @@ public final class CpuBackend implements Backend {
     @Override
     public String describe() {
         return "ND4J " + Nd4j.getBackend().getClass().getSimpleName() + ", " + Nd4j.getEnvironment().maxThreads()
-                + " threads, BLAS " + Nd4j.getBlasWrapper().getClass().getSimpleName() + ", vector kernels " + Simd.describe();
+                + " threads, GEMM " + (Blas.library() == Blas.Library.MKL ? "Intel MKL (-Dkat4j.blas=mkl)" : "OpenBLAS")
+                + ", large products split over " + Parallel.threads() + " threads, vector kernels " + Simd.describe();
     }
 
     // ------------------------------------------------------------------ memory

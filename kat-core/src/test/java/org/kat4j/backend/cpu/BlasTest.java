@@ -8,17 +8,47 @@ import java.nio.FloatBuffer;
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Products large enough to be split over the threads, by rows and by columns, in every transpose,
  * with and without beta, batched: against float64, the same bits on every call, and within float
  * rounding of the same product on one thread (OpenBLAS picks its kernels by size, so a block's
- * last bits can differ from one call's).
+ * last bits can differ from one call's); with OpenBLAS and with MKL.
  */
 class BlasTest {
     @Test
     void splitProductsMatchFloat64AndRepeatToTheBit() {
+        check(Blas.Library.OPENBLAS);
+    }
+
+    /** The same with MKL (on kat-core's test class path; users add it themselves for -Dkat4j.blas=mkl). */
+    @Test
+    void mklProductsMatchFloat64AndRepeatToTheBit() {
+        check(Blas.Library.MKL);
+    }
+
+    @Test
+    void theLibraryIsChosenByName() {
+        assertEquals(Blas.Library.OPENBLAS, Blas.parse(null));
+        assertEquals(Blas.Library.OPENBLAS, Blas.parse("OpenBLAS"));
+        assertEquals(Blas.Library.MKL, Blas.parse("mkl"));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Blas.parse("atlas"));
+        assertEquals("-Dkat4j.blas=atlas: expected openblas or mkl", e.getMessage());
+    }
+
+    private static void check(Blas.Library library) {
+        Blas.Library before = Blas.library();
+        Blas.use(library);
+        try {
+            products();
+        } finally {
+            Blas.use(before);
+        }
+    }
+
+    private static void products() {
         // m x k @ k x n: more rows than columns, more columns than rows, block edges off the 16 grid
         int[][] sizes = {{200, 100, 70}, {40, 100, 300}, {33, 1000, 40}};
         Random r = new Random(3);
@@ -44,7 +74,7 @@ class BlasTest {
                     Blas.sgemm(direct(a), direct(b), alone, batch, m, n, k, ta, tb, beta);
                     return null;
                 });
-                String what = m + "x" + k + (ta ? "^T" : "") + " @ " + k + "x" + n + (tb ? "^T" : "") + " beta " + beta + " batch " + batch;
+                String what = Blas.library() + " " + m + "x" + k + (ta ? "^T" : "") + " @ " + k + "x" + n + (tb ? "^T" : "") + " beta " + beta + " batch " + batch;
                 for (int i = 0; i < batch * m * n; i++) {
                     int bi = i / (m * n);
                     int row = i % (m * n) / n;
