@@ -4,6 +4,8 @@
 # batch 32 x 197 tokens) and one training step of the ViT / KAT models. Prints one markdown table
 # and writes the chart docs/benchmarks-compare.png.
 #   kat-bench/compare.sh [threads]
+#   KAT4J_BLAS=mkl kat-bench/compare.sh [threads]   # kat4j's GEMM through Intel MKL (-Dkat4j.blas=mkl;
+#                                                   # Maven resolves MKL's jars, ~180 MB, on first use)
 # Needs python3-torch and libopenblas0-pthread for the PyTorch column (on the reference BLAS it stops
 # with a message: its GEMM would run 20-35x slow and the column would mean nothing); the DJL column is built from kat-bench/peer/djl
 # (Maven downloads DJL and its PyTorch CPU engine, ~110 MB, on first use). A side that cannot run
@@ -16,8 +18,17 @@ jar="$root/kat-bench/target/benchmarks.jar"
 [ -f "$jar" ] || (cd "$root" && mvn -q -B -pl kat-bench -am package -DskipTests)
 tmp=$(mktemp -d)
 echo "kat4j (JMH) ..." >&2
-java -jar "$jar" "RationalBench.(forward|backward)$|BlockBench|ModelStepBench" -p shape=32x197x768,32x197x192 -p replicas=0,1 \
-    -wi 3 -i 5 -w 1 -r 1 -rf json -rff "$tmp/jmh.json" > "$tmp/jmh.log"
+blas=${KAT4J_BLAS:-openblas}
+cp="$jar"
+forks=()
+if [ "$blas" = mkl ]; then
+    (cd "$root" && mvn -q -B -pl kat-core dependency:build-classpath -Dmdep.includeArtifactIds=mkl -Dmdep.outputFile="$tmp/mkl.cp") >&2
+    cp="$jar:$(cat "$tmp/mkl.cp")"
+    # replaces the benchmarks' own fork options: the largest heap of theirs, and the choice
+    forks=(-jvmArgsAppend "-Xmx4g --add-modules jdk.incubator.vector -XX:PerMethodTrapLimit=10000 -Dkat4j.blas=mkl")
+fi
+java -cp "$cp" org.openjdk.jmh.Main "RationalBench.(forward|backward)$|BlockBench|ModelStepBench" -p shape=32x197x768,32x197x192 -p replicas=0,1 \
+    -wi 3 -i 5 -w 1 -r 1 -rf json -rff "$tmp/jmh.json" "${forks[@]}" > "$tmp/jmh.log"
 echo "PyTorch ..." >&2
 if ! /usr/bin/python3 "$root/kat-bench/peer/torch_bench.py" "$threads" > "$tmp/torch.json" 2> "$tmp/torch.err"; then
     echo "PyTorch side failed: $(tail -1 "$tmp/torch.err")" >&2
@@ -37,7 +48,7 @@ fi
 # the machine, printed above the table: results from one kind of CPU say nothing about another
 cpu=$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1)
 if grep -qw avx512f /proc/cpuinfo; then width="AVX-512"; elif grep -qw avx2 /proc/cpuinfo; then width="AVX2"; else width="SSE"; fi
-machine="$cpu, $(nproc) cores, $width, OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
+machine="$cpu, $(nproc) cores, $width, OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}; kat4j GEMM: $blas"
 python3 - "$tmp/jmh.json" "$tmp/torch.json" "$tmp/djl.json" "$tmp/chart.tsv" "$threads" "$machine" <<'PY'
 import json, sys
 jmh = {}

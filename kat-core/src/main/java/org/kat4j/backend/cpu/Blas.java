@@ -23,8 +23,9 @@ import java.nio.FloatBuffer;
  * <p>{@code -Dkat4j.blas=mkl} makes the same calls to Intel MKL's GEMM instead ({@link MklGemm};
  * the user adds {@code org.bytedeco:mkl} with its {@code linux-x86_64} and
  * {@code linux-x86_64-redist} jars, about 180 MB). On the Xeon above the Mlp block's six products
- * took 33.5 ms instead of 41.7 ms (width 192) and 141.6 instead of 154.6 ms (384), and the whole
- * block 56.1 instead of 64.6 ms and 180.0 instead of 200.4 ms (JMH).
+ * took 33.5 ms instead of 41.7 ms (width 192) and 141.6 instead of 154.6 ms (384), each library on
+ * its own 2 threads, and the whole block forward+backward 62.5-65.5 ms instead of 75.1-80.0 ms
+ * (192) and 204.6-204.8 instead of 228.5-232.3 ms (384) split this way (JMH, alternating runs).
  */
 final class Blas {
     /** The GEMM libraries kat4j can call. */
