@@ -38,10 +38,10 @@ final class Blas {
     /** Blocks start at multiples of this many rows or columns (OpenBLAS's kernels work in tiles of 16 and more). */
     private static final int ALIGN = 16;
 
+    private static volatile Library library = Library.OPENBLAS;
+
     private Blas() {
     }
-
-    private static volatile Library library = Library.OPENBLAS;
 
     /**
      * Sets OpenBLAS to one thread, for every caller in the process (ND4J sets its own count when it
