@@ -50,6 +50,11 @@ public final class CudaRational implements AutoCloseable {
             this.groups = groups;
         }
 
+        /** Coefficients already on the device at {@code buf} (not owned: close does nothing to it). */
+        static Coefficients view(DeviceBuffer buf, int groups) {
+            return new Coefficients(buf, groups);
+        }
+
         public int groups() {
             return groups;
         }
@@ -127,6 +132,17 @@ public final class CudaRational implements AutoCloseable {
         bwdArgs.ptr(0, x).ptr(1, g).ptr(2, gx).i64(3, n).i32(4, d).i32(5, d / groups).i32(6, groups).ptr(7, c.buf)
                 .i64(8, l.active()).ptr(9, partial).ptr(10, counters).ptr(11, gradOut);
         JCudaDriver.cuLaunchKernel(f, l.blocks(), 1, 1, l.threads(), 1, 1, 0, stream, bwdArgs.params, null);
+    }
+
+    /**
+     * The last backward's coefficient gradients on the device: dL/da [6] then dL/db [groups * 4],
+     * float64, valid in stream order until the next backward.
+     */
+    DeviceBuffer gradientsOnDevice() {
+        if (gradOut == null) {
+            throw new IllegalStateException("gradientsOnDevice before any backwardAsync");
+        }
+        return gradOut;
     }
 
     /** Waits for the last backward and adds its dL/da into gradNum [6], dL/db into gradDen [groups*4]. */

@@ -30,6 +30,8 @@ public final class CudaRuntime {
     final CUdevice device;
     final CUcontext context;
     final CUmodule module;
+    /** The CUDA backend's kernels (kernels.cu). */
+    final CUmodule kernels;
     final String name;
     final int multiprocessors;
     final int computeMajor;
@@ -37,14 +39,16 @@ public final class CudaRuntime {
     final int driverVersion;
     final String moduleKind;
     private final Map<String, CUfunction> functions = new HashMap<>();
+    private final Map<String, CUfunction> kernelFunctions = new HashMap<>();
     private final Map<String, Integer> residentBlocks = new HashMap<>();
     private final ThreadLocal<Boolean> currentOnThread = ThreadLocal.withInitial(() -> Boolean.FALSE);
 
-    private CudaRuntime(CUdevice device, CUcontext context, CUmodule module, String name, int sms, int major, int minor,
-                        int driver, String moduleKind) {
+    private CudaRuntime(CUdevice device, CUcontext context, CUmodule module, CUmodule kernels, String name, int sms, int major,
+                        int minor, int driver, String moduleKind) {
         this.device = device;
         this.context = context;
         this.module = module;
+        this.kernels = kernels;
         this.name = name;
         this.multiprocessors = sms;
         this.computeMajor = major;
@@ -97,8 +101,10 @@ public final class CudaRuntime {
             JCudaDriver.cuDevicePrimaryCtxRetain(ctx, dev);
             JCudaDriver.cuCtxSetCurrent(ctx);
             CUmodule module = new CUmodule();
-            String kind = loadModule(module, major, minor);
-            instance = new CudaRuntime(dev, ctx, module, name, sms, major, minor, drv[0], kind);
+            String kind = loadModule(module, "rational", major, minor);
+            CUmodule kernels = new CUmodule();
+            loadModule(kernels, "kernels", major, minor);
+            instance = new CudaRuntime(dev, ctx, module, kernels, name, sms, major, minor, drv[0], kind);
             status = "GPU " + name + " (sm_" + major + minor + ", " + sms + " SMs, driver API " + drv[0]
                     + ", kernels from " + kind + ")";
         } catch (Throwable t) {
@@ -122,18 +128,18 @@ public final class CudaRuntime {
         return v[0];
     }
 
-    /** The sm_90 cubin on compute capability 9.0, else the PTX (JIT-compiled by the driver). */
-    private static String loadModule(CUmodule module, int major, int minor) throws IOException {
+    /** {@code base}'s sm_90 cubin on compute capability 9.0, else its PTX (JIT-compiled by the driver). */
+    private static String loadModule(CUmodule module, String base, int major, int minor) throws IOException {
         if (major == 9 && minor == 0) {
             try {
-                JCudaDriver.cuModuleLoadData(module, resource("rational_sm90.cubin", false));
-                return "rational_sm90.cubin";
+                JCudaDriver.cuModuleLoadData(module, resource(base + "_sm90.cubin", false));
+                return base + "_sm90.cubin";
             } catch (RuntimeException e) {
-                LOG.info("sm_90 cubin did not load ({}), trying PTX", e.getMessage());
+                LOG.info("sm_90 cubin {} did not load ({}), trying PTX", base, e.getMessage());
             }
         }
-        JCudaDriver.cuModuleLoadData(module, resource("rational.ptx", true));
-        return "rational.ptx";
+        JCudaDriver.cuModuleLoadData(module, resource(base + ".ptx", true));
+        return base + ".ptx";
     }
 
     static byte[] resource(String name, boolean zeroTerminate) throws IOException {
@@ -155,6 +161,15 @@ public final class CudaRuntime {
         return functions.computeIfAbsent(name, n -> {
             CUfunction f = new CUfunction();
             JCudaDriver.cuModuleGetFunction(f, module, n);
+            return f;
+        });
+    }
+
+    /** A kernel of the CUDA backend's module (kernels.cu). */
+    synchronized CUfunction kernel(String name) {
+        return kernelFunctions.computeIfAbsent(name, n -> {
+            CUfunction f = new CUfunction();
+            JCudaDriver.cuModuleGetFunction(f, kernels, n);
             return f;
         });
     }

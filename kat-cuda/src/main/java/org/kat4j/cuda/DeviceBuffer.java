@@ -23,6 +23,21 @@ public final class DeviceBuffer implements AutoCloseable {
         this.address = KernelArgs.address(ptr);
     }
 
+    private DeviceBuffer(long address, long bytes) {
+        this.ptr = null;
+        this.bytes = bytes;
+        this.address = address;
+    }
+
+    /**
+     * A name for {@code bytes} of device memory at {@code address} that this buffer does not own
+     * (close does nothing): what the CUDA backend passes to the rational kernels. Only kernel
+     * arguments read it; the copy methods need an owning buffer.
+     */
+    static DeviceBuffer view(long address, long bytes) {
+        return new DeviceBuffer(address, bytes);
+    }
+
     /** The raw device address (for kernel argument blocks). */
     long address() {
         if (freed) {
@@ -75,6 +90,9 @@ public final class DeviceBuffer implements AutoCloseable {
     CUdeviceptr pointer() {
         if (freed) {
             throw new IllegalStateException("DeviceBuffer used after close()");
+        }
+        if (ptr == null) {
+            throw new IllegalStateException("DeviceBuffer view: only kernel arguments may use it");
         }
         return ptr;
     }
@@ -142,6 +160,9 @@ public final class DeviceBuffer implements AutoCloseable {
     public void close() {
         if (!freed) {
             freed = true;
+            if (ptr == null) {
+                return;
+            }
             JCudaDriver.cuMemFree(ptr);
         }
     }

@@ -71,6 +71,34 @@ final class KernelArgs implements AutoCloseable {
         return this;
     }
 
+    KernelArgs f64(int slot, double v) {
+        buf.putDouble(slot * 8, v);
+        return this;
+    }
+
+    /**
+     * kernels.cu's {@code Dims} at {@code slot} and the slots after it (so it must be the kernel's
+     * last parameter): shape, then the strides of y, a and b, each {@link Plans#MAXD} longs, then
+     * rank and the dense flag as ints. Operands past the plan's get stride 0.
+     */
+    KernelArgs dims(int slot, Plans.Strided p) {
+        int base = slot * 8;
+        int r = p.rank();
+        for (int k = 0; k < Plans.MAXD; k++) {
+            buf.putLong(base + k * 8, k < r ? p.shape()[k] : 1);
+            for (int o = 0; o < 3; o++) {
+                long st = k < r && o < p.strides().length ? p.strides()[o][k] : 0;
+                buf.putLong(base + ((1 + o) * Plans.MAXD + k) * 8, st);
+            }
+        }
+        buf.putInt(base + 4 * Plans.MAXD * 8, r);
+        buf.putInt(base + 4 * Plans.MAXD * 8 + 4, p.dense() ? 1 : 0);
+        return this;
+    }
+
+    /** Slots that {@link #dims} fills. */
+    static final int DIMS_SLOTS = 4 * Plans.MAXD + 1;
+
     KernelArgs i32(int slot, int v) {
         buf.putInt(slot * 8, v);
         return this;

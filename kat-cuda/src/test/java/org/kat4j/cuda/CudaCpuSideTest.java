@@ -77,6 +77,22 @@ class CudaCpuSideTest {
     }
 
     @Test
+    void backendKernelsShipAndMatchTheSource() throws IOException, NoSuchAlgorithmException {
+        String text = new String(CudaRuntime.resource("kernels.ptx", false), java.nio.charset.StandardCharsets.US_ASCII);
+        byte[] cubin = CudaRuntime.resource("kernels_sm90.cubin", false);
+        assertEquals(0x7F, cubin[0] & 0xFF, "cubin is not an ELF file");
+        assertEquals(40, CudaBackend.kernelNames().size(), "every entry point of kernels.cu");
+        for (String fn : CudaBackend.kernelNames()) {
+            assertTrue(text.contains(".entry " + fn + "("), "PTX lacks " + fn);
+        }
+        String stamp = new String(CudaRuntime.resource("kernels.cu.sha256", false)).trim();
+        Path src = Path.of("src/main/cuda/kernels.cu");
+        assumeFalse(!Files.exists(src), "source tree not available");
+        String sha = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(src)));
+        assertEquals(sha, stamp, "kernels.cu changed since the PTX/cubin were built: run kat-cuda/build-kernels.sh");
+    }
+
+    @Test
     void launchArithmetic() {
         // forward: 16-byte vectors when the group size allows, grid capped at one resident wave
         Launch f = Launch.forward(32L * 197 * 768, 768, 8, Storage.F32, 132, 8, true);
