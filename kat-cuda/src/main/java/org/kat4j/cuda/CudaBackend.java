@@ -398,7 +398,7 @@ public final class CudaBackend implements Backend {
         List<CudaStorage.Block> blocks = new ArrayList<>();
         open.push(blocks);
         return () -> {
-            open.remove(blocks);
+            open.removeIf(l -> l == blocks); // by identity: two empty lists are equal
             for (CudaStorage.Block b : blocks) {
                 b.retire(memory);
             }
