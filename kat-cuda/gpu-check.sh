@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One GPU check: compiles the kernels with the machine's nvcc (if any), runs the GPU tests
-# (parity with the CPU kernel, poisoned outputs, every group count, bf16/f16, determinism) and
+# (rational kernels: parity with the CPU kernel, poisoned outputs, every group count, bf16/f16,
+# determinism; the CUDA backend: the backend contract suite, transfers, memory reuse) and
 # the GPU benchmark, and prints a short table. Works without a JDK or a package registry: it
 # then uses the jlink runtime of kat-cuda/target/gpu-bundle (made by make-gpu-bundle.sh here).
 set -uo pipefail
@@ -36,11 +37,35 @@ if command -v nvcc >/dev/null 2>&1; then
 fi
 echo "== kernels: $kernels"
 
+# cuBLAS 13 and the CUDA 13 runtime: the toolkit's, or those of PyTorch's nvidia-* wheels
+for py in python3 python; do
+    command -v "$py" >/dev/null 2>&1 || continue
+    wheels=$("$py" - <<'PY' 2>/dev/null
+import importlib, os
+dirs = []
+for m in ("nvidia.cublas", "nvidia.cuda_runtime", "nvidia.cu13"):
+    try:
+        mod = importlib.import_module(m)
+    except Exception:
+        continue
+    for p in list(getattr(mod, "__path__", [])):
+        lib = os.path.join(p, "lib")
+        if os.path.isdir(lib):
+            dirs.append(lib)
+print(":".join(dirs))
+PY
+)
+    [ -n "$wheels" ] && export LD_LIBRARY_PATH="$wheels${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    break
+done
+echo "== LD_LIBRARY_PATH: ${LD_LIBRARY_PATH:-}"
+
 cp_jars=$(ls "$bundle"/lib/*.jar | grep -v junit-platform-console | tr '\n' ':')
 echo "== GPU tests"
 "$java_bin" -Dkat4j.rational.kernel=provider -jar "$bundle"/lib/junit-platform-console-standalone-*.jar execute \
     --class-path "$bundle/test-classes:$cp_jars" --select-class org.kat4j.cuda.CudaRationalGpuTest \
-    --select-class org.kat4j.cuda.CudaCpuSideTest --disable-ansi-colors \
+    --select-class org.kat4j.cuda.CudaCpuSideTest --select-class org.kat4j.cuda.CudaBackendContractTest \
+    --select-class org.kat4j.backend.HostBackendContractTest --disable-ansi-colors \
     --disable-banner --details=tree 2>&1 | grep -v '^\s*$'
 tests_rc=${PIPESTATUS[0]}
 

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Prepares kat-cuda/target/gpu-bundle for a GPU machine that may have no JDK and no package
 # registry: a small Java runtime made with jlink, the jars the GPU code needs (kat-cuda, kat-core
-# without ND4J, JCuda, SLF4J, the JUnit console launcher), the compiled tests and kat-bench's jar
-# (GpuBench; its other classes are never loaded there). Carry that folder with the working tree and
+# and its test jar without ND4J, JCuda, JavaCPP's CUDA presets for cuBLAS, SLF4J, the JUnit console
+# launcher), the compiled tests (with the plain-Java host backend that stands in for ND4J, whose
+# native library alone is larger than the bundle may be) and kat-bench's jar (GpuBench; its other
+# classes are never loaded there). Carry that folder with the working tree and
 # run kat-cuda/gpu-check.sh there. Needs a built kat-cuda and kat-bench (mvn install).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -13,15 +15,16 @@ rm -rf "$out"
 mkdir -p "$out/lib"
 cd "$root"
 mvn -q -B -pl kat-cuda dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$out/deps" \
-    -DexcludeGroupIds=org.nd4j,org.bytedeco,org.apache.commons,com.google.flatbuffers,org.json,net.ericaro,com.jakewharton.byteunits,commons-io,commons-net,org.apache.commons.math3,com.google.protobuf,org.nd4j.shade
+    -DexcludeGroupIds=org.nd4j,org.apache.commons,com.google.flatbuffers,org.json,net.ericaro,com.jakewharton.byteunits,commons-io,commons-net,org.apache.commons.math3,com.google.protobuf,org.nd4j.shade
 # only what the GPU path loads: kat-core's kernel interface and CPU reference are pure Java
 for j in "$out"/deps/*.jar; do
     case "$(basename "$j")" in
-        kat-core-*|jcuda-*|slf4j-api-*) cp "$j" "$out/lib/" ;;
+        kat-core-*|jcuda-*|slf4j-api-*|cuda-*|javacpp-*) cp "$j" "$out/lib/" ;;
     esac
 done
 rm -rf "$out/deps"
 cp "$here"/target/kat-cuda-*.jar "$out/lib/"
+cp "$root"/kat-core/target/kat-core-*-tests.jar "$out/lib/"
 cp "$root"/kat-bench/target/kat-bench-*.jar "$out/lib/"
 mvn -q -B dependency:copy -Dartifact=org.slf4j:slf4j-simple:2.0.17 -DoutputDirectory="$out/lib"
 mvn -q -B dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:$junit_console \
