@@ -17,6 +17,9 @@ final class EvalCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     DataOptions dataOptions = new DataOptions();
 
+    @picocli.CommandLine.Mixin
+    DeviceOptions deviceOptions = new DeviceOptions();
+
     @Option(names = "--checkpoint", required = true, description = "A .safetensors file written by kat train.")
     Path checkpoint;
     @Option(names = "--model", description = "Model name (default: the one recorded in the checkpoint).")
@@ -26,6 +29,7 @@ final class EvalCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         ModelSource.Loaded l = ModelSource.fromCheckpoint(checkpoint, model);
         VisionTransformer m = l.model();
+        m.to(deviceOptions.resolve(System.out));
         String name = l.name();
         FashionMnist.Splits s = dataOptions.load();
         DataOptions.checkFits(name, m.config(), s.test());

@@ -42,6 +42,9 @@ final class TrainCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     DataOptions dataOptions = new DataOptions();
 
+    @picocli.CommandLine.Mixin
+    DeviceOptions deviceOptions = new DeviceOptions();
+
     @Option(names = "--model", defaultValue = "kat_micro_patch7_28", description = "Registered model (kat models). Default ${DEFAULT-VALUE}.")
     String model;
     @Option(names = "--epochs", defaultValue = "20", description = "Default ${DEFAULT-VALUE}.")
@@ -111,11 +114,14 @@ final class TrainCommand implements Callable<Integer> {
             System.out.printf(Locale.ROOT, "batch size %d capped to the %d training images%n", batchSize, splits.train().size());
             batchSize = splits.train().size();
         }
+        org.kat4j.backend.Device device = deviceOptions.resolve(System.out);
         VisionTransformer m = Models.create(model, Map.of("num_classes", 10, "drop_path_rate", dropPath), seed);
         DataOptions.checkFits(model, m.config(), splits.train());
+        m.to(device);
         int n = Trainer.replicasFor(m, batchSize, replicas);
-        System.out.printf(Locale.ROOT, "model %s: %,d parameters; data: %s, %d train / %d test; rational kernel: %s; %s%n", model,
-                m.parameterCount(), splits.source(), splits.train().size(), splits.test().size(), RationalKernels.get().name(),
+        System.out.printf(Locale.ROOT, "model %s: %,d parameters on %s; data: %s, %d train / %d test; rational kernel: %s; %s%n",
+                model, m.parameterCount(), device, splits.source(), splits.train().size(), splits.test().size(),
+                device.isCpu() ? RationalKernels.get().name() : "the device's",
                 n == 1 ? "1 replica" : n + " replicas of " + (batchSize / n) + (batchSize % n == 0 ? "" : "-" + (batchSize / n + 1))
                         + " images, one thread each");
         TrainConfig cfg = new TrainConfig(model, epochs, batchSize, lr, minLr, wd, warmup, smoothing, clip, dropPath, augmentPad,

@@ -71,7 +71,7 @@ public final class VisionTransformer extends Module {
         }
         long b = x.size(0);
         Tensor tokens = patchEmbed.forward(x);                                        // [B, N, D]
-        Tensor cls = clsToken.add(Tensor.zeros(x.dtype(), b, 1, cfg.embedDim()));     // [B, 1, D]
+        Tensor cls = clsToken.add(Tensor.of(x.backend().zeros(x.dtype(), b, 1, cfg.embedDim())));   // [B, 1, D], on x's device
         Tensor h = Ops.concat(1, cls, tokens).add(posEmbed);
         for (Block blk : blocks) {
             h = blk.forward(h);

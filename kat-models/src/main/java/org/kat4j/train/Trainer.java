@@ -310,9 +310,9 @@ public final class Trainer {
         long correct = 0;
         for (double[] part : dp.run(rows, (replica, start, length) -> {
             int[] y = rows(labels, start, length);
-            Tensor logits = replica.forward(rows(images, start, length));
+            Tensor logits = replica.forward(onDeviceOf(replica, rows(images, start, length)));
             Tensor l = targets != null
-                    ? Losses.crossEntropySoft(logits, rows(targets, start, length))
+                    ? Losses.crossEntropySoft(logits, onDeviceOf(replica, rows(targets, start, length)))
                     : Losses.crossEntropy(logits, y, smoothing);
             if (length != rows) {
                 l = l.mul((double) length / rows);
@@ -324,6 +324,11 @@ public final class Trainer {
             correct += (long) part[1];
         }
         return new double[]{loss, correct};
+    }
+
+    /** t on the device of {@code model}'s parameters (the data sets make CPU tensors). */
+    static Tensor onDeviceOf(VisionTransformer model, Tensor t) {
+        return t.to(model.device());
     }
 
     /** Rows [start, start + length) of t along dim 0 (t itself when that is all of it). */
@@ -402,7 +407,7 @@ public final class Trainer {
                 try (Scope s = Scope.open()) {
                     for (double[] part : dp.run(labels.length, (replica, start, length) -> {
                         int[] y = rows(labels, start, length);
-                        Tensor logits = replica.forward(rows(batch.images(), start, length));
+                        Tensor logits = replica.forward(onDeviceOf(replica, rows(batch.images(), start, length)));
                         return new double[]{Losses.crossEntropy(logits, y, 0).item() * length, countCorrect(logits, y)};
                     })) {
                         loss += part[0];

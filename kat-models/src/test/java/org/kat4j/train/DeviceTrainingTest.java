@@ -1,0 +1,71 @@
+package org.kat4j.train;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.kat4j.backend.Device;
+import org.kat4j.backend.SimBackend;
+import org.kat4j.data.FashionMnist;
+import org.kat4j.data.ImageDataset;
+import org.kat4j.io.Safetensors;
+import org.kat4j.models.Models;
+import org.kat4j.models.VisionTransformer;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * A model trained on a device other than the CPU (the test device {@code sim:0}, the CPU's math on
+ * storages that refuse to mix with CPU ones): the batches, targets, dropout masks, optimizer state
+ * and checkpoints follow the model, and the numbers equal a CPU run's.
+ */
+class DeviceTrainingTest {
+    static ImageDataset head(ImageDataset d, int n) {
+        return new ImageDataset(d.name() + " (first " + n + ")", Arrays.copyOf(d.pixels(), n * d.imageSize()),
+                Arrays.copyOf(d.labels(), n), d.channels(), d.height(), d.width(), d.classes(), d.mean(), d.std());
+    }
+
+    private static List<Trainer.EpochResult> run(Device device, Path out) throws IOException {
+        FashionMnist.Splits s = FashionMnist.load(null, true);
+        ImageDataset train = head(s.train(), 192);
+        ImageDataset test = head(s.test(), 64);
+        Map<String, Object> small = Map.of("depth", 2, "embed_dim", 16, "num_heads", 2, "drop_path_rate", 0.1);
+        VisionTransformer m = Models.create("kat_micro_patch7_28", small, 3);
+        m.to(device);
+        TrainConfig cfg = new TrainConfig("kat_micro_patch7_28", 2, 32, 3e-3, 1e-5, 0.05, 2, 0.1, 1.0, 0.1, 1, true, 4, out, 64,
+                false, 0.9);
+        return new Trainer(m, cfg, new PrintStream(OutputStream.nullOutputStream())).withReplicas(1).withMixup(0.8, 1.0)
+                .fit(train, test);
+    }
+
+    @Test
+    void trainingOnAnotherDeviceGivesTheCpuNumbers(@TempDir Path dir) throws IOException {
+        List<Trainer.EpochResult> cpu = run(Device.CPU, dir.resolve("cpu"));
+        List<Trainer.EpochResult> sim = run(SimBackend.DEVICE, dir.resolve("sim"));
+        assertEquals(cpu.size(), sim.size());
+        for (int i = 0; i < cpu.size(); i++) {
+            Trainer.EpochResult a = cpu.get(i);
+            Trainer.EpochResult b = sim.get(i);
+            assertEquals(a.trainLoss(), b.trainLoss(), 0, "epoch " + a.epoch() + " train loss");
+            assertEquals(a.trainAcc(), b.trainAcc(), 0, "epoch " + a.epoch() + " train accuracy");
+            assertEquals(a.testLoss(), b.testLoss(), 0, "epoch " + a.epoch() + " test loss");
+            assertEquals(a.testAcc(), b.testAcc(), 0, "epoch " + a.epoch() + " test accuracy");
+        }
+        // the same tensors (weights, optimizer moments, EMA) saved from either device
+        Map<String, org.kat4j.tensor.Tensor> a = Safetensors.read(dir.resolve("cpu/last.safetensors")).tensors();
+        Map<String, org.kat4j.tensor.Tensor> b = Safetensors.read(dir.resolve("sim/last.safetensors")).tensors();
+        assertEquals(a.keySet(), b.keySet());
+        assertTrue(a.size() > 20, a.keySet().toString());
+        for (String k : a.keySet()) {
+            assertArrayEquals(a.get(k).toDoubleArray(), b.get(k).toDoubleArray(), 0, k);
+        }
+    }
+}
