@@ -65,7 +65,8 @@ echo "== GPU tests"
 "$java_bin" -Dkat4j.rational.kernel=provider -jar "$bundle"/lib/junit-platform-console-standalone-*.jar execute \
     --class-path "$bundle/test-classes:$cp_jars" --select-class org.kat4j.cuda.CudaRationalGpuTest \
     --select-class org.kat4j.cuda.CudaCpuSideTest --select-class org.kat4j.cuda.CudaBackendContractTest \
-    --select-class org.kat4j.backend.HostBackendContractTest --disable-ansi-colors \
+    --select-class org.kat4j.backend.HostBackendContractTest --select-class org.kat4j.models.CudaTrainingStepGpuTest \
+    --disable-ansi-colors \
     --disable-banner --details=tree 2>&1 | grep -v '^\s*$'
 tests_rc=${PIPESTATUS[0]}
 

@@ -110,12 +110,13 @@ public final class CudaBackend implements Backend {
         return transfers.get();
     }
 
-    /** Bytes of device memory held by live storages, and cuMemAlloc calls so far. */
-    long memoryInUse() {
+    /** Bytes of device memory held by storages and scratch now (size classes, not requests). */
+    public long memoryInUse() {
         return memory.inUse();
     }
 
-    long driverAllocations() {
+    /** cuMemAlloc calls so far: flat over a training loop once its first step has run. */
+    public long driverAllocations() {
         return memory.driverAllocations();
     }
 
