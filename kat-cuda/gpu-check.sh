@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # One GPU check: compiles the kernels with the machine's nvcc (if any), runs the GPU tests
 # (rational kernels: parity with the CPU kernel, poisoned outputs, every group count, bf16/f16,
-# determinism; the CUDA backend: the backend contract suite, transfers, memory reuse) and
-# the GPU benchmark, and prints a short table. Works without a JDK or a package registry: it
-# then uses the jlink runtime of kat-cuda/target/gpu-bundle (made by make-gpu-bundle.sh here).
+# determinism; the CUDA backend: the backend contract suite, transfers, memory reuse, a kat_micro
+# training step against the CPU's) and the GPU benchmarks (the rational kernels; the CUDA backend
+# beside PyTorch on the same workloads, kat-cuda/gpu_peer.py), and prints the tables last. Works
+# without a JDK or a package registry: it then uses the jlink runtime of kat-cuda/target/gpu-bundle
+# (made by make-gpu-bundle.sh here). BITERS sets the backend benchmark's iterations (default 10).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bundle="$here/target/gpu-bundle"
@@ -74,5 +76,56 @@ echo "== GPU benchmark (CUDA events; graphs of $iters calls, and a host loop)"
 "$java_bin" -cp "$cp_jars" org.kat4j.bench.gpu.GpuBench "$iters"
 bench_rc=$?
 
-echo "== summary: tests exit $tests_rc, benchmark exit $bench_rc, kernels $kernels"
-[ "$tests_rc" -eq 0 ] && [ "$bench_rc" -eq 0 ]
+work=$(mktemp -d)
+biters=${BITERS:-10}
+echo "== CUDA backend benchmark: kat4j and PyTorch on the same GPU (float32, TF32 off; $biters iterations)"
+"$java_bin" -cp "$bundle/test-classes:$cp_jars" org.kat4j.bench.gpu.BackendGpuBench "$biters" > "$work/kat.json"
+kat_rc=$?
+peer_rc=1
+for py in python3 python /usr/bin/python3; do
+    command -v "$py" >/dev/null 2>&1 && "$py" -c "import torch" 2>/dev/null || continue
+    "$py" "$here/gpu_peer.py" "$biters" > "$work/torch.json"
+    peer_rc=$?
+    "$py" - "$work/kat.json" "$work/torch.json" <<'PY'
+import json, sys
+def load(p):
+    text = open(p).read()
+    try:
+        return json.loads(text)
+    except ValueError:
+        return {"error": (text.strip().splitlines() or ["no output"])[0]}
+k, t = load(sys.argv[1]), load(sys.argv[2])
+print("kat4j:", k.get("backend", k.get("error")))
+print("PyTorch:", t.get("torch"), "on", t.get("device"), "models from", t.get("models"), t.get("error", ""))
+print("host copies in the kat4j run:", k.get("transfers"), "; cuMemAlloc calls:", k.get("driver_allocations"))
+print()
+print("| workload | kat4j ms | PyTorch ms | PyTorch / kat4j |")
+print("|---|---|---|---|")
+keys = [key for key in k if key.startswith(("block_", "train_"))]
+def f(v):
+    return "-" if v is None else "%.2f" % v
+for key in keys:
+    a, b = k.get(key), t.get(key)
+    print("| %s | %s | %s | %s |" % (key, f(a), f(b), "-" if a is None or b is None else "%.2f" % (b / a)))
+print()
+print("| target | measured | wanted | |")
+print("|---|---|---|---|")
+def row(name, value, wanted, ok):
+    print("| %s | %s | %s | %s |" % (name, "-" if value is None else "%.2f" % value, wanted,
+                                    "-" if value is None else ("met" if ok(value) else "MISSED")))
+for d in (192, 384, 768):
+    a, b = k.get("block_grkan_%d" % d), k.get("block_mlp_%d" % d)
+    row("kat4j GR-KAN / Mlp block, dim %d" % d, None if a is None or b is None else a / b, "<= 1.10", lambda v: v <= 1.10)
+vit, kat = k.get("train_vit_tiny_patch16_224:128"), k.get("train_kat_tiny_patch16_224:128")
+tvit, tkat = t.get("train_vit_tiny_patch16_224:128"), t.get("train_kat_tiny_patch16_224:128")
+row("kat4j kat_tiny / vit_tiny images/s", None if vit is None or kat is None else vit / kat, ">= 0.90", lambda v: v >= 0.9)
+row("kat4j vit_tiny / PyTorch vit_tiny images/s", None if vit is None or tvit is None else tvit / vit, ">= 0.80",
+    lambda v: v >= 0.8)
+row("kat4j kat_tiny / PyTorch composed KAT images/s", None if kat is None or tkat is None else tkat / kat, ">= 2.00",
+    lambda v: v >= 2.0)
+PY
+    break
+done
+
+echo "== summary: tests exit $tests_rc, rational benchmark exit $bench_rc, backend benchmark exit $kat_rc, PyTorch exit $peer_rc, kernels $kernels"
+[ "$tests_rc" -eq 0 ] && [ "$bench_rc" -eq 0 ] && [ "$kat_rc" -eq 0 ]

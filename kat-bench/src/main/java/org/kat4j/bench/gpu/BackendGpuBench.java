@@ -1,0 +1,105 @@
+package org.kat4j.bench.gpu;
+
+import org.kat4j.autograd.Losses;
+import org.kat4j.backend.Backends;
+import org.kat4j.backend.Device;
+import org.kat4j.cuda.CudaBackend;
+import org.kat4j.models.Models;
+import org.kat4j.models.VisionTransformer;
+import org.kat4j.nn.GrKan;
+import org.kat4j.nn.Mlp;
+import org.kat4j.nn.Module;
+import org.kat4j.optim.AdamW;
+import org.kat4j.tensor.DType;
+import org.kat4j.tensor.Scope;
+import org.kat4j.tensor.Tensor;
+
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+
+/**
+ * The CUDA backend on whole workloads, float32: the Mlp and the GR-KAN block forward+backward at
+ * batch 128 x 197 tokens and the ViT-T, ViT-S, ViT-B widths, and one training step (forward,
+ * cross-entropy, backward, AdamW) of vit_tiny and kat_tiny at 224 with batch 128. Each time is the
+ * mean of a host loop after warm-up, the device synchronised before and after (what a training
+ * loop sees, launch costs included). Prints JSON (workload to milliseconds), the form of
+ * kat-cuda/gpu_peer.py's, so that gpu-check.sh can put both in one table.
+ * Usage: {@code java -cp ... org.kat4j.bench.gpu.BackendGpuBench [iterations]}
+ */
+public final class BackendGpuBench {
+    private BackendGpuBench() {
+    }
+
+    private static double time(CudaBackend be, Runnable step, int warmup, int iters) {
+        for (int i = 0; i < warmup; i++) {
+            step.run();
+        }
+        be.synchronize();
+        long t0 = System.nanoTime();
+        for (int i = 0; i < iters; i++) {
+            step.run();
+        }
+        be.synchronize();
+        return (System.nanoTime() - t0) / 1e6 / iters;
+    }
+
+    public static void main(String[] args) {
+        int iters = args.length > 0 ? Integer.parseInt(args[0]) : 10;
+        Device cuda = Device.cuda(0);
+        if (!Backends.devices().contains(cuda)) {
+            System.out.println("BackendGpuBench: no CUDA backend (" + String.join("; ", Backends.report()) + ")");
+            System.exit(2);
+        }
+        CudaBackend be = (CudaBackend) Backends.forDevice(cuda);
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("backend", be.describe());
+        for (int dim : new int[]{192, 384, 768}) {
+            Random r = new Random(0);
+            Tensor x = Tensor.randn(new Random(1), DType.FLOAT32, 128, 197, dim).to(cuda);
+            x.requiresGrad(true); // as inside a model: dL/dx is computed
+            Tensor seed = Tensor.randn(new Random(2), DType.FLOAT32, 128, 197, dim).to(cuda);
+            for (Map.Entry<String, Module> e : Map.<String, Module>of("mlp", new Mlp(dim, 4 * dim, dim, 0.0, r), "grkan",
+                    new GrKan(dim, 4 * dim, dim, 0.0, r)).entrySet()) {
+                Module block = e.getValue().to(cuda);
+                out.put("block_" + e.getKey() + "_" + dim, time(be, () -> {
+                    try (Scope s = Scope.open()) {
+                        block.zeroGrad();
+                        x.zeroGrad();
+                        block.forward(x).backward(seed);
+                    }
+                }, 3, iters));
+            }
+        }
+        int batch = 128;
+        Tensor images = Tensor.randn(new Random(3), DType.FLOAT32, batch, 3, 224, 224);
+        int[] labels = new int[batch];
+        for (int i = 0; i < batch; i++) {
+            labels[i] = (i * 37) % 1000;
+        }
+        for (String name : new String[]{"vit_tiny_patch16_224", "kat_tiny_patch16_224"}) {
+            VisionTransformer m = Models.create(name, Map.of(), 0);
+            m.to(cuda);
+            AdamW opt = AdamW.builder(m.parameters()).lr(1e-3).weightDecay(0.05).build();
+            out.put("train_" + name + ":" + batch, time(be, () -> {
+                try (Scope s = Scope.open()) {
+                    m.zeroGrad();
+                    Losses.crossEntropy(m.forward(images.to(cuda)), labels, 0.0).backward();
+                    opt.step();
+                }
+            }, 2, Math.max(3, iters / 2)));
+        }
+        out.put("transfers", be.transfers());
+        out.put("driver_allocations", be.driverAllocations());
+        StringBuilder json = new StringBuilder("{\n");
+        int i = 0;
+        for (Map.Entry<String, Object> e : out.entrySet()) {
+            Object v = e.getValue();
+            String val = v instanceof Double d ? String.format(Locale.ROOT, "%.3f", d)
+                    : v instanceof Number ? v.toString() : "\"" + v.toString().replace("\"", "'") + "\"";
+            json.append(" \"").append(e.getKey()).append("\": ").append(val).append(++i < out.size() ? ",\n" : "\n");
+        }
+        System.out.print(json.append("}\n"));
+    }
+}
