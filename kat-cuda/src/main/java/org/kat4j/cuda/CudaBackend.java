@@ -59,7 +59,7 @@ public final class CudaBackend implements Backend {
         this.device = Device.cuda(0);
         rt.makeCurrent();
         this.stream = new CUstream();
-        JCudaDriver.cuStreamCreate(stream, 0);
+        JCudaDriver.cuStreamCreate(stream, 0); // blocking: ordered with the legacy default stream's host copies
         this.memory = new DeviceMemory(rt);
         this.blas = new CudaBlas(KernelArgs.address(stream));
         this.sms = rt.multiprocessors();
@@ -210,11 +210,15 @@ public final class CudaBackend implements Backend {
         strided(x.dtype(), B_COPY_A, 0, shape, yAddress, so, x.address(), Plans.contiguous(shape), 0, new long[shape.length]);
     }
 
+    /**
+     * Host to device, synchronously: the copy runs on the legacy default stream, which waits for
+     * the work queued on this backend's (blocking) stream before it and holds back the work after
+     * it, so it is in order with everything else; it returns once the Java array has been read.
+     */
     private void upload(long address, Pointer host, long bytes) {
         rt.makeCurrent();
         transfers.incrementAndGet();
-        // from pageable memory: the call returns once the bytes are staged, queued in stream order
-        JCudaDriver.cuMemcpyHtoDAsync(rawPtr(address), host, bytes, stream);
+        JCudaDriver.cuMemcpyHtoD(rawPtr(address), host, bytes);
     }
 
     /** A JCuda device pointer at a raw address: JCuda passes base (0) plus byte offset to the driver. */
@@ -222,11 +226,11 @@ public final class CudaBackend implements Backend {
         return new CUdeviceptr().withByteOffset(address);
     }
 
+    /** Device to host, after the work queued before it (the legacy stream's ordering, as {@link #upload}). */
     private void download(Pointer host, long address, long bytes) {
         rt.makeCurrent();
         transfers.incrementAndGet();
-        JCudaDriver.cuMemcpyDtoHAsync(host, rawPtr(address), bytes, stream);
-        JCudaDriver.cuStreamSynchronize(stream);
+        JCudaDriver.cuMemcpyDtoH(host, rawPtr(address), bytes);
     }
 
     // ------------------------------------------------------------------ memory
