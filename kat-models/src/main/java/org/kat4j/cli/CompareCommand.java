@@ -23,6 +23,8 @@ import java.util.concurrent.Callable;
 final class CompareCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     DataOptions dataOptions = new DataOptions();
+    @picocli.CommandLine.Mixin
+    DeviceOptions deviceOptions = new DeviceOptions();
 
     @Option(names = "--size", defaultValue = "micro_patch7_28", description = "Model size suffix. Default ${DEFAULT-VALUE}.")
     String size;
@@ -41,14 +43,16 @@ final class CompareCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        org.kat4j.backend.Device device = deviceOptions.resolve(System.out);
         FashionMnist.Splits splits = dataOptions.load();
         Map<String, List<Trainer.EpochResult>> runs = new LinkedHashMap<>();
         Map<String, Long> params = new LinkedHashMap<>();
         for (String kind : new String[]{"vit", "kat"}) {
             String name = kind + "_" + size;
             VisionTransformer m = Models.create(name, Map.of("num_classes", 10), seed);
+            m.to(device);
             params.put(name, m.parameterCount());
-            System.out.printf(Locale.ROOT, "== %s: %,d parameters, %s%n", name, m.parameterCount(), splits.source());
+            System.out.printf(Locale.ROOT, "== %s: %,d parameters on %s, %s%n", name, m.parameterCount(), device, splits.source());
             TrainConfig cfg = new TrainConfig(name, epochs, batchSize, lr, 1e-5, 0.05, 100, 0.0, 1.0, 0.0, 0, true, seed,
                     out.resolve(name), 500, false, ema);
             runs.put(name, new Trainer(m, cfg, System.out).fit(splits.train(), splits.test()));

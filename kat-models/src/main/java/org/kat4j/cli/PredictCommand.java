@@ -13,6 +13,9 @@ import java.util.concurrent.Callable;
 /** {@code kat predict --model-dir DIR image...}: top-5 classes per image. */
 @Command(name = "predict", description = "Classify images with a model directory (config.json + model.safetensors).")
 final class PredictCommand implements Callable<Integer> {
+    @picocli.CommandLine.Mixin
+    DeviceOptions deviceOptions = new DeviceOptions();
+
     @Option(names = "--model-dir", required = true, description = "Directory with config.json and model.safetensors (labels.txt optional).")
     Path modelDir;
     @Option(names = "--top", defaultValue = "5", description = "Classes to show. Default ${DEFAULT-VALUE}.")
@@ -22,7 +25,7 @@ final class PredictCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        Predictor p = Predictor.load(modelDir);
+        Predictor p = Predictor.load(modelDir).on(deviceOptions.resolve(System.out));
         int failed = 0;
         for (Path img : images) {
             try {

@@ -139,11 +139,17 @@ public final class Predictor {
         return Tensor.of(out, 1, c, size, size);
     }
 
+    /** This predictor with its model on {@code device} (images are moved there for each prediction). */
+    public Predictor on(org.kat4j.backend.Device device) {
+        model.to(device);
+        return this;
+    }
+
     /** The k most probable classes. */
     public List<Prediction> predict(BufferedImage img, int k) {
         double[] p;
         try (var ng = Autograd.noGrad()) {
-            p = model.forward(preprocess(img)).softmax().toDoubleArray();
+            p = model.forward(preprocess(img).to(model.device())).softmax().toDoubleArray();
         }
         Integer[] idx = new Integer[p.length];
         for (int i = 0; i < p.length; i++) {
