@@ -5,11 +5,18 @@
 #include "cuda_emu.h"
 #include "../../main/cuda/kernels.cu"
 
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <random>
 #include <string>
+
+// the layout KernelArgs.dims writes: four arrays of MAXD longs, then rank and the dense flag
+static_assert(MAXD == 8, "Plans.MAXD");
+static_assert(offsetof(Dims, shape) == 0 && offsetof(Dims, so) == 64 && offsetof(Dims, sa) == 128 && offsetof(Dims, sb) == 192,
+              "Dims arrays");
+static_assert(offsetof(Dims, rank) == 256 && offsetof(Dims, dense) == 260 && sizeof(Dims) == 264, "Dims tail");
 
 static std::mt19937_64 rng(7);
 static int checks = 0;
