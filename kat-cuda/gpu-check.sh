@@ -39,26 +39,28 @@ if command -v nvcc >/dev/null 2>&1; then
 fi
 echo "== kernels: $kernels"
 
-# cuBLAS 13 and the CUDA 13 runtime: the toolkit's, or those of PyTorch's nvidia-* wheels
-for py in python3 python; do
+# cuBLAS 13 and the CUDA 13 runtime: the toolkit's, or those of PyTorch's nvidia-* wheels (every
+# directory under a site-packages' nvidia/ that holds libcublas.so.13 or libcudart.so.13)
+for py in python3 python /usr/bin/python3; do
     command -v "$py" >/dev/null 2>&1 || continue
     wheels=$("$py" - <<'PY' 2>/dev/null
-import importlib, os
+import os, site, sys
+roots = [p for p in site.getsitepackages() + [site.getusersitepackages()] + sys.path if p and os.path.isdir(p)]
 dirs = []
-for m in ("nvidia.cublas", "nvidia.cuda_runtime", "nvidia.cu13"):
-    try:
-        mod = importlib.import_module(m)
-    except Exception:
+for root in dict.fromkeys(roots):
+    base = os.path.join(root, "nvidia")
+    if not os.path.isdir(base):
         continue
-    for p in list(getattr(mod, "__path__", [])):
-        lib = os.path.join(p, "lib")
-        if os.path.isdir(lib):
-            dirs.append(lib)
+    for d, _, files in os.walk(base):
+        if any(f.startswith(("libcublas.so.13", "libcudart.so.13", "libcublasLt.so.13")) for f in files) and d not in dirs:
+            dirs.append(d)
 print(":".join(dirs))
 PY
 )
-    [ -n "$wheels" ] && export LD_LIBRARY_PATH="$wheels${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-    break
+    if [ -n "$wheels" ]; then
+        export LD_LIBRARY_PATH="$wheels${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+        break
+    fi
 done
 echo "== LD_LIBRARY_PATH: ${LD_LIBRARY_PATH:-}"
 
