@@ -7,7 +7,7 @@ import picocli.CommandLine.Option;
 
 import java.io.PrintStream;
 
-/** Which device a command runs the model on (shared by train and eval). */
+/** Which device a command runs the model on (train, eval, compare, predict). */
 final class DeviceOptions {
     @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda, cuda:N, or auto (the GPU when one works,"
             + " else the CPU). Default ${DEFAULT-VALUE}.")

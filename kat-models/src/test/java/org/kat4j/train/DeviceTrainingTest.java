@@ -25,7 +25,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * A model trained on a device other than the CPU (the test device {@code sim:0}, the CPU's math on
  * storages that refuse to mix with CPU ones): the batches, targets, dropout masks, optimizer state
- * and checkpoints follow the model, and the numbers equal a CPU run's.
+ * and checkpoints follow the model, a run resumed there repeats the uninterrupted one, and the
+ * numbers equal a CPU run's.
  */
 class DeviceTrainingTest {
     static ImageDataset head(ImageDataset d, int n) {
@@ -34,6 +35,10 @@ class DeviceTrainingTest {
     }
 
     private static List<Trainer.EpochResult> run(Device device, Path out) throws IOException {
+        return run(device, out, null, 2);
+    }
+
+    private static List<Trainer.EpochResult> run(Device device, Path out, Path resume, int stopAfter) throws IOException {
         FashionMnist.Splits s = FashionMnist.load(null, true);
         ImageDataset train = head(s.train(), 192);
         ImageDataset test = head(s.test(), 64);
@@ -43,7 +48,7 @@ class DeviceTrainingTest {
         TrainConfig cfg = new TrainConfig("kat_micro_patch7_28", 2, 32, 3e-3, 1e-5, 0.05, 2, 0.1, 1.0, 0.1, 1, true, 4, out, 64,
                 false, 0.9);
         return new Trainer(m, cfg, new PrintStream(OutputStream.nullOutputStream())).withReplicas(1).withMixup(0.8, 1.0)
-                .fit(train, test);
+                .fit(train, test, resume, stopAfter);
     }
 
     @Test
@@ -59,6 +64,13 @@ class DeviceTrainingTest {
             assertEquals(a.testLoss(), b.testLoss(), 0, "epoch " + a.epoch() + " test loss");
             assertEquals(a.testAcc(), b.testAcc(), 0, "epoch " + a.epoch() + " test accuracy");
         }
+        // stopped after epoch 1 on the device and resumed there: the uninterrupted run's second epoch
+        run(SimBackend.DEVICE, dir.resolve("resumed"), null, 1);
+        List<Trainer.EpochResult> resumed = run(SimBackend.DEVICE, dir.resolve("resumed"),
+                dir.resolve("resumed/last.safetensors"), 2);
+        assertEquals(2, resumed.size(), "the resumed run reports both epochs");
+        assertEquals(cpu.get(1).trainLoss(), resumed.get(1).trainLoss(), 0, "resumed epoch 2 train loss");
+        assertEquals(cpu.get(1).testAcc(), resumed.get(1).testAcc(), 0, "resumed epoch 2 test accuracy");
         // the same tensors (weights, optimizer moments, EMA) saved from either device
         Map<String, org.kat4j.tensor.Tensor> a = Safetensors.read(dir.resolve("cpu/last.safetensors")).tensors();
         Map<String, org.kat4j.tensor.Tensor> b = Safetensors.read(dir.resolve("sim/last.safetensors")).tensors();
