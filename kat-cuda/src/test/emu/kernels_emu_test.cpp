@@ -162,7 +162,7 @@ static std::vector<double> ref_reduce(const std::vector<double>& x, i64 outer, i
 
 static void reductions() {
     struct Case { i64 outer, r, inner, parts; };
-    Case cases[] = {{3, 700, 1, 1}, {2, 5000, 1, 3}, {1, 1000, 7, 1}, {4, 300, 5, 4}, {1, 6304, 19, 9}};
+    Case cases[] = {{3, 700, 1, 1}, {2, 5000, 1, 3}, {1, 1000, 7, 1}, {4, 300, 5, 4}, {1, 6304, 19, 9}, {1, 1, 57, 1}};
     for (auto c : cases) {
         auto x = rnd(c.outer * c.r * c.inner);
         auto xf = as<float>(x);

@@ -164,6 +164,20 @@ public interface Backend {
     /** The L2 norm of all elements. */
     double norm2(Storage x);
 
+    /**
+     * The sum of the squares of every element of every storage in {@code xs}, one number read
+     * back: what a global gradient-norm clip needs. This default adds {@code norm2(x)^2} in list
+     * order (one read per storage); a device backend may reduce them all before reading one.
+     */
+    default double sumOfSquares(java.util.List<Storage> xs) {
+        double sq = 0;
+        for (Storage x : xs) {
+            double n = norm2(x);
+            sq += n * n;
+        }
+        return sq;
+    }
+
     // ------------------------------------------------------------------ matrix products
 
     /**

@@ -138,6 +138,10 @@ public abstract class BackendContract {
                 scaled[i] = v[1001 + i] * -0.75;
             }
             assertEquals(Math.sqrt(sq), be.norm2(rows), 1e-12 + 1e-6 * Math.sqrt(sq), "norm2 of a middle row");
+            double[] small = rounded(new double[]{1.5, -2, 0.25}, t);
+            assertEquals(sq + 1.5 * 1.5 + 4 + 0.0625 + 25, be.sumOfSquares(java.util.List.of(rows, st(small, t, 3),
+                    be.empty(t, 0), st(new double[]{3, 0, -4}, t, 3))), 1e-12 + 1e-6 * sq, "sumOfSquares of several storages");
+            assertEquals(0, be.sumOfSquares(java.util.List.of()), 0);
             be.scaleInPlace(rows, -0.75);
             assertArrayEquals(scaled, be.toDoubles(rows), 1e-6, "scaleInPlace of a middle row");
             // in-place sums of an odd length and of one long enough to be split over threads

@@ -490,11 +490,20 @@ public final class CudaBackend implements Backend {
      * (scale multiplies each step's result: mean's 1 / r).
      */
     private CudaStorage reduce(CudaStorage x, int[] axes, int op, boolean mean, DType outType, long[] outShape) {
-        List<Plans.ReduceStep> steps = Plans.reduce(x.shape(), axes, sms);
         CudaStorage out = alloc(outType, outShape);
+        reduceInto(x, axes, op, mean, outType, out.address());
+        return out;
+    }
+
+    /**
+     * op over {@code axes} of x (numel &gt; 0) into {@code outType} values at {@code dst}, in the C
+     * order of the kept dimensions (mean: each step's result times 1 / r).
+     */
+    private void reduceInto(CudaStorage x, int[] axes, int op, boolean mean, DType outType, long dst) {
+        List<Plans.ReduceStep> steps = Plans.reduce(x.shape(), axes, sms);
         if (steps.isEmpty()) {
-            assign(out, x);
-            return out;
+            // only size-1 dimensions reduced: each value on its own (r = 1), squared for R_SUMSQ
+            steps = List.of(new Plans.ReduceStep(1, 1, x.numel(), 1));
         }
         long in = x.address();
         DType inType = x.dtype();
@@ -503,26 +512,25 @@ public final class CudaBackend implements Backend {
             Plans.ReduceStep s = steps.get(i);
             boolean last = i == steps.size() - 1;
             DeviceMemory.Raw next = last ? null : temp(s.outer() * s.inner() * outType.bytes());
-            long dst = last ? out.address() : next.address();
+            long to = last ? dst : next.address();
             double scale = mean ? 1.0 / s.r() : 1.0;
             String kind = s.inner() == 1 ? "reduce_rows_" : "reduce_cols_";
             if (s.parts() == 1) {
-                reduceLaunch(kind + sfx(inType) + "_" + sfx(outType), in, dst, s, 1, op, scale);
+                reduceLaunch(kind + sfx(inType) + "_" + sfx(outType), in, to, s, 1, op, scale);
             } else {
                 DeviceMemory.Raw partial = temp(s.outer() * s.parts() * s.inner() * Double.BYTES);
                 reduceLaunch(kind + sfx(inType) + "_f64", in, partial.address(), s, s.parts(), op, 1.0);
                 Plans.ReduceStep second = new Plans.ReduceStep(s.outer(), s.parts(), s.inner(), 1);
-                reduceLaunch(kind + "f64_" + sfx(outType), partial.address(), dst, second, 1, op == R_MAX ? R_MAX : R_SUM, scale);
+                reduceLaunch(kind + "f64_" + sfx(outType), partial.address(), to, second, 1, op == R_MAX ? R_MAX : R_SUM, scale);
                 memory.give(partial);
             }
             if (prev != null) {
                 memory.give(prev);
             }
             prev = next;
-            in = dst;
+            in = to;
             inType = outType;
         }
-        return out;
     }
 
     private void reduceLaunch(String fn, long x, long y, Plans.ReduceStep s, long parts, int op, double scale) {
@@ -600,20 +608,45 @@ public final class CudaBackend implements Backend {
         return out;
     }
 
-    @Override
-    public double norm2(Storage x) {
-        CudaStorage c = cs(x);
-        if (c.numel() == 0) {
-            return 0;
-        }
+    private static int[] allAxes(CudaStorage c) {
         int[] all = new int[c.rank()];
         for (int i = 0; i < all.length; i++) {
             all[i] = i;
         }
-        CudaStorage s = reduce(c, all, R_SUMSQ, false, DType.FLOAT64, new long[0]);
-        double v = getDouble(s, 0);
-        release(s);
-        return Math.sqrt(v);
+        return all;
+    }
+
+    @Override
+    public double norm2(Storage x) {
+        return Math.sqrt(sumOfSquares(List.of(x)));
+    }
+
+    /** Each storage's sum of squares into a float64 slot, the slots summed in order, one read back. */
+    @Override
+    public double sumOfSquares(List<Storage> xs) {
+        List<CudaStorage> some = new ArrayList<>();
+        for (Storage s : xs) {
+            CudaStorage c = cs(s);
+            if (c.numel() > 0) {
+                some.add(c);
+            }
+        }
+        if (some.isEmpty()) {
+            return 0;
+        }
+        DeviceMemory.Raw slots = temp((long) some.size() * Double.BYTES);
+        for (int i = 0; i < some.size(); i++) {
+            CudaStorage c = some.get(i);
+            reduceInto(c, allAxes(c), R_SUMSQ, false, DType.FLOAT64, slots.address() + (long) i * Double.BYTES);
+        }
+        DeviceMemory.Raw total = temp(Double.BYTES);
+        reduceLaunch("reduce_rows_f64_f64", slots.address(), total.address(), new Plans.ReduceStep(1, some.size(), 1, 1), 1,
+                R_SUM, 1.0);
+        double[] v = new double[1];
+        download(Pointer.to(v), total.address(), Double.BYTES);
+        memory.give(slots);
+        memory.give(total);
+        return v[0];
     }
 
     // ------------------------------------------------------------------ matrix products

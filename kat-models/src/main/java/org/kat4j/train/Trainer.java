@@ -342,13 +342,17 @@ public final class Trainer {
 
     /** Scales all gradients so their global L2 norm is at most {@code max}; returns the norm before. */
     public static double clipGradNorm(List<Tensor> params, double max) {
-        double sq = 0;
+        // per backend, in parameter order: one read back per device, not one per parameter
+        java.util.Map<org.kat4j.backend.Backend, List<Storage>> grads = new LinkedHashMap<>();
         for (Tensor p : params) {
             Storage g = p.gradBuffer();
             if (g != null) {
-                double n = g.backend().norm2(g);
-                sq += n * n;
+                grads.computeIfAbsent(g.backend(), b -> new ArrayList<>()).add(g);
             }
+        }
+        double sq = 0;
+        for (var e : grads.entrySet()) {
+            sq += e.getKey().sumOfSquares(e.getValue());
         }
         double norm = Math.sqrt(sq);
         if (norm > max) {
