@@ -29,13 +29,16 @@ command -v nvidia-smi >/dev/null && echo "== gpu: $(nvidia-smi --query-gpu=name,
 kernels="skipped (no nvcc)"
 if command -v nvcc >/dev/null 2>&1; then
     tmp=$(mktemp -d)
-    if nvcc -O3 -std=c++17 -arch=compute_80 -ptx "$here/src/main/cuda/rational.cu" -o "$tmp/rational.ptx" &&
-       nvcc -O3 -std=c++17 -arch=sm_90 -cubin "$here/src/main/cuda/rational.cu" -o "$tmp/rational_sm90.cubin"; then
-        if cmp -s "$tmp/rational.ptx" "$here/src/main/resources/org/kat4j/cuda/rational.ptx"; then same="identical to"; else same="differs from"; fi
-        kernels="built with $(nvcc --version | tail -1); PTX $same the shipped one"
-    else
-        kernels="FAILED to compile"
-    fi
+    kernels="built with $(nvcc --version | tail -1);"
+    for base in rational kernels; do
+        if nvcc -O3 -std=c++17 -arch=compute_80 -ptx "$here/src/main/cuda/$base.cu" -o "$tmp/$base.ptx" &&
+           nvcc -O3 -std=c++17 -arch=sm_90 -cubin "$here/src/main/cuda/$base.cu" -o "$tmp/${base}_sm90.cubin"; then
+            if cmp -s "$tmp/$base.ptx" "$here/src/main/resources/org/kat4j/cuda/$base.ptx"; then same="identical to"; else same="differs from"; fi
+            kernels="$kernels $base PTX $same the shipped one;"
+        else
+            kernels="$kernels $base FAILED to compile;"
+        fi
+    done
 fi
 echo "== kernels: $kernels"
 
