@@ -113,11 +113,11 @@ for key in keys:
     a, b = k.get(key), t.get(key)
     print("| %s | %s | %s | %s |" % (key, f(a), f(b), "-" if a is None or b is None else "%.2f" % (b / a)))
 print()
-print("| target | measured | wanted | |")
+print("| ratio | measured | bound | |")
 print("|---|---|---|---|")
 def row(name, value, wanted, ok):
     print("| %s | %s | %s | %s |" % (name, "-" if value is None else "%.2f" % value, wanted,
-                                    "-" if value is None else ("met" if ok(value) else "MISSED")))
+                                    "-" if value is None else ("within" if ok(value) else "OUTSIDE")))
 for d in (192, 384, 768):
     a, b = k.get("block_grkan_%d" % d), k.get("block_mlp_%d" % d)
     row("kat4j GR-KAN / Mlp block, dim %d" % d, None if a is None or b is None else a / b, "<= 1.10", lambda v: v <= 1.10)
