@@ -1,9 +1,5 @@
 package org.kat4j.cuda;
 
-import jcuda.Pointer;
-import jcuda.driver.CUdeviceptr;
-import jcuda.driver.CUstream;
-import jcuda.driver.JCudaDriver;
 import org.kat4j.backend.Backend;
 import org.kat4j.backend.BinaryOp;
 import org.kat4j.backend.Device;
@@ -40,37 +36,31 @@ public final class CudaBackend implements Backend {
     private static final int B_ADD = 0, B_SUB = 1, B_MUL = 2, B_DIV = 3, B_COPY_A = 4, B_AXPY = 5, B_GELU_BWD = 6;
     private static final int R_SUM = 0, R_MAX = 1, R_SUMSQ = 2;
 
-    private final CudaRuntime rt;
+    private final Gpu gpu;
     private final Device device;
-    private final CUstream stream;
     private final DeviceMemory memory;
-    private final CudaBlas blas;
     private final int sms;
     private final CudaStorage.Block emptyBlock;
     private final AtomicLong transfers = new AtomicLong();
     private final ThreadLocal<KernelArgs> args;
-    private final ThreadLocal<CudaRational> rational;
     private final ThreadLocal<ArrayDeque<List<CudaStorage.Block>>> scopes = ThreadLocal.withInitial(ArrayDeque::new);
     private final ThreadLocal<int[]> outside = ThreadLocal.withInitial(() -> new int[1]);
 
     /** The backend on the runtime's device (cuBLAS must load: {@link Cublas#status()}). */
     CudaBackend(CudaRuntime rt) {
-        this.rt = rt;
-        this.device = Device.cuda(0);
-        rt.makeCurrent();
-        this.stream = new CUstream();
-        JCudaDriver.cuStreamCreate(stream, 0); // blocking: ordered with the legacy default stream's host copies
-        this.memory = new DeviceMemory(rt);
-        this.blas = new CudaBlas(KernelArgs.address(stream));
-        this.sms = rt.multiprocessors();
+        this(new JCudaGpu(rt), Device.cuda(0));
+    }
+
+    /** The backend on {@code gpu}, serving {@code device}. */
+    CudaBackend(Gpu gpu, Device device) {
+        this.gpu = gpu;
+        this.device = device;
+        this.memory = new DeviceMemory(gpu);
+        this.sms = gpu.multiprocessors();
         this.emptyBlock = new CudaStorage.Block(memory, null, false);
-        this.args = ThreadLocal.withInitial(() -> {
-            rt.makeCurrent();
-            return new KernelArgs(48);
-        });
-        this.rational = ThreadLocal.withInitial(() -> new CudaRational(rt, stream));
+        this.args = ThreadLocal.withInitial(() -> gpu.newArgs(48));
         for (String k : kernelNames()) {
-            rt.kernel(k); // a kernel missing from the module fails here, not in the middle of a step
+            gpu.checkKernel(k); // a kernel missing from the module fails here, not in the middle of a step
         }
     }
 
@@ -101,8 +91,7 @@ public final class CudaBackend implements Backend {
 
     @Override
     public String describe() {
-        return device + " (" + rt.deviceName() + ", sm_" + rt.computeMajor + rt.computeMinor + ", " + sms + " SMs, "
-                + Cublas.status().line() + ", kernels from " + rt.moduleKind() + ")";
+        return device + " (" + gpu.describe() + ")";
     }
 
     /** Host-device copies so far (each upload or read-back counts one). */
@@ -122,8 +111,7 @@ public final class CudaBackend implements Backend {
 
     /** Waits until every queued op has run. */
     public void synchronize() {
-        rt.makeCurrent();
-        JCudaDriver.cuStreamSynchronize(stream);
+        gpu.synchronize();
     }
 
     // ------------------------------------------------------------------ helpers
@@ -165,13 +153,12 @@ public final class CudaBackend implements Backend {
     }
 
     private KernelArgs a() {
-        rt.makeCurrent();
         return args.get();
     }
 
     private void go(String fn, long blocks, KernelArgs ka) {
         int g = (int) Math.max(1, Math.min(blocks, Integer.MAX_VALUE));
-        JCudaDriver.cuLaunchKernel(rt.kernel(fn), g, 1, 1, THREADS, 1, 1, 0, stream, ka.params, null);
+        gpu.launch(fn, g, THREADS, ka);
     }
 
     /** Blocks for a grid-stride loop over n elements: enough to fill the device, no more. */
@@ -210,27 +197,16 @@ public final class CudaBackend implements Backend {
         strided(x.dtype(), B_COPY_A, 0, shape, yAddress, so, x.address(), Plans.contiguous(shape), 0, new long[shape.length]);
     }
 
-    /**
-     * Host to device, synchronously: the copy runs on the legacy default stream, which waits for
-     * the work queued on this backend's (blocking) stream before it and holds back the work after
-     * it, so it is in order with everything else; it returns once the Java array has been read.
-     */
-    private void upload(long address, Pointer host, long bytes) {
-        rt.makeCurrent();
+    /** Host to device ({@link Gpu#upload}: in order with the queued work), counted. */
+    private void upload(long address, Object array, long bytes) {
         transfers.incrementAndGet();
-        JCudaDriver.cuMemcpyHtoD(rawPtr(address), host, bytes);
+        gpu.upload(address, array, bytes);
     }
 
-    /** A JCuda device pointer at a raw address: JCuda passes base (0) plus byte offset to the driver. */
-    private static CUdeviceptr rawPtr(long address) {
-        return new CUdeviceptr().withByteOffset(address);
-    }
-
-    /** Device to host, after the work queued before it (the legacy stream's ordering, as {@link #upload}). */
-    private void download(Pointer host, long address, long bytes) {
-        rt.makeCurrent();
+    /** Device to host after the work queued before it, counted. */
+    private void download(Object array, long address, long bytes) {
         transfers.incrementAndGet();
-        JCudaDriver.cuMemcpyDtoH(host, rawPtr(address), bytes);
+        gpu.download(array, address, bytes);
     }
 
     // ------------------------------------------------------------------ memory
@@ -251,7 +227,7 @@ public final class CudaBackend implements Backend {
     public Storage fromFloats(float[] data, long... shape) {
         CudaStorage s = alloc(DType.FLOAT32, shape);
         if (data.length > 0) {
-            upload(s.address(), Pointer.to(data), (long) data.length * Float.BYTES);
+            upload(s.address(), data, (long) data.length * Float.BYTES);
         }
         return s;
     }
@@ -260,7 +236,7 @@ public final class CudaBackend implements Backend {
     public Storage fromDoubles(double[] data, long... shape) {
         CudaStorage s = alloc(DType.FLOAT64, shape);
         if (data.length > 0) {
-            upload(s.address(), Pointer.to(data), (long) data.length * Double.BYTES);
+            upload(s.address(), data, (long) data.length * Double.BYTES);
         }
         return s;
     }
@@ -272,7 +248,7 @@ public final class CudaBackend implements Backend {
         if (c.dtype() == DType.FLOAT32) {
             float[] out = new float[n];
             if (n > 0) {
-                download(Pointer.to(out), c.address(), c.bytes());
+                download(out, c.address(), c.bytes());
             }
             return out;
         }
@@ -291,7 +267,7 @@ public final class CudaBackend implements Backend {
         if (c.dtype() == DType.FLOAT64) {
             double[] out = new double[n];
             if (n > 0) {
-                download(Pointer.to(out), c.address(), c.bytes());
+                download(out, c.address(), c.bytes());
             }
             return out;
         }
@@ -309,11 +285,11 @@ public final class CudaBackend implements Backend {
         long at = c.address() + index * c.dtype().bytes();
         if (c.dtype() == DType.FLOAT32) {
             float[] v = new float[1];
-            download(Pointer.to(v), at, Float.BYTES);
+            download(v, at, Float.BYTES);
             return v[0];
         }
         double[] v = new double[1];
-        download(Pointer.to(v), at, Double.BYTES);
+        download(v, at, Double.BYTES);
         return v[0];
     }
 
@@ -322,9 +298,9 @@ public final class CudaBackend implements Backend {
         CudaStorage c = cs(s);
         long at = c.address() + index * c.dtype().bytes();
         if (c.dtype() == DType.FLOAT32) {
-            upload(at, Pointer.to(new float[]{(float) value}), Float.BYTES);
+            upload(at, new float[]{(float) value}, Float.BYTES);
         } else {
-            upload(at, Pointer.to(new double[]{value}), Double.BYTES);
+            upload(at, new double[]{value}, Double.BYTES);
         }
     }
 
@@ -344,15 +320,14 @@ public final class CudaBackend implements Backend {
         if (!(src instanceof CudaStorage c) || c.backend() != this) {
             // from another device: through the host, converted there
             if (d.dtype() == DType.FLOAT32) {
-                upload(d.address(), Pointer.to(src.backend().toFloats(src)), d.bytes());
+                upload(d.address(), src.backend().toFloats(src), d.bytes());
             } else {
-                upload(d.address(), Pointer.to(src.backend().toDoubles(src)), d.bytes());
+                upload(d.address(), src.backend().toDoubles(src), d.bytes());
             }
             return;
         }
         if (c.dtype() == d.dtype()) {
-            rt.makeCurrent();
-            JCudaDriver.cuMemcpyDtoDAsync(rawPtr(d.address()), rawPtr(c.address()), d.bytes(), stream);
+            gpu.copy(d.address(), c.address(), d.bytes());
             return;
         }
         KernelArgs ka = a().i64(0, c.address()).i64(1, d.address()).i64(2, d.numel());
@@ -366,8 +341,7 @@ public final class CudaBackend implements Backend {
             return;
         }
         if (value == 0 && Double.doubleToRawLongBits(value) == 0) {
-            rt.makeCurrent();
-            JCudaDriver.cuMemsetD8Async(rawPtr(c.address()), (byte) 0, c.bytes(), stream);
+            gpu.zero(c.address(), c.bytes());
             return;
         }
         map(c, c, M_FILL, value);
@@ -643,7 +617,7 @@ public final class CudaBackend implements Backend {
         reduceLaunch("reduce_rows_f64_f64", slots.address(), total.address(), new Plans.ReduceStep(1, some.size(), 1, 1), 1,
                 R_SUM, 1.0);
         double[] v = new double[1];
-        download(Pointer.to(v), total.address(), Double.BYTES);
+        download(v, total.address(), Double.BYTES);
         memory.give(slots);
         memory.give(total);
         return v[0];
@@ -670,8 +644,7 @@ public final class CudaBackend implements Backend {
         }
         CudaStorage out = alloc(x.dtype(), shape);
         Plans.Gemm g = Plans.gemm(m, n, k, transA, transB, x.numel() / (m * k), y.numel() / (k * n));
-        rt.makeCurrent();
-        blas.gemm(x.dtype(), g, x.address(), y.address(), out.address(), false);
+        gpu.gemm(x.dtype(), g, x.address(), y.address(), out.address(), false);
         return out;
     }
 
@@ -692,8 +665,7 @@ public final class CudaBackend implements Backend {
         strided(xs.dtype(), B_COPY_A, 0, shape, y.address(), Plans.contiguous(shape), bs.address(), new long[]{0, 1}, 0,
                 new long[2]);
         Plans.Gemm g = Plans.gemm(rows, outs, in, false, true, 1, 1);
-        rt.makeCurrent();
-        blas.gemm(xs.dtype(), g, xs.address(), ws.address(), y.address(), true);
+        gpu.gemm(xs.dtype(), g, xs.address(), ws.address(), y.address(), true);
         return y;
     }
 
@@ -796,7 +768,7 @@ public final class CudaBackend implements Backend {
             }
         }
         DeviceMemory.Raw idx = temp((long) index.length * Long.BYTES);
-        upload(idx.address(), Pointer.to(index), (long) index.length * Long.BYTES);
+        upload(idx.address(), index, (long) index.length * Long.BYTES);
         KernelArgs ka = a().i64(0, c.address()).i64(1, out.address()).i64(2, idx.address()).i64(3, prod(xs, 0, dim))
                 .i64(4, index.length).i64(5, prod(xs, dim + 1, xs.length)).i64(6, xs[dim]);
         go("gather_" + sfx(c.dtype()), elementBlocks(out.numel()), ka);
@@ -813,7 +785,7 @@ public final class CudaBackend implements Backend {
         }
         long[] inv = Plans.inverseIndex(index, shape[dim]);
         DeviceMemory.Raw buf = temp((long) inv.length * Long.BYTES);
-        upload(buf.address(), Pointer.to(inv), (long) inv.length * Long.BYTES);
+        upload(buf.address(), inv, (long) inv.length * Long.BYTES);
         KernelArgs ka = a().i64(0, g.numel() == 0 ? 0 : g.address()).i64(1, out.address()).i64(2, buf.address())
                 .i64(3, buf.address() + (shape[dim] + 1) * Long.BYTES).i64(4, prod(shape, 0, dim)).i64(5, shape[dim])
                 .i64(6, index.length).i64(7, prod(shape, dim + 1, shape.length));
@@ -960,9 +932,8 @@ public final class CudaBackend implements Backend {
     private DeviceMemory.Raw packCoefficients(CudaStorage num, CudaStorage den) {
         long nb = num.bytes();
         DeviceMemory.Raw coef = temp(nb + den.bytes());
-        rt.makeCurrent();
-        JCudaDriver.cuMemcpyDtoDAsync(rawPtr(coef.address()), rawPtr(num.address()), nb, stream);
-        JCudaDriver.cuMemcpyDtoDAsync(rawPtr(coef.address() + nb), rawPtr(den.address()), den.bytes(), stream);
+        gpu.copy(coef.address(), num.address(), nb);
+        gpu.copy(coef.address() + nb, den.address(), den.bytes());
         return coef;
     }
 
@@ -983,9 +954,7 @@ public final class CudaBackend implements Backend {
         DeviceMemory.Raw coef = packCoefficients(cs(numerator), cs(denominator));
         if (c.dtype() == DType.FLOAT32 && numerator.dtype() == DType.FLOAT32) {
             CudaStorage in = aligned(c);
-            rational.get().forward(DeviceBuffer.view(in.address(), in.bytes()), DeviceBuffer.view(out.address(), out.bytes()), n,
-                    d, CudaRational.Coefficients.view(DeviceBuffer.view(coef.address(), coef.bytes()), groups),
-                    org.kat4j.cuda.Storage.F32);
+            gpu.rationalForwardF32(in.address(), out.address(), n, d, coef.address(), groups);
         } else {
             KernelArgs ka = a().i64(0, c.address()).i64(1, out.address()).i64(2, n).i64(3, d).i64(4, d / groups)
                     .i64(5, coef.address());
@@ -1015,12 +984,8 @@ public final class CudaBackend implements Backend {
         if (c.dtype() == DType.FLOAT32 && num.dtype() == DType.FLOAT32) {
             CudaStorage in = aligned(c);
             CudaStorage g = aligned(cs(gs));
-            CudaRational r = rational.get();
-            r.backwardAsync(DeviceBuffer.view(in.address(), in.bytes()), DeviceBuffer.view(g.address(), g.bytes()),
-                    gx == null ? null : DeviceBuffer.view(gx.address(), gx.bytes()), n, d,
-                    CudaRational.Coefficients.view(DeviceBuffer.view(coef.address(), coef.bytes()), groups),
-                    org.kat4j.cuda.Storage.F32);
-            long totals = r.gradientsOnDevice().address();
+            long totals = gpu.rationalBackwardF32(in.address(), g.address(), gx == null ? 0 : gx.address(), n, d, coef.address(),
+                    groups);
             convert(totals, gnum.address(), 6, DType.FLOAT32);
             convert(totals + 6L * Double.BYTES, gden.address(), 4L * groups, DType.FLOAT32);
         } else {

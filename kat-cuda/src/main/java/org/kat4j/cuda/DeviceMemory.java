@@ -1,8 +1,5 @@
 package org.kat4j.cuda;
 
-import jcuda.driver.CUdeviceptr;
-import jcuda.driver.JCudaDriver;
-
 import java.util.ArrayDeque;
 import java.util.HashMap;
 import java.util.Map;
@@ -17,19 +14,19 @@ import java.util.Map;
  * once more. Thread-safe: blocks are released from the cleaner thread too.
  */
 final class DeviceMemory {
-    /** A block of device memory: its address, its size class, and the driver's handle for freeing it. */
-    record Raw(long address, long bytes, CUdeviceptr ptr) {
+    /** A block of device memory: its address and its size class. */
+    record Raw(long address, long bytes) {
     }
 
-    private final CudaRuntime rt;
+    private final Gpu gpu;
     private final Map<Long, ArrayDeque<Raw>> free = new HashMap<>();
     private long inUse;
     private long cached;
     private long peak;
     private long driverAllocations;
 
-    DeviceMemory(CudaRuntime rt) {
-        this.rt = rt;
+    DeviceMemory(Gpu gpu) {
+        this.gpu = gpu;
     }
 
     /** The size class that holds {@code bytes} (&gt; 0). */
@@ -55,15 +52,14 @@ final class DeviceMemory {
                 return r;
             }
         }
-        rt.makeCurrent();
-        CUdeviceptr p = new CUdeviceptr();
+        long address;
         try {
-            JCudaDriver.cuMemAlloc(p, size);
+            address = gpu.alloc(size);
         } catch (RuntimeException first) {
-            rt.synchronize();
+            gpu.synchronize();
             freeCached();
             try {
-                JCudaDriver.cuMemAlloc(p, size);
+                address = gpu.alloc(size);
             } catch (RuntimeException again) {
                 throw new IllegalStateException("out of GPU memory: " + size + " bytes requested, " + inUse()
                         + " in use by tensors (" + again.getMessage() + ")", again);
@@ -74,7 +70,7 @@ final class DeviceMemory {
             inUse += size;
             peak = Math.max(peak, inUse);
         }
-        return new Raw(KernelArgs.address(p), size, p);
+        return new Raw(address, size);
     }
 
     /** Returns a block to the cache. */
@@ -94,9 +90,8 @@ final class DeviceMemory {
             free.clear();
             cached = 0;
         }
-        rt.makeCurrent();
         for (Raw r : all) {
-            JCudaDriver.cuMemFree(r.ptr());
+            gpu.free(r.address());
         }
     }
 

@@ -29,15 +29,32 @@ final class KernelArgs implements AutoCloseable {
         }
     }
 
-    private final Pointer host = new Pointer();
+    private final Pointer host;
     private final ByteBuffer buf;
-    /** The {@code void**} kernelParams of cuLaunchKernel. */
+    /** The {@code void**} kernelParams of cuLaunchKernel (null for a block not in pinned memory). */
     final Pointer params;
+    /** The address of that table. */
+    final long table;
     private boolean closed;
+
+    /**
+     * A block over {@code buf}, native memory at {@code base} of at least {@code slots * 16} bytes
+     * that the caller keeps alive (a launcher other than the CUDA driver reads the table).
+     */
+    KernelArgs(ByteBuffer buf, long base, int slots) {
+        this.host = null;
+        this.buf = buf.order(ByteOrder.nativeOrder());
+        for (int i = 0; i < slots; i++) {
+            this.buf.putLong((slots + i) * 8, base + i * 8L);
+        }
+        this.params = null;
+        this.table = base + slots * 8L;
+    }
 
     /** Needs the runtime's context current on this thread (pinned memory belongs to it). */
     KernelArgs(int slots) {
         long bytes = slots * 16L;
+        host = new Pointer();
         JCudaDriver.cuMemAllocHost(host, bytes);
         buf = host.getByteBuffer(0, bytes).order(ByteOrder.nativeOrder());
         long base = address(host);
@@ -45,6 +62,7 @@ final class KernelArgs implements AutoCloseable {
             buf.putLong((slots + i) * 8, base + i * 8L);
         }
         params = host.withByteOffset(slots * 8L);
+        table = base + slots * 8L;
     }
 
     /** The address behind a JCuda pointer (device or host). */
@@ -108,6 +126,9 @@ final class KernelArgs implements AutoCloseable {
     public void close() {
         if (!closed) {
             closed = true;
+            if (host == null) {
+                return;
+            }
             JCudaDriver.cuMemFreeHost(host);
         }
     }
