@@ -40,6 +40,8 @@ mvn -q -B dependency:copy -Dartifact=org.slf4j:slf4j-simple:2.0.17 -DoutputDirec
 mvn -q -B dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:$junit_console \
     -DoutputDirectory="$out/lib"
 cp -r "$here/target/test-classes" "$out/test-classes"
+# the CPU emulation of the kernels is for machines without a GPU: not registered there
+sed -i "/EmuGpu/d" "$out/test-classes/META-INF/services/org.kat4j.backend.BackendProvider"
 mkdir -p "$out/test-classes/org/kat4j/models"
 cp "$root"/kat-models/target/test-classes/org/kat4j/models/CudaTrainingStepGpuTest*.class "$out/test-classes/org/kat4j/models/"
 jlink --add-modules java.base,java.logging,java.xml,java.management,jdk.management,jdk.unsupported \

@@ -10,6 +10,10 @@
 #include <thread>
 #include <vector>
 #include <algorithm>
+#include <cstdlib>
+#include <cstdio>
+#include <functional>
+#include <ucontext.h>
 
 #define __global__
 #define __device__
@@ -31,20 +35,55 @@ namespace emu {
 inline std::unique_ptr<std::barrier<>> block_barrier;
 inline std::vector<std::unique_ptr<std::barrier<>>> warp_barriers;
 inline double warp_values[1024];
+
+/**
+ * One block's threads as fibers on the calling thread (ucontext): a barrier or a shuffle parks
+ * the fiber, and the scheduler resumes the parked ones once their whole block (or warp) is there.
+ */
+struct Fibers {
+    enum State { RUN, AT_BLOCK, AT_WARP, DONE };
+    unsigned n = 0;
+    std::vector<ucontext_t> ctx;
+    std::vector<std::vector<char>> stacks;
+    std::vector<State> state;
+    ucontext_t main{};
+    unsigned current = 0;
+    std::function<void(unsigned)> job;
+};
+inline Fibers* fibers = nullptr; // set while a block runs as fibers
+
+inline void park(Fibers::State s) {
+    Fibers& f = *fibers;
+    unsigned t = f.current;
+    f.state[t] = s;
+    swapcontext(&f.ctx[t], &f.main);
+    threadIdx.x = t; // resumed: this fiber's thread index again
+}
 }
 
 inline void __syncthreads() {
+    if (emu::fibers) {
+        emu::park(emu::Fibers::AT_BLOCK);
+        return;
+    }
     emu::block_barrier->arrive_and_wait();
 }
 
 inline double __shfl_xor_sync(unsigned, double v, int offset) {
     unsigned t = threadIdx.x;
     unsigned warp = t / 32;
-    auto& bar = *emu::warp_barriers[warp];
     emu::warp_values[t] = v;
-    bar.arrive_and_wait();
+    if (emu::fibers) {
+        emu::park(emu::Fibers::AT_WARP);
+    } else {
+        emu::warp_barriers[warp]->arrive_and_wait();
+    }
     double other = emu::warp_values[warp * 32 + ((t % 32) ^ offset)];
-    bar.arrive_and_wait();
+    if (emu::fibers) {
+        emu::park(emu::Fibers::AT_WARP);
+    } else {
+        emu::warp_barriers[warp]->arrive_and_wait();
+    }
     return other;
 }
 
@@ -52,9 +91,16 @@ using std::min;
 using std::max;
 
 namespace emu {
-/** Runs kernel(args...) over grid x block threads, block after block. */
+template <typename F, typename... A>
+void launch_fast(unsigned grid, unsigned block, bool sync, F kernel, A... args);
+
+/** Runs kernel(args...) over grid x block threads, block after block (-DEMU_FIBERS: as fibers). */
 template <typename F, typename... A>
 void launch(unsigned grid, unsigned block, F kernel, A... args) {
+#ifdef EMU_FIBERS
+    launch_fast(grid, block, true, kernel, args...);
+    return;
+#endif
     gridDim.x = grid;
     blockDim.x = block;
     block_barrier = std::make_unique<std::barrier<>>(block);
@@ -74,6 +120,108 @@ void launch(unsigned grid, unsigned block, F kernel, A... args) {
         }
         for (auto& th : threads) {
             th.join();
+        }
+    }
+}
+}
+
+
+namespace emu {
+inline void fiber_entry() {
+    Fibers& f = *fibers;
+    unsigned t = f.current;
+    f.job(t);
+    f.state[t] = Fibers::DONE;
+    swapcontext(&f.ctx[t], &f.main);
+}
+
+/** Runs one block of {@code block} threads as fibers until all are done. */
+inline void run_block(unsigned block, const std::function<void(unsigned)>& job) {
+    static Fibers f;
+    const size_t stack = 64 * 1024;
+    if (f.n != block) {
+        f.n = block;
+        f.ctx.assign(block, ucontext_t{});
+        f.stacks.assign(block, std::vector<char>(stack));
+        f.state.assign(block, Fibers::RUN);
+    }
+    f.job = job;
+    for (unsigned t = 0; t < block; t++) {
+        getcontext(&f.ctx[t]);
+        f.ctx[t].uc_stack.ss_sp = f.stacks[t].data();
+        f.ctx[t].uc_stack.ss_size = stack;
+        f.ctx[t].uc_link = nullptr;
+        makecontext(&f.ctx[t], fiber_entry, 0);
+        f.state[t] = Fibers::RUN;
+    }
+    fibers = &f;
+    for (;;) {
+        bool ran = false;
+        for (unsigned t = 0; t < block; t++) {
+            if (f.state[t] == Fibers::RUN) {
+                f.current = t;
+                threadIdx.x = t;
+                ran = true;
+                swapcontext(&f.main, &f.ctx[t]);
+            }
+        }
+        if (ran) {
+            continue;
+        }
+        bool all_done = true;
+        bool all_at_block = true;
+        for (unsigned t = 0; t < block; t++) {
+            all_done &= f.state[t] == Fibers::DONE;
+            all_at_block &= f.state[t] == Fibers::AT_BLOCK;
+        }
+        if (all_done) {
+            break;
+        }
+        bool released = false;
+        if (all_at_block) {
+            for (unsigned t = 0; t < block; t++) {
+                f.state[t] = Fibers::RUN;
+            }
+            released = true;
+        }
+        for (unsigned w = 0; w * 32 < block; w++) {
+            bool full = true;
+            for (unsigned l = w * 32; l < std::min(block, w * 32 + 32); l++) {
+                full &= f.state[l] == Fibers::AT_WARP;
+            }
+            if (full) {
+                for (unsigned l = w * 32; l < std::min(block, w * 32 + 32); l++) {
+                    f.state[l] = Fibers::RUN;
+                }
+                released = true;
+            }
+        }
+        if (!released) {
+            std::fprintf(stderr, "cuda_emu: threads of a block wait at different barriers\n");
+            std::abort();
+        }
+    }
+    fibers = nullptr;
+}
+
+/**
+ * kernel(args...) over grid x block threads on the calling thread: with {@code sync} (the kernel
+ * has barriers or shuffles) each block's threads as fibers, otherwise thread after thread (a
+ * kernel without either cannot tell the difference).
+ */
+template <typename F, typename... A>
+void launch_fast(unsigned grid, unsigned block, bool sync, F kernel, A... args) {
+    gridDim.x = grid;
+    blockDim.x = block;
+    for (unsigned b = 0; b < grid; b++) {
+        blockIdx.x = b;
+        if (!sync) {
+            for (unsigned t = 0; t < block; t++) {
+                threadIdx.x = t;
+                kernel(args...);
+            }
+        } else {
+            run_block(block, [&](unsigned) { kernel(args...); });
         }
     }
 }
