@@ -43,7 +43,7 @@ cp -r "$here/target/test-classes" "$out/test-classes"
 # the CPU emulation of the kernels is for machines without a GPU: not registered there
 sed -i "/EmuGpu/d" "$out/test-classes/META-INF/services/org.kat4j.backend.BackendProvider"
 mkdir -p "$out/test-classes/org/kat4j/models"
-cp "$root"/kat-models/target/test-classes/org/kat4j/models/CudaTrainingStepGpuTest*.class "$out/test-classes/org/kat4j/models/"
+cp "$root"/kat-models/target/test-classes/org/kat4j/models/*TrainingStep*.class "$out/test-classes/org/kat4j/models/"
 jlink --add-modules java.base,java.logging,java.xml,java.management,jdk.management,jdk.unsupported \
       --strip-debug --no-header-files --no-man-pages --compress=2 --output "$out/jre"
 du -sh "$out" "$out"/jre "$out"/lib

@@ -50,7 +50,11 @@ final class EmuGpu implements Gpu {
     /** Null when the library is loaded, else why not. */
     private static String load() {
         try {
+            // from kat-cuda itself or from a module beside it
             Path src = Path.of("src/test/emu/emu_jni.cpp");
+            if (!Files.exists(src)) {
+                src = Path.of("../kat-cuda/src/test/emu/emu_jni.cpp");
+            }
             if (!Files.exists(src)) {
                 return "source tree not available";
             }

@@ -30,7 +30,8 @@ class DeviceOptionsTest {
         assertTrue(!auto.isCpu(), "auto prefers an accelerator: " + auto);
         assertTrue(buf.toString().startsWith("device: " + auto + " (auto: "), buf.toString());
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> resolve("cuda:3", out));
-        assertTrue(e.getMessage().startsWith("--device cuda:3 is not available here: devices [cpu, sim:0] ("), e.getMessage());
+        assertTrue(e.getMessage().startsWith("--device cuda:3 is not available here: devices [cpu, ") && e.getMessage().contains("sim:0"),
+                e.getMessage());
         assertTrue(e.getMessage().contains("cpu: available"), e.getMessage());
         assertTrue(e.getMessage().contains("cuda: "), "the CUDA provider says why: " + e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> resolve("cuda:x", out));

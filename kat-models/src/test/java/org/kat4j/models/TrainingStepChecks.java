@@ -1,0 +1,128 @@
+package org.kat4j.models;
+
+import org.junit.jupiter.api.Test;
+import org.kat4j.autograd.Losses;
+import org.kat4j.backend.Backends;
+import org.kat4j.backend.Device;
+import org.kat4j.cuda.CudaBackend;
+import org.kat4j.optim.AdamW;
+import org.kat4j.tensor.DType;
+import org.kat4j.tensor.Scope;
+import org.kat4j.tensor.Tensor;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * One kat_micro training step on a {@link CudaBackend} against the same step on the CPU: loss and
+ * every parameter gradient within 1e-4 relative (L2), repeated steps bit-identical, a fixed
+ * handful of host copies per step, and no device allocation once the first steps have run. On the
+ * GPU ({@link CudaTrainingStepGpuTest}) and on the kernels' CPU emulation ({@link EmulatedTrainingStepTest}).
+ */
+abstract class TrainingStepChecks {
+    /** The device of a CUDA backend, or a skipped test saying why there is none. */
+    abstract Device device();
+
+    /** Images per step. */
+    int batch() {
+        return 16;
+    }
+
+    private static double relativeL2(double[] expected, double[] got) {
+        double num = 0;
+        double den = 0;
+        for (int i = 0; i < expected.length; i++) {
+            num += (got[i] - expected[i]) * (got[i] - expected[i]);
+            den += expected[i] * expected[i];
+        }
+        return Math.sqrt(num / Math.max(den, 1e-300));
+    }
+
+    /** Loss of one forward + backward on the batch; the gradients stay in the model. */
+    private static double step(VisionTransformer m, Tensor images, int[] labels) {
+        m.zeroGrad();
+        Tensor loss = Losses.crossEntropy(m.forward(images.to(m.device())), labels, 0.1);
+        loss.backward();
+        return loss.item();
+    }
+
+    private static List<double[]> grads(VisionTransformer m) {
+        List<double[]> out = new ArrayList<>();
+        for (Tensor p : m.parameters()) {
+            out.add(p.grad().toDoubleArray());
+        }
+        return out;
+    }
+
+    @Test
+    void katMicroStepMatchesTheCpuAndRepeatsBitForBit() {
+        Device dev = device();
+        CudaBackend be = (CudaBackend) Backends.forDevice(dev);
+        // a batch of noise images (the GPU bundle carries no data set)
+        Tensor images = Tensor.randn(new Random(0), DType.FLOAT32, batch(), 1, 28, 28);
+        int[] labels = new int[batch()];
+        for (int i = 0; i < labels.length; i++) {
+            labels[i] = (i * 7) % 10;
+        }
+        VisionTransformer cpu = Models.create("kat_micro_patch7_28", Map.of("num_classes", 10), 5);
+        VisionTransformer gpu = Models.create("kat_micro_patch7_28", Map.of("num_classes", 10), 5);
+        gpu.to(dev);
+        assertEquals(dev, gpu.device());
+
+        double expected;
+        List<double[]> g0;
+        try (Scope sc = Scope.open()) {
+            expected = step(cpu, images, labels);
+            g0 = grads(cpu);
+        }
+        double got;
+        List<double[]> g1;
+        long transfers;
+        try (Scope sc = Scope.open()) {
+            long t0 = be.transfers();
+            got = step(gpu, images, labels);
+            transfers = be.transfers() - t0;
+            g1 = grads(gpu);
+        }
+        assertEquals(expected, got, 1e-4 * Math.abs(expected), "loss");
+        List<String> names = new ArrayList<>(cpu.namedParameters().keySet());
+        double worst = 0;
+        for (int i = 0; i < g0.size(); i++) {
+            double e = relativeL2(g0.get(i), g1.get(i));
+            assertTrue(e <= 1e-4, names.get(i) + ": relative L2 error " + e);
+            worst = Math.max(worst, e);
+        }
+        System.out.printf("kat_micro step on %s: loss %.6f vs CPU %.6f, worst gradient error %.2e, %d host copies%n", dev, got,
+                expected, worst, transfers);
+        // images in, targets in, the loss out
+        assertTrue(transfers <= 4, transfers + " host copies in one step");
+
+        AdamW opt = AdamW.builder(gpu.parameters()).lr(1e-3).build();
+        long allocations = -1;
+        for (int i = 0; i < 6; i++) {
+            double again;
+            List<double[]> g2;
+            try (Scope sc = Scope.open()) {
+                again = step(gpu, images, labels);
+                g2 = i == 0 ? grads(gpu) : null;
+                opt.step();
+            }
+            if (i == 0) {
+                assertEquals(Double.doubleToRawLongBits(got), Double.doubleToRawLongBits(again), "the same step, the same loss bits");
+                for (int k = 0; k < g1.size(); k++) {
+                    assertArrayEquals(g1.get(k), g2.get(k), 0, names.get(k) + ": the same step, the same gradient bits");
+                }
+            }
+            if (i == 2) {
+                allocations = be.driverAllocations();
+            }
+        }
+        assertEquals(allocations, be.driverAllocations(), "steps 4 to 6 allocated nothing from the driver");
+    }
+}
