@@ -51,6 +51,26 @@ class DeviceTrainingTest {
                 .fit(train, test, resume, stopAfter);
     }
 
+    /**
+     * The CUDA backend on the emulation of its kernels (kat-cuda's test device {@code emu:0}): one
+     * short epoch with mixup, drop path, EMA and gradient clipping gives the CPU's numbers to float
+     * rounding.
+     */
+    @Test
+    void trainingOnTheEmulatedCudaBackendGivesTheCpuNumbers(@TempDir Path dir) throws IOException {
+        Device emu = new Device("emu", 0);
+        org.junit.jupiter.api.Assumptions.assumeTrue(org.kat4j.backend.Backends.devices().contains(emu),
+                String.join("; ", org.kat4j.backend.Backends.report()));
+        List<Trainer.EpochResult> cpu = run(Device.CPU, dir.resolve("cpu"), null, 1);
+        List<Trainer.EpochResult> cuda = run(emu, dir.resolve("emu"), null, 1);
+        Trainer.EpochResult a = cpu.get(0);
+        Trainer.EpochResult b = cuda.get(0);
+        System.out.printf("emu:0 epoch 1: train loss %.7f (CPU %.7f), test loss %.7f (CPU %.7f)%n", b.trainLoss(), a.trainLoss(),
+                b.testLoss(), a.testLoss());
+        assertEquals(a.trainLoss(), b.trainLoss(), 1e-6 * a.trainLoss(), "train loss");
+        assertEquals(a.testLoss(), b.testLoss(), 1e-6 * a.testLoss(), "test loss");
+    }
+
     @Test
     void trainingOnAnotherDeviceGivesTheCpuNumbers(@TempDir Path dir) throws IOException {
         List<Trainer.EpochResult> cpu = run(Device.CPU, dir.resolve("cpu"));
