@@ -99,6 +99,8 @@ final class EmuGpu implements Gpu {
 
     private long totals;
     private int totalGroups = -1;
+    /** The parameter blocks handed out (their tables point into them). */
+    private final java.util.List<ByteBuffer> keep = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
     private final ThreadLocal<KernelArgs> own = ThreadLocal.withInitial(() -> newArgs(16));
 
     /** An H200's count, so that grids, row splits and reduction parts are the ones the GPU gets. */
@@ -140,8 +142,6 @@ final class EmuGpu implements Gpu {
         keep.add(buf); // the table points into it
         return a;
     }
-
-    private final java.util.List<ByteBuffer> keep = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
 
     @Override
     public void launch(String name, int grid, int threads, KernelArgs args) {
