@@ -39,6 +39,22 @@ public final class Shapes {
         return out;
     }
 
+    /**
+     * The axes of {@code from} that summing down to {@code to} reduces (undoing numpy broadcasting):
+     * the leading ones {@code to} lacks, and those where {@code to} has size 1 and {@code from} not.
+     */
+    public static int[] sumToAxes(long[] from, long[] to) {
+        int lead = from.length - to.length;
+        int[] axes = new int[from.length];
+        int n = 0;
+        for (int i = 0; i < from.length; i++) {
+            if (i < lead || (to[i - lead] == 1 && from[i] != 1)) {
+                axes[n++] = i;
+            }
+        }
+        return Arrays.copyOf(axes, n);
+    }
+
     /** Axes normalised to [0, rank) (negative ones count from the end); none means all. */
     public static int[] axes(int rank, int[] axes) {
         if (axes.length == 0) {

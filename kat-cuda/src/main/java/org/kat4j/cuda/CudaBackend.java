@@ -560,17 +560,8 @@ public final class CudaBackend implements Backend {
         if (g.numel() == 0) {
             return zeros(g.dtype(), shape);
         }
-        long[] gsh = g.shape();
-        int lead = gsh.length - shape.length;
-        int[] axes = new int[gsh.length];
-        int n = 0;
-        for (int i = 0; i < gsh.length; i++) {
-            if (i < lead || (shape[i - lead] == 1 && gsh[i] != 1)) {
-                axes[n++] = i;
-            }
-        }
         // the kept dimensions, in order, are the target's: the reduced values are already in its C order
-        return reduce(g, Arrays.copyOf(axes, n), R_SUM, false, g.dtype(), shape);
+        return reduce(g, Shapes.sumToAxes(g.shape(), shape), R_SUM, false, g.dtype(), shape);
     }
 
     @Override

@@ -36,12 +36,8 @@ public final class CudaBackendProvider implements BackendProvider {
 
     private static List<Backend> find() {
         CudaRuntime rt = CudaRuntime.get().orElse(null);
-        if (rt == null) {
-            why = "tensors stay on the CPU";
-            return List.of();
-        }
-        if (!Cublas.status().available()) {
-            why = "tensors stay on the CPU";
+        if (rt == null || !Cublas.status().available()) {
+            why = "tensors stay on the CPU"; // the two lines before it say what is missing
             return List.of();
         }
         try {

@@ -294,16 +294,8 @@ public final class HostBackend implements Backend {
         if (Arrays.equals(gs, shape)) {
             return g;
         }
-        int lead = gs.length - shape.length;
-        int[] axes = new int[gs.length];
-        int n = 0;
-        for (int i = 0; i < gs.length; i++) {
-            if (i < lead || (shape[i - lead] == 1 && gs[i] != 1)) {
-                axes[n++] = i;
-            }
-        }
         HostStorage hs = h(g);
-        return of(hs.dtype, shape, Ref.reduce(hs.v, gs, Arrays.copyOf(axes, n), 0));
+        return of(hs.dtype, shape, Ref.reduce(hs.v, gs, Shapes.sumToAxes(gs, shape), 0));
     }
 
     @Override

@@ -422,14 +422,8 @@ public final class CpuBackend implements Backend {
         if (Arrays.equals(g.shape(), shape)) {
             return gs;
         }
-        int lead = g.rank() - shape.length;
-        int[] axes = new int[g.rank()];
-        int n = 0;
-        for (int i = 0; i < g.rank(); i++) {
-            if (i < lead || (shape[i - lead] == 1 && g.size(i) != 1)) {
-                axes[n++] = i;
-            }
-        }
+        int[] axes = Shapes.sumToAxes(g.shape(), shape);
+        int n = axes.length;
         long rows = 1;
         for (int i = 0; i < n; i++) {
             rows *= g.size(axes[i]);
@@ -440,7 +434,7 @@ public final class CpuBackend implements Backend {
             float[] s = ColumnSums.sum(CpuStorage.floats(g), (int) rows, cols);
             return wrap(Nd4j.createFromArray(s).reshape('c', shape));
         }
-        INDArray s = g.sum(true, Arrays.copyOf(axes, n));
+        INDArray s = g.sum(true, axes);
         return wrap(s.reshape('c', shape));
     }
 
