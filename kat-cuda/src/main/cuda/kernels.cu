@@ -235,30 +235,40 @@ __device__ __forceinline__ double warp_max(double v) {
 
 // ---------------------------------------------------------------- softmax family (last axis)
 
+// a row's maximum m and sum of exp(x - m), shared by the warp's lanes
+struct RowMaxSum {
+    double m, s;
+};
+
+template <typename T>
+__device__ RowMaxSum row_max_sum(const T* xr, i64 d, int lane) {
+    double m = -INFINITY;
+    for (i64 j = lane; j < d; j += WARP) {
+        m = fmax(m, (double)xr[j]);
+    }
+    m = warp_max(m);
+    double s = 0;
+    for (i64 j = lane; j < d; j += WARP) {
+        s += exp((double)xr[j] - m);
+    }
+    return {m, warp_sum(s)};
+}
+
 template <typename T>
 __device__ void softmax_body(const T* x, T* y, i64 rows, i64 d, int logOut) {
     ROW_LOOP(rows) {
         const T* xr = x + row * d;
         T* yr = y + row * d;
-        double m = -INFINITY;
-        for (i64 j = lane; j < d; j += WARP) {
-            m = fmax(m, (double)xr[j]);
-        }
-        m = warp_max(m);
-        double s = 0;
-        for (i64 j = lane; j < d; j += WARP) {
-            s += exp((double)xr[j] - m);
-        }
-        s = warp_sum(s);
+        RowMaxSum r = row_max_sum(xr, d, lane);
         if (logOut) {
-            double lse = m + log(s);
+            double lse = r.m + log(r.s);
             for (i64 j = lane; j < d; j += WARP) {
                 yr[j] = (T)((double)xr[j] - lse);
             }
         } else {
-            double inv = 1.0 / s;
+            double inv = 1.0 / r.s;
             for (i64 j = lane; j < d; j += WARP) {
-                yr[j] = (T)(exp((double)xr[j] - m) * inv);
+                yr[j] = (T)(exp((double)xr[j] - r.m) * inv);
             }
         }
     }
@@ -284,20 +294,10 @@ __device__ void softmax_bwd_body(const T* y, const T* g, T* gx, i64 rows, i64 d,
 
 // ---------------------------------------------------------------- cross-entropy (soft targets)
 
-__device__ __forceinline__ double row_lse(const double m, const double s) { return m + log(s); }
-
 template <typename T>
 __device__ double lse_of_row(const T* xr, i64 c, int lane) {
-    double m = -INFINITY;
-    for (i64 j = lane; j < c; j += WARP) {
-        m = fmax(m, (double)xr[j]);
-    }
-    m = warp_max(m);
-    double s = 0;
-    for (i64 j = lane; j < c; j += WARP) {
-        s += exp((double)xr[j] - m);
-    }
-    return row_lse(m, warp_sum(s));
+    RowMaxSum r = row_max_sum(xr, c, lane);
+    return r.m + log(r.s);
 }
 
 // loss[row] = -sum_j t[row, j] (x[row, j] - lse(x[row])), in double
