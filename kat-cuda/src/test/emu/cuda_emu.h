@@ -1,13 +1,12 @@
-// Just enough of CUDA to run kernels.cu on the CPU, for tests on machines without a GPU: each
-// block's threads are OS threads (blocks run one after another), __syncthreads is a barrier of the
-// block, __shfl_xor_sync an exchange among the 32 threads of a warp, __shared__ memory a static
-// (one block lives at a time). Slow, exact to the kernels' index arithmetic and reduction orders.
+// Just enough of CUDA to run kernels.cu on the CPU, for tests on machines without a GPU: a block's
+// threads are fibers on the calling thread (blocks run one after another), __syncthreads parks a
+// fiber until the whole block is there, __shfl_xor_sync exchanges values among the 32 fibers of a
+// warp, __shared__ memory is a static (one block lives at a time). Slow, exact to the kernels'
+// index arithmetic and reduction orders.
 #pragma once
-#include <barrier>
 #include <cmath>
 #include <math.h>
 #include <memory>
-#include <thread>
 #include <vector>
 #include <algorithm>
 #include <cstdlib>
@@ -32,8 +31,6 @@ inline Dim3 blockDim;
 inline Dim3 gridDim;
 
 namespace emu {
-inline std::unique_ptr<std::barrier<>> block_barrier;
-inline std::vector<std::unique_ptr<std::barrier<>>> warp_barriers;
 inline double warp_values[1024];
 
 /**
@@ -62,69 +59,21 @@ inline void park(Fibers::State s) {
 }
 
 inline void __syncthreads() {
-    if (emu::fibers) {
-        emu::park(emu::Fibers::AT_BLOCK);
-        return;
-    }
-    emu::block_barrier->arrive_and_wait();
+    emu::park(emu::Fibers::AT_BLOCK);
 }
 
 inline double __shfl_xor_sync(unsigned, double v, int offset) {
     unsigned t = threadIdx.x;
     unsigned warp = t / 32;
     emu::warp_values[t] = v;
-    if (emu::fibers) {
-        emu::park(emu::Fibers::AT_WARP);
-    } else {
-        emu::warp_barriers[warp]->arrive_and_wait();
-    }
+    emu::park(emu::Fibers::AT_WARP); // every lane has written
     double other = emu::warp_values[warp * 32 + ((t % 32) ^ offset)];
-    if (emu::fibers) {
-        emu::park(emu::Fibers::AT_WARP);
-    } else {
-        emu::warp_barriers[warp]->arrive_and_wait();
-    }
+    emu::park(emu::Fibers::AT_WARP); // every lane has read
     return other;
 }
 
 using std::min;
 using std::max;
-
-namespace emu {
-template <typename F, typename... A>
-void launch_fast(unsigned grid, unsigned block, bool sync, F kernel, A... args);
-
-/** Runs kernel(args...) over grid x block threads, block after block (-DEMU_FIBERS: as fibers). */
-template <typename F, typename... A>
-void launch(unsigned grid, unsigned block, F kernel, A... args) {
-#ifdef EMU_FIBERS
-    launch_fast(grid, block, true, kernel, args...);
-    return;
-#endif
-    gridDim.x = grid;
-    blockDim.x = block;
-    block_barrier = std::make_unique<std::barrier<>>(block);
-    warp_barriers.clear();
-    for (unsigned w = 0; w < (block + 31) / 32; w++) {
-        warp_barriers.push_back(std::make_unique<std::barrier<>>(std::min(32u, block - w * 32)));
-    }
-    for (unsigned b = 0; b < grid; b++) {
-        std::vector<std::thread> threads;
-        threads.reserve(block);
-        for (unsigned t = 0; t < block; t++) {
-            threads.emplace_back([=] {
-                threadIdx.x = t;
-                blockIdx.x = b;
-                kernel(args...);
-            });
-        }
-        for (auto& th : threads) {
-            th.join();
-        }
-    }
-}
-}
-
 
 namespace emu {
 inline void fiber_entry() {
@@ -224,5 +173,13 @@ void launch_fast(unsigned grid, unsigned block, bool sync, F kernel, A... args) 
             run_block(block, [&](unsigned) { kernel(args...); });
         }
     }
+}
+}
+
+namespace emu {
+/** Runs kernel(args...) over grid x block threads, every block as fibers (what the tests use). */
+template <typename F, typename... A>
+void launch(unsigned grid, unsigned block, F kernel, A... args) {
+    launch_fast(grid, block, true, kernel, args...);
 }
 }

@@ -62,7 +62,7 @@ final class EmuGpu implements Gpu {
             Path lib = dir.resolve("libkatemu.so").toAbsolutePath();
             Path log = dir.resolve("jni-build.log");
             Path jdk = Path.of(System.getProperty("java.home"));
-            Process p = new ProcessBuilder("g++", "-std=c++20", "-O1", "-pthread", "-w", "-shared", "-fPIC",
+            Process p = new ProcessBuilder("g++", "-std=c++20", "-O1", "-w", "-shared", "-fPIC",
                     "-I" + jdk.resolve("include"), "-I" + jdk.resolve("include/linux"), "-o", lib.toString(), src.toString())
                     .redirectErrorStream(true).redirectOutput(log.toFile()).start();
             if (!p.waitFor(5, TimeUnit.MINUTES) || p.exitValue() != 0) {

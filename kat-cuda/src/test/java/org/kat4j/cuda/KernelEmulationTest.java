@@ -38,7 +38,7 @@ class KernelEmulationTest {
         Path log = dir.resolve("build.log");
         int built;
         try {
-            built = run(List.of("g++", "-std=c++20", "-O1", "-pthread", "-w", "-o", exe.toString(), src.toString()), log);
+            built = run(List.of("g++", "-std=c++20", "-O1", "-w", "-o", exe.toString(), src.toString()), log);
         } catch (IOException e) {
             assumeTrue(false, "no g++ to build the kernel emulation: " + e.getMessage());
             return;
