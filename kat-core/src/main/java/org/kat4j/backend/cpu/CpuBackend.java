@@ -68,16 +68,18 @@ public final class CpuBackend implements Backend {
         return CpuStorage.of(a);
     }
 
-    private static boolean fusable(INDArray a) {
-        return Simd.available() && a.dataType() == DataType.FLOAT && CpuStorage.isDense(a) && a.length() > 0;
+    /** Whether the vector kernels take this storage (float32, not empty: every CPU storage is dense). */
+    private static boolean fusable(Storage s) {
+        return Simd.available() && isFloat(s) && s.numel() > 0;
     }
 
-    /** {@code g} as a dense float32 array (itself when it already is one). */
-    private static INDArray denseFloat(INDArray g) {
-        if (g.dataType() != DataType.FLOAT) {
-            g = g.castTo(DataType.FLOAT);
-        }
-        return CpuStorage.isDense(g) ? g : g.dup('c');
+    private static boolean isFloat(Storage s) {
+        return CpuStorage.cpu(s).dataType() == DataType.FLOAT;
+    }
+
+    /** {@code g} as float32 (itself when it is). */
+    private Storage asFloat(Storage g) {
+        return isFloat(g) ? g : wrap(nd(g).castTo(DataType.FLOAT));
     }
 
     @Override
@@ -131,13 +133,12 @@ public final class CpuBackend implements Backend {
         if (s.numel() == 0) {
             return new float[0];
         }
-        INDArray a = nd(s);
-        if (a.dataType() == DataType.FLOAT && CpuStorage.isDense(a)) {
-            float[] v = new float[Math.toIntExact(a.length())];
-            CpuStorage.floats(a).get(0, v); // one bulk read, no copy through ND4J
+        if (isFloat(s)) {
+            float[] v = new float[Math.toIntExact(s.numel())];
+            CpuStorage.floats(s).get(0, v); // one bulk read, no copy through ND4J
             return v;
         }
-        return a.dup('c').castTo(DataType.FLOAT).data().asFloat();
+        return nd(s).dup('c').castTo(DataType.FLOAT).data().asFloat();
     }
 
     @Override
@@ -163,8 +164,13 @@ public final class CpuBackend implements Backend {
         if (s.numel() == 0) {
             return empty(dtype, s.shape());
         }
-        INDArray a = nd(s);
         DataType t = CpuStorage.nd4j(dtype);
+        if (t == DataType.FLOAT && isFloat(s)) {
+            INDArray c = Nd4j.createUninitialized(DataType.FLOAT, s.shape());
+            CpuStorage.floats(c).put(CpuStorage.floats(s).limit(Math.toIntExact(s.numel()))); // one bulk copy
+            return wrap(c);
+        }
+        INDArray a = nd(s);
         // a cast already makes a fresh array; only the same dtype needs the copy
         return wrap(a.dataType() == t ? a.dup('c') : a.castTo(t));
     }
@@ -174,17 +180,16 @@ public final class CpuBackend implements Backend {
         if (dst.numel() == 0) {
             return;
         }
-        INDArray d = nd(dst);
         if (!(src instanceof CpuStorage)) {
             src = src.dtype() == DType.FLOAT32 ? fromFloats(src.backend().toFloats(src), src.shape())
                     : fromDoubles(src.backend().toDoubles(src), src.shape());
         }
-        INDArray sv = nd(src);
-        if (d.dataType() == DataType.FLOAT && sv.dataType() == DataType.FLOAT && CpuStorage.isDense(d) && CpuStorage.isDense(sv)
-                && d.length() == sv.length()) {
-            CpuStorage.floats(d).put(CpuStorage.floats(sv).limit(Math.toIntExact(sv.length()))); // one bulk copy, no ND4J op
+        if (isFloat(dst) && isFloat(src) && dst.numel() == src.numel()) {
+            CpuStorage.floats(dst).put(CpuStorage.floats(src).limit(Math.toIntExact(src.numel()))); // one bulk copy, no ND4J op
             return;
         }
+        INDArray d = nd(dst);
+        INDArray sv = nd(src);
         d.assign(sv.dataType() == d.dataType() ? sv : sv.castTo(d.dataType()));
     }
 
@@ -201,12 +206,11 @@ public final class CpuBackend implements Backend {
         return CpuStorage.bytes(float32(s));
     }
 
-    private static INDArray float32(Storage s) {
-        INDArray a = nd(s);
-        if (a.dataType() != DataType.FLOAT) {
+    private static Storage float32(Storage s) {
+        if (!isFloat(s)) {
             throw new IllegalArgumentException("expected a float32 storage, got " + s.dtype());
         }
-        return a;
+        return s;
     }
 
     @Override
@@ -230,15 +234,13 @@ public final class CpuBackend implements Backend {
         if (acc.numel() == 0) {
             return;
         }
-        INDArray a = nd(acc);
-        INDArray b = nd(x);
-        if (fusable(a) && b.dataType() == DataType.FLOAT && a.length() == b.length()) {
+        if (fusable(acc) && isFloat(x) && acc.numel() == x.numel()) {
             // gradient accumulation: same shapes, mostly small tensors where ND4J's per-op setup dominated
-            ByteBuffer sum = CpuStorage.bytes(a);
-            BinaryKernel.apply(BinaryOp.ADD, sum, CpuStorage.bytes(b), sum, (int) a.length(), (int) a.length());
+            ByteBuffer sum = CpuStorage.bytes(acc);
+            BinaryKernel.apply(BinaryOp.ADD, sum, CpuStorage.bytes(x), sum, (int) acc.numel(), (int) acc.numel());
             return;
         }
-        a.addi(b);
+        nd(acc).addi(nd(x));
     }
 
     @Override
@@ -246,18 +248,17 @@ public final class CpuBackend implements Backend {
         if (x.numel() == 0) {
             return;
         }
-        INDArray a = nd(x);
-        if (a.dataType() == DataType.FLOAT) {
+        if (isFloat(x)) {
             // a loop over the buffer: for the many small gradients of gradient clipping, ND4J's
             // per-op setup cost more than the multiplications
-            FloatBuffer b = CpuStorage.floats(a);
+            FloatBuffer b = CpuStorage.floats(x);
             float f = (float) s;
-            for (int i = 0, n = (int) a.length(); i < n; i++) {
+            for (int i = 0, n = (int) x.numel(); i < n; i++) {
                 b.put(i, b.get(i) * f);
             }
             return;
         }
-        a.muli(s);
+        nd(x).muli(s);
     }
 
     @Override
@@ -344,16 +345,14 @@ public final class CpuBackend implements Backend {
         if (a.numel() == 0 || b.numel() == 0) {
             return empty(a.dtype(), Shapes.broadcast(op.name().toLowerCase(), a.shape(), b.shape()));
         }
-        INDArray x = nd(a);
-        INDArray y = nd(b);
-        if (fusable(x) && y.dataType() == DataType.FLOAT && trailing(x.shape(), y.shape())
-                && BinaryKernel.suits(x.length(), y.length())) {
-            INDArray out = Nd4j.createUninitialized(DataType.FLOAT, x.shape());
-            BinaryKernel.apply(op, CpuStorage.bytes(x), CpuStorage.bytes(y), CpuStorage.bytes(out), (int) x.length(),
-                    (int) y.length());
+        long[] as = a.shape();
+        if (fusable(a) && isFloat(b) && trailing(as, b.shape()) && BinaryKernel.suits(a.numel(), b.numel())) {
+            INDArray out = Nd4j.createUninitialized(DataType.FLOAT, as);
+            BinaryKernel.apply(op, CpuStorage.bytes(a), CpuStorage.bytes(b), CpuStorage.bytes(out), (int) a.numel(),
+                    (int) b.numel());
             return wrap(out);
         }
-        return wrap(pairwise(op, x, y));
+        return wrap(pairwise(op, nd(a), nd(b)));
     }
 
     /** Whether b's shape, leading 1s dropped, is a's trailing dimensions (b broadcasts over a's leading ones). */
@@ -418,23 +417,23 @@ public final class CpuBackend implements Backend {
         if (gs.numel() == 0 && !Arrays.equals(gs.shape(), shape)) {
             return zeros(gs.dtype(), shape);
         }
-        INDArray g = nd(gs);
-        if (Arrays.equals(g.shape(), shape)) {
+        long[] gshape = gs.shape();
+        if (Arrays.equals(gshape, shape)) {
             return gs;
         }
-        int[] axes = Shapes.sumToAxes(g.shape(), shape);
+        int[] axes = Shapes.sumToAxes(gshape, shape);
         int n = axes.length;
         long rows = 1;
         for (int i = 0; i < n; i++) {
-            rows *= g.size(axes[i]);
+            rows *= gshape[axes[i]];
         }
-        if (axes[n - 1] == n - 1 && g.dataType() == DataType.FLOAT && CpuStorage.isDense(g) && g.length() < Integer.MAX_VALUE) {
+        if (axes[n - 1] == n - 1 && isFloat(gs) && gs.numel() < Integer.MAX_VALUE) {
             // only leading axes reduced: column sums of a [rows, cols] matrix (every bias gradient)
-            int cols = Math.toIntExact(g.length() / rows);
-            float[] s = ColumnSums.sum(CpuStorage.floats(g), (int) rows, cols);
-            return wrap(Nd4j.createFromArray(s).reshape('c', shape));
+            int cols = Math.toIntExact(gs.numel() / rows);
+            float[] s = ColumnSums.sum(CpuStorage.floats(gs), (int) rows, cols);
+            return CpuStorage.of(Nd4j.createFromArray(s)).view(shape);
         }
-        INDArray s = g.sum(true, axes);
+        INDArray s = nd(gs).sum(true, axes);
         return wrap(s.reshape('c', shape));
     }
 
@@ -458,11 +457,10 @@ public final class CpuBackend implements Backend {
         if (x.numel() == 0) {
             return 0;
         }
-        INDArray a = nd(x);
-        if (a.dataType() == DataType.FLOAT) {
+        if (isFloat(x)) {
             // in double, over the buffer (as scaleInPlace: small tensors, ND4J's setup dominated)
-            FloatBuffer b = CpuStorage.floats(a);
-            int n = (int) a.length();
+            FloatBuffer b = CpuStorage.floats(x);
+            int n = (int) x.numel();
             double s0 = 0;
             double s1 = 0;
             double s2 = 0;
@@ -484,7 +482,7 @@ public final class CpuBackend implements Backend {
             }
             return Math.sqrt((s0 + s1) + (s2 + s3));
         }
-        return a.norm2Number().doubleValue();
+        return nd(x).norm2Number().doubleValue();
     }
 
     // ------------------------------------------------------------------ matrix products
@@ -500,66 +498,50 @@ public final class CpuBackend implements Backend {
             shape[r - 1] = transB ? bs[r - 2] : bs[r - 1];
             return zeros(a.dtype(), shape); // a sum over k = 0 terms is 0
         }
-        int r = a.rank();
-        if (r > 2 && a.dtype() == DType.FLOAT32 && Simd.available()) {
-            long[] as = a.shape();
-            long[] bs = b.shape();
-            long m = transA ? as[r - 1] : as[r - 2];
-            long k = transA ? as[r - 2] : as[r - 1];
-            long n = transB ? bs[r - 2] : bs[r - 1];
-            long batch = a.numel() / (m * k);
-            if (SmallMatmulKernel.suits(batch, m, n, k)) {
-                long[] shape = as.clone();
-                shape[r - 2] = m;
-                shape[r - 1] = n;
-                INDArray c = Nd4j.createUninitialized(DataType.FLOAT, shape);
-                SmallMatmulKernel.multiply(CpuStorage.floats(nd(a)), CpuStorage.floats(nd(b)), CpuStorage.floats(c),
-                        (int) batch, (int) m, (int) n, (int) k, transA, transB);
-                return wrap(c);
-            }
+        long[] as = a.shape();
+        long[] bs = b.shape();
+        int r = as.length;
+        long m = transA ? as[r - 1] : as[r - 2];
+        long k = transA ? as[r - 2] : as[r - 1];
+        long n = transB ? bs[r - 2] : bs[r - 1];
+        long batch = a.numel() / (m * k);
+        long[] shape = as.clone();
+        shape[r - 2] = m;
+        shape[r - 1] = n;
+        if (!isFloat(a) || !isFloat(b)) {
+            INDArray c = Nd4j.createUninitialized(nd(a).dataType(), shape);
+            Nd4j.gemm(nd(a), nd(b), c, transA, transB, 1.0, 0.0);
+            return wrap(c);
         }
-        return wrap(gemm(nd(a), nd(b), transA, transB));
+        INDArray c = Nd4j.createUninitialized(DataType.FLOAT, shape);
+        if (r > 2 && Simd.available() && SmallMatmulKernel.suits(batch, m, n, k)) {
+            SmallMatmulKernel.multiply(CpuStorage.floats(a), CpuStorage.floats(b), CpuStorage.floats(c),
+                    (int) batch, (int) m, (int) n, (int) k, transA, transB);
+        } else {
+            Blas.sgemm(CpuStorage.floats(a), CpuStorage.floats(b), CpuStorage.floats(c), batch,
+                    Math.toIntExact(m), Math.toIntExact(n), Math.toIntExact(k), transA, transB);
+        }
+        return wrap(c);
     }
 
     @Override
     public Storage linear(Storage x, Storage w, Storage bias) {
-        INDArray xv = nd(x);
-        INDArray wv = nd(w);
-        INDArray bv = nd(bias);
-        if (!fusable(xv) || !fusable(wv) || !fusable(bv)) {
+        if (!fusable(x) || !fusable(w) || !fusable(bias)) {
             return Backend.super.linear(x, w, bias);
         }
         // the bias rows first, then the product added onto them: one pass over the output instead of two
-        int rows = Math.toIntExact(xv.size(0));
-        int in = Math.toIntExact(xv.size(1));
-        int out = Math.toIntExact(wv.size(0));
+        long[] xs = x.shape();
+        int rows = Math.toIntExact(xs[0]);
+        int in = Math.toIntExact(xs[1]);
+        int out = Math.toIntExact(w.shape()[0]);
         INDArray y = Nd4j.createUninitialized(DataType.FLOAT, rows, out);
         FloatBuffer yb = CpuStorage.floats(y);
-        FloatBuffer bb = CpuStorage.floats(bv).limit(out);
+        FloatBuffer bb = CpuStorage.floats(bias).limit(out);
         for (int r = 0; r < rows; r++) {
             yb.put(r * out, bb, 0, out);
         }
-        Blas.sgemm(CpuStorage.floats(xv), CpuStorage.floats(wv), yb, 1, rows, out, in, false, true, 1f);
+        Blas.sgemm(CpuStorage.floats(x), CpuStorage.floats(w), yb, 1, rows, out, in, false, true, 1f);
         return wrap(y);
-    }
-
-    /** BLAS GEMM (batched over leading dims) into a freshly allocated C-ordered output. */
-    private static INDArray gemm(INDArray a, INDArray b, boolean ta, boolean tb) {
-        int r = a.rank();
-        long m = ta ? a.size(r - 1) : a.size(r - 2);
-        long n = tb ? b.size(r - 2) : b.size(r - 1);
-        long[] shape = a.shape().clone();
-        shape[r - 2] = m;
-        shape[r - 1] = n;
-        INDArray c = Nd4j.createUninitialized(a.dataType(), shape);
-        if (a.dataType() == DataType.FLOAT && b.dataType() == DataType.FLOAT && CpuStorage.isDense(a) && CpuStorage.isDense(b)) {
-            long k = ta ? a.size(r - 2) : a.size(r - 1);
-            Blas.sgemm(CpuStorage.floats(a), CpuStorage.floats(b), CpuStorage.floats(c), a.length() / (m * k),
-                    Math.toIntExact(m), Math.toIntExact(n), Math.toIntExact(k), ta, tb);
-            return c;
-        }
-        Nd4j.gemm(a, b, c, ta, tb, 1.0, 0.0);
-        return c;
     }
 
     /**
@@ -574,7 +556,11 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Storage reshape(Storage x, long... shape) {
-        return wrap(nd(x).reshape('c', shape));
+        if (Shapes.numel(shape) != x.numel()) {
+            throw new IllegalArgumentException("reshape " + Arrays.toString(x.shape()) + " to " + Arrays.toString(shape)
+                    + ": sizes differ");
+        }
+        return CpuStorage.cpu(x).view(shape);
     }
 
     @Override
@@ -587,13 +573,12 @@ public final class CpuBackend implements Backend {
         if (x.numel() == 0) {
             return empty(x.dtype(), shape);
         }
-        INDArray a = nd(x);
-        if (fusable(a) && PermuteKernel.suits(a.length(), dims)) {
+        if (fusable(x) && PermuteKernel.suits(x.numel(), dims)) {
             INDArray out = Nd4j.createUninitialized(DataType.FLOAT, shape);
-            PermuteKernel.permute(CpuStorage.floats(a), xs, dims, CpuStorage.floats(out));
+            PermuteKernel.permute(CpuStorage.floats(x), xs, dims, CpuStorage.floats(out));
             return wrap(out);
         }
-        return wrap(a.permute(dims).dup('c'));
+        return wrap(nd(x).permute(dims).dup('c'));
     }
 
     private static INDArrayIndex[] narrowIndex(int rank, int dim, long start, long length) {
@@ -658,16 +643,17 @@ public final class CpuBackend implements Backend {
         if (x.numel() == 0) {
             return empty(x.dtype(), x.shape());
         }
-        INDArray xv = nd(x);
-        int last = xv.rank() - 1;
-        if (fusable(xv)) {
+        long[] xs = x.shape();
+        int last = xs.length - 1;
+        if (fusable(x)) {
             // one pass each way (SoftmaxKernel) instead of five and four ND4J ops
-            int n = Math.toIntExact(xv.length());
-            int d = Math.toIntExact(xv.size(last));
-            INDArray y = Nd4j.createUninitialized(DataType.FLOAT, xv.shape());
-            SoftmaxKernel.forward(CpuStorage.floats(xv), CpuStorage.floats(y), n, d);
+            int n = Math.toIntExact(x.numel());
+            int d = Math.toIntExact(xs[last]);
+            INDArray y = Nd4j.createUninitialized(DataType.FLOAT, xs);
+            SoftmaxKernel.forward(CpuStorage.floats(x), CpuStorage.floats(y), n, d);
             return wrap(y);
         }
+        INDArray xv = nd(x);
         INDArray e = pairwise(BinaryOp.SUB, xv, xv.max(true, last));
         Transforms.exp(e, false);
         return wrap(pairwise(BinaryOp.DIV, e, e.sum(true, last)));
@@ -678,17 +664,17 @@ public final class CpuBackend implements Backend {
         if (ys.numel() == 0) {
             return empty(ys.dtype(), ys.shape());
         }
-        INDArray y = nd(ys);
-        INDArray g = nd(gs);
-        int last = y.rank() - 1;
-        if (fusable(y)) {
-            int n = Math.toIntExact(y.length());
-            int d = Math.toIntExact(y.size(last));
-            INDArray gd = denseFloat(g);
-            INDArray gx = Nd4j.createUninitialized(DataType.FLOAT, y.shape());
-            SoftmaxKernel.backward(CpuStorage.floats(y), CpuStorage.floats(gd), CpuStorage.floats(gx), n, d);
+        long[] shape = ys.shape();
+        int last = shape.length - 1;
+        if (fusable(ys)) {
+            int n = Math.toIntExact(ys.numel());
+            int d = Math.toIntExact(shape[last]);
+            INDArray gx = Nd4j.createUninitialized(DataType.FLOAT, shape);
+            SoftmaxKernel.backward(CpuStorage.floats(ys), CpuStorage.floats(asFloat(gs)), CpuStorage.floats(gx), n, d);
             return wrap(gx);
         }
+        INDArray y = nd(ys);
+        INDArray g = nd(gs);
         INDArray dot = g.mul(y).sum(true, last);
         return wrap(pairwise(BinaryOp.SUB, g, dot).muli(y));
     }
@@ -724,7 +710,7 @@ public final class CpuBackend implements Backend {
     public Storage crossEntropy(Storage logits, Storage targets) {
         INDArray xv = nd(logits);
         INDArray tv = nd(targets);
-        if (fusable(xv) && fusable(tv)) {
+        if (fusable(logits) && fusable(targets)) {
             // a few thousand elements: one loop beats the seven ND4J ops of the composed form
             int n = Math.toIntExact(xv.size(0));
             int c = Math.toIntExact(xv.size(1));
@@ -749,7 +735,7 @@ public final class CpuBackend implements Backend {
         INDArray xv = nd(logits);
         INDArray tv = nd(targets);
         double s = nd(g).getDouble(0) / xv.size(0);
-        if (fusable(xv) && fusable(tv)) {
+        if (fusable(logits) && fusable(targets)) {
             int n = Math.toIntExact(xv.size(0));
             int c = Math.toIntExact(xv.size(1));
             float[] x = toFloats(logits);
@@ -794,8 +780,7 @@ public final class CpuBackend implements Backend {
         if (qkv.numel() == 0) {
             return new Saved(empty(qkv.dtype(), s[0], s[1], s[2] / 3), empty(qkv.dtype(), s[0], heads, s[1], s[1]));
         }
-        INDArray x = nd(qkv);
-        if (!fusable(x)) {
+        if (!fusable(qkv)) {
             return Backend.super.attention(qkv, heads, scale);
         }
         // one pass per sample over its rows (AttentionKernel) instead of ten composed ops
@@ -804,7 +789,7 @@ public final class CpuBackend implements Backend {
         int d = Math.toIntExact(s[2] / 3);
         INDArray out = Nd4j.createUninitialized(DataType.FLOAT, b, n, d);
         INDArray p = Nd4j.createUninitialized(DataType.FLOAT, b, heads, n, n);
-        AttentionKernel.forward(CpuStorage.floats(x), CpuStorage.floats(out), CpuStorage.floats(p), b, n, heads, d / heads,
+        AttentionKernel.forward(CpuStorage.floats(qkv), CpuStorage.floats(out), CpuStorage.floats(p), b, n, heads, d / heads,
                 (float) scale);
         return new Saved(wrap(out), wrap(p));
     }
@@ -815,17 +800,15 @@ public final class CpuBackend implements Backend {
         if (qkv.numel() == 0) {
             return empty(qkv.dtype(), s);
         }
-        INDArray x = nd(qkv);
-        INDArray p = nd((Storage) forward.state());
-        if (!fusable(x) || !fusable(p)) {
+        Storage p = (Storage) forward.state();
+        if (!fusable(qkv) || !fusable(p)) {
             return Backend.super.attentionBackward(forward, qkv, heads, scale, g);
         }
         int b = Math.toIntExact(s[0]);
         int n = Math.toIntExact(s[1]);
         int d = Math.toIntExact(s[2] / 3);
-        INDArray gd = denseFloat(nd(g));
         INDArray gx = Nd4j.createUninitialized(DataType.FLOAT, s);
-        AttentionKernel.backward(CpuStorage.floats(x), CpuStorage.floats(p), CpuStorage.floats(gd), CpuStorage.floats(gx), b, n,
+        AttentionKernel.backward(CpuStorage.floats(qkv), CpuStorage.floats(p), CpuStorage.floats(asFloat(g)), CpuStorage.floats(gx), b, n,
                 heads, d / heads, (float) scale);
         return wrap(gx);
     }
@@ -837,15 +820,15 @@ public final class CpuBackend implements Backend {
         if (x.numel() == 0) {
             return empty(x.dtype(), x.shape());
         }
-        INDArray xv = nd(x);
-        if (fusable(xv)) {
+        if (fusable(x)) {
             // one-pass vector kernel (GeluKernel); float64 and JVMs without the vector module keep
             // the composed form (GeluKernel's plain-Java loops measured slower than it: 43 ms vs
             // 29 ms forward+backward at 6304x768)
-            INDArray y = Nd4j.createUninitialized(DataType.FLOAT, xv.shape());
-            GeluKernel.forward(CpuStorage.bytes(xv), CpuStorage.bytes(y), Math.toIntExact(xv.length()));
+            INDArray y = Nd4j.createUninitialized(DataType.FLOAT, x.shape());
+            GeluKernel.forward(CpuStorage.bytes(x), CpuStorage.bytes(y), Math.toIntExact(x.numel()));
             return wrap(y);
         }
+        INDArray xv = nd(x);
         return wrap(xv.mul(geluCdf(xv)));
     }
 
@@ -861,14 +844,14 @@ public final class CpuBackend implements Backend {
         if (x.numel() == 0) {
             return empty(x.dtype(), x.shape());
         }
-        INDArray xv = nd(x);
-        INDArray g = nd(gs);
-        if (fusable(xv)) {
-            INDArray gx = Nd4j.createUninitialized(DataType.FLOAT, xv.shape());
-            GeluKernel.backward(CpuStorage.bytes(xv), CpuStorage.bytes(denseFloat(g)), CpuStorage.bytes(gx),
-                    Math.toIntExact(xv.length()));
+        if (fusable(x)) {
+            INDArray gx = Nd4j.createUninitialized(DataType.FLOAT, x.shape());
+            GeluKernel.backward(CpuStorage.bytes(x), CpuStorage.bytes(asFloat(gs)), CpuStorage.bytes(gx),
+                    Math.toIntExact(x.numel()));
             return wrap(gx);
         }
+        INDArray xv = nd(x);
+        INDArray g = nd(gs);
         // Phi(x) + x * phi(x)
         INDArray pdf = xv.mul(xv).muli(-0.5);
         Transforms.exp(pdf, false).muli(INV_SQRT_2PI).muli(xv);
@@ -888,22 +871,23 @@ public final class CpuBackend implements Backend {
         if (x.numel() == 0) {
             return new Saved(empty(x.dtype(), x.shape()), null);
         }
+        long[] xs = x.shape();
+        int last = xs.length - 1;
+        if (fusable(x) && isFloat(weight) && isFloat(bias)) {
+            // one pass forward, one backward (LayerNormKernel); mean and 1/std kept per row
+            int n = Math.toIntExact(x.numel());
+            int d = Math.toIntExact(xs[last]);
+            float[] w = toFloats(weight);
+            float[] b = toFloats(bias);
+            float[] mean = new float[n / d];
+            float[] rstd = new float[n / d];
+            INDArray y = Nd4j.createUninitialized(DataType.FLOAT, xs);
+            LayerNormKernel.forward(CpuStorage.floats(x), CpuStorage.floats(y), n, d, w, b, (float) eps, mean, rstd);
+            return new Saved(wrap(y), new FusedNorm(w, mean, rstd));
+        }
         INDArray xv = nd(x);
         INDArray wv = nd(weight);
         INDArray bv = nd(bias);
-        int last = xv.rank() - 1;
-        if (fusable(xv) && wv.dataType() == DataType.FLOAT && bv.dataType() == DataType.FLOAT) {
-            // one pass forward, one backward (LayerNormKernel); mean and 1/std kept per row
-            int n = Math.toIntExact(xv.length());
-            int d = Math.toIntExact(xv.size(last));
-            float[] w = wv.dup('c').toFloatVector();
-            float[] b = bv.dup('c').toFloatVector();
-            float[] mean = new float[n / d];
-            float[] rstd = new float[n / d];
-            INDArray y = Nd4j.createUninitialized(DataType.FLOAT, xv.shape());
-            LayerNormKernel.forward(CpuStorage.floats(xv), CpuStorage.floats(y), n, d, w, b, (float) eps, mean, rstd);
-            return new Saved(wrap(y), new FusedNorm(w, mean, rstd));
-        }
         INDArray xc = pairwise(BinaryOp.SUB, xv, xv.mean(true, last));
         INDArray var = xc.mul(xc).mean(true, last);
         INDArray rstd = Transforms.pow(var.addi(eps), -0.5, false);
@@ -919,23 +903,23 @@ public final class CpuBackend implements Backend {
             return new Storage[]{needX ? empty(x.dtype(), x.shape()) : null, needWeight ? zeros(weight.dtype(), weight.shape()) : null,
                 needBias ? zeros(weight.dtype(), weight.shape()) : null};
         }
-        INDArray xv = nd(x);
-        INDArray g = nd(gs);
         Storage[] out = new Storage[3];
         if (forward.state() instanceof FusedNorm f) {
-            int n = Math.toIntExact(xv.length());
-            int d = Math.toIntExact(xv.size(-1));
-            INDArray gd = denseFloat(g);
-            INDArray gx = needX ? Nd4j.createUninitialized(DataType.FLOAT, xv.shape()) : null;
+            long[] xs = x.shape();
+            int n = Math.toIntExact(x.numel());
+            int d = Math.toIntExact(xs[xs.length - 1]);
+            INDArray gx = needX ? Nd4j.createUninitialized(DataType.FLOAT, xs) : null;
             double[] dw = needWeight ? new double[d] : null;
             double[] db = needBias ? new double[d] : null;
-            LayerNormKernel.backward(CpuStorage.floats(xv), CpuStorage.floats(gd), gx == null ? null : CpuStorage.floats(gx),
+            LayerNormKernel.backward(CpuStorage.floats(x), CpuStorage.floats(asFloat(gs)), gx == null ? null : CpuStorage.floats(gx),
                     n, d, f.w(), f.mean(), f.rstd(), dw, db);
             out[0] = gx == null ? null : wrap(gx);
-            out[1] = dw == null ? null : wrap(Nd4j.createFromArray(dw).castTo(DataType.FLOAT));
-            out[2] = db == null ? null : wrap(Nd4j.createFromArray(db).castTo(DataType.FLOAT));
+            out[1] = dw == null ? null : fromFloats(narrow(dw), d);
+            out[2] = db == null ? null : fromFloats(narrow(db), d);
             return out;
         }
+        INDArray xv = nd(x);
+        INDArray g = nd(gs);
         ComposedNorm c = (ComposedNorm) forward.state();
         INDArray wv = nd(weight);
         long[] ws = wv.shape();
@@ -964,18 +948,18 @@ public final class CpuBackend implements Backend {
         if (x.numel() == 0) {
             return empty(x.dtype(), x.shape());
         }
-        INDArray xv = nd(x);
-        int n = Math.toIntExact(xv.length());
-        int d = Math.toIntExact(xv.size(-1));
-        if (xv.dataType() == DataType.FLOAT) {
-            INDArray y = Nd4j.createUninitialized(DataType.FLOAT, xv.shape());
-            RationalKernels.get().forward(CpuStorage.bytes(xv), CpuStorage.bytes(y), n, d, groups,
+        long[] xs = x.shape();
+        int n = Math.toIntExact(x.numel());
+        int d = Math.toIntExact(xs[xs.length - 1]);
+        if (isFloat(x)) {
+            INDArray y = Nd4j.createUninitialized(DataType.FLOAT, xs);
+            RationalKernels.get().forward(CpuStorage.bytes(x), CpuStorage.bytes(y), n, d, groups,
                     toFloats(numerator), toFloats(denominator));
             return wrap(y);
         }
         double[] out = new double[n];
         Rational.forward(toDoubles(x), out, d, groups, toDoubles(numerator), toDoubles(denominator));
-        return wrap(Nd4j.create(out, xv.shape(), 'c'));
+        return wrap(Nd4j.create(out, xs, 'c'));
     }
 
     @Override
@@ -985,29 +969,37 @@ public final class CpuBackend implements Backend {
             return new Storage[]{needX ? empty(x.dtype(), x.shape()) : null, zeros(numerator.dtype(), numerator.shape()),
                 zeros(denominator.dtype(), denominator.shape())};
         }
-        INDArray xv = nd(x);
-        INDArray g = nd(gs);
-        int n = Math.toIntExact(xv.length());
-        int d = Math.toIntExact(xv.size(-1));
+        long[] xs = x.shape();
+        int n = Math.toIntExact(x.numel());
+        int d = Math.toIntExact(xs[xs.length - 1]);
         double[] ga = new double[6];
         double[] gb = new double[groups * 4];
         INDArray gx = null;
-        if (xv.dataType() == DataType.FLOAT) {
-            INDArray gd = denseFloat(g);
-            gx = needX ? Nd4j.createUninitialized(DataType.FLOAT, xv.shape()) : null;
-            RationalKernels.get().backward(CpuStorage.bytes(xv), CpuStorage.bytes(gd), gx == null ? null : CpuStorage.bytes(gx),
+        if (isFloat(x)) {
+            gx = needX ? Nd4j.createUninitialized(DataType.FLOAT, xs) : null;
+            RationalKernels.get().backward(CpuStorage.bytes(x), CpuStorage.bytes(asFloat(gs)), gx == null ? null : CpuStorage.bytes(gx),
                     n, d, groups, toFloats(numerator), toFloats(denominator), ga, gb);
         } else {
             double[] gxs = needX ? new double[n] : null;
             Rational.backward(toDoubles(x), toDoubles(gs), gxs, d, groups, toDoubles(numerator), toDoubles(denominator), ga, gb);
             if (gxs != null) {
-                gx = Nd4j.create(gxs, xv.shape(), 'c');
+                gx = Nd4j.create(gxs, xs, 'c');
             }
         }
-        DataType nt = nd(numerator).dataType();
-        DataType dt = nd(denominator).dataType();
-        return new Storage[]{gx == null ? null : wrap(gx), wrap(Nd4j.create(ga, numerator.shape(), 'c').castTo(nt)),
-            wrap(Nd4j.create(gb, denominator.shape(), 'c').castTo(dt))};
+        return new Storage[]{gx == null ? null : wrap(gx), coefficients(ga, numerator), coefficients(gb, denominator)};
+    }
+
+    /** Coefficient gradients summed in double, stored in the coefficients' dtype and shape. */
+    private Storage coefficients(double[] g, Storage like) {
+        return isFloat(like) ? fromFloats(narrow(g), like.shape()) : fromDoubles(g, like.shape());
+    }
+
+    private static float[] narrow(double[] v) {
+        float[] f = new float[v.length];
+        for (int i = 0; i < v.length; i++) {
+            f[i] = (float) v[i];
+        }
+        return f;
     }
 
     // ------------------------------------------------------------------ AdamW
@@ -1019,15 +1011,14 @@ public final class CpuBackend implements Backend {
         if (ws.numel() == 0) {
             return;
         }
+        if (isFloat(ws) && isFloat(gs) && isFloat(ms) && isFloat(vs)) {
+            adamwFloat(ws, gs, ms, vs, s);
+            return;
+        }
         INDArray w = nd(ws);
         INDArray g = nd(gs);
         INDArray m = nd(ms);
         INDArray v = nd(vs);
-        if (w.dataType() == DataType.FLOAT && g.dataType() == DataType.FLOAT && CpuStorage.isDense(w) && CpuStorage.isDense(g)
-                && CpuStorage.isDense(m) && CpuStorage.isDense(v)) {
-            adamwFloat(w, g, m, v, s);
-            return;
-        }
         m.muli(s.beta1()).addi(g.mul(1 - s.beta1()));
         v.muli(s.beta2()).addi(g.mul(g).muli(1 - s.beta2()));
         if (s.decay() != 1) {
@@ -1042,12 +1033,12 @@ public final class CpuBackend implements Backend {
      * torch.optim.AdamW. The ND4J composition took eleven native calls and six temporary arrays per
      * parameter: 8% of a vit_micro training step.
      */
-    private static void adamwFloat(INDArray w, INDArray g, INDArray m, INDArray v, AdamWStep s) {
+    private static void adamwFloat(Storage w, Storage g, Storage m, Storage v, AdamWStep s) {
         FloatBuffer wb = CpuStorage.floats(w);
         FloatBuffer gb = CpuStorage.floats(g);
         FloatBuffer mb = CpuStorage.floats(m);
         FloatBuffer vb = CpuStorage.floats(v);
-        int n = (int) w.length();
+        int n = (int) w.numel();
         float b1 = (float) s.beta1();
         float b2 = (float) s.beta2();
         float c1 = (float) (1 - s.beta1());

@@ -12,24 +12,67 @@ import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.util.Arrays;
 
-/** A dense C-ordered ND4J array: the CPU backend's storage. Nothing outside this package sees the array. */
+/**
+ * A dense C-ordered float32 or float64 array: the CPU backend's storage. Nothing outside this
+ * package sees the array.
+ *
+ * <p>A storage is its memory (a dense ND4J array, {@code base}) seen in a shape of the same size.
+ * A reshape is a second storage over the same base and makes no ND4J array: the ND4J array of that
+ * shape is made on first use, by the ND4J ops that need one, while kat4j's kernels read the base's
+ * memory directly. Each ND4J array costs native shape information, a deallocator and a phantom
+ * reference the garbage collector has to trace (about 6-10 us per array, all included, on 2
+ * cores of an Intel Xeon, 2026-12-03), and reshapes were more than a quarter of the arrays a
+ * micro-model training step made.
+ */
 final class CpuStorage implements Storage {
-    final INDArray a;
+    private final INDArray base;
+    private final long[] shape;
+    private INDArray array;
 
     CpuStorage(INDArray a) {
-        this.a = isDense(a) ? a : a.dup('c');
+        this.base = isDense(a) ? a : a.dup('c');
+        this.shape = base.shape();
+        this.array = base;
+    }
+
+    private CpuStorage(INDArray base, long[] shape) {
+        this.base = base;
+        this.shape = shape;
     }
 
     static INDArray nd(Storage s) {
+        return cpu(s).array();
+    }
+
+    static CpuStorage cpu(Storage s) {
         if (!(s instanceof CpuStorage c)) {
             throw new IllegalArgumentException("CPU backend given a storage on " + s.device()
                     + ": move the tensor with to(Device.CPU) first");
         }
-        return c.a;
+        return c;
     }
 
     static CpuStorage of(INDArray a) {
         return new CpuStorage(a);
+    }
+
+    /** The same memory in {@code shape} (of the same size), without an ND4J array. */
+    CpuStorage view(long[] shape) {
+        return new CpuStorage(base, shape.clone());
+    }
+
+    /** The ND4J array of this shape over the memory, made on first use. */
+    INDArray array() {
+        INDArray a = array;
+        if (a == null) {
+            a = base.reshape('c', shape);
+            array = a;
+        }
+        return a;
+    }
+
+    DataType dataType() {
+        return base.dataType();
     }
 
     /** C-ordered with default strides (an offset is allowed): the layout kernels may read in place. */
@@ -50,6 +93,16 @@ final class CpuStorage implements Storage {
         };
     }
 
+    /** The float buffer of a float32 storage, from its first element (what the CPU kernels read). */
+    static FloatBuffer floats(Storage s) {
+        return floats(cpu(s).base);
+    }
+
+    /** The bytes of a float32 storage from its first element, in native byte order. */
+    static ByteBuffer bytes(Storage s) {
+        return bytes(cpu(s).base);
+    }
+
     /** The float buffer of a dense float32 array, from its first element (what the CPU kernels read). */
     static FloatBuffer floats(INDArray a) {
         return a.data().asNioFloat().position((int) a.offset()).slice();
@@ -67,26 +120,26 @@ final class CpuStorage implements Storage {
 
     @Override
     public DType dtype() {
-        return dtype(a.dataType());
+        return dtype(base.dataType());
     }
 
     @Override
     public long[] shape() {
-        return a.shape();
+        return shape.clone();
     }
 
     @Override
     public int rank() {
-        return a.rank();
+        return shape.length;
     }
 
     @Override
     public long numel() {
-        return a.length();
+        return base.length();
     }
 
     @Override
     public String toString() {
-        return a.toString();
+        return array().toString();
     }
 }
