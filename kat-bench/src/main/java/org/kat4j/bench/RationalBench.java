@@ -35,7 +35,7 @@ import java.util.concurrent.TimeUnit;
 @Fork(value = 1, jvmArgsAppend = {"-Xmx2g", "--add-modules", "jdk.incubator.vector", "-XX:PerMethodTrapLimit=10000"})
 @State(org.openjdk.jmh.annotations.Scope.Benchmark)
 public class RationalBench {
-    @Param({"32x197x768", "32x197x192", "128x197x3072"})
+    @Param({"32x197x768", "32x197x192", "128x197x3072", "64x17x64"})
     public String shape;
 
     Tensor x;

@@ -120,8 +120,11 @@ class VectorRationalKernelTest {
     @Test
     void matchesFloat64ForWholePartialAndNarrowGroups() {
         Assumptions.assumeTrue(Simd.available(), "needs --add-modules jdk.incubator.vector");
+        // groups narrower than a vector: whole groups per vector and vectors per row take the lane
+        // path (d = 64 in 8 groups on 16 lanes, over several chunks and flushes of the float sums),
+        // the others the plain kernel
         int[][] shapes = {{197, 768, 8}, {33, 192, 8}, {5, 40, 2}, {7, 100, 4}, {3, 8, 8}, {300, 64, 1}, {2, 17, 1},
-            {1, 48, 3}};
+            {1, 48, 3}, {2100, 64, 8}, {97, 64, 16}, {41, 32, 16}, {9, 128, 64}, {1, 64, 8}, {3, 96, 24}};
         long seed = 1;
         for (int[] s : shapes) {
             check(s[0], s[1], s[2], seed++);
