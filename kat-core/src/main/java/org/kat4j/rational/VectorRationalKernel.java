@@ -25,7 +25,9 @@ import java.util.Arrays;
  * and row) and go into double sums every few rows ({@link #LANE_TERMS} float terms per lane at
  * most). Chunks of whole rows are fixed by element count and combined in chunk order, so the
  * result does not depend on thread timing. When a group's width is not a whole number of vectors
- * its first vector is partial (masked lanes); groups narrower than a vector go to the plain
+ * its first vector is partial (masked lanes). Groups narrower than a vector, a whole number of
+ * them per vector and of vectors per row ({@link #lanes}), give each lane its own group's
+ * coefficients and walk one vector position down the rows; other narrow groups go to the plain
  * kernel. Float buffers (heap arrays, or views without a byte buffer) are copied a chunk at a time
  * into byte buffers and take the same path.
  */
@@ -65,7 +67,7 @@ final class VectorRationalKernel implements RationalKernel {
      * against 3.31 ms at 32x197x768 (a copy: 1.87 ms), 37.9 against 51.8 ms at 128x197x3072 (copy
      * 32.7 ms). Same operations in the same order as {@link CpuRationalKernel} (Horner with
      * separate multiplies and adds, one division), so the same bits. Groups narrower than a vector
-     * go to the plain kernel.
+     * go lane by lane ({@link #lanes}) or, when they do not fit it, to the plain kernel.
      */
     @Override
     public void forward(ByteBuffer x, ByteBuffer y, int n, int d, int groups, float[] num, float[] den) {
@@ -265,7 +267,9 @@ final class VectorRationalKernel implements RationalKernel {
      * Whether groups narrower than a vector take the lane path: a whole number of groups per
      * vector and of vectors per row (d = 64 in 8 groups on 16 lanes). Each lane then carries its
      * own group's coefficients ({@link #laneTable}) and a vector position of the row is walked
-     * down the rows; the plain kernel took those shapes before, at a quarter of the speed.
+     * down the rows. JMH, 2 forks, 2 cores of an Intel Xeon with AVX-512 (2026-12-03), at 64x17x64
+     * in 8 groups (the micro KAT's first rational, 8 channels per group): forward 0.058 ms and
+     * backward 0.110 ms, against 0.121 and 0.467 ms for the plain kernel these shapes went to.
      */
     static boolean lanes(int d, int groups) {
         int cpg = d / groups;

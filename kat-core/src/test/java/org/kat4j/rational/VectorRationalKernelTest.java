@@ -17,7 +17,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * The vector-API backward against the float64 reference ({@link Rational}) and the plain-Java
  * kernel, and its forward against the plain kernel's bits: group widths that are whole vectors, that are not (a partial first vector), and that are
- * narrower than a vector (handed to the plain kernel); NaN and +-0 inputs; several chunks; float
+ * narrower than a vector (lane by lane, or handed to the plain kernel); NaN and +-0 inputs; several chunks; float
  * buffers and native-order byte buffers giving the same bits; wrong byte order or size refused.
  */
 class VectorRationalKernelTest {
