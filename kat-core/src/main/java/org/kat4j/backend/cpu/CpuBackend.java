@@ -882,7 +882,7 @@ public final class CpuBackend implements Backend {
             float[] mean = new float[n / d];
             float[] rstd = new float[n / d];
             INDArray y = Nd4j.createUninitialized(DataType.FLOAT, xs);
-            LayerNormKernel.forward(CpuStorage.floats(x), CpuStorage.floats(y), n, d, w, b, (float) eps, mean, rstd);
+            LayerNormKernel.forward(CpuStorage.bytes(x), CpuStorage.bytes(y), n, d, w, b, (float) eps, mean, rstd);
             return new Saved(wrap(y), new FusedNorm(w, mean, rstd));
         }
         INDArray xv = nd(x);
@@ -911,7 +911,7 @@ public final class CpuBackend implements Backend {
             INDArray gx = needX ? Nd4j.createUninitialized(DataType.FLOAT, xs) : null;
             double[] dw = needWeight ? new double[d] : null;
             double[] db = needBias ? new double[d] : null;
-            LayerNormKernel.backward(CpuStorage.floats(x), CpuStorage.floats(asFloat(gs)), gx == null ? null : CpuStorage.floats(gx),
+            LayerNormKernel.backward(CpuStorage.bytes(x), CpuStorage.bytes(asFloat(gs)), gx == null ? null : CpuStorage.bytes(gx),
                     n, d, f.w(), f.mean(), f.rstd(), dw, db);
             out[0] = gx == null ? null : wrap(gx);
             out[1] = dw == null ? null : fromFloats(narrow(dw), d);
