@@ -430,7 +430,8 @@ public final class CpuBackend implements Backend {
         if (axes[n - 1] == n - 1 && isFloat(gs) && gs.numel() < Integer.MAX_VALUE) {
             // only leading axes reduced: column sums of a [rows, cols] matrix (every bias gradient)
             int cols = Math.toIntExact(gs.numel() / rows);
-            float[] s = ColumnSums.sum(CpuStorage.floats(gs), (int) rows, cols);
+            float[] s = Simd.available() ? ColumnSums.sum(CpuStorage.bytes(gs), (int) rows, cols)
+                    : ColumnSums.sum(CpuStorage.floats(gs), (int) rows, cols);
             return CpuStorage.of(Nd4j.createFromArray(s)).view(shape);
         }
         INDArray s = nd(gs).sum(true, axes);

@@ -303,6 +303,11 @@ class FusedKernelsTest {
         for (int k = 0; k < 5; k++) {
             assertArrayEquals(s, ColumnSums.sum(FloatBuffer.wrap(m), rows, cols));
         }
+        if (Simd.available()) {
+            ByteBuffer b = ByteBuffer.allocateDirect(4 * m.length).order(ByteOrder.nativeOrder());
+            b.asFloatBuffer().put(m);
+            assertArrayEquals(s, ColumnSums.sum(b, rows, cols), "the vector loop over bytes: the same bits");
+        }
     }
 
     /** The bias gradient of a broadcast add in float32 goes through ColumnSums. */
