@@ -260,6 +260,50 @@ class FusedKernelsTest {
     }
 
     @Test
+    void adamwVectorUpdateGivesThePlainLoopsBits() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Simd.available(), "needs --add-modules jdk.incubator.vector");
+        int n = 1003; // a tail short of a vector
+        Random r = new Random(9);
+        float[] w = new float[n];
+        float[] g = new float[n];
+        float[] m = new float[n];
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            w[i] = (float) r.nextGaussian();
+            g[i] = (float) (r.nextGaussian() * 1e-2);
+            m[i] = (float) (r.nextGaussian() * 1e-3);
+            v[i] = (float) Math.abs(r.nextGaussian() * 1e-5);
+        }
+        ByteBuffer wb = direct(w);
+        ByteBuffer gb = direct(g);
+        ByteBuffer mb = direct(m);
+        ByteBuffer vb = direct(v);
+        float b1 = 0.9f;
+        float b2 = 0.999f;
+        float c1 = 0.1f;
+        float c2 = 0.001f;
+        float e = 1e-8f;
+        float decay = 0.9995f;
+        float step = 0.003f;
+        float bc2 = 0.0447f;
+        AdamWVectorKernel.update(wb, gb, mb, vb, 0, n, b1, b2, c1, c2, e, decay, step, bc2);
+        for (int i = 0; i < n; i++) {
+            float mi = m[i] * b1 + c1 * g[i];
+            float vi = v[i] * b2 + c2 * g[i] * g[i];
+            float wi = w[i] * decay - step * mi / ((float) Math.sqrt(vi) / bc2 + e);
+            assertEquals(mi, mb.getFloat(4 * i), 0f, "m at " + i);
+            assertEquals(vi, vb.getFloat(4 * i), 0f, "v at " + i);
+            assertEquals(wi, wb.getFloat(4 * i), 0f, "w at " + i);
+        }
+    }
+
+    private static ByteBuffer direct(float[] f) {
+        ByteBuffer b = ByteBuffer.allocateDirect(4 * f.length).order(ByteOrder.nativeOrder());
+        b.asFloatBuffer().put(f);
+        return b;
+    }
+
+    @Test
     void fusedAttentionGivesTheComposedOpsBits() {
         // the micro models' attention (batch 64, 17 tokens, 4 heads of 16): both forms take the same
         // small-product and softmax kernels, so output and input gradient agree to the bit

@@ -1,0 +1,47 @@
+package org.kat4j.backend.cpu;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+/**
+ * The float32 AdamW update on the JDK vector API (loaded only when {@link Simd#available()}),
+ * reading and writing the parameter, its gradient and both moments in their bytes in place: the
+ * same operations in the same order as the plain loop in {@link CpuBackend} (separate multiplies
+ * and adds, a correctly rounded square root, one division), so the same bits, without copying each
+ * chunk into arrays and back.
+ */
+final class AdamWVectorKernel {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
+
+    private AdamWVectorKernel() {
+    }
+
+    /** Elements [from, to): m = b1 m + c1 g, v = b2 v + c2 g g, w = decay w - step m / (sqrt(v) / bc2Sqrt + e). */
+    static void update(ByteBuffer w, ByteBuffer g, ByteBuffer m, ByteBuffer v, int from, int to, float b1, float b2, float c1,
+                       float c2, float e, float decay, float stepSize, float bc2Sqrt) {
+        int i = from;
+        for (int bound = from + S.loopBound(to - from); i < bound; i += S.length()) {
+            int at = 4 * i;
+            FloatVector gi = FloatVector.fromByteBuffer(S, g, at, NATIVE);
+            FloatVector mi = FloatVector.fromByteBuffer(S, m, at, NATIVE).mul(b1).add(gi.mul(c1));
+            FloatVector vi = FloatVector.fromByteBuffer(S, v, at, NATIVE).mul(b2).add(gi.mul(c2).mul(gi));
+            mi.intoByteBuffer(m, at, NATIVE);
+            vi.intoByteBuffer(v, at, NATIVE);
+            FloatVector.fromByteBuffer(S, w, at, NATIVE).mul(decay).sub(mi.mul(stepSize).div(vi.sqrt().div(bc2Sqrt).add(e)))
+                    .intoByteBuffer(w, at, NATIVE);
+        }
+        for (; i < to; i++) {
+            int at = 4 * i;
+            float gi = g.getFloat(at);
+            float mi = m.getFloat(at) * b1 + c1 * gi;
+            float vi = v.getFloat(at) * b2 + c2 * gi * gi;
+            m.putFloat(at, mi);
+            v.putFloat(at, vi);
+            w.putFloat(at, w.getFloat(at) * decay - stepSize * mi / ((float) Math.sqrt(vi) / bc2Sqrt + e));
+        }
+    }
+}
