@@ -61,8 +61,8 @@ final class VectorRationalKernel implements RationalKernel {
     }
 
     /**
-     * The forward on the arrays' bytes in place, two vectors at a time where a group is an even
-     * number of whole vectors (two independent Horner chains in flight): the plain kernel copies
+     * The forward on the arrays' bytes in place, two vectors at a time (two independent Horner
+     * chains in flight, {@link #forwardRuns}): the plain kernel copies
      * each row into an array and back. JMH, 3 forks, 2 cores of a Zen 3 (AVX2), 2026-12-02: 3.14
      * against 3.31 ms at 32x197x768 (a copy: 1.87 ms), 37.9 against 51.8 ms at 128x197x3072 (copy
      * 32.7 ms). Same operations in the same order as {@link CpuRationalKernel} (Horner with
@@ -74,132 +74,92 @@ final class VectorRationalKernel implements RationalKernel {
         RationalKernel.checkArgs(n, d, groups, num, den);
         RationalKernel.checkBytes("x", x, n);
         RationalKernel.checkBytes("y", y, n);
+        int cpg = d / groups;
         if (lanes(d, groups)) {
+            // per vector position of the row, down the chunk's rows
             float[] t = laneTable(table(num, den, groups), d, groups);
             CpuRationalKernel.forEachChunk(n, d, (c, off, len, rows) -> {
                 for (int j = 0; j < d / L; j++) {
-                    forwardLanes(x, y, 4 * (off + j * L), rows, 4 * d, t, j * K * L);
+                    forwardRuns(x, y, 4 * (off + j * L), 1, 0, 4 * rows * d, 4 * d, 4 * d, t, j * K * L);
                 }
             });
             return;
         }
-        if (d / groups < L) {
+        if (cpg < L) {
             CpuRationalKernel.INSTANCE.forward(RationalKernel.floats(x), RationalKernel.floats(y), n, d, groups, num, den);
             return;
         }
-        float[] k = table(num, den, groups);
+        // per group, its channels in each of the chunk's rows
+        float[] t = wideTable(table(num, den, groups));
+        int rem = cpg % L;
         CpuRationalKernel.forEachChunk(n, d, (c, off, len, rows) -> {
             for (int grp = 0; grp < groups; grp++) {
-                forwardGroup(x, y, 4 * off, rows, d, d / groups, grp, k);
+                forwardRuns(x, y, 4 * (off + grp * cpg), rows, 4 * d, 4 * cpg, 4 * L, 4 * (rem == 0 ? L : rem), t, grp * K * L);
             }
         });
     }
 
     /**
-     * Group {@code grp} of {@code rows} rows from byte {@code at}. When the group is not a whole
-     * number of vectors the first vector covers its first channels and the next ones start rem
-     * channels in: the overlapping lanes belong to the same group and are written twice with the
-     * same value.
+     * {@code runs} runs of vectors, {@code runStride} bytes apart from byte {@code at}, each
+     * {@code length} bytes of vectors {@code step} bytes apart (a group's channels in a row, a
+     * vector apart; or, on the lane path, one vector position down the rows, a row apart), with
+     * the coefficient vectors of t[to ..], two vectors at a time (two independent Horner chains in
+     * flight). The first vector of a run is only {@code first} bytes ahead of the second when a
+     * group is not a whole number of vectors: it covers the group's first channels and overlaps
+     * the next, whose lanes it writes with the same values.
      */
-    private static void forwardGroup(ByteBuffer x, ByteBuffer y, int at, int rows, int d, int cpg, int grp, float[] k) {
-        int ko = grp * K;
-        FloatVector a0 = FloatVector.broadcast(S, k[ko]), a1 = FloatVector.broadcast(S, k[ko + 1]);
-        FloatVector a2 = FloatVector.broadcast(S, k[ko + 2]), a3 = FloatVector.broadcast(S, k[ko + 3]);
-        FloatVector a4 = FloatVector.broadcast(S, k[ko + 4]), a5 = FloatVector.broadcast(S, k[ko + 5]);
-        FloatVector b0 = FloatVector.broadcast(S, k[ko + 6]), b1 = FloatVector.broadcast(S, k[ko + 7]);
-        FloatVector b2 = FloatVector.broadcast(S, k[ko + 8]), b3 = FloatVector.broadcast(S, k[ko + 9]);
-        FloatVector one = FloatVector.broadcast(S, 1f);
-        int rem = cpg % L;
-        int first = 4 * (rem == 0 ? L : rem);
-        boolean pairs = rem == 0 && (cpg / L) % 2 == 0;
-        for (int r = 0, row = at + 4 * grp * cpg; r < rows; r++, row += 4 * d) {
-            int end = row + 4 * cpg;
-            if (pairs) {
-                for (int off = row; off < end; off += 8 * L) {
-                    FloatVector v = FloatVector.fromByteBuffer(S, x, off, NATIVE);
-                    FloatVector w = FloatVector.fromByteBuffer(S, x, off + 4 * L, NATIVE);
-                    FloatVector av = v.abs();
-                    FloatVector aw = w.abs();
-                    FloatVector p = v.mul(a5).add(a4);
-                    FloatVector pw = w.mul(a5).add(a4);
-                    FloatVector q = av.mul(b3).add(b2);
-                    FloatVector qw = aw.mul(b3).add(b2);
-                    p = p.mul(v).add(a3);
-                    pw = pw.mul(w).add(a3);
-                    q = q.mul(av).add(b1);
-                    qw = qw.mul(aw).add(b1);
-                    p = p.mul(v).add(a2);
-                    pw = pw.mul(w).add(a2);
-                    q = q.mul(av).add(b0);
-                    qw = qw.mul(aw).add(b0);
-                    p = p.mul(v).add(a1);
-                    pw = pw.mul(w).add(a1);
-                    q = q.mul(av).add(one);
-                    qw = qw.mul(aw).add(one);
-                    p = p.mul(v).add(a0);
-                    pw = pw.mul(w).add(a0);
-                    p.div(q).intoByteBuffer(y, off, NATIVE);
-                    pw.div(qw).intoByteBuffer(y, off + 4 * L, NATIVE);
-                }
-                continue;
-            }
-            for (int off = row, next = row + first; off < end; off = next, next += 4 * L) {
-                FloatVector v = FloatVector.fromByteBuffer(S, x, off, NATIVE);
-                FloatVector av = v.abs();
-                FloatVector p = v.mul(a5).add(a4).mul(v).add(a3).mul(v).add(a2).mul(v).add(a1).mul(v).add(a0);
-                FloatVector q = av.mul(b3).add(b2).mul(av).add(b1).mul(av).add(b0).mul(av).add(one);
-                p.div(q).intoByteBuffer(y, off, NATIVE);
-            }
-        }
-    }
-
-    /**
-     * Vector position j of {@code rows} rows (stride bytes apart) from byte {@code at}, where each
-     * lane has its own group's coefficients (table {@code t} from {@code to}): the plain kernel's
-     * operations in its order, so the same bits.
-     */
-    private static void forwardLanes(ByteBuffer x, ByteBuffer y, int at, int rows, int stride, float[] t, int to) {
+    private static void forwardRuns(ByteBuffer x, ByteBuffer y, int at, int runs, int runStride, int length, int step,
+                                    int first, float[] t, int to) {
         FloatVector a0 = FloatVector.fromArray(S, t, to), a1 = FloatVector.fromArray(S, t, to + L);
         FloatVector a2 = FloatVector.fromArray(S, t, to + 2 * L), a3 = FloatVector.fromArray(S, t, to + 3 * L);
         FloatVector a4 = FloatVector.fromArray(S, t, to + 4 * L), a5 = FloatVector.fromArray(S, t, to + 5 * L);
         FloatVector b0 = FloatVector.fromArray(S, t, to + 6 * L), b1 = FloatVector.fromArray(S, t, to + 7 * L);
         FloatVector b2 = FloatVector.fromArray(S, t, to + 8 * L), b3 = FloatVector.fromArray(S, t, to + 9 * L);
         FloatVector one = FloatVector.broadcast(S, 1f);
-        int off = at;
-        int r = 0;
-        for (; r + 2 <= rows; r += 2, off += 2 * stride) {
-            // two rows at a time: two independent Horner chains in flight
-            FloatVector v = FloatVector.fromByteBuffer(S, x, off, NATIVE);
-            FloatVector w = FloatVector.fromByteBuffer(S, x, off + stride, NATIVE);
-            FloatVector av = v.abs();
-            FloatVector aw = w.abs();
-            FloatVector p = v.mul(a5).add(a4);
-            FloatVector pw = w.mul(a5).add(a4);
-            FloatVector q = av.mul(b3).add(b2);
-            FloatVector qw = aw.mul(b3).add(b2);
-            p = p.mul(v).add(a3);
-            pw = pw.mul(w).add(a3);
-            q = q.mul(av).add(b1);
-            qw = qw.mul(aw).add(b1);
-            p = p.mul(v).add(a2);
-            pw = pw.mul(w).add(a2);
-            q = q.mul(av).add(b0);
-            qw = qw.mul(aw).add(b0);
-            p = p.mul(v).add(a1);
-            pw = pw.mul(w).add(a1);
-            q = q.mul(av).add(one);
-            qw = qw.mul(aw).add(one);
-            p = p.mul(v).add(a0);
-            pw = pw.mul(w).add(a0);
-            p.div(q).intoByteBuffer(y, off, NATIVE);
-            pw.div(qw).intoByteBuffer(y, off + stride, NATIVE);
-        }
-        if (r < rows) {
-            FloatVector v = FloatVector.fromByteBuffer(S, x, off, NATIVE);
-            FloatVector av = v.abs();
-            FloatVector p = v.mul(a5).add(a4).mul(v).add(a3).mul(v).add(a2).mul(v).add(a1).mul(v).add(a0);
-            FloatVector q = av.mul(b3).add(b2).mul(av).add(b1).mul(av).add(b0).mul(av).add(one);
-            p.div(q).intoByteBuffer(y, off, NATIVE);
+        for (int run = 0, start = at; run < runs; run++, start += runStride) {
+            int end = start + length;
+            int off = start;
+            if (first != step) {
+                FloatVector v = FloatVector.fromByteBuffer(S, x, off, NATIVE);
+                FloatVector av = v.abs();
+                FloatVector p = v.mul(a5).add(a4).mul(v).add(a3).mul(v).add(a2).mul(v).add(a1).mul(v).add(a0);
+                FloatVector q = av.mul(b3).add(b2).mul(av).add(b1).mul(av).add(b0).mul(av).add(one);
+                p.div(q).intoByteBuffer(y, off, NATIVE);
+                off += first;
+            }
+            for (; off + step < end; off += 2 * step) {
+                FloatVector v = FloatVector.fromByteBuffer(S, x, off, NATIVE);
+                FloatVector w = FloatVector.fromByteBuffer(S, x, off + step, NATIVE);
+                FloatVector av = v.abs();
+                FloatVector aw = w.abs();
+                FloatVector p = v.mul(a5).add(a4);
+                FloatVector pw = w.mul(a5).add(a4);
+                FloatVector q = av.mul(b3).add(b2);
+                FloatVector qw = aw.mul(b3).add(b2);
+                p = p.mul(v).add(a3);
+                pw = pw.mul(w).add(a3);
+                q = q.mul(av).add(b1);
+                qw = qw.mul(aw).add(b1);
+                p = p.mul(v).add(a2);
+                pw = pw.mul(w).add(a2);
+                q = q.mul(av).add(b0);
+                qw = qw.mul(aw).add(b0);
+                p = p.mul(v).add(a1);
+                pw = pw.mul(w).add(a1);
+                q = q.mul(av).add(one);
+                qw = qw.mul(aw).add(one);
+                p = p.mul(v).add(a0);
+                pw = pw.mul(w).add(a0);
+                p.div(q).intoByteBuffer(y, off, NATIVE);
+                pw.div(qw).intoByteBuffer(y, off + step, NATIVE);
+            }
+            if (off < end) {
+                FloatVector v = FloatVector.fromByteBuffer(S, x, off, NATIVE);
+                FloatVector av = v.abs();
+                FloatVector p = v.mul(a5).add(a4).mul(v).add(a3).mul(v).add(a2).mul(v).add(a1).mul(v).add(a0);
+                FloatVector q = av.mul(b3).add(b2).mul(av).add(b1).mul(av).add(b0).mul(av).add(one);
+                p.div(q).intoByteBuffer(y, off, NATIVE);
+            }
         }
     }
 
