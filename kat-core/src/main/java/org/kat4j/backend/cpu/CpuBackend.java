@@ -536,12 +536,7 @@ public final class CpuBackend implements Backend {
         int in = Math.toIntExact(xs[1]);
         int out = Math.toIntExact(w.shape()[0]);
         INDArray y = Nd4j.createUninitialized(DataType.FLOAT, rows, out);
-        FloatBuffer yb = CpuStorage.floats(y);
-        FloatBuffer bb = CpuStorage.floats(bias).limit(out);
-        for (int r = 0; r < rows; r++) {
-            yb.put(r * out, bb, 0, out);
-        }
-        Blas.sgemm(CpuStorage.floats(x), CpuStorage.floats(w), yb, 1, rows, out, in, false, true, 1f);
+        Blas.linear(CpuStorage.floats(x), CpuStorage.floats(w), CpuStorage.floats(bias), CpuStorage.floats(y), rows, out, in);
         return wrap(y);
     }
 
