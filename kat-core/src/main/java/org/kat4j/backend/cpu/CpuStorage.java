@@ -27,7 +27,8 @@ import java.util.Arrays;
 final class CpuStorage implements Storage {
     private final INDArray base;
     private final long[] shape;
-    private INDArray array;
+    /** Volatile: threads may share a storage (a race makes two equal arrays, never a broken one). */
+    private volatile INDArray array;
 
     CpuStorage(INDArray a) {
         this.base = isDense(a) ? a : a.dup('c');
