@@ -9,7 +9,8 @@ import java.nio.ByteOrder;
 /**
  * The float32 AdamW update on the JDK vector API (loaded only when {@link Simd#available()}),
  * reading and writing the parameter, its gradient and both moments in their bytes in place: the
- * same operations in the same order as the plain loop in {@link CpuBackend} (separate multiplies
+ * same operations in the same order as {@link CpuBackend#adamwPlain}, which does the elements short
+ * of a vector (separate multiplies
  * and adds, a correctly rounded square root, one division), so the same bits, without copying each
  * chunk into arrays and back.
  */
@@ -34,14 +35,6 @@ final class AdamWVectorKernel {
             FloatVector.fromByteBuffer(S, w, at, NATIVE).mul(decay).sub(mi.mul(stepSize).div(vi.sqrt().div(bc2Sqrt).add(e)))
                     .intoByteBuffer(w, at, NATIVE);
         }
-        for (; i < to; i++) {
-            int at = 4 * i;
-            float gi = g.getFloat(at);
-            float mi = m.getFloat(at) * b1 + c1 * gi;
-            float vi = v.getFloat(at) * b2 + c2 * gi * gi;
-            m.putFloat(at, mi);
-            v.putFloat(at, vi);
-            w.putFloat(at, w.getFloat(at) * decay - stepSize * mi / ((float) Math.sqrt(vi) / bc2Sqrt + e));
-        }
+        CpuBackend.adamwPlain(w, g, m, v, i, to, b1, b2, c1, c2, e, decay, stepSize, bc2Sqrt);
     }
 }

@@ -1,6 +1,7 @@
 package org.kat4j.backend.cpu;
 
 import java.nio.FloatBuffer;
+import java.util.Arrays;
 
 /**
  * Multi-head self-attention fused on float32, forward and backward, reading timm's packed
@@ -22,8 +23,6 @@ final class AttentionKernel {
     /** Multiply-adds per chunk of samples (a chunk is at least one sample). */
     private static final long CHUNK = 1L << 16;
     private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[13][0]);
-    /** Vector lanes of {@link SmallMatmulKernel}: score rows are padded to a multiple of them. */
-    private static final int LANES = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length();
 
     private AttentionKernel() {
     }
@@ -48,7 +47,8 @@ final class AttentionKernel {
      * so the same bits.
      */
     static int padded(int n) {
-        return n < 2 * LANES && n % LANES != 0 ? (n / LANES + 1) * LANES : n;
+        int l = SmallMatmulKernel.L;
+        return n < 2 * l && n % l != 0 ? (n / l + 1) * l : n;
     }
 
     private static int samplesPerChunk(int n, int heads, int hd) {
@@ -74,7 +74,7 @@ final class AttentionKernel {
             float[] v = scratch(5, n * hd);
             float[] oh = scratch(6, n * hd);
             float[] sp = scratch(12, n * np);
-            java.util.Arrays.fill(kt, 0, hd * np, 0f);
+            Arrays.fill(kt, 0, hd * np, 0f);
             for (int s = first; s < first + count; s++) {
                 qkv.get(s * n * row, x, 0, n * row);
                 for (int h = 0; h < heads; h++) {
@@ -123,7 +123,7 @@ final class AttentionKernel {
             float[] k = scratch(6, n * hd);
             float[] vt = scratch(7, hd * np);
             float[] pp = scratch(12, n * np);
-            java.util.Arrays.fill(vt, 0, hd * np, 0f);
+            Arrays.fill(vt, 0, hd * np, 0f);
             float[] goh = scratch(8, n * hd);
             float[] gq = scratch(9, n * hd);
             float[] gk = scratch(10, n * hd);

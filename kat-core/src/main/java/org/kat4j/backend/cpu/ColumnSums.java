@@ -23,11 +23,11 @@ public final class ColumnSums {
 
     /**
      * As {@link #sum(FloatBuffer, int, int)} over native-order float32 bytes, the rows read in
-     * place with vector loads instead of being copied into an array first (the vector module must
-     * be present: {@link Simd#available()}). The same additions in the same order: the same bits.
+     * place with vector loads instead of being copied into an array first (without the vector
+     * module: copied, as there). The same additions in the same order: the same bits.
      */
     public static float[] sum(ByteBuffer m, int rows, int cols) {
-        return Vectors.sum(m, rows, cols);
+        return Simd.available() ? Vectors.sum(m, rows, cols) : sum(m.asFloatBuffer(), rows, cols);
     }
 
     /** The vector loop, in its own class so that nothing loads the vector module without it. */

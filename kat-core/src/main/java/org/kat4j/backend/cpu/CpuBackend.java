@@ -430,8 +430,7 @@ public final class CpuBackend implements Backend {
         if (axes[n - 1] == n - 1 && isFloat(gs) && gs.numel() < Integer.MAX_VALUE) {
             // only leading axes reduced: column sums of a [rows, cols] matrix (every bias gradient)
             int cols = Math.toIntExact(gs.numel() / rows);
-            float[] s = Simd.available() ? ColumnSums.sum(CpuStorage.bytes(gs), (int) rows, cols)
-                    : ColumnSums.sum(CpuStorage.floats(gs), (int) rows, cols);
+            float[] s = ColumnSums.sum(CpuStorage.bytes(gs), (int) rows, cols);
             return CpuStorage.of(Nd4j.createFromArray(s)).view(shape);
         }
         INDArray s = nd(gs).sum(true, axes);
@@ -704,12 +703,11 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Storage crossEntropy(Storage logits, Storage targets) {
-        INDArray xv = nd(logits);
-        INDArray tv = nd(targets);
         if (fusable(logits) && fusable(targets)) {
             // a few thousand elements: one loop beats the seven ND4J ops of the composed form
-            int n = Math.toIntExact(xv.size(0));
-            int c = Math.toIntExact(xv.size(1));
+            long[] ls = logits.shape();
+            int n = Math.toIntExact(ls[0]);
+            int c = Math.toIntExact(ls[1]);
             float[] x = toFloats(logits);
             float[] t = toFloats(targets);
             double loss = 0;
@@ -721,6 +719,7 @@ public final class CpuBackend implements Backend {
             }
             return wrap(Nd4j.scalar(DataType.FLOAT, (float) (loss / n)));
         }
+        INDArray xv = nd(logits);
         INDArray logp = logSoftmax(xv, 1);
         double loss = -logp.mul(nd(targets)).sumNumber().doubleValue() / xv.size(0);
         return wrap(Nd4j.scalar(xv.dataType(), loss));
@@ -910,8 +909,8 @@ public final class CpuBackend implements Backend {
             LayerNormKernel.backward(CpuStorage.bytes(x), CpuStorage.bytes(asFloat(gs)), gx == null ? null : CpuStorage.bytes(gx),
                     n, d, f.w(), f.mean(), f.rstd(), dw, db);
             out[0] = gx == null ? null : wrap(gx);
-            out[1] = dw == null ? null : fromFloats(narrow(dw), d);
-            out[2] = db == null ? null : fromFloats(narrow(db), d);
+            out[1] = dw == null ? null : fromFloats(toFloat(dw), d);
+            out[2] = db == null ? null : fromFloats(toFloat(db), d);
             return out;
         }
         INDArray xv = nd(x);
@@ -987,10 +986,10 @@ public final class CpuBackend implements Backend {
 
     /** Coefficient gradients summed in double, stored in the coefficients' dtype and shape. */
     private Storage coefficients(double[] g, Storage like) {
-        return isFloat(like) ? fromFloats(narrow(g), like.shape()) : fromDoubles(g, like.shape());
+        return isFloat(like) ? fromFloats(toFloat(g), like.shape()) : fromDoubles(g, like.shape());
     }
 
-    private static float[] narrow(double[] v) {
+    private static float[] toFloat(double[] v) {
         float[] f = new float[v.length];
         for (int i = 0; i < v.length; i++) {
             f[i] = (float) v[i];
@@ -1026,15 +1025,15 @@ public final class CpuBackend implements Backend {
 
     /**
      * One pass over a float32 parameter, its gradient and both moments, in float32 like
-     * torch.optim.AdamW. The ND4J composition took eleven native calls and six temporary arrays per
-     * parameter: 8% of a vit_micro training step. With the vector module, {@link AdamWVectorKernel}
-     * (the same bits in place); without, this loop over chunks copied into arrays.
+     * torch.optim.AdamW, on their bytes in place. The ND4J composition took eleven native calls and
+     * six temporary arrays per parameter: 8% of a vit_micro training step. With the vector module
+     * {@link AdamWVectorKernel} takes the chunks, with the same bits as {@link #adamwPlain}.
      */
     private static void adamwFloat(Storage w, Storage g, Storage m, Storage v, AdamWStep s) {
-        FloatBuffer wb = CpuStorage.floats(w);
-        FloatBuffer gb = CpuStorage.floats(g);
-        FloatBuffer mb = CpuStorage.floats(m);
-        FloatBuffer vb = CpuStorage.floats(v);
+        ByteBuffer wb = CpuStorage.bytes(w);
+        ByteBuffer gb = CpuStorage.bytes(g);
+        ByteBuffer mb = CpuStorage.bytes(m);
+        ByteBuffer vb = CpuStorage.bytes(v);
         int n = (int) w.numel();
         float b1 = (float) s.beta1();
         float b2 = (float) s.beta2();
@@ -1044,37 +1043,28 @@ public final class CpuBackend implements Backend {
         float decay = (float) s.decay();
         float stepSize = (float) (s.lr() / s.bc1());
         float bc2Sqrt = (float) Math.sqrt(s.bc2());
+        boolean simd = Simd.available();
         // fewer than 5 chunks (80K elements) stay on the calling thread
-        if (Simd.available()) {
-            ByteBuffer wy = CpuStorage.bytes(w);
-            ByteBuffer gy = CpuStorage.bytes(g);
-            ByteBuffer my = CpuStorage.bytes(m);
-            ByteBuffer vy = CpuStorage.bytes(v);
-            Chunks.forEach(n, 1, ADAMW_CHUNK, 5, (c, off, len) ->
-                    AdamWVectorKernel.update(wy, gy, my, vy, off, off + len, b1, b2, c1, c2, e, decay, stepSize, bc2Sqrt));
-            return;
-        }
         Chunks.forEach(n, 1, ADAMW_CHUNK, 5, (c, off, len) -> {
-            float[][] sc = Chunks.scratch(4, ADAMW_CHUNK);
-            float[] wsc = sc[0];
-            float[] gsc = sc[1];
-            float[] msc = sc[2];
-            float[] vsc = sc[3];
-            wb.get(off, wsc, 0, len);
-            gb.get(off, gsc, 0, len);
-            mb.get(off, msc, 0, len);
-            vb.get(off, vsc, 0, len);
-            for (int i = 0; i < len; i++) {
-                float gi = gsc[i];
-                float mi = msc[i] * b1 + c1 * gi;
-                float vi = vsc[i] * b2 + c2 * gi * gi;
-                msc[i] = mi;
-                vsc[i] = vi;
-                wsc[i] = wsc[i] * decay - stepSize * mi / ((float) Math.sqrt(vi) / bc2Sqrt + e);
+            if (simd) {
+                AdamWVectorKernel.update(wb, gb, mb, vb, off, off + len, b1, b2, c1, c2, e, decay, stepSize, bc2Sqrt);
+            } else {
+                adamwPlain(wb, gb, mb, vb, off, off + len, b1, b2, c1, c2, e, decay, stepSize, bc2Sqrt);
             }
-            wb.put(off, wsc, 0, len);
-            mb.put(off, msc, 0, len);
-            vb.put(off, vsc, 0, len);
         });
+    }
+
+    /** Elements [from, to) of the AdamW update, one at a time (native-order float32 bytes). */
+    static void adamwPlain(ByteBuffer w, ByteBuffer g, ByteBuffer m, ByteBuffer v, int from, int to, float b1, float b2,
+                           float c1, float c2, float e, float decay, float stepSize, float bc2Sqrt) {
+        for (int i = from; i < to; i++) {
+            int at = 4 * i;
+            float gi = g.getFloat(at);
+            float mi = m.getFloat(at) * b1 + c1 * gi;
+            float vi = v.getFloat(at) * b2 + c2 * gi * gi;
+            m.putFloat(at, mi);
+            v.putFloat(at, vi);
+            w.putFloat(at, w.getFloat(at) * decay - stepSize * mi / ((float) Math.sqrt(vi) / bc2Sqrt + e));
+        }
     }
 }

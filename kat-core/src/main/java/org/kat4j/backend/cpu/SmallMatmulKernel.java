@@ -23,7 +23,8 @@ public final class SmallMatmulKernel {
     /** Largest m * n * k of one product that this kernel takes; BLAS does the larger ones. */
     public static final long MAX_VOLUME = 1L << 15;
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
-    private static final int L = S.length();
+    /** Float lanes per vector. */
+    static final int L = S.length();
     /** Multiply-adds per chunk of products. */
     private static final int CHUNK = 1 << 15;
 
