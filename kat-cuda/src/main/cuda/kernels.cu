@@ -1,7 +1,7 @@
 // The CUDA backend's kernels (org.kat4j.cuda.CudaBackend): element-wise maps, one strided
 // broadcasting family, reductions over (outer, r, inner) views, the softmax family, cross-entropy,
-// LayerNorm, GELU, AdamW, gather / index-add, and the group-rational op in float64 (float32 uses
-// rational.cu's tuned kernels). Every kernel exists for float (_f32) and double (_f64) storage.
+// LayerNorm, GELU, AdamW (one parameter or a list of them), Philox dropout masks, gather /
+// index-add, and the group-rational op in float64 (float32 uses rational.cu's tuned kernels). Every kernel exists for float (_f32) and double (_f64) storage.
 //
 // Conventions: one launch covers any size (grid-stride loops), so the host sizes grids for the
 // device, not for the data. Sums accumulate in double and in a fixed order (a fixed tree inside a
@@ -410,19 +410,101 @@ __device__ void ln_bwd_wb_body(const T* x, const T* g, const T* mean, const T* r
 
 // ---------------------------------------------------------------- AdamW (torch.optim.AdamW)
 
+// The constants of one step in the storage type; both AdamW kernels update an element the same way.
+template <typename T> struct AdamWConst {
+    T b1, b2, c1, c2, eps, decay, stepSize, bc2Sqrt;
+    __device__ AdamWConst(double beta1, double beta2, double e, double d, double s, double q)
+        : b1((T)beta1), b2((T)beta2), c1((T)(1 - beta1)), c2((T)(1 - beta2)), eps((T)e), decay((T)d), stepSize((T)s),
+          bc2Sqrt((T)q) {}
+};
+
+template <typename T>
+__device__ __forceinline__ void adamw_one(T* w, const T* g, T* m, T* v, i64 i, const AdamWConst<T>& k) {
+    T gi = g[i];
+    T mi = m[i] * k.b1 + k.c1 * gi;
+    T vi = v[i] * k.b2 + k.c2 * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    w[i] = w[i] * k.decay - k.stepSize * mi / (sqrt(vi) / k.bc2Sqrt + k.eps);
+}
+
 template <typename T>
 __device__ void adamw_body(T* w, const T* g, T* m, T* v, i64 n, double b1, double b2, double eps, double decay,
                            double stepSize, double bc2Sqrt) {
-    T tb1 = (T)b1, tb2 = (T)b2, c1 = (T)(1 - b1), c2 = (T)(1 - b2), te = (T)eps, td = (T)decay, ts = (T)stepSize,
-      tq = (T)bc2Sqrt;
+    AdamWConst<T> k(b1, b2, eps, decay, stepSize, bc2Sqrt);
     i64 step = (i64)gridDim.x * blockDim.x;
     for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += step) {
-        T gi = g[i];
-        T mi = m[i] * tb1 + c1 * gi;
-        T vi = v[i] * tb2 + c2 * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        w[i] = w[i] * td - ts * mi / (sqrt(vi) / tq + te);
+        adamw_one(w, g, m, v, i, k);
+    }
+}
+
+// Up to ADAMW_LIST parameters in one launch (passed by value: no table in device memory). Tensor t
+// is cut into chunks of ADAMW_CHUNK elements numbered from start[t]; a block takes chunks
+// blockIdx.x, blockIdx.x + gridDim.x, ... Byte layout as org.kat4j.cuda.KernelArgs.adamwList writes it.
+#define ADAMW_LIST 32
+#define ADAMW_CHUNK 2048
+struct AdamWList {
+    i64 w[ADAMW_LIST];
+    i64 g[ADAMW_LIST];
+    i64 m[ADAMW_LIST];
+    i64 v[ADAMW_LIST];
+    i64 n[ADAMW_LIST];
+    double decay[ADAMW_LIST];
+    i64 start[ADAMW_LIST + 1]; // start[count] = all chunks
+    int count;
+};
+
+template <typename T>
+__device__ void adamw_list_body(double b1, double b2, double eps, double stepSize, double bc2Sqrt, const AdamWList& l) {
+    i64 chunks = l.start[l.count];
+    for (i64 c = blockIdx.x; c < chunks; c += gridDim.x) {
+        int t = 0;
+        while (c >= l.start[t + 1]) {
+            t++;
+        }
+        AdamWConst<T> k(b1, b2, eps, l.decay[t], stepSize, bc2Sqrt);
+        i64 from = (c - l.start[t]) * ADAMW_CHUNK;
+        i64 to = min(from + (i64)ADAMW_CHUNK, l.n[t]);
+        for (i64 i = from + threadIdx.x; i < to; i += blockDim.x) {
+            adamw_one((T*)l.w[t], (const T*)l.g[t], (T*)l.m[t], (T*)l.v[t], i, k);
+        }
+    }
+}
+
+// ---------------------------------------------------------------- dropout masks (Philox4x32-10)
+
+// org.kat4j.backend.Philox's stream: element i takes word i mod 4 of the block with counter i / 4
+// under the 64-bit seed as key; it is dropped (0) when the word's top 24 bits are below threshold
+// (Philox.dropThreshold), else scale. Integers decide, so every device gives the same mask.
+__device__ __forceinline__ void philox4x32_10(unsigned c[4], unsigned k0, unsigned k1) {
+    for (int r = 0; r < 10; r++) {
+        unsigned hi0 = __umulhi(0xD2511F53u, c[0]), lo0 = 0xD2511F53u * c[0];
+        unsigned hi1 = __umulhi(0xCD9E8D57u, c[2]), lo1 = 0xCD9E8D57u * c[2];
+        unsigned n0 = hi1 ^ c[1] ^ k0, n2 = hi0 ^ c[3] ^ k1;
+        c[0] = n0;
+        c[1] = lo1;
+        c[2] = n2;
+        c[3] = lo0;
+        k0 += 0x9E3779B9u;
+        k1 += 0xBB67AE85u;
+    }
+}
+
+template <typename T>
+__device__ void dropout_mask_body(T* y, i64 n, i64 seed, int threshold, double scale) {
+    T keep = (T)scale;
+    unsigned k0 = (unsigned)seed, k1 = (unsigned)((unsigned long long)seed >> 32);
+    i64 blocks = (n + 3) / 4;
+    i64 step = (i64)gridDim.x * blockDim.x;
+    for (i64 b = (i64)blockIdx.x * blockDim.x + threadIdx.x; b < blocks; b += step) {
+        unsigned c[4] = {(unsigned)b, (unsigned)((unsigned long long)b >> 32), 0u, 0u};
+        philox4x32_10(c, k0, k1);
+        for (int q = 0; q < 4; q++) {
+            i64 i = b * 4 + q;
+            if (i < n) {
+                y[i] = (c[q] >> 8) < (unsigned)threshold ? (T)0 : keep;
+            }
+        }
     }
 }
 
@@ -585,6 +667,12 @@ __device__ void rational_finish_body(const double* total, T* gnum, T* gden, int 
     K adamw_##S(T* w, const T* g, T* m, T* v, i64 n, double b1, double b2, double eps, double decay,          \
                 double stepSize, double bc2Sqrt) {                                                             \
         adamw_body<T>(w, g, m, v, n, b1, b2, eps, decay, stepSize, bc2Sqrt);                                   \
+    }                                                                                                          \
+    K adamw_list_##S(double b1, double b2, double eps, double stepSize, double bc2Sqrt, AdamWList l) {        \
+        adamw_list_body<T>(b1, b2, eps, stepSize, bc2Sqrt, l);                                                 \
+    }                                                                                                          \
+    K dropout_mask_##S(T* y, i64 n, i64 seed, int threshold, double scale) {                                   \
+        dropout_mask_body<T>(y, n, seed, threshold, scale);                                                    \
     }                                                                                                          \
     K gather_##S(const T* x, T* y, const i64* index, i64 outer, i64 k, i64 inner, i64 srcLen) {               \
         gather_body<T>(x, y, index, outer, k, inner, srcLen);                                                  \

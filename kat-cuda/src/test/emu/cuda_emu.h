@@ -72,6 +72,10 @@ inline double __shfl_xor_sync(unsigned, double v, int offset) {
     return other;
 }
 
+inline unsigned __umulhi(unsigned a, unsigned b) {
+    return (unsigned)(((unsigned long long)a * b) >> 32);
+}
+
 using std::min;
 using std::max;
 

@@ -51,6 +51,7 @@ std::unordered_map<std::string, Entry>& table() {
         BOTH_T(PLAIN, map) BOTH_T(PLAIN, binary) BOTH_T(SYNC, softmax) BOTH_T(SYNC, softmax_bwd) BOTH_T(SYNC, ce_fwd)
         BOTH_T(SYNC, ce_bwd) BOTH_T(SYNC, ln_fwd) BOTH_T(SYNC, ln_bwd_x) BOTH_T(PLAIN, ln_bwd_wb) BOTH_T(PLAIN, adamw)
         BOTH_T(PLAIN, gather) BOTH_T(PLAIN, index_add) BOTH_T(PLAIN, rational_finish)
+        BOTH_T(PLAIN, adamw_list) BOTH_T(PLAIN, dropout_mask)
 #define RED(a, b) SYNC(reduce_rows_##a##_##b) PLAIN(reduce_cols_##a##_##b) PLAIN(convert_##a##_##b)
         RED(f32, f32) RED(f32, f64) RED(f64, f32) RED(f64, f64)
         PLAIN(rational_fwd_f64) SYNC(rational_bwd_f64)

@@ -18,6 +18,11 @@ static_assert(offsetof(Dims, shape) == 0 && offsetof(Dims, so) == 64 && offsetof
               "Dims arrays");
 static_assert(offsetof(Dims, rank) == 256 && offsetof(Dims, dense) == 260 && sizeof(Dims) == 264, "Dims tail");
 
+// the layout KernelArgs.adamwList writes
+static_assert(ADAMW_LIST == 32 && offsetof(AdamWList, g) == 256 && offsetof(AdamWList, decay) == 1280 &&
+                  offsetof(AdamWList, start) == 1536 && offsetof(AdamWList, count) == 1800 && sizeof(AdamWList) == 1808,
+              "AdamWList layout");
+
 static std::mt19937_64 rng(7);
 static int checks = 0;
 
@@ -344,6 +349,57 @@ static void adamw_gather_index_add() {
     close("index add f64", eadd, out, 0);
 }
 
+// several parameters in one adamw_list launch give the bits of one adamw launch each
+static void adamw_list() {
+    std::vector<i64> sizes = {777, 1, 4097, 2048, 5000};
+    double b1 = 0.9, b2 = 0.999, eps = 1e-8, lr = 1e-3, bc1 = 1 - 0.9 * 0.9, bc2 = 1 - 0.999 * 0.999;
+    std::vector<std::vector<double>> w, g, m, v, w1, m1, v1;
+    AdamWList l{};
+    l.count = (int)sizes.size();
+    for (size_t t = 0; t < sizes.size(); t++) {
+        i64 n = sizes[t];
+        w.push_back(rnd(n)), g.push_back(rnd(n)), m.push_back(rnd(n)), v.push_back(rnd(n, 0, 1));
+        w1.push_back(w[t]), m1.push_back(m[t]), v1.push_back(v[t]);
+        double decay = t % 2 ? 1.0 : 1 - lr * 0.05;
+        emu::launch(3, THREADS, adamw_f64, w1[t].data(), (const double*)g[t].data(), m1[t].data(), v1[t].data(), n, b1, b2, eps,
+                    decay, lr / bc1, std::sqrt(bc2));
+        l.w[t] = (i64)w[t].data(), l.g[t] = (i64)g[t].data(), l.m[t] = (i64)m[t].data(), l.v[t] = (i64)v[t].data();
+        l.n[t] = n, l.decay[t] = decay;
+        l.start[t + 1] = l.start[t] + (n + ADAMW_CHUNK - 1) / ADAMW_CHUNK;
+    }
+    emu::launch(2, THREADS, adamw_list_f64, b1, b2, eps, lr / bc1, std::sqrt(bc2), l);
+    for (size_t t = 0; t < sizes.size(); t++) {
+        close("adamw list f64 weights of " + std::to_string(sizes[t]), w1[t], w[t], 0);
+        close("adamw list f64 moments of " + std::to_string(sizes[t]), v1[t], v[t], 0);
+    }
+}
+
+// Philox4x32-10's known answer (Random123): counter 0, key 0 gives 6627e8d5 e169c58d bc57ac4c 9b00dbd8
+static void dropout_masks() {
+    unsigned kat[4] = {0x6627e8d5u, 0xe169c58du, 0xbc57ac4cu, 0x9b00dbd8u};
+    int threshold = 0x9b00dc; // drops words whose top 24 bits are below 9b00dc: the first and the last
+    std::vector<float> y(7, NAN);
+    emu::launch(1, 32, dropout_mask_f32, y.data(), (i64)y.size(), (i64)0, threshold, 2.0);
+    std::vector<double> e(4);
+    for (int q = 0; q < 4; q++) e[q] = (kat[q] >> 8) < (unsigned)threshold ? 0 : 2;
+    close("dropout mask f32 = Philox known answer", e, std::vector<float>(y.begin(), y.begin() + 4), 0);
+    // a seed with high bits, a grid smaller than the data: about p of the elements dropped, the rest at scale
+    i64 n = 100003;
+    std::vector<double> d(n, NAN);
+    double p = 0.3;
+    emu::launch(3, THREADS, dropout_mask_f64, d.data(), n, (i64)0x123456789abcdefLL, (int)std::ceil(p * (1 << 24) - 0.5),
+                1 / (1 - p));
+    i64 dropped = 0;
+    for (double x : d) {
+        if (x != 0 && x != 1 / (1 - p)) {
+            std::printf("FAIL dropout mask f64: value %.9g\n", x);
+            std::exit(1);
+        }
+        dropped += x == 0;
+    }
+    close("dropout mask f64 fraction dropped", {p}, std::vector<double>{(double)dropped / n}, 0.01);
+}
+
 static void rational() {
     i64 rows = 29, d = 24, groups = 3, cpg = d / groups;
     auto x = rnd(rows * d, -3, 3);
@@ -390,6 +446,8 @@ int main() {
     cross_entropy();
     layer_norm();
     adamw_gather_index_add();
+    adamw_list();
+    dropout_masks();
     rational();
     std::printf("all %d checks passed\n", checks);
     return 0;

@@ -571,7 +571,11 @@ public final class Ops {
         return unary("attention", qkv, saved.out(), g -> be.attentionBackward(saved, xs, heads, scale, g));
     }
 
-    /** Inverted dropout: zeroes each element with probability p and scales the rest by 1/(1-p). */
+    /**
+     * Inverted dropout: zeroes each element with probability p and scales the rest by 1/(1-p). The
+     * mask comes from the counter-based stream of one seed drawn from {@code rng}
+     * ({@link Backend#dropoutMask}): the same rng state gives the same mask on every device.
+     */
     public static Tensor dropout(Tensor x, double p, Random rng) {
         if (p < 0 || p >= 1) {
             throw new IllegalArgumentException("dropout: p = " + p + ", expected 0 <= p < 1");
@@ -584,7 +588,7 @@ public final class Ops {
 
     /**
      * Stochastic depth: drops each sample's whole residual branch with probability p (mask per
-     * index of dim 0), scaling kept samples by 1/(1-p).
+     * index of dim 0), scaling kept samples by 1/(1-p); the mask is drawn as {@link #dropout}'s.
      */
     public static Tensor dropPath(Tensor x, double p, Random rng) {
         if (p < 0 || p >= 1) {
@@ -601,7 +605,7 @@ public final class Ops {
 
     private static Tensor maskedScale(String op, Tensor x, long[] maskShape, double p, Random rng) {
         Backend be = x.backend();
-        Storage mask = be.dropoutMask(x.dtype(), p, rng, maskShape);
+        Storage mask = be.dropoutMask(x.dtype(), p, rng.nextLong(), maskShape);
         Storage y = be.binary(BinaryOp.MUL, x.storage(), mask);
         return unary(op, x, y, g -> be.binary(BinaryOp.MUL, g, mask));
     }

@@ -85,14 +85,20 @@ public interface Backend {
     }
 
     /**
-     * An inverted-dropout mask of {@code shape}: 0 with probability p, else 1 / (1 - p), drawn from
-     * {@code rng} in C order on the host (so every device gets the same mask for the same rng).
+     * An inverted-dropout mask of {@code shape}: element i (C order) is 0 when the {@link Philox}
+     * stream of {@code seed} drops it ({@code (word(seed, i) >>> 8) < Philox.dropThreshold(p)}, that
+     * is, its uniform is below p), else 1 / (1 - p) in {@code dtype}. A function of the seed and
+     * the index alone, so every device makes the same mask, in any order, without the host.
      */
-    default Storage dropoutMask(DType dtype, double p, java.util.Random rng, long... shape) {
-        double[] m = new double[Math.toIntExact(Shapes.numel(shape))];
+    default Storage dropoutMask(DType dtype, double p, long seed, long... shape) {
+        int n = Math.toIntExact(Shapes.numel(shape));
+        int threshold = Philox.dropThreshold(p);
         double keep = 1.0 / (1.0 - p);
-        for (int i = 0; i < m.length; i++) {
-            m[i] = rng.nextDouble() < p ? 0.0 : keep;
+        int[] w = new int[n];
+        Philox.words(seed, 0, w, n);
+        double[] m = new double[n];
+        for (int i = 0; i < n; i++) {
+            m[i] = (w[i] >>> 8) < threshold ? 0.0 : keep;
         }
         return copy(fromDoubles(m, shape), dtype);
     }
@@ -314,6 +320,17 @@ public interface Backend {
      * stepSize = lr / bc1.
      */
     void adamwStep(Storage w, Storage g, Storage m, Storage v, AdamWStep step);
+
+    /**
+     * {@link #adamwStep} on each parameter {@code w[i]} with its gradient, moments and constants at
+     * index i, with the bits of those steps taken one by one; a device backend updates them in a
+     * few launches instead of one per parameter.
+     */
+    default void adamwSteps(Storage[] w, Storage[] g, Storage[] m, Storage[] v, AdamWStep[] steps) {
+        for (int i = 0; i < w.length; i++) {
+            adamwStep(w[i], g[i], m[i], v[i], steps[i]);
+        }
+    }
 
     /** The constants of one AdamW step. */
     record AdamWStep(double beta1, double beta2, double eps, double decay, double lr, double bc1, double bc2) {

@@ -54,6 +54,39 @@ public final class Philox {
         return out[(int) (i & 3)];
     }
 
+    /**
+     * Words {@code offset .. offset + count - 1} of the stream of {@code seed} into {@code out[0 .. count)}:
+     * one Philox block per four words, so a range costs a quarter of {@link #word} calls.
+     */
+    public static void words(long seed, long offset, int[] out, int count) {
+        int[] key = {(int) seed, (int) (seed >>> 32)};
+        int[] ctr = new int[4];
+        int j = 0;
+        while (j < count) {
+            long i = offset + j;
+            long b = i >>> 2;
+            ctr[0] = (int) b;
+            ctr[1] = (int) (b >>> 32);
+            int[] w = block(ctr, key);
+            for (int q = (int) (i & 3); q < 4 && j < count; q++) {
+                out[j++] = w[q];
+            }
+        }
+    }
+
+    /**
+     * Dropout from the stream: element i of a mask is dropped when {@code uniform(word(seed, i)) < p},
+     * the same as {@code (word >>> 8) < dropThreshold(p)} in integers, which is how every device
+     * decides it (no float rounding between them).
+     */
+    public static int dropThreshold(double p) {
+        if (!(p >= 0 && p <= 1)) {
+            throw new IllegalArgumentException("dropout probability " + p + ", expected 0 <= p <= 1");
+        }
+        // ((u + 0.5) / 2^24 < p) <=> (u < p 2^24 - 0.5) <=> (u < ceil(p 2^24 - 0.5)) for integer u; exact in double
+        return (int) Math.max(0, Math.ceil(p * (1 << 24) - 0.5));
+    }
+
     /** A uniform in (0, 1) from a 32-bit word: its top 24 bits plus one half, times 2^-24. */
     public static double uniform(int word) {
         return ((word >>> 8) + 0.5) * (1.0 / (1 << 24));

@@ -5,6 +5,7 @@ import org.kat4j.backend.Storage;
 import org.kat4j.tensor.Scope;
 import org.kat4j.tensor.Tensor;
 
+import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
@@ -13,8 +14,9 @@ import java.util.Set;
 /**
  * AdamW (decoupled weight decay, Loshchilov and Hutter), as torch.optim.AdamW. Parameters listed
  * in {@code noDecay} (1-D parameters, biases, norms, tokens, position embeddings, by the timm
- * convention) get no decay. The update runs as one fused pass per parameter on the parameter's
- * device ({@link Backend#adamwStep}); the moments live there too.
+ * convention) get no decay. The update is one fused pass per parameter on the parameter's device,
+ * the parameters of one device handed over together ({@link Backend#adamwSteps}: a GPU updates
+ * them in a few launches); the moments live there too.
  */
 public final class AdamW extends Optimizer {
     private final double beta1;
@@ -48,18 +50,44 @@ public final class AdamW extends Optimizer {
         t++;
         double bc1 = 1 - Math.pow(beta1, t);
         double bc2 = 1 - Math.pow(beta2, t);
+        // the parameters of one backend go to it together (in list order), so a device can batch them
+        List<Tensor> run = new ArrayList<>();
         for (Tensor p : params) {
-            Storage grad = p.gradBuffer();
-            if (grad == null) {
+            if (p.gradBuffer() == null) {
                 continue;
             }
-            Storage w = p.storage();
-            Backend be = p.backend();
-            Storage[] mv = state.computeIfAbsent(p, k -> Scope.detached(() -> new Storage[]{
-                    be.zeros(w.dtype(), w.shape()), be.zeros(w.dtype(), w.shape())}));
-            double decay = weightDecay != 0 && !noDecay.contains(p) ? 1 - lr * weightDecay : 1;
-            be.adamwStep(w, grad, mv[0], mv[1], new Backend.AdamWStep(beta1, beta2, eps, decay, lr, bc1, bc2));
+            if (!run.isEmpty() && run.get(0).backend() != p.backend()) {
+                update(run, bc1, bc2);
+                run.clear();
+            }
+            run.add(p);
         }
+        if (!run.isEmpty()) {
+            update(run, bc1, bc2);
+        }
+    }
+
+    private void update(List<Tensor> run, double bc1, double bc2) {
+        int n = run.size();
+        Storage[] w = new Storage[n];
+        Storage[] g = new Storage[n];
+        Storage[] m = new Storage[n];
+        Storage[] v = new Storage[n];
+        Backend.AdamWStep[] steps = new Backend.AdamWStep[n];
+        Backend be = run.get(0).backend();
+        for (int i = 0; i < n; i++) {
+            Tensor p = run.get(i);
+            Storage ws = p.storage();
+            Storage[] mv = state.computeIfAbsent(p, k -> Scope.detached(() -> new Storage[]{
+                    be.zeros(ws.dtype(), ws.shape()), be.zeros(ws.dtype(), ws.shape())}));
+            double decay = weightDecay != 0 && !noDecay.contains(p) ? 1 - lr * weightDecay : 1;
+            w[i] = ws;
+            g[i] = p.gradBuffer();
+            m[i] = mv[0];
+            v[i] = mv[1];
+            steps[i] = new Backend.AdamWStep(beta1, beta2, eps, decay, lr, bc1, bc2);
+        }
+        be.adamwSteps(w, g, m, v, steps);
     }
 
     /** Optimizer state by parameter, for checkpoints: [m, v], each on its parameter's device. */

@@ -187,6 +187,38 @@ public abstract class BackendContract {
         assertEquals(2, Math.sqrt(sq - m * m), 0.02, "normal standard deviation");
     }
 
+    @Test
+    void dropoutMasksComeFromTheCounterStream() {
+        // sizes around the 4-word blocks and a CPU chunk; p = 0 keeps all, p close to 1 drops nearly all
+        long[][] shapes = {{1}, {3}, {5}, {2, 3, 7}, {16387}, {3, 40000}};
+        double[] ps = {0.0, 0.1, 0.5, 0.999};
+        for (DType t : DTYPES) {
+            for (long[] shape : shapes) {
+                for (double p : ps) {
+                    long seed = 0x5DEECE66DL * shape.length + (long) (p * 1000);
+                    double[] got = be.toDoubles(be.dropoutMask(t, p, seed, shape));
+                    double keep = t == DType.FLOAT32 ? (double) (float) (1 / (1 - p)) : 1 / (1 - p);
+                    int dropped = 0;
+                    for (int i = 0; i < got.length; i++) {
+                        boolean drop = Philox.uniform(Philox.word(seed, i)) < p;
+                        double want = drop ? 0 : keep;
+                        if (got[i] != want) {
+                            fail("dropoutMask " + Arrays.toString(shape) + " p " + p + " (" + t + "): element " + i + " is "
+                                    + got[i] + ", expected " + want);
+                        }
+                        dropped += drop ? 1 : 0;
+                    }
+                    if (got.length > 10_000) {
+                        assertEquals(p, (double) dropped / got.length, 0.01, "fraction dropped");
+                    }
+                }
+            }
+        }
+        double[] a = be.toDoubles(be.dropoutMask(DType.FLOAT32, 0.5, 1, 64));
+        double[] b = be.toDoubles(be.dropoutMask(DType.FLOAT32, 0.5, 2, 64));
+        assertTrue(!Arrays.equals(a, b), "another seed, another mask");
+    }
+
     // ------------------------------------------------------------------ element-wise
 
     @Test
@@ -700,6 +732,41 @@ public abstract class BackendContract {
             close(w, ws, t, "AdamW weights after 3 steps");
             close(m, ms, t, "AdamW first moment");
             close(v, vs, t, "AdamW second moment");
+        }
+    }
+
+    @Test
+    void adamwStepsGiveTheBitsOfOneStepEach() {
+        // 75 parameters of mixed sizes and dtypes, decay on every other one, a learning-rate change
+        // in the middle: more than one batch of a device's list kernel, and runs that must split
+        int count = 75;
+        Storage[] w = new Storage[count];
+        Storage[] g = new Storage[count];
+        Storage[] m = new Storage[count];
+        Storage[] v = new Storage[count];
+        Storage[][] one = new Storage[count][];
+        Backend.AdamWStep[] steps = new Backend.AdamWStep[count];
+        for (int i = 0; i < count; i++) {
+            DType t = i < 50 ? DType.FLOAT32 : DType.FLOAT64;
+            int n = new int[]{1, 7, 2048, 2049, 5000, 33}[i % 6];
+            double[] wv = rnd(n, -1, 1);
+            double[] gv = rnd(n, -1, 1);
+            double[] mv = rnd(n, -0.1, 0.1);
+            double[] vv = rnd(n, 0, 0.01);
+            w[i] = st(wv, t, n);
+            g[i] = st(gv, t, n);
+            m[i] = st(mv, t, n);
+            v[i] = st(vv, t, n);
+            one[i] = new Storage[]{st(wv, t, n), st(gv, t, n), st(mv, t, n), st(vv, t, n)};
+            double lr = i < 40 ? 1e-3 : 2e-3;
+            steps[i] = new Backend.AdamWStep(0.9, 0.999, 1e-8, i % 2 == 0 ? 1 - lr * 0.05 : 1, lr, 1 - 0.9 * 0.9, 1 - 0.999 * 0.999);
+        }
+        be.adamwSteps(w, g, m, v, steps);
+        for (int i = 0; i < count; i++) {
+            be.adamwStep(one[i][0], one[i][1], one[i][2], one[i][3], steps[i]);
+            assertArrayEquals(be.toDoubles(one[i][0]), be.toDoubles(w[i]), 0, "weights of parameter " + i);
+            assertArrayEquals(be.toDoubles(one[i][2]), be.toDoubles(m[i]), 0, "first moment of parameter " + i);
+            assertArrayEquals(be.toDoubles(one[i][3]), be.toDoubles(v[i]), 0, "second moment of parameter " + i);
         }
     }
 

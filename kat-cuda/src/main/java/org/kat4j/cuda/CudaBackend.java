@@ -3,6 +3,7 @@ package org.kat4j.cuda;
 import org.kat4j.backend.Backend;
 import org.kat4j.backend.BinaryOp;
 import org.kat4j.backend.Device;
+import org.kat4j.backend.Philox;
 import org.kat4j.backend.ScalarOp;
 import org.kat4j.backend.Shapes;
 import org.kat4j.backend.Storage;
@@ -58,7 +59,8 @@ public final class CudaBackend implements Backend {
         this.memory = new DeviceMemory(gpu);
         this.sms = gpu.multiprocessors();
         this.emptyBlock = new CudaStorage.Block(memory, null, false);
-        this.args = ThreadLocal.withInitial(() -> gpu.newArgs(48));
+        // room for adamw_list's parameter list, the largest block any kernel takes
+        this.args = ThreadLocal.withInitial(() -> gpu.newArgs(8 + KernelArgs.ADAMW_LIST_SLOTS));
         for (String k : kernelNames()) {
             gpu.checkKernel(k); // a kernel missing from the module fails here, not in the middle of a step
         }
@@ -70,7 +72,7 @@ public final class CudaBackend implements Backend {
         String[] types = {"f32", "f64"};
         for (String t : types) {
             for (String k : new String[]{"map", "binary", "softmax", "softmax_bwd", "ce_fwd", "ce_bwd", "ln_fwd", "ln_bwd_x",
-                "ln_bwd_wb", "adamw", "gather", "index_add", "rational_finish"}) {
+                "ln_bwd_wb", "adamw", "adamw_list", "dropout_mask", "gather", "index_add", "rational_finish"}) {
                 out.add(k + "_" + t);
             }
             for (String o : types) {
@@ -1044,5 +1046,61 @@ public final class CudaBackend implements Backend {
         KernelArgs ka = a().i64(0, ws.address()).i64(1, addr(g)).i64(2, addr(m)).i64(3, addr(v)).i64(4, n).f64(5, s.beta1())
                 .f64(6, s.beta2()).f64(7, s.eps()).f64(8, s.decay()).f64(9, s.lr() / s.bc1()).f64(10, Math.sqrt(s.bc2()));
         go("adamw_" + sfx(ws.dtype()), elementBlocks(n), ka);
+    }
+
+    /**
+     * Runs of parameters with the same dtype and the same constants but decay go to
+     * {@code adamw_list} up to {@link KernelArgs#ADAMW_LIST} at a time: kat_tiny's 200 parameter
+     * tensors in 7 launches instead of 200 (a launch costs 5.5-8.8 us through JCuda).
+     */
+    @Override
+    public void adamwSteps(Storage[] w, Storage[] g, Storage[] m, Storage[] v, AdamWStep[] steps) {
+        int n = w.length;
+        long[][] addresses = new long[4][n];
+        long[] sizes = new long[n];
+        double[] decay = new double[n];
+        for (int i = 0; i < n; i++) {
+            addresses[0][i] = cs(w[i]).address();
+            addresses[1][i] = addr(g[i]);
+            addresses[2][i] = addr(m[i]);
+            addresses[3][i] = addr(v[i]);
+            sizes[i] = w[i].numel();
+            decay[i] = steps[i].decay();
+        }
+        int from = 0;
+        while (from < n) {
+            AdamWStep s = steps[from];
+            DType t = w[from].dtype();
+            int count = 1;
+            while (from + count < n && count < KernelArgs.ADAMW_LIST && w[from + count].dtype() == t
+                    && sameButDecay(s, steps[from + count])) {
+                count++;
+            }
+            KernelArgs ka = a().f64(0, s.beta1()).f64(1, s.beta2()).f64(2, s.eps()).f64(3, s.lr() / s.bc1())
+                    .f64(4, Math.sqrt(s.bc2()));
+            long chunks = ka.adamwList(5, addresses, sizes, decay, from, count);
+            if (chunks > 0) {
+                go("adamw_list_" + sfx(t), Math.min(chunks, 8L * sms), ka);
+            }
+            from += count;
+        }
+    }
+
+    private static boolean sameButDecay(AdamWStep a, AdamWStep b) {
+        return a.beta1() == b.beta1() && a.beta2() == b.beta2() && a.eps() == b.eps() && a.lr() == b.lr() && a.bc1() == b.bc1()
+                && a.bc2() == b.bc2();
+    }
+
+    // ------------------------------------------------------------------ dropout
+
+    @Override
+    public Storage dropoutMask(DType dtype, double p, long seed, long... shape) {
+        CudaStorage y = alloc(dtype, shape);
+        long n = y.numel();
+        if (n > 0) {
+            KernelArgs ka = a().i64(0, y.address()).i64(1, n).i64(2, seed).i32(3, Philox.dropThreshold(p)).f64(4, 1.0 / (1.0 - p));
+            go("dropout_mask_" + sfx(dtype), elementBlocks((n + 3) / 4), ka);
+        }
+        return y;
     }
 }

@@ -117,6 +117,40 @@ final class KernelArgs implements AutoCloseable {
     /** Slots that {@link #dims} fills. */
     static final int DIMS_SLOTS = 4 * Plans.MAXD + 1;
 
+    /** Parameters one {@code adamw_list} launch takes (kernels.cu's ADAMW_LIST). */
+    static final int ADAMW_LIST = 32;
+    /** Elements per chunk of that kernel (ADAMW_CHUNK). */
+    static final int ADAMW_CHUNK = 2048;
+    /** Slots that {@link #adamwList} fills: sizeof(AdamWList) = 1808 bytes. */
+    static final int ADAMW_LIST_SLOTS = 226;
+
+    /**
+     * kernels.cu's {@code AdamWList} at {@code slot} and the slots after it (the kernel's last
+     * parameter): for the {@code count} parameters from {@code from} on, the addresses of weights,
+     * gradients and both moments, the sizes and the decay factors, each array ADAMW_LIST long, then
+     * each one's first chunk and the total, then count. Returns the total number of chunks.
+     */
+    long adamwList(int slot, long[][] addresses, long[] sizes, double[] decay, int from, int count) {
+        int base = slot * 8;
+        final int arrays = 8 * ADAMW_LIST;
+        long chunks = 0;
+        for (int t = 0; t < ADAMW_LIST; t++) {
+            boolean used = t < count;
+            for (int a = 0; a < 4; a++) {
+                buf.putLong(base + a * arrays + t * 8, used ? addresses[a][from + t] : 0L);
+            }
+            buf.putLong(base + 4 * arrays + t * 8, used ? sizes[from + t] : 0L);
+            buf.putDouble(base + 5 * arrays + t * 8, used ? decay[from + t] : 1.0);
+            buf.putLong(base + 6 * arrays + t * 8, chunks);
+            if (used) {
+                chunks += (sizes[from + t] + ADAMW_CHUNK - 1) / ADAMW_CHUNK;
+            }
+        }
+        buf.putLong(base + 6 * arrays + ADAMW_LIST * 8, chunks);
+        buf.putInt(base + 7 * arrays + 8, count);
+        return chunks;
+    }
+
     KernelArgs i32(int slot, int v) {
         buf.putInt(slot * 8, v);
         return this;

@@ -81,7 +81,7 @@ class CudaCpuSideTest {
         String text = new String(CudaRuntime.resource("kernels.ptx", false), java.nio.charset.StandardCharsets.US_ASCII);
         byte[] cubin = CudaRuntime.resource("kernels_sm90.cubin", false);
         assertEquals(0x7F, cubin[0] & 0xFF, "cubin is not an ELF file");
-        assertEquals(40, CudaBackend.kernelNames().size(), "every entry point of kernels.cu");
+        assertEquals(44, CudaBackend.kernelNames().size(), "every entry point of kernels.cu");
         for (String fn : CudaBackend.kernelNames()) {
             assertTrue(text.contains(".entry " + fn + "("), "PTX lacks " + fn);
         }

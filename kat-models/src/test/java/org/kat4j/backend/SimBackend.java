@@ -3,7 +3,6 @@ package org.kat4j.backend;
 import org.kat4j.tensor.DType;
 
 import java.util.List;
-import java.util.Random;
 import java.util.function.Supplier;
 
 /**
@@ -169,8 +168,8 @@ public final class SimBackend implements Backend {
     }
 
     @Override
-    public Storage dropoutMask(DType dtype, double p, Random rng, long... shape) {
-        return out(cpu().dropoutMask(dtype, p, rng, shape));
+    public Storage dropoutMask(DType dtype, double p, long seed, long... shape) {
+        return out(cpu().dropoutMask(dtype, p, seed, shape));
     }
 
     @Override

@@ -20,8 +20,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * One kat_micro training step on a {@link CudaBackend} against the same step on the CPU: loss and
- * every parameter gradient within 1e-4 relative (L2), repeated steps bit-identical, a fixed
+ * One kat_micro training step (dropout and drop path on) on a {@link CudaBackend} against the same
+ * step on the CPU: loss and every parameter gradient within 1e-4 relative (L2), repeated steps bit-identical, a fixed
  * handful of host copies per step, and no device allocation once the first steps have run. On the
  * GPU ({@link CudaTrainingStepGpuTest}) and on the kernels' CPU emulation ({@link EmulatedTrainingStepTest}).
  */
@@ -47,6 +47,7 @@ abstract class TrainingStepChecks {
     /** Loss of one forward + backward on the batch; the gradients stay in the model. */
     private static double step(VisionTransformer m, Tensor images, int[] labels) {
         m.zeroGrad();
+        m.reseed(11); // the same dropout and drop-path masks in every step
         Tensor loss = Losses.crossEntropy(m.forward(images.to(m.device())), labels, 0.1);
         loss.backward();
         return loss.item();
@@ -70,8 +71,10 @@ abstract class TrainingStepChecks {
         for (int i = 0; i < labels.length; i++) {
             labels[i] = (i * 7) % 10;
         }
-        VisionTransformer cpu = Models.create("kat_micro_patch7_28", Map.of("num_classes", 10), 5);
-        VisionTransformer gpu = Models.create("kat_micro_patch7_28", Map.of("num_classes", 10), 5);
+        // dropout and drop path on: their masks are made on the device, from the same seeds as on the CPU
+        Map<String, Object> options = Map.of("num_classes", 10, "drop_rate", 0.1, "drop_path_rate", 0.1);
+        VisionTransformer cpu = Models.create("kat_micro_patch7_28", options, 5);
+        VisionTransformer gpu = Models.create("kat_micro_patch7_28", options, 5);
         gpu.to(dev);
         assertEquals(dev, gpu.device());
 
@@ -100,7 +103,7 @@ abstract class TrainingStepChecks {
         }
         System.out.printf("kat_micro step on %s: loss %.6f vs CPU %.6f, worst gradient error %.2e, %d host copies%n", dev, got,
                 expected, worst, transfers);
-        // images in, targets in, the loss out
+        // images in, targets in, the loss out; no dropout mask crosses
         assertTrue(transfers <= 4, transfers + " host copies in one step");
 
         AdamW opt = AdamW.builder(gpu.parameters()).lr(1e-3).build();

@@ -3,6 +3,7 @@ package org.kat4j.backend.cpu;
 import org.kat4j.backend.Backend;
 import org.kat4j.backend.BinaryOp;
 import org.kat4j.backend.Device;
+import org.kat4j.backend.Philox;
 import org.kat4j.backend.ScalarOp;
 import org.kat4j.backend.Shapes;
 import org.kat4j.backend.Storage;
@@ -116,6 +117,32 @@ public final class CpuBackend implements Backend {
             return wrap(Nd4j.ones(t, shape));
         }
         return wrap(Nd4j.valueArrayOf(shape, value, t));
+    }
+
+    /** Dropout masks are made in chunks of this many elements, a chunk per item of the thread pool. */
+    private static final int MASK_CHUNK = 1 << 14;
+
+    @Override
+    public Storage dropoutMask(DType dtype, double p, long seed, long... shape) {
+        if (dtype != DType.FLOAT32) {
+            return Backend.super.dropoutMask(dtype, p, seed, shape);
+        }
+        long n = Shapes.numel(shape);
+        int threshold = Philox.dropThreshold(p);
+        float keep = (float) (1.0 / (1.0 - p));
+        INDArray m = Nd4j.createUninitialized(DataType.FLOAT, shape);
+        FloatBuffer out = CpuStorage.floats(wrap(m));
+        int chunks = Math.toIntExact((n + MASK_CHUNK - 1) / MASK_CHUNK);
+        Parallel.forEach(chunks, c -> {
+            int from = c * MASK_CHUNK;
+            int count = (int) Math.min(MASK_CHUNK, n - from);
+            int[] w = new int[count];
+            Philox.words(seed, from, w, count);
+            for (int i = 0; i < count; i++) {
+                out.put(from + i, (w[i] >>> 8) < threshold ? 0f : keep);
+            }
+        });
+        return wrap(m);
     }
 
     @Override
