@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Nsight Compute on the GPU benchmark's small-shape kernels (where the bandwidth targets are
 # hardest): duration, throughput, occupancy and warp stall reasons of the default bf16 and f32
-# forward/backward at 32x197x768. Needs ncu on the GPU machine and kat-cuda/target/gpu-bundle.
+# forward/backward at 32x197x768. Needs ncu on the GPU machine and kat-cuda/target/gpu-bundle
+# (gpu-check.sh unpacks it).
 # Usage: bash kat-cuda/gpu-profile.sh [out.txt]
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
