@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # kat4j against PyTorch (Debian's python3-torch 1.13) and DJL 0.36 (PyTorch 2.7.1 engine) on the
 # same machine and thread count: the rational op, the Mlp / GR-KAN blocks (forward+backward,
-# batch 32 x 197 tokens) and one training step of the ViT / KAT models. Prints one markdown table
-# and writes the chart docs/benchmarks-compare.png.
+# batch 32 x 197 tokens) and one training step of the ViT / KAT models. Each side runs twice, in
+# mirrored order, and each figure is the mean of its two runs (a shared machine's speed drifts over
+# the quarter hour this takes). Prints one markdown table and writes the chart docs/benchmarks-compare.png.
 #   kat-bench/compare.sh [threads]
 #   KAT4J_BLAS=mkl kat-bench/compare.sh [threads]   # kat4j's GEMM through Intel MKL (-Dkat4j.blas=mkl;
 #                                                   # Maven resolves MKL's jars, ~180 MB, on first use)
@@ -17,7 +18,6 @@ export OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=$threads
 jar="$root/kat-bench/target/benchmarks.jar"
 [ -f "$jar" ] || (cd "$root" && mvn -q -B -pl kat-bench -am package -DskipTests)
 tmp=$(mktemp -d)
-echo "kat4j (JMH) ..." >&2
 blas=${KAT4J_BLAS:-openblas}
 cp="$jar"
 forks=()
@@ -27,36 +27,80 @@ if [ "$blas" = mkl ]; then
     # replaces the benchmarks' own fork options: the largest heap of theirs, and the choice
     forks=(-jvmArgsAppend "-Xmx4g --add-modules jdk.incubator.vector -XX:PerMethodTrapLimit=10000 -Dkat4j.blas=mkl")
 fi
-java -cp "$cp" org.openjdk.jmh.Main "RationalBench.(forward|backward)$|BlockBench|ModelStepBench" -p shape=32x197x768,32x197x192 -p replicas=0,1 \
-    -wi 3 -i 5 -w 1 -r 1 -rf json -rff "$tmp/jmh.json" "${forks[@]}" > "$tmp/jmh.log"
-echo "PyTorch ..." >&2
-if ! /usr/bin/python3 "$root/kat-bench/peer/torch_bench.py" "$threads" > "$tmp/torch.json" 2> "$tmp/torch.err"; then
-    echo "PyTorch side failed: $(tail -1 "$tmp/torch.err")" >&2
-    echo '{}' > "$tmp/torch.json"
-fi
-echo "DJL ..." >&2
 djl="$root/kat-bench/peer/djl"
-if (cd "$djl" && mvn -q -B package > "$tmp/djl-build.log" 2>&1) \
-    && java -Dai.djl.offline=true -Dai.djl.pytorch.num_threads="$threads" -Dai.djl.pytorch.num_interop_threads=1 \
+djl_ok=1
+(cd "$djl" && mvn -q -B package > "$tmp/djl-build.log" 2>&1) || { djl_ok=0; echo "DJL side failed to build (see $tmp/djl-build.log)" >&2; }
+kat() {
+    echo "kat4j (JMH), run $1 ..." >&2
+    # only what the table shows: 16 benchmarks instead of 32
+    java -cp "$cp" org.openjdk.jmh.Main "RationalBench.(forward|backward)$|BlockBench.(mlp|grkan)ForwardBackward|ModelStepBench" \
+        -p shape=32x197x768,32x197x192 -p replicas=0,1 -p dim=192,384 \
+        -p model=vit_tiny_patch16_224:16,kat_tiny_patch16_224:16,vit_micro_patch4_28:64,kat_micro_patch4_28:64 \
+        -wi 2 -i 3 -w 1 -r 1 -rf json -rff "$tmp/jmh$1.json" "${forks[@]}" > "$tmp/jmh$1.log"
+}
+torch() {
+    echo "PyTorch, run $1 ..." >&2
+    if ! /usr/bin/python3 "$root/kat-bench/peer/torch_bench.py" "$threads" > "$tmp/torch$1.json" 2> "$tmp/torch$1.err"; then
+        echo "PyTorch side failed: $(tail -1 "$tmp/torch$1.err")" >&2
+        echo '{}' > "$tmp/torch$1.json"
+    fi
+}
+djl_run() {
+    echo "DJL, run $1 ..." >&2
+    if [ "$djl_ok" = 1 ] && java -Dai.djl.offline=true -Dai.djl.pytorch.num_threads="$threads" -Dai.djl.pytorch.num_interop_threads=1 \
         -cp "$djl/target/classes:$(cat "$djl/target/classpath.txt")" org.kat4j.peer.DjlBench "$threads" \
-        > "$tmp/djl.json" 2> "$tmp/djl.err"; then
-    :
-else
-    echo "DJL side failed (see $tmp)" >&2
-    echo '{}' > "$tmp/djl.json"
-fi
+        > "$tmp/djl$1.json" 2> "$tmp/djl$1.err"; then
+        :
+    else
+        echo "DJL side failed (see $tmp)" >&2
+        echo '{}' > "$tmp/djl$1.json"
+    fi
+}
+# two runs of each side in mirrored order (kat4j, PyTorch, DJL, then DJL, PyTorch, kat4j), each
+# figure the mean of its side's two: a machine that speeds up or slows down over the quarter hour
+# (shared machines do) shifts every side alike instead of whichever ran in the slow minutes
+kat 1
+torch 1
+djl_run 1
+djl_run 2
+torch 2
+kat 2
 # the machine, printed above the table: results from one kind of CPU say nothing about another
 cpu=$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1)
 if grep -qw avx512f /proc/cpuinfo; then width="AVX-512"; elif grep -qw avx2 /proc/cpuinfo; then width="AVX2"; else width="SSE"; fi
 machine="$cpu, $(nproc) cores, $width, OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}; kat4j GEMM: $blas"
-python3 - "$tmp/jmh.json" "$tmp/torch.json" "$tmp/djl.json" "$tmp/chart.tsv" "$threads" "$machine" <<'PY'
-import json, sys
-jmh = {}
-for r in json.load(open(sys.argv[1])):
-    cls, m = r["benchmark"].rsplit(".", 2)[-2:]
-    jmh[(cls, m, tuple(sorted(r.get("params", {}).items())))] = r["primaryMetric"]["score"]
-t = json.load(open(sys.argv[2]))
-d = json.load(open(sys.argv[3]))
+python3 - "$tmp" "$tmp/chart.tsv" "$threads" "$machine" <<'PY'
+import json, os, statistics, sys
+tmp, chart_path, threads, machine = sys.argv[1:5]
+spread = {}  # side -> relative differences between its two runs, per workload
+def merge(side, runs):
+    """The mean of a side's runs per workload, and how far its two runs were apart."""
+    out = {}
+    for key in set().union(*runs):
+        vals = [r[key] for r in runs if key in r]
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals):
+            out[key] = sum(vals) / len(vals)
+            timed = not isinstance(key, str) or key.startswith(("rational_", "block_", "train_"))
+            if timed and len(vals) == 2 and min(vals) > 0:
+                spread.setdefault(side, []).append(abs(vals[0] - vals[1]) / min(vals))
+        else:
+            out[key] = vals[0]
+    return out
+def jmh_run(path):
+    out = {}
+    if os.path.exists(path) and os.path.getsize(path) > 0:
+        for r in json.load(open(path)):
+            cls, m = r["benchmark"].rsplit(".", 2)[-2:]
+            out[(cls, m, tuple(sorted(r.get("params", {}).items())))] = r["primaryMetric"]["score"]
+    return out
+def peer_run(path):
+    try:
+        return json.load(open(path))
+    except (OSError, ValueError):
+        return {}
+jmh = merge("kat4j", [jmh_run(os.path.join(tmp, f"jmh{i}.json")) for i in (1, 2)])
+t = merge("PyTorch", [peer_run(os.path.join(tmp, f"torch{i}.json")) for i in (1, 2)])
+d = merge("DJL", [peer_run(os.path.join(tmp, f"djl{i}.json")) for i in (1, 2)])
 def k(cls, m, **p):
     return jmh.get((cls, m, tuple(sorted((a, str(b)) for a, b in p.items()))))
 rows = []  # (workload, key in the peers' JSON, kat4j ms)
@@ -77,18 +121,21 @@ def fmt(v):
     return "-" if v is None else f"{v:.2f}"
 def ratio(peer, ours):
     return "-" if peer is None or ours is None else f"{peer / ours:.2f}"
-print(f"Machine: {sys.argv[6]}\n")
-print(f"Threads: {sys.argv[5]}; PyTorch {t.get('torch', 'not run')}; DJL {d.get('djl', 'not run')} ({d.get('engine', '-')})\n")
+print(f"Machine: {machine}\n")
+print(f"Threads: {threads}; PyTorch {t.get('torch', 'not run')}; DJL {d.get('djl', 'not run')} ({d.get('engine', '-')})\n")
 print("| workload | kat4j ms | PyTorch ms | DJL ms | PyTorch / kat4j | DJL / kat4j |")
 print("|---|---|---|---|---|---|")
-with open(sys.argv[4], "w") as chart:
+with open(chart_path, "w") as chart:
     for name, key, ours in rows:
         pt, dj = t.get(key), d.get(key)
         print(f"| {name} | {fmt(ours)} | {fmt(pt)} | {fmt(dj)} | {ratio(pt, ours)} | {ratio(dj, ours)} |")
         for side, v in (("PyTorch 1.13", pt), ("DJL 0.36 / PyTorch 2.7.1", dj)):
             if v is not None and ours is not None:
                 chart.write(f"{name.replace(', batch', ' b')}\t{side}\t{v / ours:.3f}\n")
-print("\nRatios > 1: kat4j is faster. Train step images/s = batch / time.")
+print("\nRatios > 1: kat4j is faster. Train step images/s = batch / time. Each side ran twice, in mirrored order"
+      " (kat4j, PyTorch, DJL, then DJL, PyTorch, kat4j); each figure is the mean of its side's two runs.")
+print("\nHow far a side's two runs of one workload were apart (median, largest; the machine's own noise): " + "; ".join(
+    f"{side} {100 * statistics.median(v):.0f}%, {100 * max(v):.0f}%" for side, v in spread.items()) + ".")
 PY
 java -cp "$jar" org.kat4j.bench.BarChart "$tmp/chart.tsv" "$root/docs/benchmarks-compare.png" \
     "Peer time / kat4j time ($threads threads; > 1: kat4j faster)" "ratio"
