@@ -86,9 +86,9 @@ tests_rc=${PIPESTATUS[0]}
 # the main job on the GPU: its test accuracy against the CPU run's (./kat train --builtin, 2 cores of
 # an AMD EPYC Zen 4 with AVX-512, 2026-12-03: 86.30%; the same recipe, so within 0.5 points)
 cpu_accuracy=${CPU_ACCURACY:-86.30}
-echo "== kat train --builtin --device cuda (at most ${TRAIN_TIMEOUT:-180} s; the CPU run: $cpu_accuracy%)"
+echo "== kat train --builtin --device cuda (at most ${TRAIN_TIMEOUT:-150} s; the CPU run: $cpu_accuracy%)"
 train_out=$(mktemp -d)
-timeout "${TRAIN_TIMEOUT:-180}" "$java_bin" -cp "$bundle/test-classes:$cp_jars" org.kat4j.cli.Kat train --builtin --device cuda \
+timeout "${TRAIN_TIMEOUT:-150}" "$java_bin" -cp "$bundle/test-classes:$cp_jars" org.kat4j.cli.Kat train --builtin --device cuda \
     --quiet --out "$train_out" > "$train_out/log" 2>&1
 train_rc=$?
 grep -E "^(model|epoch|done)" "$train_out/log" | sed -n '1,3p;$p'
