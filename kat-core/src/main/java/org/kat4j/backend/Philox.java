@@ -24,6 +24,13 @@ public final class Philox {
 
     /** One Philox4x32-10 block: the four output words for counter {@code ctr} and key {@code key}. */
     public static int[] block(int[] ctr, int[] key) {
+        int[] out = new int[4];
+        block(ctr, key, out);
+        return out;
+    }
+
+    /** {@link #block(int[], int[])} into {@code out} (four words): no array per block in the stream loops. */
+    private static void block(int[] ctr, int[] key, int[] out) {
         int c0 = ctr[0];
         int c1 = ctr[1];
         int c2 = ctr[2];
@@ -44,7 +51,10 @@ public final class Philox {
             k0 += W0;
             k1 += W1;
         }
-        return new int[]{c0, c1, c2, c3};
+        out[0] = c0;
+        out[1] = c1;
+        out[2] = c2;
+        out[3] = c3;
     }
 
     /** Word {@code i} of the stream of {@code seed} (block i / 4, word i mod 4). */
@@ -61,13 +71,14 @@ public final class Philox {
     public static void words(long seed, long offset, int[] out, int count) {
         int[] key = {(int) seed, (int) (seed >>> 32)};
         int[] ctr = new int[4];
+        int[] w = new int[4];
         int j = 0;
         while (j < count) {
             long i = offset + j;
             long b = i >>> 2;
             ctr[0] = (int) b;
             ctr[1] = (int) (b >>> 32);
-            int[] w = block(ctr, key);
+            block(ctr, key, w);
             for (int q = (int) (i & 3); q < 4 && j < count; q++) {
                 out[j++] = w[q];
             }
@@ -100,7 +111,7 @@ public final class Philox {
         int[] key = {(int) seed, (int) (seed >>> 32)};
         int[] ctr = new int[4];
         long cachedBlock = -1;
-        int[] words = null;
+        int[] words = new int[4];
         for (int j = 0; j < out.length; j++) {
             long i = offset + j;
             if (!normal) {
@@ -108,7 +119,7 @@ public final class Philox {
                 if (b != cachedBlock) {
                     ctr[0] = (int) b;
                     ctr[1] = (int) (b >>> 32);
-                    words = block(ctr, key);
+                    block(ctr, key, words);
                     cachedBlock = b;
                 }
                 out[j] = lo + (hi - lo) * uniform(words[(int) (i & 3)]);
@@ -119,7 +130,7 @@ public final class Philox {
                     ctr[0] = (int) b;
                     ctr[1] = (int) (b >>> 32);
                     ctr[2] = 1; // a different counter range from the uniform stream
-                    words = block(ctr, key);
+                    block(ctr, key, words);
                     ctr[2] = 0;
                     cachedBlock = b;
                 }

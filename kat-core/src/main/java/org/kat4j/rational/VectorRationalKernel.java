@@ -62,7 +62,7 @@ final class VectorRationalKernel implements RationalKernel {
 
     /**
      * The forward on the arrays' bytes in place, two vectors at a time (two independent Horner
-     * chains in flight, {@link #forwardRuns}): the plain kernel copies each row into an array and
+     * chains in flight, {@link #forwardRun}): the plain kernel copies each row into an array and
      * back. Rows are taken in order, each group's channels of a row with that group's coefficients:
      * walking one group down all rows of a chunk first (a few cache lines of every row, a row
      * apart) left the prefetchers behind, 2.70-3.05 ms at 32x197x768 against 1.20-1.44 ms now and
@@ -83,7 +83,7 @@ final class VectorRationalKernel implements RationalKernel {
             float[] t = laneTable(table(num, den, groups), d, groups);
             CpuRationalKernel.forEachChunk(n, d, (c, off, len, rows) -> {
                 for (int j = 0; j < d / L; j++) {
-                    forwardRuns(x, y, 4 * (off + j * L), 1, 0, 4 * rows * d, 4 * d, 4 * d, t, j * K * L);
+                    forwardRun(x, y, 4 * (off + j * L), 4 * rows * d, 4 * d, 4 * d, t, j * K * L);
                 }
             });
             return;
@@ -98,73 +98,69 @@ final class VectorRationalKernel implements RationalKernel {
         CpuRationalKernel.forEachChunk(n, d, (c, off, len, rows) -> {
             for (int r = 0; r < rows; r++) {
                 for (int grp = 0; grp < groups; grp++) {
-                    forwardRuns(x, y, 4 * (off + r * d + grp * cpg), 1, 0, 4 * cpg, 4 * L, 4 * (rem == 0 ? L : rem), t, grp * K * L);
+                    forwardRun(x, y, 4 * (off + r * d + grp * cpg), 4 * cpg, 4 * L, 4 * (rem == 0 ? L : rem), t, grp * K * L);
                 }
             }
         });
     }
 
     /**
-     * {@code runs} runs of vectors, {@code runStride} bytes apart from byte {@code at}, each
-     * {@code length} bytes of vectors {@code step} bytes apart (a group's channels in a row, a
-     * vector apart; or, on the lane path, one vector position down the rows, a row apart), with
-     * the coefficient vectors of t[to ..], two vectors at a time (two independent Horner chains in
-     * flight). The first vector of a run is only {@code first} bytes ahead of the second when a
-     * group is not a whole number of vectors: it covers the group's first channels and overlaps
-     * the next, whose lanes it writes with the same values.
+     * One run of vectors from byte {@code at}, {@code length} bytes of vectors {@code step} bytes
+     * apart (a group's channels in a row, a vector apart; or, on the lane path, one vector position
+     * down the rows, a row apart), with the coefficient vectors of t[to ..], two vectors at a time
+     * (two independent Horner chains in flight). The first vector is only {@code first} bytes ahead
+     * of the second when a group is not a whole number of vectors: it covers the group's first
+     * channels and overlaps the next, whose lanes it writes with the same values.
      */
-    private static void forwardRuns(ByteBuffer x, ByteBuffer y, int at, int runs, int runStride, int length, int step,
-                                    int first, float[] t, int to) {
+    private static void forwardRun(ByteBuffer x, ByteBuffer y, int at, int length, int step, int first, float[] t, int to) {
         FloatVector a0 = FloatVector.fromArray(S, t, to), a1 = FloatVector.fromArray(S, t, to + L);
         FloatVector a2 = FloatVector.fromArray(S, t, to + 2 * L), a3 = FloatVector.fromArray(S, t, to + 3 * L);
         FloatVector a4 = FloatVector.fromArray(S, t, to + 4 * L), a5 = FloatVector.fromArray(S, t, to + 5 * L);
         FloatVector b0 = FloatVector.fromArray(S, t, to + 6 * L), b1 = FloatVector.fromArray(S, t, to + 7 * L);
         FloatVector b2 = FloatVector.fromArray(S, t, to + 8 * L), b3 = FloatVector.fromArray(S, t, to + 9 * L);
         FloatVector one = FloatVector.broadcast(S, 1f);
-        for (int run = 0, start = at; run < runs; run++, start += runStride) {
-            int end = start + length;
-            int off = start;
-            if (first != step) {
-                FloatVector v = FloatVector.fromByteBuffer(S, x, off, NATIVE);
-                FloatVector av = v.abs();
-                FloatVector p = v.mul(a5).add(a4).mul(v).add(a3).mul(v).add(a2).mul(v).add(a1).mul(v).add(a0);
-                FloatVector q = av.mul(b3).add(b2).mul(av).add(b1).mul(av).add(b0).mul(av).add(one);
-                p.div(q).intoByteBuffer(y, off, NATIVE);
-                off += first;
-            }
-            for (; off + step < end; off += 2 * step) {
-                FloatVector v = FloatVector.fromByteBuffer(S, x, off, NATIVE);
-                FloatVector w = FloatVector.fromByteBuffer(S, x, off + step, NATIVE);
-                FloatVector av = v.abs();
-                FloatVector aw = w.abs();
-                FloatVector p = v.mul(a5).add(a4);
-                FloatVector pw = w.mul(a5).add(a4);
-                FloatVector q = av.mul(b3).add(b2);
-                FloatVector qw = aw.mul(b3).add(b2);
-                p = p.mul(v).add(a3);
-                pw = pw.mul(w).add(a3);
-                q = q.mul(av).add(b1);
-                qw = qw.mul(aw).add(b1);
-                p = p.mul(v).add(a2);
-                pw = pw.mul(w).add(a2);
-                q = q.mul(av).add(b0);
-                qw = qw.mul(aw).add(b0);
-                p = p.mul(v).add(a1);
-                pw = pw.mul(w).add(a1);
-                q = q.mul(av).add(one);
-                qw = qw.mul(aw).add(one);
-                p = p.mul(v).add(a0);
-                pw = pw.mul(w).add(a0);
-                p.div(q).intoByteBuffer(y, off, NATIVE);
-                pw.div(qw).intoByteBuffer(y, off + step, NATIVE);
-            }
-            if (off < end) {
-                FloatVector v = FloatVector.fromByteBuffer(S, x, off, NATIVE);
-                FloatVector av = v.abs();
-                FloatVector p = v.mul(a5).add(a4).mul(v).add(a3).mul(v).add(a2).mul(v).add(a1).mul(v).add(a0);
-                FloatVector q = av.mul(b3).add(b2).mul(av).add(b1).mul(av).add(b0).mul(av).add(one);
-                p.div(q).intoByteBuffer(y, off, NATIVE);
-            }
+        int end = at + length;
+        int off = at;
+        if (first != step) {
+            FloatVector v = FloatVector.fromByteBuffer(S, x, off, NATIVE);
+            FloatVector av = v.abs();
+            FloatVector p = v.mul(a5).add(a4).mul(v).add(a3).mul(v).add(a2).mul(v).add(a1).mul(v).add(a0);
+            FloatVector q = av.mul(b3).add(b2).mul(av).add(b1).mul(av).add(b0).mul(av).add(one);
+            p.div(q).intoByteBuffer(y, off, NATIVE);
+            off += first;
+        }
+        for (; off + step < end; off += 2 * step) {
+            FloatVector v = FloatVector.fromByteBuffer(S, x, off, NATIVE);
+            FloatVector w = FloatVector.fromByteBuffer(S, x, off + step, NATIVE);
+            FloatVector av = v.abs();
+            FloatVector aw = w.abs();
+            FloatVector p = v.mul(a5).add(a4);
+            FloatVector pw = w.mul(a5).add(a4);
+            FloatVector q = av.mul(b3).add(b2);
+            FloatVector qw = aw.mul(b3).add(b2);
+            p = p.mul(v).add(a3);
+            pw = pw.mul(w).add(a3);
+            q = q.mul(av).add(b1);
+            qw = qw.mul(aw).add(b1);
+            p = p.mul(v).add(a2);
+            pw = pw.mul(w).add(a2);
+            q = q.mul(av).add(b0);
+            qw = qw.mul(aw).add(b0);
+            p = p.mul(v).add(a1);
+            pw = pw.mul(w).add(a1);
+            q = q.mul(av).add(one);
+            qw = qw.mul(aw).add(one);
+            p = p.mul(v).add(a0);
+            pw = pw.mul(w).add(a0);
+            p.div(q).intoByteBuffer(y, off, NATIVE);
+            pw.div(qw).intoByteBuffer(y, off + step, NATIVE);
+        }
+        if (off < end) {
+            FloatVector v = FloatVector.fromByteBuffer(S, x, off, NATIVE);
+            FloatVector av = v.abs();
+            FloatVector p = v.mul(a5).add(a4).mul(v).add(a3).mul(v).add(a2).mul(v).add(a1).mul(v).add(a0);
+            FloatVector q = av.mul(b3).add(b2).mul(av).add(b1).mul(av).add(b0).mul(av).add(one);
+            p.div(q).intoByteBuffer(y, off, NATIVE);
         }
     }
 

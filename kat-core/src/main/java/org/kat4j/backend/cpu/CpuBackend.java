@@ -130,8 +130,8 @@ public final class CpuBackend implements Backend {
         long n = Shapes.numel(shape);
         int threshold = Philox.dropThreshold(p);
         float keep = (float) (1.0 / (1.0 - p));
-        INDArray m = Nd4j.createUninitialized(DataType.FLOAT, shape);
-        FloatBuffer out = CpuStorage.floats(wrap(m));
+        Storage m = wrap(Nd4j.createUninitialized(DataType.FLOAT, shape));
+        FloatBuffer out = CpuStorage.floats(m);
         int chunks = Math.toIntExact((n + MASK_CHUNK - 1) / MASK_CHUNK);
         Parallel.forEach(chunks, c -> {
             int from = c * MASK_CHUNK;
@@ -142,7 +142,7 @@ public final class CpuBackend implements Backend {
                 out.put(from + i, (w[i] >>> 8) < threshold ? 0f : keep);
             }
         });
-        return wrap(m);
+        return m;
     }
 
     @Override
