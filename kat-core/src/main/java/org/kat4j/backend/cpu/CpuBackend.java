@@ -100,7 +100,7 @@ public final class CpuBackend implements Backend {
     @Override
     public Storage empty(DType dtype, long... shape) {
         Shapes.numel(shape); // negative dimensions and overflowing sizes are refused, not wrapped
-        return wrap(Nd4j.createUninitialized(CpuStorage.nd4j(dtype), shape));
+        return wrap(CpuStorage.uninitialized(CpuStorage.nd4j(dtype), shape));
     }
 
     @Override
@@ -130,7 +130,7 @@ public final class CpuBackend implements Backend {
         long n = Shapes.numel(shape);
         int threshold = Philox.dropThreshold(p);
         float keep = (float) (1.0 / (1.0 - p));
-        Storage m = wrap(Nd4j.createUninitialized(DataType.FLOAT, shape));
+        Storage m = wrap(CpuStorage.uninitialized(DataType.FLOAT, shape));
         FloatBuffer out = CpuStorage.floats(m);
         int chunks = Math.toIntExact((n + MASK_CHUNK - 1) / MASK_CHUNK);
         Parallel.forEach(chunks, c -> {
@@ -193,7 +193,7 @@ public final class CpuBackend implements Backend {
         }
         DataType t = CpuStorage.nd4j(dtype);
         if (t == DataType.FLOAT && isFloat(s)) {
-            INDArray c = Nd4j.createUninitialized(DataType.FLOAT, s.shape());
+            INDArray c = CpuStorage.uninitialized(DataType.FLOAT, s.shape());
             CpuStorage.floats(c).put(CpuStorage.floats(s).limit(Math.toIntExact(s.numel()))); // one bulk copy
             return wrap(c);
         }
@@ -312,6 +312,9 @@ public final class CpuBackend implements Backend {
         INDArray a = nd(s);
         if (a.closeable()) {
             a.close();
+            if (a.data() instanceof CpuStorage.Aligned aligned && aligned.owner().closeable()) {
+                aligned.owner().close();
+            }
         }
     }
 
@@ -374,7 +377,7 @@ public final class CpuBackend implements Backend {
         }
         long[] as = a.shape();
         if (fusable(a) && isFloat(b) && trailing(as, b.shape()) && BinaryKernel.suits(a.numel(), b.numel())) {
-            INDArray out = Nd4j.createUninitialized(DataType.FLOAT, as);
+            INDArray out = CpuStorage.uninitialized(DataType.FLOAT, as);
             BinaryKernel.apply(op, CpuStorage.bytes(a), CpuStorage.bytes(b), CpuStorage.bytes(out), (int) a.numel(),
                     (int) b.numel());
             return wrap(out);
@@ -402,7 +405,7 @@ public final class CpuBackend implements Backend {
 
     private static INDArray pairwise(BinaryOp op, INDArray a, INDArray b) {
         long[] shape = Shapes.broadcast(op.name().toLowerCase(), a.shape(), b.shape());
-        INDArray out = Nd4j.createUninitialized(a.dataType(), shape);
+        INDArray out = CpuStorage.uninitialized(a.dataType(), shape);
         switch (op) {
             case ADD -> Nd4j.exec(new AddOp(a, b, out));
             case SUB -> Nd4j.exec(new SubOp(a, b, out));
@@ -470,7 +473,7 @@ public final class CpuBackend implements Backend {
             return empty(gs.dtype(), shape);
         }
         INDArray g = nd(gs);
-        INDArray out = Nd4j.createUninitialized(g.dataType(), shape);
+        INDArray out = CpuStorage.uninitialized(g.dataType(), shape);
         if (Arrays.equals(g.shape(), shape)) {
             return wrap(out.assign(g));
         }
@@ -536,11 +539,11 @@ public final class CpuBackend implements Backend {
         shape[r - 2] = m;
         shape[r - 1] = n;
         if (!isFloat(a) || !isFloat(b)) {
-            INDArray c = Nd4j.createUninitialized(nd(a).dataType(), shape);
+            INDArray c = CpuStorage.uninitialized(nd(a).dataType(), shape);
             Nd4j.gemm(nd(a), nd(b), c, transA, transB, 1.0, 0.0);
             return wrap(c);
         }
-        INDArray c = Nd4j.createUninitialized(DataType.FLOAT, shape);
+        INDArray c = CpuStorage.uninitialized(DataType.FLOAT, shape);
         if (r > 2 && Simd.available() && SmallMatmulKernel.suits(batch, m, n, k)) {
             SmallMatmulKernel.multiply(CpuStorage.floats(a), CpuStorage.floats(b), CpuStorage.floats(c),
                     (int) batch, (int) m, (int) n, (int) k, transA, transB);
@@ -561,7 +564,7 @@ public final class CpuBackend implements Backend {
         int rows = Math.toIntExact(xs[0]);
         int in = Math.toIntExact(xs[1]);
         int out = Math.toIntExact(w.shape()[0]);
-        INDArray y = Nd4j.createUninitialized(DataType.FLOAT, rows, out);
+        INDArray y = CpuStorage.uninitialized(DataType.FLOAT, rows, out);
         Blas.linear(CpuStorage.floats(x), CpuStorage.floats(w), CpuStorage.floats(bias), CpuStorage.floats(y), rows, out, in);
         return wrap(y);
     }
@@ -596,7 +599,7 @@ public final class CpuBackend implements Backend {
             return empty(x.dtype(), shape);
         }
         if (fusable(x) && PermuteKernel.suits(x.numel(), dims)) {
-            INDArray out = Nd4j.createUninitialized(DataType.FLOAT, shape);
+            INDArray out = CpuStorage.uninitialized(DataType.FLOAT, shape);
             PermuteKernel.permute(CpuStorage.floats(x), xs, dims, CpuStorage.floats(out));
             return wrap(out);
         }
@@ -671,7 +674,7 @@ public final class CpuBackend implements Backend {
             // one pass each way (SoftmaxKernel) instead of five and four ND4J ops
             int n = Math.toIntExact(x.numel());
             int d = Math.toIntExact(xs[last]);
-            INDArray y = Nd4j.createUninitialized(DataType.FLOAT, xs);
+            INDArray y = CpuStorage.uninitialized(DataType.FLOAT, xs);
             SoftmaxKernel.forward(CpuStorage.floats(x), CpuStorage.floats(y), n, d);
             return wrap(y);
         }
@@ -691,7 +694,7 @@ public final class CpuBackend implements Backend {
         if (fusable(ys)) {
             int n = Math.toIntExact(ys.numel());
             int d = Math.toIntExact(shape[last]);
-            INDArray gx = Nd4j.createUninitialized(DataType.FLOAT, shape);
+            INDArray gx = CpuStorage.uninitialized(DataType.FLOAT, shape);
             SoftmaxKernel.backward(CpuStorage.floats(ys), CpuStorage.floats(asFloat(gs)), CpuStorage.floats(gx), n, d);
             return wrap(gx);
         }
@@ -809,8 +812,8 @@ public final class CpuBackend implements Backend {
         int b = Math.toIntExact(s[0]);
         int n = Math.toIntExact(s[1]);
         int d = Math.toIntExact(s[2] / 3);
-        INDArray out = Nd4j.createUninitialized(DataType.FLOAT, b, n, d);
-        INDArray p = Nd4j.createUninitialized(DataType.FLOAT, b, heads, n, n);
+        INDArray out = CpuStorage.uninitialized(DataType.FLOAT, b, n, d);
+        INDArray p = CpuStorage.uninitialized(DataType.FLOAT, b, heads, n, n);
         AttentionKernel.forward(CpuStorage.floats(qkv), CpuStorage.floats(out), CpuStorage.floats(p), b, n, heads, d / heads,
                 (float) scale);
         return new Saved(wrap(out), wrap(p));
@@ -829,7 +832,7 @@ public final class CpuBackend implements Backend {
         int b = Math.toIntExact(s[0]);
         int n = Math.toIntExact(s[1]);
         int d = Math.toIntExact(s[2] / 3);
-        INDArray gx = Nd4j.createUninitialized(DataType.FLOAT, s);
+        INDArray gx = CpuStorage.uninitialized(DataType.FLOAT, s);
         AttentionKernel.backward(CpuStorage.floats(qkv), CpuStorage.floats(p), CpuStorage.floats(asFloat(g)), CpuStorage.floats(gx), b, n,
                 heads, d / heads, (float) scale);
         return wrap(gx);
@@ -846,7 +849,7 @@ public final class CpuBackend implements Backend {
             // one-pass vector kernel (GeluKernel); float64 and JVMs without the vector module keep
             // the composed form (GeluKernel's plain-Java loops measured slower than it: 43 ms vs
             // 29 ms forward+backward at 6304x768)
-            INDArray y = Nd4j.createUninitialized(DataType.FLOAT, x.shape());
+            INDArray y = CpuStorage.uninitialized(DataType.FLOAT, x.shape());
             GeluKernel.forward(CpuStorage.bytes(x), CpuStorage.bytes(y), Math.toIntExact(x.numel()));
             return wrap(y);
         }
@@ -867,7 +870,7 @@ public final class CpuBackend implements Backend {
             return empty(x.dtype(), x.shape());
         }
         if (fusable(x)) {
-            INDArray gx = Nd4j.createUninitialized(DataType.FLOAT, x.shape());
+            INDArray gx = CpuStorage.uninitialized(DataType.FLOAT, x.shape());
             GeluKernel.backward(CpuStorage.bytes(x), CpuStorage.bytes(asFloat(gs)), CpuStorage.bytes(gx),
                     Math.toIntExact(x.numel()));
             return wrap(gx);
@@ -903,7 +906,7 @@ public final class CpuBackend implements Backend {
             float[] b = toFloats(bias);
             float[] mean = new float[n / d];
             float[] rstd = new float[n / d];
-            INDArray y = Nd4j.createUninitialized(DataType.FLOAT, xs);
+            INDArray y = CpuStorage.uninitialized(DataType.FLOAT, xs);
             LayerNormKernel.forward(CpuStorage.bytes(x), CpuStorage.bytes(y), n, d, w, b, (float) eps, mean, rstd);
             return new Saved(wrap(y), new FusedNorm(w, mean, rstd));
         }
@@ -930,7 +933,7 @@ public final class CpuBackend implements Backend {
             long[] xs = x.shape();
             int n = Math.toIntExact(x.numel());
             int d = Math.toIntExact(xs[xs.length - 1]);
-            INDArray gx = needX ? Nd4j.createUninitialized(DataType.FLOAT, xs) : null;
+            INDArray gx = needX ? CpuStorage.uninitialized(DataType.FLOAT, xs) : null;
             double[] dw = needWeight ? new double[d] : null;
             double[] db = needBias ? new double[d] : null;
             LayerNormKernel.backward(CpuStorage.bytes(x), CpuStorage.bytes(asFloat(gs)), gx == null ? null : CpuStorage.bytes(gx),
@@ -974,7 +977,7 @@ public final class CpuBackend implements Backend {
         int n = Math.toIntExact(x.numel());
         int d = Math.toIntExact(xs[xs.length - 1]);
         if (isFloat(x)) {
-            INDArray y = Nd4j.createUninitialized(DataType.FLOAT, xs);
+            INDArray y = CpuStorage.uninitialized(DataType.FLOAT, xs);
             RationalKernels.get().forward(CpuStorage.bytes(x), CpuStorage.bytes(y), n, d, groups,
                     toFloats(numerator), toFloats(denominator));
             return wrap(y);
@@ -998,7 +1001,7 @@ public final class CpuBackend implements Backend {
         double[] gb = new double[groups * 4];
         INDArray gx = null;
         if (isFloat(x)) {
-            gx = needX ? Nd4j.createUninitialized(DataType.FLOAT, xs) : null;
+            gx = needX ? CpuStorage.uninitialized(DataType.FLOAT, xs) : null;
             RationalKernels.get().backward(CpuStorage.bytes(x), CpuStorage.bytes(asFloat(gs)), gx == null ? null : CpuStorage.bytes(gx),
                     n, d, groups, toFloats(numerator), toFloats(denominator), ga, gb);
         } else {

@@ -3,7 +3,13 @@ package org.kat4j.backend.cpu;
 import org.kat4j.backend.Backend;
 import org.kat4j.backend.Storage;
 import org.kat4j.tensor.DType;
+import org.bytedeco.javacpp.DoublePointer;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.indexer.DoubleIndexer;
+import org.bytedeco.javacpp.indexer.FloatIndexer;
+import org.nd4j.linalg.api.buffer.DataBuffer;
 import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.memory.pointers.PagedPointer;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
@@ -80,6 +86,72 @@ final class CpuStorage implements Storage {
     static boolean isDense(INDArray a) {
         return a.ordering() == 'c' && (a.length() <= 1 || a.elementWiseStride() == 1)
                 && Arrays.equals(a.stride(), Nd4j.getStrides(a.shape(), 'c'));
+    }
+
+    /** Bytes that every array made by {@link #uninitialized} starts on: a cache line, an AVX-512 vector. */
+    static final int ALIGNMENT = 64;
+
+    /**
+     * {@code Nd4j.createUninitialized} with the first element on an {@link #ALIGNMENT}-byte
+     * boundary. ND4J's arrays start 16 bytes into a cache line (glibc's malloc for its own, and a
+     * workspace packs arrays 32 bytes apart from an arena at 16 bytes into a line), so every
+     * other 256-bit load of a vector kernel straddled two cache lines, and every 512-bit one
+     * did. Here ND4J allocates {@code ALIGNMENT} bytes more, where it would have (the current
+     * workspace or the heap), and the array is a plain dense array of its own over the aligned
+     * part: a buffer over that memory which holds the allocation ({@link Aligned#owner}), so the
+     * memory lives as long as any array over it. Not a view at an offset: ND4J 1.0.0-M2.1's
+     * indexing and assignment into such views returned empty arrays and corrupted the native heap.
+     */
+    static INDArray uninitialized(DataType t, long... shape) {
+        long n = 1;
+        for (long d : shape) {
+            n *= d;
+        }
+        if (shape.length == 0 || n == 0 || (t != DataType.FLOAT && t != DataType.DOUBLE)) {
+            return Nd4j.createUninitialized(t, shape);
+        }
+        int size = t.width();
+        DataBuffer owner = Nd4j.createBuffer(t, n + ALIGNMENT / size, false, Nd4j.getMemoryManager().getCurrentWorkspace());
+        long address = owner.addressPointer().address();
+        long skip = (ALIGNMENT - address % ALIGNMENT) % ALIGNMENT;
+        PagedPointer at = new PagedPointer(owner.addressPointer(), owner.length()).withOffset(skip, n);
+        DataBuffer b = t == DataType.FLOAT ? new AlignedFloats(at.asFloatPointer(), n, owner)
+                : new AlignedDoubles(at.asDoublePointer(), n, owner);
+        return Nd4j.create(b, shape, Nd4j.getStrides(shape, 'c'), 0, 'c');
+    }
+
+    /** A buffer over part of another's memory, which it keeps alive. */
+    interface Aligned {
+        /** The allocation this buffer's memory is part of. */
+        DataBuffer owner();
+    }
+
+    private static final class AlignedFloats extends org.nd4j.linalg.cpu.nativecpu.buffer.FloatBuffer implements Aligned {
+        private final DataBuffer owner;
+
+        AlignedFloats(FloatPointer p, long n, DataBuffer owner) {
+            super(p, FloatIndexer.create(p), n);
+            this.owner = owner;
+        }
+
+        @Override
+        public DataBuffer owner() {
+            return owner;
+        }
+    }
+
+    private static final class AlignedDoubles extends org.nd4j.linalg.cpu.nativecpu.buffer.DoubleBuffer implements Aligned {
+        private final DataBuffer owner;
+
+        AlignedDoubles(DoublePointer p, long n, DataBuffer owner) {
+            super(p, DoubleIndexer.create(p), n);
+            this.owner = owner;
+        }
+
+        @Override
+        public DataBuffer owner() {
+            return owner;
+        }
     }
 
     static DataType nd4j(DType t) {
