@@ -32,9 +32,14 @@ import java.util.Arrays;
  * into byte buffers and take the same path.
  */
 final class VectorRationalKernel implements RationalKernel {
-    static final VectorRationalKernel INSTANCE = new VectorRationalKernel();
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
+    /**
+     * The backward's form for this machine: {@link #groupFewRegisters} where vectors are narrower
+     * than 512 bits, on x86 the register files of 16 vector registers (AVX2, or AVX-512 hardware
+     * held to 256-bit vectors); {@link #group} with AVX-512's 32.
+     */
+    static final VectorRationalKernel INSTANCE = new VectorRationalKernel(S.vectorBitSize() < 512);
     private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
 
     /** Elements per chunk (whole rows): 85 rows at d = 768. */
@@ -47,7 +52,11 @@ final class VectorRationalKernel implements RationalKernel {
     private static final ThreadLocal<float[]> ACC = ThreadLocal.withInitial(() -> new float[0]);
     private static final ThreadLocal<ByteBuffer[]> COPIES = ThreadLocal.withInitial(() -> new ByteBuffer[3]);
 
-    private VectorRationalKernel() {
+    private final boolean fewRegisters;
+
+    /** {@code fewRegisters}: the backward's sums in memory ({@link #groupFewRegisters}) rather than in registers ({@link #group}); same bits. */
+    VectorRationalKernel(boolean fewRegisters) {
+        this.fewRegisters = fewRegisters;
     }
 
     @Override
@@ -175,7 +184,7 @@ final class VectorRationalKernel implements RationalKernel {
         }
         run(n, d, groups, num, den, gradNum, gradDen,
                 () -> CpuRationalKernel.INSTANCE.backward(x, g, gx, n, d, groups, num, den, gradNum, gradDen),
-                (off, len, rows, k) -> rows(x, g, gx, 4 * off, rows, d, groups, k));
+                (off, len, rows, k) -> rows(x, g, gx, 4 * off, rows, d, groups, k, fewRegisters));
     }
 
     @Override
@@ -193,7 +202,7 @@ final class VectorRationalKernel implements RationalKernel {
                     }
                     b[0].asFloatBuffer().put(0, x, off, len);
                     b[1].asFloatBuffer().put(0, g, off, len);
-                    double[] sums = rows(b[0], b[1], gx == null ? null : b[2], 0, rows, d, groups, k);
+                    double[] sums = rows(b[0], b[1], gx == null ? null : b[2], 0, rows, d, groups, k, fewRegisters);
                     if (gx != null) {
                         gx.put(off, b[2].asFloatBuffer(), 0, len);
                     }
@@ -279,10 +288,11 @@ final class VectorRationalKernel implements RationalKernel {
      * returns the chunk's ten sums per group (g/Q x^i, then -g P/Q^2 |x|^(k+1)), as
      * {@link CpuRationalKernel#combine} takes them.
      */
-    private static double[] rows(ByteBuffer x, ByteBuffer g, ByteBuffer gx, int at, int rows, int d, int groups, float[] t) {
+    private static double[] rows(ByteBuffer x, ByteBuffer g, ByteBuffer gx, int at, int rows, int d, int groups, float[] t,
+                                 boolean fewRegisters) {
         int cpg = d / groups;
         if (cpg < L) {
-            return laneRows(x, g, gx, at, rows, d, groups, t);
+            return laneRows(x, g, gx, at, rows, d, groups, t, fewRegisters);
         }
         int rem = cpg % L;
         int vectorsPerGroup = (cpg + L - 1) / L;
@@ -298,7 +308,11 @@ final class VectorRationalKernel implements RationalKernel {
         for (int r = 0; r < rows; r++, at += 4 * d) {
             for (int grp = 0; grp < groups; grp++) {
                 int from = at + 4 * grp * cpg;
-                group(x, g, gx, from, from + 4 * cpg, 4 * L, rem, t, grp * K * L, acc, grp * 10 * L);
+                if (fewRegisters) {
+                    groupFewRegisters(x, g, gx, from, from + 4 * cpg, 4 * L, rem, t, grp * K * L, acc, grp * 10 * L);
+                } else {
+                    group(x, g, gx, from, from + 4 * cpg, 4 * L, rem, t, grp * K * L, acc, grp * 10 * L);
+                }
             }
             if ((r + 1) % flushRows == 0 || r == rows - 1) {
                 for (int i = 0; i < groups * 10; i++) {
@@ -316,7 +330,8 @@ final class VectorRationalKernel implements RationalKernel {
      * {@link #LANE_TERMS} rows at a time into ten vector sums, each lane then added into its own
      * group's double sums, lanes in order.
      */
-    private static double[] laneRows(ByteBuffer x, ByteBuffer g, ByteBuffer gx, int at, int rows, int d, int groups, float[] t) {
+    private static double[] laneRows(ByteBuffer x, ByteBuffer g, ByteBuffer gx, int at, int rows, int d, int groups, float[] t,
+                                     boolean fewRegisters) {
         int cpg = d / groups;
         int width = 10 * L;
         float[] acc = ACC.get();
@@ -330,7 +345,11 @@ final class VectorRationalKernel implements RationalKernel {
                 int span = Math.min(LANE_TERMS, rows - r0);
                 int from = at + 4 * (r0 * d + j * L);
                 Arrays.fill(acc, 0, width, 0f);
-                group(x, g, gx, from, from + span * 4 * d, 4 * d, 0, t, j * K * L, acc, 0);
+                if (fewRegisters) {
+                    groupFewRegisters(x, g, gx, from, from + span * 4 * d, 4 * d, 0, t, j * K * L, acc, 0);
+                } else {
+                    group(x, g, gx, from, from + span * 4 * d, 4 * d, 0, t, j * K * L, acc, 0);
+                }
                 for (int c = 0; c < 10; c++) {
                     for (int i = 0; i < L; i++) {
                         float v = acc[c * L + i];
@@ -436,5 +455,74 @@ final class VectorRationalKernel implements RationalKernel {
         e1.intoArray(acc, ao + 7 * L);
         e2.intoArray(acc, ao + 8 * L);
         e3.intoArray(acc, ao + 9 * L);
+    }
+
+    /**
+     * {@link #group}'s arithmetic (the same operations on every lane in the same order, so the same
+     * bits) for register files of 16 vectors: the coefficients are read from t and the ten sums
+     * added into acc at every vector, as memory operands, instead of being held in 21 registers.
+     * With 16 registers C2 spilled some of {@link #group}'s sums and temporaries to the stack, and
+     * which ones changed from one JIT compilation to the next: at 32x197x768 on 2 cores of an AMD
+     * EPYC Zen 3 (AVX2, 2026-12-03), 64-byte aligned buffers, 4 processes alternating both forms,
+     * {@link #group} ran 3.6-3.9 ms in two processes and 5.9-8.0 ms in two, this form 3.6-4.7 ms
+     * in all four.
+     */
+    private static void groupFewRegisters(ByteBuffer x, ByteBuffer g, ByteBuffer gx, int at, int end, int step, int rem, float[] t,
+                                   int to, float[] acc, int ao) {
+        FloatVector one = FloatVector.broadcast(S, 1f);
+        FloatVector zero = FloatVector.zero(S);
+        VectorMask<Float> firstLanes = S.indexInRange(0, rem == 0 ? L : rem);
+        boolean writeGx = gx != null;
+        for (int off = at, next = at + (rem == 0 ? step : 4 * rem); off < end; off = next, next += step) {
+            FloatVector v = FloatVector.fromByteBuffer(S, x, off, NATIVE);
+            FloatVector gv = FloatVector.fromByteBuffer(S, g, off, NATIVE);
+            if (rem != 0 && off == at) {
+                v = zero.blend(v, firstLanes);
+                gv = zero.blend(gv, firstLanes);
+            }
+            FloatVector av = v.abs();
+            FloatVector a5 = FloatVector.fromArray(S, t, to + 5 * L);
+            FloatVector p = a5.fma(v, FloatVector.fromArray(S, t, to + 4 * L));
+            FloatVector dp = a5.fma(v, p);
+            p = p.fma(v, FloatVector.fromArray(S, t, to + 3 * L));
+            dp = dp.fma(v, p);
+            p = p.fma(v, FloatVector.fromArray(S, t, to + 2 * L));
+            dp = dp.fma(v, p);
+            p = p.fma(v, FloatVector.fromArray(S, t, to + L));
+            dp = dp.fma(v, p);
+            p = p.fma(v, FloatVector.fromArray(S, t, to));
+            FloatVector b3 = FloatVector.fromArray(S, t, to + 9 * L);
+            FloatVector q = b3.fma(av, FloatVector.fromArray(S, t, to + 8 * L));
+            FloatVector dqa = b3.fma(av, q);
+            q = q.fma(av, FloatVector.fromArray(S, t, to + 7 * L));
+            dqa = dqa.fma(av, q);
+            q = q.fma(av, FloatVector.fromArray(S, t, to + 6 * L));
+            dqa = dqa.fma(av, q);
+            q = q.fma(av, one);
+            FloatVector dq = dqa.blend(dqa.neg(), v.lt(0f));
+            FloatVector iq = one.div(q);
+            FloatVector f = p.mul(iq);
+            FloatVector gq = gv.mul(iq);
+            if (writeGx) {
+                gq.mul(f.neg().fma(dq, dp)).intoByteBuffer(gx, off, NATIVE);
+            }
+            FloatVector gp = gq.mul(f);
+            FloatVector v2 = v.mul(v);
+            FloatVector t1 = gq.mul(v);
+            FloatVector t2 = gq.mul(v2);
+            FloatVector t3 = t1.mul(v2);
+            FloatVector.fromArray(S, acc, ao).add(gq).intoArray(acc, ao);
+            FloatVector.fromArray(S, acc, ao + L).add(t1).intoArray(acc, ao + L);
+            FloatVector.fromArray(S, acc, ao + 2 * L).add(t2).intoArray(acc, ao + 2 * L);
+            FloatVector.fromArray(S, acc, ao + 3 * L).add(t3).intoArray(acc, ao + 3 * L);
+            t2.fma(v2, FloatVector.fromArray(S, acc, ao + 4 * L)).intoArray(acc, ao + 4 * L);
+            t3.fma(v2, FloatVector.fromArray(S, acc, ao + 5 * L)).intoArray(acc, ao + 5 * L);
+            FloatVector u1 = gp.mul(av);
+            FloatVector u2 = gp.mul(v2);
+            FloatVector.fromArray(S, acc, ao + 6 * L).add(u1).intoArray(acc, ao + 6 * L);
+            FloatVector.fromArray(S, acc, ao + 7 * L).add(u2).intoArray(acc, ao + 7 * L);
+            u1.fma(v2, FloatVector.fromArray(S, acc, ao + 8 * L)).intoArray(acc, ao + 8 * L);
+            u2.fma(v2, FloatVector.fromArray(S, acc, ao + 9 * L)).intoArray(acc, ao + 9 * L);
+        }
     }
 }

@@ -196,4 +196,48 @@ class VectorRationalKernelTest {
         assertArrayEquals(gx2, gx, 1e-5f);
         assertArrayEquals(java.util.Arrays.copyOf(gd2, 4), java.util.Arrays.copyOf(gd, 4), 1e-4);
     }
+
+    @Test
+    void bothBackwardFormsGiveTheSameBits() {
+        Assumptions.assumeTrue(Simd.available(), "needs --add-modules jdk.incubator.vector");
+        // sums in registers (AVX-512's form) and in memory (the 16-register form), whichever this machine uses
+        VectorRationalKernel inRegisters = new VectorRationalKernel(false);
+        VectorRationalKernel inMemory = new VectorRationalKernel(true);
+        int[][] shapes = {{197, 768, 8}, {33, 192, 8}, {5, 40, 2}, {7, 100, 4}, {2100, 64, 8}, {97, 64, 16}, {41, 32, 16},
+            {9, 128, 64}, {3, 96, 24}, {4, 48, 2}};
+        Random r = new Random(7);
+        for (int[] s : shapes) {
+            int n = s[0] * s[1];
+            int groups = s[2];
+            float[] x = new float[n];
+            float[] g = new float[n];
+            for (int i = 0; i < n; i++) {
+                x[i] = (float) ((r.nextDouble() - 0.5) * 8);
+                g[i] = (float) r.nextGaussian();
+            }
+            x[0] = -0.0f;
+            float[] num = new float[6];
+            float[] den = new float[4 * groups];
+            for (int i = 0; i < 6; i++) {
+                num[i] = (float) (r.nextGaussian() * 0.5);
+            }
+            for (int i = 0; i < den.length; i++) {
+                den[i] = (float) (r.nextGaussian() * 0.5);
+            }
+            ByteBuffer xb = direct(x);
+            ByteBuffer gb = direct(g);
+            ByteBuffer gx1 = direct(new float[n]);
+            ByteBuffer gx2 = direct(new float[n]);
+            double[] ga1 = new double[6];
+            double[] gd1 = new double[den.length];
+            double[] ga2 = new double[6];
+            double[] gd2 = new double[den.length];
+            inRegisters.backward(xb, gb, gx1, n, s[1], groups, num, den, ga1, gd1);
+            inMemory.backward(xb, gb, gx2, n, s[1], groups, num, den, ga2, gd2);
+            String where = s[0] + "x" + s[1] + " G=" + groups;
+            assertEquals(gx1, gx2, where + " dx");
+            assertArrayEquals(ga1, ga2, 0, where + " da");
+            assertArrayEquals(gd1, gd2, 0, where + " db");
+        }
+    }
 }
