@@ -459,8 +459,9 @@ final class VectorRationalKernel implements RationalKernel {
 
     /**
      * {@link #group}'s arithmetic (the same operations on every lane in the same order, so the same
-     * bits) for register files of 16 vectors: the coefficients are read from t and the ten sums
-     * added into acc at every vector, as memory operands, instead of being held in 21 registers.
+     * bits) for register files of 16 vectors: the coefficients are read from t and the six
+     * numerator sums added into acc at every vector, as memory operands, the four denominator sums
+     * held in registers (about 15 vectors live instead of 21).
      * With 16 registers C2 spilled some of {@link #group}'s sums and temporaries to the stack, and
      * which ones changed from one JIT compilation to the next: at 32x197x768 on 2 cores of an AMD
      * EPYC Zen 3 (AVX2, 2026-12-03), 64-byte aligned buffers, 4 processes alternating both forms,
@@ -473,6 +474,8 @@ final class VectorRationalKernel implements RationalKernel {
         FloatVector zero = FloatVector.zero(S);
         VectorMask<Float> firstLanes = S.indexInRange(0, rem == 0 ? L : rem);
         boolean writeGx = gx != null;
+        FloatVector e0 = FloatVector.fromArray(S, acc, ao + 6 * L), e1 = FloatVector.fromArray(S, acc, ao + 7 * L);
+        FloatVector e2 = FloatVector.fromArray(S, acc, ao + 8 * L), e3 = FloatVector.fromArray(S, acc, ao + 9 * L);
         for (int off = at, next = at + (rem == 0 ? step : 4 * rem); off < end; off = next, next += step) {
             FloatVector v = FloatVector.fromByteBuffer(S, x, off, NATIVE);
             FloatVector gv = FloatVector.fromByteBuffer(S, g, off, NATIVE);
@@ -519,10 +522,14 @@ final class VectorRationalKernel implements RationalKernel {
             t3.fma(v2, FloatVector.fromArray(S, acc, ao + 5 * L)).intoArray(acc, ao + 5 * L);
             FloatVector u1 = gp.mul(av);
             FloatVector u2 = gp.mul(v2);
-            FloatVector.fromArray(S, acc, ao + 6 * L).add(u1).intoArray(acc, ao + 6 * L);
-            FloatVector.fromArray(S, acc, ao + 7 * L).add(u2).intoArray(acc, ao + 7 * L);
-            u1.fma(v2, FloatVector.fromArray(S, acc, ao + 8 * L)).intoArray(acc, ao + 8 * L);
-            u2.fma(v2, FloatVector.fromArray(S, acc, ao + 9 * L)).intoArray(acc, ao + 9 * L);
+            e0 = e0.add(u1);
+            e1 = e1.add(u2);
+            e2 = u1.fma(v2, e2);
+            e3 = u2.fma(v2, e3);
         }
+        e0.intoArray(acc, ao + 6 * L);
+        e1.intoArray(acc, ao + 7 * L);
+        e2.intoArray(acc, ao + 8 * L);
+        e3.intoArray(acc, ao + 9 * L);
     }
 }
