@@ -54,7 +54,7 @@ final class VectorRationalKernel implements RationalKernel {
 
     private final boolean fewRegisters;
 
-    /** {@code fewRegisters}: the backward's sums in memory ({@link #groupFewRegisters}) rather than in registers ({@link #group}); same bits. */
+    /** {@code fewRegisters}: the backward of {@link #groupFewRegisters} rather than {@link #group}; same bits. */
     VectorRationalKernel(boolean fewRegisters) {
         this.fewRegisters = fewRegisters;
     }
@@ -461,15 +461,15 @@ final class VectorRationalKernel implements RationalKernel {
      * {@link #group}'s arithmetic (the same operations on every lane in the same order, so the same
      * bits) for register files of 16 vectors: the coefficients are read from t and the six
      * numerator sums added into acc at every vector, as memory operands, the four denominator sums
-     * held in registers (about 15 vectors live instead of 21).
-     * With 16 registers C2 spilled some of {@link #group}'s sums and temporaries to the stack, and
-     * which ones changed from one JIT compilation to the next: at 32x197x768 on 2 cores of an AMD
-     * EPYC Zen 3 (AVX2, 2026-12-03), 64-byte aligned buffers, 4 processes alternating both forms,
-     * {@link #group} ran 3.6-3.9 ms in two processes and 5.9-8.0 ms in two, this form 3.6-4.7 ms
-     * in all four.
+     * held in registers (about 15 vectors live instead of 21). With 16 registers C2 spilled some of
+     * {@link #group}'s sums and temporaries to the stack, and which ones changed from one JIT
+     * compilation to the next. At 32x197x768 on 2 cores of an AMD EPYC Zen 3 (AVX2, 2026-12-03),
+     * 64-byte aligned buffers, 4 processes each alternating two forms: {@link #group} 3.6-3.9 ms in
+     * two processes and 5.9-8.0 ms in two, against 3.6-4.7 ms in all four with all ten sums in
+     * memory; this form 4.1-6.2 ms against 4.6-7.4 for all ten in memory, in a slower hour.
      */
-    private static void groupFewRegisters(ByteBuffer x, ByteBuffer g, ByteBuffer gx, int at, int end, int step, int rem, float[] t,
-                                   int to, float[] acc, int ao) {
+    private static void groupFewRegisters(ByteBuffer x, ByteBuffer g, ByteBuffer gx, int at, int end, int step, int rem,
+                                          float[] t, int to, float[] acc, int ao) {
         FloatVector one = FloatVector.broadcast(S, 1f);
         FloatVector zero = FloatVector.zero(S);
         VectorMask<Float> firstLanes = S.indexInRange(0, rem == 0 ? L : rem);

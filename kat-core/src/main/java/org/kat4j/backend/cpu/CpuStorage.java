@@ -1,6 +1,7 @@
 package org.kat4j.backend.cpu;
 
 import org.kat4j.backend.Backend;
+import org.kat4j.backend.Shapes;
 import org.kat4j.backend.Storage;
 import org.kat4j.tensor.DType;
 import org.bytedeco.javacpp.DoublePointer;
@@ -103,10 +104,7 @@ final class CpuStorage implements Storage {
      * indexing and assignment into such views returned empty arrays and corrupted the native heap.
      */
     static INDArray uninitialized(DataType t, long... shape) {
-        long n = 1;
-        for (long d : shape) {
-            n *= d;
-        }
+        long n = Shapes.numel(shape);
         if (shape.length == 0 || n == 0 || (t != DataType.FLOAT && t != DataType.DOUBLE)) {
             return Nd4j.createUninitialized(t, shape);
         }

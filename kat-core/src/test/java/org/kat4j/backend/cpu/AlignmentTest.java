@@ -16,7 +16,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * Storages the CPU backend allocates for results start on a 64-byte boundary (a cache line, an
  * AVX-512 vector), outside scopes and inside them, in a scope's first step and in the steps that
  * reuse its workspace; narrow, unnarrow and gathers on them (ND4J views over such arrays) give the
- * right values, also after many allocations and collections.
+ * right values, also after many allocations and collections; releasing one frees its allocation.
  */
 class AlignmentTest {
     static void assertAligned(Storage s, String what) {
@@ -49,6 +49,15 @@ class AlignmentTest {
                 }
             }
         }
+    }
+
+    @Test
+    void releaseFreesTheWholeAllocation() {
+        Storage s = CpuBackend.INSTANCE.empty(DType.FLOAT32, 1000);
+        org.nd4j.linalg.api.ndarray.INDArray a = CpuStorage.nd(s);
+        org.nd4j.linalg.api.buffer.DataBuffer owner = ((CpuStorage.Aligned) a.data()).owner();
+        CpuBackend.INSTANCE.release(s);
+        org.junit.jupiter.api.Assertions.assertTrue(a.wasClosed() && owner.wasClosed(), "array and its allocation freed");
     }
 
     @Test
