@@ -21,6 +21,7 @@ final class InfoCommand implements Callable<Integer> {
         }
         System.out.println("openmp     OMP_WAIT_POLICY=" + System.getenv("OMP_WAIT_POLICY")
                 + (org.kat4j.backend.cpu.NativeSettings.passiveWaitPolicy() ? "" : " (set PASSIVE: see README, Performance)"));
+        System.out.println("openblas   " + org.kat4j.backend.cpu.NativeSettings.openblasKernels());
         System.out.println("simd       " + org.kat4j.backend.cpu.Simd.describe());
         System.out.println("rational   " + RationalKernels.get().name());
         for (String line : RationalKernels.report()) {
