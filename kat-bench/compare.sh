@@ -7,6 +7,9 @@
 #   kat-bench/compare.sh [threads]
 #   KAT4J_BLAS=mkl kat-bench/compare.sh [threads]   # kat4j's GEMM through Intel MKL (-Dkat4j.blas=mkl;
 #                                                   # Maven resolves MKL's jars, ~180 MB, on first use)
+# The environment decides OpenBLAS's kernels on both OpenBLAS sides (OPENBLAS_CORETYPE; the table names
+# them). To compare on the kernels OpenBLAS picks for the CPU, unset it for this command alone:
+#   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE kat-bench/compare.sh 2
 # Needs python3-torch and libopenblas0-pthread for the PyTorch column (on the reference BLAS it stops
 # with a message: its GEMM would run 20-35x slow and the column would mean nothing); the DJL column is built from kat-bench/peer/djl
 # (Maven downloads DJL and its PyTorch CPU engine, ~110 MB, on first use). A side that cannot run
@@ -32,11 +35,13 @@ djl_ok=1
 (cd "$djl" && mvn -q -B package > "$tmp/djl-build.log" 2>&1) || { djl_ok=0; echo "DJL side failed to build (see $tmp/djl-build.log)" >&2; }
 kat() {
     echo "kat4j (JMH), run $1 ..." >&2
-    # only what the table shows: 16 benchmarks instead of 32
+    # only what the table shows: 16 benchmarks instead of 32. Five 1-s warm-ups: C2 compiles the
+    # kernels over a fork's first 3-5 s (the Mlp block at width 192 on a Zen 5: 84, 60, 60, 60, 56,
+    # then 55 ms per step), and the table is about the steps of a training run, not its first seconds
     java -cp "$cp" org.openjdk.jmh.Main "RationalBench.(forward|backward)$|BlockBench.(mlp|grkan)ForwardBackward|ModelStepBench" \
         -p shape=32x197x768,32x197x192 -p replicas=0,1 -p dim=192,384 \
         -p model=vit_tiny_patch16_224:16,kat_tiny_patch16_224:16,vit_micro_patch4_28:64,kat_micro_patch4_28:64 \
-        -wi 2 -i 3 -w 1 -r 1 -rf json -rff "$tmp/jmh$1.json" "${forks[@]}" > "$tmp/jmh$1.log"
+        -wi 5 -i 3 -w 1 -r 1 -rf json -rff "$tmp/jmh$1.json" "${forks[@]}" > "$tmp/jmh$1.log"
 }
 torch() {
     echo "PyTorch, run $1 ..." >&2
@@ -69,9 +74,14 @@ kat 2
 cpu=$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1)
 if grep -qw avx512f /proc/cpuinfo; then width="AVX-512"; elif grep -qw avx2 /proc/cpuinfo; then width="AVX2"; else width="SSE"; fi
 machine="$cpu, $(nproc) cores, $width, OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}; kat4j GEMM: $blas"
-python3 - "$tmp" "$tmp/chart.tsv" "$threads" "$machine" <<'PY'
+# the kernels kat4j's OpenBLAS runs under this environment (its library as JavaCPP unpacked it)
+katblas=$(find "$HOME/.javacpp/cache" -path '*openblas*' -name 'libopenblas_nolapack.so*' 2>/dev/null | head -1)
+kat_core=$(/usr/bin/python3 -c 'import ctypes, sys
+lib = ctypes.CDLL(sys.argv[1]); lib.openblas_get_corename.restype = lib.openblas_get_config.restype = ctypes.c_char_p
+print(lib.openblas_get_config().decode().split()[1], lib.openblas_get_corename().decode())' "$katblas" 2>/dev/null || echo unknown)
+python3 - "$tmp" "$tmp/chart.tsv" "$threads" "$machine" "$kat_core" <<'PY'
 import json, os, statistics, sys
-tmp, chart_path, threads, machine = sys.argv[1:5]
+tmp, chart_path, threads, machine, kat_core = sys.argv[1:6]
 spread = {}  # side -> relative differences between its two runs, per workload
 def merge(side, runs):
     """The mean of a side's runs per workload, and how far its two runs were apart."""
@@ -122,6 +132,7 @@ def fmt(v):
 def ratio(peer, ours):
     return "-" if peer is None or ours is None else f"{peer / ours:.2f}"
 print(f"Machine: {machine}\n")
+print(f"OpenBLAS kernels: kat4j {kat_core}; PyTorch {t.get('openblas') or 'unknown'}\n")
 print(f"Threads: {threads}; PyTorch {t.get('torch', 'not run')}; DJL {d.get('djl', 'not run')} ({d.get('engine', '-')})\n")
 print("| workload | kat4j ms | PyTorch ms | DJL ms | PyTorch / kat4j | DJL / kat4j |")
 print("|---|---|---|---|---|---|")

@@ -6,6 +6,7 @@ timm Mlp and the GR-KAN block forward+backward, and one training step of the ViT
 
     OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 kat-bench/peer/torch_bench.py [threads]
 """
+import ctypes
 import json
 import sys
 import time
@@ -43,6 +44,20 @@ def gemm_gflops():
     return 3 * 2 * 1024 ** 3 / (time.perf_counter() - t0) / 1e9
 
 
+def openblas_core():
+    """The kernels of the OpenBLAS this process loaded ("0.3.21 Haswell"), or None without one."""
+    with open("/proc/self/maps") as maps:
+        paths = sorted({line.split()[-1] for line in maps if "libopenblas" in line and line.rstrip().endswith((".so", ".so.0"))})
+    for path in paths:
+        lib = ctypes.CDLL(path)
+        if hasattr(lib, "openblas_get_corename"):
+            lib.openblas_get_corename.restype = ctypes.c_char_p
+            lib.openblas_get_config.restype = ctypes.c_char_p
+            version = lib.openblas_get_config().decode().split()[1]
+            return f"{version} {lib.openblas_get_corename().decode()}"
+    return None
+
+
 def main():
     threads = int(sys.argv[1]) if len(sys.argv) > 1 else 2
     torch.set_num_threads(threads)
@@ -51,7 +66,7 @@ def main():
     if gflops < MIN_GEMM_GFLOPS:
         sys.exit("PyTorch multiplies 1024x1024 matrices at %.1f GFLOP/s: its BLAS is the reference one, not OpenBLAS;"
                  " install libopenblas0-pthread (apt-get) and rerun" % gflops)
-    out = {"torch": torch.__version__, "threads": threads, "gemm_gflops": round(gflops, 1)}
+    out = {"torch": torch.__version__, "threads": threads, "gemm_gflops": round(gflops, 1), "openblas": openblas_core()}
     for shape in [(32, 197, 768), (32, 197, 192)]:
         x = (torch.rand(shape) - 0.5) * 6
         g = torch.rand(shape) - 0.5
