@@ -11,8 +11,12 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstdio>
+#include <cstdint>
 #include <functional>
-#include <ucontext.h>
+
+#if !defined(__x86_64__)
+#error "cuda_emu.h switches fibers with x86-64 code"
+#endif
 
 #define __global__
 #define __device__
@@ -30,20 +34,53 @@ inline thread_local Dim3 blockIdx;
 inline Dim3 blockDim;
 inline Dim3 gridDim;
 
+// emu_switch(save, load): saves the callee-saved registers, MXCSR and the x87 control word on the
+// current stack, stores the stack pointer in *save, and resumes the stack at load. glibc's
+// swapcontext does the same plus two signal-mask system calls per switch, and a block's barriers
+// and shuffles switch fibers millions of times a test: where system calls are dear (a guest with
+// page-table isolation) the emulated tests spent half their time in the kernel.
+asm(R"(
+    .text
+    .p2align 4
+emu_switch:
+    pushq %rbp
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    subq $8, %rsp
+    stmxcsr (%rsp)
+    fnstcw 4(%rsp)
+    movq %rsp, (%rdi)
+    movq %rsi, %rsp
+    ldmxcsr (%rsp)
+    fldcw 4(%rsp)
+    addq $8, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbx
+    popq %rbp
+    ret
+)");
+extern "C" void emu_switch(void** save, void* load);
+
 namespace emu {
 inline double warp_values[1024];
 
 /**
- * One block's threads as fibers on the calling thread (ucontext): a barrier or a shuffle parks
- * the fiber, and the scheduler resumes the parked ones once their whole block (or warp) is there.
+ * One block's threads as fibers on the calling thread: a barrier or a shuffle parks the fiber,
+ * and the scheduler resumes the parked ones once their whole block (or warp) is there.
  */
 struct Fibers {
     enum State { RUN, AT_BLOCK, AT_WARP, DONE };
     unsigned n = 0;
-    std::vector<ucontext_t> ctx;
+    std::vector<void*> sp; // each fiber's saved stack pointer
     std::vector<std::vector<char>> stacks;
     std::vector<State> state;
-    ucontext_t main{};
+    void* main = nullptr;  // the scheduler's saved stack pointer
     unsigned current = 0;
     std::function<void(unsigned)> job;
 };
@@ -53,7 +90,7 @@ inline void park(Fibers::State s) {
     Fibers& f = *fibers;
     unsigned t = f.current;
     f.state[t] = s;
-    swapcontext(&f.ctx[t], &f.main);
+    emu_switch(&f.sp[t], f.main);
     threadIdx.x = t; // resumed: this fiber's thread index again
 }
 }
@@ -80,12 +117,36 @@ using std::min;
 using std::max;
 
 namespace emu {
+/** A fiber's first frame: runs its thread of the job, then hands back for good. */
 inline void fiber_entry() {
     Fibers& f = *fibers;
     unsigned t = f.current;
     f.job(t);
     f.state[t] = Fibers::DONE;
-    swapcontext(&f.ctx[t], &f.main);
+    emu_switch(&f.sp[t], f.main);
+    std::abort(); // a finished fiber is never resumed
+}
+
+/**
+ * The stack pointer that starts fiber_entry on a fresh stack: the frame emu_switch pops (MXCSR
+ * and control word as they are now, zeros for the registers), then fiber_entry as the return
+ * address, then a null return address for fiber_entry itself, so that it starts with the stack
+ * aligned as after a call.
+ */
+inline void* fiber_start(std::vector<char>& stack) {
+    auto top = reinterpret_cast<uintptr_t>(stack.data() + stack.size()) & ~uintptr_t(15);
+    auto* frame = reinterpret_cast<uint64_t*>(top - 72);
+    unsigned mxcsr;
+    unsigned short fpcw;
+    asm volatile("stmxcsr %0" : "=m"(mxcsr));
+    asm volatile("fnstcw %0" : "=m"(fpcw));
+    frame[0] = mxcsr | (uint64_t)fpcw << 32;
+    for (int r = 1; r <= 6; r++) {
+        frame[r] = 0; // r15 r14 r13 r12 rbx rbp
+    }
+    frame[7] = reinterpret_cast<uint64_t>(&fiber_entry);
+    frame[8] = 0;
+    return frame;
 }
 
 /** Runs one block of {@code block} threads as fibers until all are done. */
@@ -94,17 +155,13 @@ inline void run_block(unsigned block, const std::function<void(unsigned)>& job) 
     const size_t stack = 64 * 1024;
     if (f.n != block) {
         f.n = block;
-        f.ctx.assign(block, ucontext_t{});
+        f.sp.assign(block, nullptr);
         f.stacks.assign(block, std::vector<char>(stack));
         f.state.assign(block, Fibers::RUN);
     }
     f.job = job;
     for (unsigned t = 0; t < block; t++) {
-        getcontext(&f.ctx[t]);
-        f.ctx[t].uc_stack.ss_sp = f.stacks[t].data();
-        f.ctx[t].uc_stack.ss_size = stack;
-        f.ctx[t].uc_link = nullptr;
-        makecontext(&f.ctx[t], fiber_entry, 0);
+        f.sp[t] = fiber_start(f.stacks[t]);
         f.state[t] = Fibers::RUN;
     }
     fibers = &f;
@@ -115,7 +172,7 @@ inline void run_block(unsigned block, const std::function<void(unsigned)>& job) 
                 f.current = t;
                 threadIdx.x = t;
                 ran = true;
-                swapcontext(&f.main, &f.ctx[t]);
+                emu_switch(&f.main, f.sp[t]);
             }
         }
         if (ran) {
