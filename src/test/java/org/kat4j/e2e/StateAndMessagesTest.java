@@ -78,13 +78,9 @@ class StateAndMessagesTest {
     }
 
     String kat(String... args) {
-        CommandLine cl = new CommandLine(new Kat());
+        CommandLine cl = Kat.commandLine();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         cl.setErr(new java.io.PrintWriter(err, true));
-        cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
-            cmd.getErr().println("kat: " + Kat.describe(ex));
-            return 1;
-        });
         PrintStream old = System.out;
         try {
             System.setOut(new PrintStream(new ByteArrayOutputStream()));

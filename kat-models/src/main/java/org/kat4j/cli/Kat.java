@@ -23,6 +23,23 @@ public final class Kat implements Callable<Integer> {
     }
 
     public static void main(String[] args) {
+        int rc;
+        try {
+            rc = commandLine().execute(args);
+        } catch (OutOfMemoryError e) {
+            System.err.println("kat: out of memory (" + e.getMessage() + "): use a smaller --batch-size or model, or give the"
+                    + " JVM more with KAT_JAVA_OPTS=-Xmx...");
+            rc = 1;
+        }
+        System.exit(rc);
+    }
+
+    /**
+     * The command line as {@code kat} runs it: a failing command prints one line, {@code kat: }
+     * and what went wrong ({@link #describe}), on its error stream and exits with 1; with
+     * {@code --verbose}, the stack trace.
+     */
+    public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Kat());
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             if (parsed.originalArgs().contains("--verbose")) {
@@ -32,15 +49,7 @@ public final class Kat implements Callable<Integer> {
             }
             return 1;
         });
-        int rc;
-        try {
-            rc = cl.execute(args);
-        } catch (OutOfMemoryError e) {
-            System.err.println("kat: out of memory (" + e.getMessage() + "): use a smaller --batch-size or model, or give the"
-                    + " JVM more with KAT_JAVA_OPTS=-Xmx...");
-            rc = 1;
-        }
-        System.exit(rc);
+        return cl;
     }
 
     /**

@@ -107,9 +107,13 @@ class OnnxExportTest {
                 assertEquals(want[i], got[i], TOLERANCE * Math.max(1, Math.abs(want[i])), "logit " + i);
             }
         }
-        rc = new picocli.CommandLine(new org.kat4j.cli.Kat()).execute("export", "--onnx", dir.resolve("x.onnx").toString(),
-                "--checkpoint", dir.resolve("missing.safetensors").toString());
+        picocli.CommandLine cl = org.kat4j.cli.Kat.commandLine();
+        java.io.StringWriter err = new java.io.StringWriter();
+        cl.setErr(new java.io.PrintWriter(err, true));
+        Path missing = dir.resolve("missing.safetensors");
+        rc = cl.execute("export", "--onnx", dir.resolve("x.onnx").toString(), "--checkpoint", missing.toString());
         assertTrue(rc != 0, "a missing checkpoint fails");
+        assertEquals("kat: --checkpoint " + missing + ": no such file", err.toString().strip(), "one line, no stack trace");
         assertTrue(Files.notExists(dir.resolve("x.onnx")));
     }
 
