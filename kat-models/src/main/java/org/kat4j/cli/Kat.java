@@ -22,6 +22,7 @@ public final class Kat implements Callable<Integer> {
         return 0;
     }
 
+    /** Runs {@code kat} with {@code args} and exits with its status (out of memory: one line and 1). */
     public static void main(String[] args) {
         int rc;
         try {
