@@ -79,6 +79,7 @@ katblas=$(find "$HOME/.javacpp/cache" -path '*openblas*' -name 'libopenblas_nola
 kat_core=$(/usr/bin/python3 -c 'import ctypes, sys
 lib = ctypes.CDLL(sys.argv[1]); lib.openblas_get_corename.restype = lib.openblas_get_config.restype = ctypes.c_char_p
 print(lib.openblas_get_config().decode().split()[1], lib.openblas_get_corename().decode())' "$katblas" 2>/dev/null || echo unknown)
+[ "$blas" = mkl ] && kat_core="not used (GEMM on MKL)"
 python3 - "$tmp" "$tmp/chart.tsv" "$threads" "$machine" "$kat_core" <<'PY'
 import json, os, statistics, sys
 tmp, chart_path, threads, machine, kat_core = sys.argv[1:6]
