@@ -36,8 +36,9 @@ djl_ok=1
 kat() {
     echo "kat4j (JMH), run $1 ..." >&2
     # only what the table shows: 16 benchmarks instead of 32. Five 1-s warm-ups: C2 compiles the
-    # kernels over a fork's first 3-5 s (the Mlp block at width 192 on a Zen 5: 84, 60, 60, 60, 56,
-    # then 55 ms per step), and the table is about the steps of a training run, not its first seconds
+    # kernels over a fork's first 3-5 s (the Mlp block at width 192 on a Zen 5, warm-ups after the
+    # first: 84, 60, 60, 60, 56 ms, then 55 ms per step), and the table is about the steps of a
+    # training run, not its first seconds
     java -cp "$cp" org.openjdk.jmh.Main "RationalBench.(forward|backward)$|BlockBench.(mlp|grkan)ForwardBackward|ModelStepBench" \
         -p shape=32x197x768,32x197x192 -p replicas=0,1 -p dim=192,384 \
         -p model=vit_tiny_patch16_224:16,kat_tiny_patch16_224:16,vit_micro_patch4_28:64,kat_micro_patch4_28:64 \
@@ -76,9 +77,7 @@ if grep -qw avx512f /proc/cpuinfo; then width="AVX-512"; elif grep -qw avx2 /pro
 machine="$cpu, $(nproc) cores, $width, OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}; kat4j GEMM: $blas"
 # the kernels kat4j's OpenBLAS runs under this environment (its library as JavaCPP unpacked it)
 katblas=$(find "$HOME/.javacpp/cache" -path '*openblas*' -name 'libopenblas_nolapack.so*' 2>/dev/null | head -1)
-kat_core=$(/usr/bin/python3 -c 'import ctypes, sys
-lib = ctypes.CDLL(sys.argv[1]); lib.openblas_get_corename.restype = lib.openblas_get_config.restype = ctypes.c_char_p
-print(lib.openblas_get_config().decode().split()[1], lib.openblas_get_corename().decode())' "$katblas" 2>/dev/null || echo unknown)
+kat_core=$(/usr/bin/python3 "$root/kat-bench/peer/openblas_core.py" "$katblas")
 [ "$blas" = mkl ] && kat_core="not used (GEMM on MKL)"
 python3 - "$tmp" "$tmp/chart.tsv" "$threads" "$machine" "$kat_core" <<'PY'
 import json, os, statistics, sys

@@ -6,7 +6,6 @@ timm Mlp and the GR-KAN block forward+backward, and one training step of the ViT
 
     OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 kat-bench/peer/torch_bench.py [threads]
 """
-import ctypes
 import json
 import sys
 import time
@@ -17,6 +16,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, __file__.rsplit("/", 3)[0] + "/tools/reference")
 from kat_reference import GrKan, Mlp, VisionTransformer, group_rational  # noqa: E402
+from openblas_core import describe as openblas_core_of  # noqa: E402  (beside this file)
 
 
 def bench(fn, warmup=5, iters=20):
@@ -48,14 +48,7 @@ def openblas_core():
     """The kernels of the OpenBLAS this process loaded ("0.3.21 Haswell"), or None without one."""
     with open("/proc/self/maps") as maps:
         paths = sorted({line.split()[-1] for line in maps if "libopenblas" in line and line.rstrip().endswith((".so", ".so.0"))})
-    for path in paths:
-        lib = ctypes.CDLL(path)
-        if hasattr(lib, "openblas_get_corename"):
-            lib.openblas_get_corename.restype = ctypes.c_char_p
-            lib.openblas_get_config.restype = ctypes.c_char_p
-            version = lib.openblas_get_config().decode().split()[1]
-            return f"{version} {lib.openblas_get_corename().decode()}"
-    return None
+    return next(filter(None, map(openblas_core_of, paths)), None)
 
 
 def main():
