@@ -330,10 +330,15 @@ class FusedKernelsTest {
         assertArrayEquals(composedIn.grad().toFloatArray(), fusedIn.grad().toFloatArray(), 0f);
     }
 
+    /** Column counts with and without a vector tail, and fewer columns than a vector has lanes. */
     @Test
     void columnSumsMatchFloat64AndAreDeterministic() {
-        int rows = 6304;
-        int cols = 77;
+        for (int cols : new int[]{77, 768, 3}) {
+            columnSums(6304, cols);
+        }
+    }
+
+    private static void columnSums(int rows, int cols) {
         float[] m = inputs(rows * cols, 4);
         m[4] = 0.5f;
         float[] s = ColumnSums.sum(FloatBuffer.wrap(m), rows, cols);
