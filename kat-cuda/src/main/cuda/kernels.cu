@@ -128,6 +128,17 @@ __device__ void convert_body(const S* x, D* y, i64 n) {
     }
 }
 
+// float32 -> bfloat16 bits, round to nearest even (a quiet NaN stays a NaN): the operands of a bf16
+// GEMM (autocast). Integer arithmetic on the bits, so the CPU's rounding (Bf16.round) is the same.
+__device__ void to_bf16_body(const float* x, unsigned short* y, i64 n) {
+    i64 step = (i64)gridDim.x * blockDim.x;
+    for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += step) {
+        unsigned int u = __float_as_uint(x[i]);
+        y[i] = (u & 0x7fffffffu) > 0x7f800000u ? (unsigned short)((u >> 16) | 0x40u)
+                                                : (unsigned short)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+    }
+}
+
 // ---------------------------------------------------------------- reductions
 
 enum RedOp { R_SUM = 0, R_MAX, R_SUMSQ };
@@ -694,6 +705,8 @@ BOTH(ENTRIES)
         reduce_cols_body<I, O>(x, y, outer, r, inner, parts, op, scale);                                       \
     }                                                                                                          \
     K convert_##SI##_##SO(const I* x, O* y, i64 n) { convert_body<I, O>(x, y, n); }
+
+K to_bf16_f32(const float* x, unsigned short* y, i64 n) { to_bf16_body(x, y, n); }
 
 REDUCE(float, f32, float, f32)
 REDUCE(float, f32, double, f64)

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstdio>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 
 #if !defined(__x86_64__)
@@ -107,6 +108,12 @@ inline double __shfl_xor_sync(unsigned, double v, int offset) {
     double other = emu::warp_values[warp * 32 + ((t % 32) ^ offset)];
     emu::park(emu::Fibers::AT_WARP); // every lane has read
     return other;
+}
+
+inline unsigned int __float_as_uint(float f) {
+    unsigned int u;
+    std::memcpy(&u, &f, sizeof u);
+    return u;
 }
 
 inline unsigned __umulhi(unsigned a, unsigned b) {

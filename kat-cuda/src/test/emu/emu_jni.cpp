@@ -54,7 +54,7 @@ std::unordered_map<std::string, Entry>& table() {
         BOTH_T(PLAIN, adamw_list) BOTH_T(PLAIN, dropout_mask)
 #define RED(a, b) SYNC(reduce_rows_##a##_##b) PLAIN(reduce_cols_##a##_##b) PLAIN(convert_##a##_##b)
         RED(f32, f32) RED(f32, f64) RED(f64, f32) RED(f64, f64)
-        PLAIN(rational_fwd_f64) SYNC(rational_bwd_f64)
+        PLAIN(rational_fwd_f64) SYNC(rational_bwd_f64) PLAIN(to_bf16_f32)
         return m;
     }();
     return t;
@@ -68,9 +68,20 @@ std::string str(JNIEnv* env, jstring s) {
 }
 }  // namespace
 
+// a bfloat16 operand: its bits are the high half of a float32's
+struct Bf16 {
+    uint16_t bits;
+    operator double() const {
+        uint32_t u = (uint32_t)bits << 16;
+        float f;
+        std::memcpy(&f, &u, sizeof f);
+        return f;
+    }
+};
+
 // column-major C (rows x cols, ldc) = op1(first) (rows x k) op2(second) (k x cols) [+ C], batched with strides
-template <typename T>
-static void gemm_ref(bool t1, bool t2, int rows, int cols, int k, const T* first, int ld1, long long s1, const T* second, int ld2,
+template <typename T, typename In = T>
+static void gemm_ref(bool t1, bool t2, int rows, int cols, int k, const In* first, int ld1, long long s1, const In* second, int ld2,
                  long long s2, T* c, int ldc, long long sc, int batch, bool acc) {
     for (int bt = 0; bt < batch; bt++) {
         for (int col = 0; col < cols; col++) {
@@ -131,10 +142,13 @@ JNIEXPORT void JNICALL Java_org_kat4j_cuda_EmuGpu_zero0(JNIEnv*, jclass, jlong d
     std::memset((void*)dst, 0, (size_t)bytes);
 }
 
-JNIEXPORT void JNICALL Java_org_kat4j_cuda_EmuGpu_gemm0(JNIEnv*, jclass, jboolean dbl, jboolean t1, jboolean t2, jint rows, jint cols,
+JNIEXPORT void JNICALL Java_org_kat4j_cuda_EmuGpu_gemm0(JNIEnv*, jclass, jint kind, jboolean t1, jboolean t2, jint rows, jint cols,
                                                         jint k, jlong first, jint ld1, jlong s1, jlong second, jint ld2, jlong s2,
                                                         jlong c, jint ldc, jlong sc, jint batch, jboolean acc) {
-    if (dbl) {
+    if (kind == 2) {
+        gemm_ref<float, Bf16>(t1, t2, rows, cols, k, (const Bf16*)first, ld1, s1, (const Bf16*)second, ld2, s2, (float*)c, ldc, sc,
+                              batch, acc);
+    } else if (kind == 1) {
         gemm_ref<double>(t1, t2, rows, cols, k, (const double*)first, ld1, s1, (const double*)second, ld2, s2, (double*)c, ldc, sc, batch,
                      acc);
     } else {

@@ -277,15 +277,21 @@ public final class Ops {
             throw new IllegalArgumentException("matmul: batch dimensions differ, " + shapeOf(a) + " @ " + shapeOf(b));
         }
         Storage av = a.storage();
-        Storage y = be.matmul(av, bv, transA, transB);
+        boolean bf16 = Autocast.bf16Enabled();
+        Storage y = product(be, bf16, av, bv, transA, transB);
         return result("matmul", y, g -> {
             if (a.requiresGrad()) {
-                accumulate(a, transA ? be.matmul(bv, g, transB, true) : be.matmul(g, bv, false, !transB), true);
+                accumulate(a, transA ? product(be, bf16, bv, g, transB, true) : product(be, bf16, g, bv, false, !transB), true);
             }
             if (b.requiresGrad()) {
-                accumulate(b, transB ? be.matmul(g, av, true, transA) : be.matmul(av, g, !transA, false), true);
+                accumulate(b, transB ? product(be, bf16, g, av, true, transA) : product(be, bf16, av, g, !transA, false), true);
             }
         }, a, b);
+    }
+
+    /** A matrix product, on bfloat16-rounded operands when the op was recorded under {@link Autocast#bf16()}. */
+    private static Storage product(Backend be, boolean bf16, Storage a, Storage b, boolean transA, boolean transB) {
+        return bf16 ? be.matmulBf16(a, b, transA, transB) : be.matmul(a, b, transA, transB);
     }
 
     /** {@code x @ w^T + b} with a PyTorch-layout weight [out, in]; b may be null. */
@@ -322,15 +328,17 @@ public final class Ops {
         Storage a2 = be.reshape(a.storage(), rows, k);
         long[] outShape = as.clone();
         outShape[as.length - 1] = n;
-        Storage y2 = bias == null ? be.matmul(a2, wv, false, transB) : be.linear(a2, wv, bias.storage());
+        boolean bf16 = Autocast.bf16Enabled();
+        Storage y2 = bias == null ? product(be, bf16, a2, wv, false, transB)
+                : bf16 ? be.linearBf16(a2, wv, bias.storage()) : be.linear(a2, wv, bias.storage());
         Tensor[] inputs = bias == null ? new Tensor[]{a, w} : new Tensor[]{a, w, bias};
         return result(op, be.reshape(y2, outShape), g -> {
             Storage g2 = be.reshape(g, rows, n);
             if (a.requiresGrad()) {
-                accumulate(a, be.reshape(be.matmul(g2, wv, false, !transB), as), true);
+                accumulate(a, be.reshape(product(be, bf16, g2, wv, false, !transB), as), true);
             }
             if (w.requiresGrad()) {
-                accumulate(w, transB ? be.matmul(g2, a2, true, false) : be.matmul(a2, g2, true, false), true);
+                accumulate(w, transB ? product(be, bf16, g2, a2, true, false) : product(be, bf16, a2, g2, true, false), true);
             }
             if (bias != null && bias.requiresGrad()) {
                 accumulate(bias, be.sumTo(g2, new long[]{n}), false);

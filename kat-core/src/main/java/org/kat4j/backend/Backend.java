@@ -200,6 +200,34 @@ public interface Backend {
         return binary(BinaryOp.ADD, matmul(x, w, false, true), bias);
     }
 
+    /**
+     * The product of bf16 autocast: {@link #matmul} of float32 operands rounded to bfloat16
+     * ({@link Bf16}), the products summed in float32, a float32 result (what a GPU's bf16 GEMM with
+     * float32 accumulation computes). Other dtypes multiply as {@link #matmul}. This default rounds
+     * copies of the operands; a GPU backend multiplies bf16 copies on its tensor cores.
+     */
+    default Storage matmulBf16(Storage a, Storage b, boolean transA, boolean transB) {
+        if (a.dtype() != DType.FLOAT32 || b.dtype() != DType.FLOAT32) {
+            return matmul(a, b, transA, transB);
+        }
+        return matmul(roundBf16(a), roundBf16(b), transA, transB);
+    }
+
+    /** {@link #linear} under bf16 autocast: x and w rounded as in {@link #matmulBf16}, the bias added in float32. */
+    default Storage linearBf16(Storage x, Storage w, Storage bias) {
+        if (x.dtype() != DType.FLOAT32 || w.dtype() != DType.FLOAT32) {
+            return linear(x, w, bias);
+        }
+        return linear(roundBf16(x), roundBf16(w), bias);
+    }
+
+    /** A float32 copy of x with every element rounded to bfloat16 ({@link Bf16#round}). This default goes through the host. */
+    default Storage roundBf16(Storage x) {
+        float[] v = toFloats(x);
+        Bf16.roundInPlace(v);
+        return fromFloats(v, x.shape());
+    }
+
     // ------------------------------------------------------------------ layout
 
     /** The same elements in another shape of equal size: a view sharing the memory. */

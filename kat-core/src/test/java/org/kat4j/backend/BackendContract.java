@@ -398,6 +398,65 @@ public abstract class BackendContract {
         }
     }
 
+    /**
+     * bf16 autocast's products: the operands rounded to bfloat16, the products summed in float32
+     * (so within float32 accuracy of a float64 product of the rounded operands), the bias added
+     * unrounded; float64 operands multiply unrounded.
+     */
+    @Test
+    void bf16ProductsMultiplyRoundedOperands() {
+        long[][] sizes = {{5, 7, 3}, {67, 129, 71}};
+        for (long[] mkn : sizes) {
+            for (long[] lead : new long[][]{{}, {3}}) {
+                for (int f = 0; f < 4; f++) {
+                    boolean ta = (f & 1) != 0;
+                    boolean tb = (f & 2) != 0;
+                    long[] as = concat(lead, ta ? new long[]{mkn[1], mkn[0]} : new long[]{mkn[0], mkn[1]});
+                    long[] bs = concat(lead, tb ? new long[]{mkn[2], mkn[1]} : new long[]{mkn[1], mkn[2]});
+                    double[] a = rounded(rnd((int) Ref.numel(as), -1, 1), DType.FLOAT32);
+                    double[] b = rounded(rnd((int) Ref.numel(bs), -1, 1), DType.FLOAT32);
+                    String what = "matmulBf16 " + Arrays.toString(as) + (ta ? "^T" : "") + " @ " + Arrays.toString(bs) + (tb ? "^T" : "");
+                    Storage y = be.matmulBf16(st(a, DType.FLOAT32, as), st(b, DType.FLOAT32, bs), ta, tb);
+                    close(Ref.matmul(bf16(a), as, bf16(b), bs, ta, tb), y, DType.FLOAT32, what);
+                    // and not the float32 product: the rounding happened, within bfloat16's accuracy
+                    double[] exact = Ref.matmul(a, as, b, bs, ta, tb);
+                    double[] got = be.toDoubles(y);
+                    double worst = 0;
+                    for (int i = 0; i < exact.length; i++) {
+                        worst = Math.max(worst, Math.abs(got[i] - exact[i]));
+                    }
+                    assertTrue(worst > 1e-4 && worst < 1e-2 * Math.sqrt(mkn[1]), what + ": largest difference from float32 " + worst);
+                    close(Ref.matmul(a, as, b, bs, ta, tb), be.matmulBf16(st(a, DType.FLOAT64, as), st(b, DType.FLOAT64, bs), ta, tb),
+                            DType.FLOAT64, what + " in float64");
+                }
+            }
+            int rows = (int) mkn[0];
+            int in = (int) mkn[1];
+            int out = (int) mkn[2];
+            double[] x = rounded(rnd(rows * in, -2, 2), DType.FLOAT32);
+            double[] w = rounded(rnd(out * in, -1, 1), DType.FLOAT32);
+            double[] bias = {Math.PI / 3, 1.0 / 3, 0.1};
+            double[] bv = new double[out];
+            for (int i = 0; i < out; i++) {
+                bv[i] = (float) bias[i % 3];
+            }
+            double[] y = Ref.matmul(bf16(x), new long[]{rows, in}, bf16(w), new long[]{out, in}, false, true);
+            for (int i = 0; i < y.length; i++) {
+                y[i] += bv[i % out];
+            }
+            close(y, be.linearBf16(st(x, DType.FLOAT32, rows, in), st(w, DType.FLOAT32, out, in), st(bv, DType.FLOAT32, out)),
+                    DType.FLOAT32, "linearBf16 " + Arrays.toString(mkn));
+        }
+    }
+
+    private static double[] bf16(double[] v) {
+        double[] r = new double[v.length];
+        for (int i = 0; i < v.length; i++) {
+            r[i] = Bf16.round((float) v[i]);
+        }
+        return r;
+    }
+
     static long[][][] concat(long[][][] a, long[][][] b) {
         long[][][] out = Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, out, a.length, b.length);

@@ -83,6 +83,7 @@ public final class CudaBackend implements Backend {
         }
         out.add("rational_fwd_f64");
         out.add("rational_bwd_f64");
+        out.add("to_bf16_f32");
         return out;
     }
 
@@ -620,6 +621,16 @@ public final class CudaBackend implements Backend {
 
     @Override
     public Storage matmul(Storage a, Storage b, boolean transA, boolean transB) {
+        return product(a, b, transA, transB, false);
+    }
+
+    /** bf16 operands made on the device ({@code to_bf16_f32}), multiplied by cuBLAS with float32 accumulation. */
+    @Override
+    public Storage matmulBf16(Storage a, Storage b, boolean transA, boolean transB) {
+        return product(a, b, transA, transB, a.dtype() == DType.FLOAT32 && b.dtype() == DType.FLOAT32);
+    }
+
+    private Storage product(Storage a, Storage b, boolean transA, boolean transB, boolean bf16) {
         CudaStorage x = cs(a);
         CudaStorage y = cs(b);
         long[] as = x.shape();
@@ -637,17 +648,47 @@ public final class CudaBackend implements Backend {
         }
         CudaStorage out = alloc(x.dtype(), shape);
         Plans.Gemm g = Plans.gemm(m, n, k, transA, transB, x.numel() / (m * k), y.numel() / (k * n));
-        gpu.gemm(x.dtype(), g, x.address(), y.address(), out.address(), false);
+        gemm(g, x, y, out, false, bf16);
         return out;
+    }
+
+    /** One planned GEMM; with bf16, on bfloat16 copies of the float32 operands, given back once queued. */
+    private void gemm(Plans.Gemm g, CudaStorage a, CudaStorage b, CudaStorage c, boolean accumulate, boolean bf16) {
+        if (!bf16) {
+            gpu.gemm(a.dtype(), g, a.address(), b.address(), c.address(), accumulate);
+            return;
+        }
+        DeviceMemory.Raw a16 = toBf16(a);
+        DeviceMemory.Raw b16 = toBf16(b);
+        gpu.gemmBf16(g, a16.address(), b16.address(), c.address(), accumulate);
+        memory.give(a16);
+        memory.give(b16);
+    }
+
+    /** A dense float32 storage's elements as bfloat16 bits in scratch memory (the caller gives it back). */
+    private DeviceMemory.Raw toBf16(CudaStorage x) {
+        long n = x.numel();
+        DeviceMemory.Raw r = temp(2 * n);
+        go("to_bf16_f32", elementBlocks(n), a().i64(0, x.address()).i64(1, r.address()).i64(2, n));
+        return r;
     }
 
     @Override
     public Storage linear(Storage x, Storage w, Storage bias) {
+        return linear(x, w, bias, false);
+    }
+
+    @Override
+    public Storage linearBf16(Storage x, Storage w, Storage bias) {
+        return linear(x, w, bias, x.dtype() == DType.FLOAT32 && w.dtype() == DType.FLOAT32);
+    }
+
+    private Storage linear(Storage x, Storage w, Storage bias, boolean bf16) {
         CudaStorage xs = cs(x);
         CudaStorage ws = cs(w);
         CudaStorage bs = cs(bias);
         if (xs.rank() != 2 || ws.rank() != 2 || bs.rank() != 1 || xs.numel() == 0 || ws.numel() == 0) {
-            return Backend.super.linear(x, w, bias);
+            return bf16 ? binary(BinaryOp.ADD, matmulBf16(x, w, false, true), bias) : Backend.super.linear(x, w, bias);
         }
         long rows = xs.shape()[0];
         long in = xs.shape()[1];
@@ -658,7 +699,7 @@ public final class CudaBackend implements Backend {
         strided(xs.dtype(), B_COPY_A, 0, shape, y.address(), Plans.contiguous(shape), bs.address(), new long[]{0, 1}, 0,
                 new long[2]);
         Plans.Gemm g = Plans.gemm(rows, outs, in, false, true, 1, 1);
-        gpu.gemm(xs.dtype(), g, xs.address(), ws.address(), y.address(), true);
+        gemm(g, xs, ws, y, true, bf16);
         return y;
     }
 

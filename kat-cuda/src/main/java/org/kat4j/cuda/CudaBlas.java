@@ -7,16 +7,22 @@ import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.Pointer;
 import org.kat4j.tensor.DType;
 
+import static org.bytedeco.cuda.global.cublas.CUBLAS_COMPUTE_32F;
 import static org.bytedeco.cuda.global.cublas.CUBLAS_DEFAULT_MATH;
+import static org.bytedeco.cuda.global.cublas.CUBLAS_GEMM_DEFAULT;
 import static org.bytedeco.cuda.global.cublas.CUBLAS_OP_N;
 import static org.bytedeco.cuda.global.cublas.CUBLAS_OP_T;
 import static org.bytedeco.cuda.global.cublas.cublasCreate_v2;
 import static org.bytedeco.cuda.global.cublas.cublasDgemmStridedBatched;
 import static org.bytedeco.cuda.global.cublas.cublasDgemm_v2;
+import static org.bytedeco.cuda.global.cublas.cublasGemmEx;
+import static org.bytedeco.cuda.global.cublas.cublasGemmStridedBatchedEx;
 import static org.bytedeco.cuda.global.cublas.cublasSetMathMode;
 import static org.bytedeco.cuda.global.cublas.cublasSetStream_v2;
 import static org.bytedeco.cuda.global.cublas.cublasSgemmStridedBatched;
 import static org.bytedeco.cuda.global.cublas.cublasSgemm_v2;
+import static org.bytedeco.cuda.global.cudart.CUDA_R_16BF;
+import static org.bytedeco.cuda.global.cudart.CUDA_R_32F;
 
 /**
  * cuBLAS 13 GEMM on raw device addresses, through JavaCPP's CUDA presets, in the device's primary
@@ -79,6 +85,27 @@ final class CudaBlas {
                     g.strideFirst(), da, g.ldSecond(), g.strideSecond(), beta, dc, g.ldc(), g.strideC(), g.batch());
             check(s, "cublasDgemm");
         }
+    }
+
+    /**
+     * As {@link #gemm} with bfloat16 A and B and float32 C, the products summed in float32
+     * ({@code CUBLAS_COMPUTE_32F}): the GEMM of bf16 autocast, on the tensor cores.
+     */
+    void gemmBf16(Plans.Gemm g, long a, long b, long c, boolean accumulate) {
+        cublasContext h = handles.get();
+        int opFirst = g.transFirst() ? CUBLAS_OP_T : CUBLAS_OP_N;
+        int opSecond = g.transSecond() ? CUBLAS_OP_T : CUBLAS_OP_N;
+        FloatPointer beta = accumulate ? ONE_F : ZERO_F;
+        Pointer pb = new Address(b);
+        Pointer pa = new Address(a);
+        Pointer pc = new Address(c);
+        int s = g.batch() == 1
+                ? cublasGemmEx(h, opFirst, opSecond, g.n(), g.m(), g.k(), ONE_F, pb, CUDA_R_16BF, g.ldFirst(), pa, CUDA_R_16BF,
+                g.ldSecond(), beta, pc, CUDA_R_32F, g.ldc(), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT)
+                : cublasGemmStridedBatchedEx(h, opFirst, opSecond, g.n(), g.m(), g.k(), ONE_F, pb, CUDA_R_16BF, g.ldFirst(),
+                g.strideFirst(), pa, CUDA_R_16BF, g.ldSecond(), g.strideSecond(), beta, pc, CUDA_R_32F, g.ldc(), g.strideC(),
+                g.batch(), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+        check(s, "cublasGemmEx (bf16)");
     }
 
     private static void check(int status, String call) {

@@ -43,6 +43,8 @@ interface Gpu {
 
     /** C = op(A) op(B) (+ C), row-major, as {@link Plans#gemm} planned it. */
     void gemm(DType t, Plans.Gemm g, long a, long b, long c, boolean accumulate);
+    /** As {@link #gemm} with bfloat16 operands A and B, float32 C, products summed in float32. */
+    void gemmBf16(Plans.Gemm g, long a, long b, long c, boolean accumulate);
 
     /** Float32 rational forward on x [n / d, d] with coefficients (a0..a5, b per group) packed at coef. */
     void rationalForwardF32(long x, long y, long n, int d, long coef, int groups);

@@ -120,6 +120,12 @@ final class JCudaGpu implements Gpu {
         blas.gemm(t, g, a, b, c, accumulate);
     }
 
+    @Override
+    public void gemmBf16(Plans.Gemm g, long a, long b, long c, boolean accumulate) {
+        rt.makeCurrent();
+        blas.gemmBf16(g, a, b, c, accumulate);
+    }
+
     private static CudaRational.Coefficients coefficients(long coef, int groups) {
         return CudaRational.Coefficients.view(DeviceBuffer.view(coef, (6L + 4L * groups) * Float.BYTES), groups);
     }

@@ -81,7 +81,8 @@ class CudaCpuSideTest {
         String text = new String(CudaRuntime.resource("kernels.ptx", false), java.nio.charset.StandardCharsets.US_ASCII);
         byte[] cubin = CudaRuntime.resource("kernels_sm90.cubin", false);
         assertEquals(0x7F, cubin[0] & 0xFF, "cubin is not an ELF file");
-        assertEquals(44, CudaBackend.kernelNames().size(), "every entry point of kernels.cu");
+        long entries = text.lines().filter(l -> l.contains(".entry ")).count();
+        assertEquals(entries, CudaBackend.kernelNames().size(), "the backend lists every entry point of kernels.cu");
         for (String fn : CudaBackend.kernelNames()) {
             assertTrue(text.contains(".entry " + fn + "("), "PTX lacks " + fn);
         }

@@ -93,7 +93,8 @@ final class EmuGpu implements Gpu {
 
     static native void zero0(long dst, long bytes);
 
-    static native void gemm0(boolean dbl, boolean transFirst, boolean transSecond, int rows, int cols, int k, long first, int ldFirst,
+    /** kind: 0 float32, 1 float64, 2 bfloat16 operands into float32. */
+    static native void gemm0(int kind, boolean transFirst, boolean transSecond, int rows, int cols, int k, long first, int ldFirst,
                              long strideFirst, long second, int ldSecond, long strideSecond, long c, int ldc, long strideC, int batch,
                              boolean accumulate);
 
@@ -175,7 +176,13 @@ final class EmuGpu implements Gpu {
     @Override
     public void gemm(DType t, Plans.Gemm g, long a, long b, long c, boolean accumulate) {
         // as CudaBlas: column-major C^T [n, m] = op(B)^T [n, k] op(A)^T [k, m]
-        gemm0(t == DType.FLOAT64, g.transFirst(), g.transSecond(), g.n(), g.m(), g.k(), b, g.ldFirst(), g.strideFirst(), a,
+        gemm0(t == DType.FLOAT64 ? 1 : 0, g.transFirst(), g.transSecond(), g.n(), g.m(), g.k(), b, g.ldFirst(), g.strideFirst(), a,
+                g.ldSecond(), g.strideSecond(), c, g.ldc(), g.strideC(), g.batch(), accumulate);
+    }
+
+    @Override
+    public void gemmBf16(Plans.Gemm g, long a, long b, long c, boolean accumulate) {
+        gemm0(2, g.transFirst(), g.transSecond(), g.n(), g.m(), g.k(), b, g.ldFirst(), g.strideFirst(), a,
                 g.ldSecond(), g.strideSecond(), c, g.ldc(), g.strideC(), g.batch(), accumulate);
     }
 

@@ -1,6 +1,7 @@
 package org.kat4j.backend.cpu;
 
 import org.kat4j.backend.Backend;
+import org.kat4j.backend.Bf16;
 import org.kat4j.backend.BinaryOp;
 import org.kat4j.backend.Device;
 import org.kat4j.backend.Philox;
@@ -566,6 +567,22 @@ public final class CpuBackend implements Backend {
         int out = Math.toIntExact(w.shape()[0]);
         INDArray y = CpuStorage.uninitialized(DataType.FLOAT, rows, out);
         Blas.linear(CpuStorage.floats(x), CpuStorage.floats(w), CpuStorage.floats(bias), CpuStorage.floats(y), rows, out, in);
+        return wrap(y);
+    }
+
+    @Override
+    public Storage roundBf16(Storage x) {
+        if (!isFloat(x) || x.numel() == 0) {
+            return Backend.super.roundBf16(x);
+        }
+        INDArray y = CpuStorage.uninitialized(DataType.FLOAT, x.shape());
+        FloatBuffer src = CpuStorage.floats(x);
+        FloatBuffer dst = CpuStorage.floats(y);
+        Chunks.forEach(Math.toIntExact(x.numel()), 1, 1 << 16, (c, from, len) -> {
+            for (int i = from; i < from + len; i++) {
+                dst.put(i, Bf16.round(src.get(i)));
+            }
+        });
         return wrap(y);
     }
 
