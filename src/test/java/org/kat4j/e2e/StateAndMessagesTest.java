@@ -95,6 +95,7 @@ class StateAndMessagesTest {
     void errorsAreOneLineSayingWhatCame() throws IOException {
         assertEquals("kat: --lr Infinity: expected a finite value in (0, 10.0]", kat("train", "--builtin", "--lr", "Infinity"));
         assertEquals("kat: --epochs 0: expected a whole number in [1, 100000]", kat("train", "--builtin", "--epochs", "0"));
+        assertEquals("kat: --autocast fp16: expected bf16 or none", kat("train", "--builtin", "--autocast", "fp16"));
         Path model = Files.createDirectories(dir.resolve("model"));
         Files.writeString(model.resolve("config.json"), "{\"architecture\": \"kat_micro_patch7_28\", \"model_args\": {\"depth\": }");
         Files.writeString(model.resolve("model.safetensors"), "");

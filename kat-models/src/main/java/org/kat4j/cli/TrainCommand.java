@@ -83,6 +83,10 @@ final class TrainCommand implements Callable<Integer> {
             + " and its own part of every batch (0 = one per core, with at least 8 images each). Results depend on the"
             + " count, not on timing. Default ${DEFAULT-VALUE}.")
     int replicas;
+    @Option(names = "--autocast", defaultValue = "none", description = "bf16: every step's matrix products on bfloat16-rounded"
+            + " operands, summed in float32 (for a GPU's tensor cores; weights, optimizer and evaluation stay float32); none:"
+            + " float32. Default ${DEFAULT-VALUE}.")
+    String autocast;
     @Option(names = "--resume", description = "Continue from a last.safetensors of a run with the same settings.")
     Path resume;
     @Option(names = {"--quiet", "--no-progress"}, description = "No progress during an epoch, only the epoch lines.")
@@ -109,6 +113,10 @@ final class TrainCommand implements Callable<Integer> {
         if (ema != 0) {
             range("--ema", ema, Double.MIN_VALUE, 1 - 1e-12);
         }
+        if (!autocast.equals("none") && !autocast.equals("bf16")) {
+            throw new IllegalArgumentException("--autocast " + autocast + ": expected bf16 or none");
+        }
+        boolean bf16 = autocast.equals("bf16");
         FashionMnist.Splits splits = dataOptions.load();
         if (batchSize > splits.train().size()) {
             System.out.printf(Locale.ROOT, "batch size %d capped to the %d training images%n", batchSize, splits.train().size());
@@ -119,15 +127,16 @@ final class TrainCommand implements Callable<Integer> {
         DataOptions.checkFits(model, m.config(), splits.train());
         m.to(device);
         int n = Trainer.replicasFor(m, batchSize, replicas);
-        System.out.printf(Locale.ROOT, "model %s: %,d parameters on %s; data: %s, %d train / %d test; rational kernel: %s; %s%n",
+        System.out.printf(Locale.ROOT, "model %s: %,d parameters on %s; data: %s, %d train / %d test; rational kernel: %s; %s%s%n",
                 model, m.parameterCount(), device, splits.source(), splits.train().size(), splits.test().size(),
                 device.isCpu() ? RationalKernels.get().name() : "the device's",
                 n == 1 ? "1 replica" : n + " replicas of " + (batchSize / n) + (batchSize % n == 0 ? "" : "-" + (batchSize / n + 1))
-                        + " images, one thread each");
+                        + " images, one thread each", bf16 ? "; bf16 autocast" : "");
         TrainConfig cfg = new TrainConfig(model, epochs, batchSize, lr, minLr, wd, warmup, smoothing, clip, dropPath, augmentPad,
                 !noFlip, seed, out, 500, !noProgress, ema);
         long t0 = System.nanoTime();
         List<Trainer.EpochResult> r = new Trainer(m, cfg, System.out).withMixup(mixupAlpha, cutmixAlpha).withReplicas(n)
+                .withAutocast(bf16)
                 .withProgress(forceBar ? Trainer.Progress.BAR : Trainer.Progress.AUTO).fit(splits.train(), splits.test(), resume);
         if (r.isEmpty()) {
             System.out.println("nothing to do: the checkpoint is already at epoch " + epochs);

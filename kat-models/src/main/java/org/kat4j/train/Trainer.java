@@ -1,5 +1,6 @@
 package org.kat4j.train;
 
+import org.kat4j.autograd.Autocast;
 import org.kat4j.autograd.Losses;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
@@ -51,6 +52,7 @@ public final class Trainer {
     private double cutmixAlpha;
     private Progress progress = Progress.AUTO;
     private int replicas;
+    private boolean bf16;
 
     /** Progress shown during an epoch (the per-epoch summary line is always printed). */
     public enum Progress {
@@ -111,6 +113,17 @@ public final class Trainer {
             throw new IllegalArgumentException("replicas " + n + ", expected 0 (automatic) or more");
         }
         this.replicas = n;
+        return this;
+    }
+
+    /**
+     * Trains under bf16 autocast ({@link Autocast}): the matrix products of every step's forward and
+     * backward on bfloat16-rounded operands, summed in float32; weights, optimizer state and
+     * evaluation stay float32. What it is for: a GPU's tensor cores; on the CPU it changes the
+     * numbers, not the speed.
+     */
+    public Trainer withAutocast(boolean bf16) {
+        this.bf16 = bf16;
         return this;
     }
 
@@ -217,7 +230,7 @@ public final class Trainer {
                             int rows = b.labels().length;
                             opt.zeroGrad();
                             double[] r = forwardBackward(dp, mixed != null ? mixed.images() : b.images(), b.labels(),
-                                    mixed != null ? mixed.targets() : null, cfg.labelSmoothing());
+                                    mixed != null ? mixed.targets() : null, cfg.labelSmoothing(), bf16);
                             double l = r[0];
                             correct += (long) r[1];
                             if (cfg.clipGrad() > 0) {
@@ -305,20 +318,29 @@ public final class Trainer {
      */
     public static double[] forwardBackward(DataParallel<VisionTransformer> dp, Tensor images, int[] labels, Tensor targets,
                                            double smoothing) {
+        return forwardBackward(dp, images, labels, targets, smoothing, false);
+    }
+
+    /** As {@link #forwardBackward(DataParallel, Tensor, int[], Tensor, double)}, under bf16 autocast when {@code bf16}. */
+    public static double[] forwardBackward(DataParallel<VisionTransformer> dp, Tensor images, int[] labels, Tensor targets,
+                                           double smoothing, boolean bf16) {
         int rows = labels.length;
         double loss = 0;
         long correct = 0;
         for (double[] part : dp.run(rows, (replica, start, length) -> {
-            int[] y = rows(labels, start, length);
-            Tensor logits = replica.forward(onDeviceOf(replica, rows(images, start, length)));
-            Tensor l = targets != null
-                    ? Losses.crossEntropySoft(logits, onDeviceOf(replica, rows(targets, start, length)))
-                    : Losses.crossEntropy(logits, y, smoothing);
-            if (length != rows) {
-                l = l.mul((double) length / rows);
+            // autocast belongs to a thread: each replica's own
+            try (Autocast ac = bf16 ? Autocast.bf16() : null) {
+                int[] y = rows(labels, start, length);
+                Tensor logits = replica.forward(onDeviceOf(replica, rows(images, start, length)));
+                Tensor l = targets != null
+                        ? Losses.crossEntropySoft(logits, onDeviceOf(replica, rows(targets, start, length)))
+                        : Losses.crossEntropy(logits, y, smoothing);
+                if (length != rows) {
+                    l = l.mul((double) length / rows);
+                }
+                l.backward();
+                return new double[]{l.item(), countCorrect(logits, y)};
             }
-            l.backward();
-            return new double[]{l.item(), countCorrect(logits, y)};
         })) {
             loss += part[0];
             correct += (long) part[1];

@@ -1,5 +1,6 @@
 package org.kat4j.bench.gpu;
 
+import org.kat4j.autograd.Autocast;
 import org.kat4j.autograd.Losses;
 import org.kat4j.backend.Backends;
 import org.kat4j.backend.Device;
@@ -22,7 +23,8 @@ import java.util.Random;
 /**
  * The CUDA backend on whole workloads, float32: the Mlp and the GR-KAN block forward+backward at
  * batch 128 x 197 tokens and the ViT-T, ViT-S, ViT-B widths, and one training step (forward,
- * cross-entropy, backward, AdamW) of vit_tiny and kat_tiny at 224 with batch 128. Each time is the
+ * cross-entropy, backward, AdamW) of vit_tiny and kat_tiny at 224 with batch 128, in float32 and
+ * under bf16 autocast ({@code train_bf16_*}). Each time is the
  * mean of a host loop after warm-up, the device synchronised before and after (what a training
  * loop sees, launch costs included). Prints JSON (workload to milliseconds), the form of
  * kat-cuda/gpu_peer.py's, so that gpu-check.sh can put both in one table.
@@ -82,13 +84,15 @@ public final class BackendGpuBench {
             VisionTransformer m = Models.create(name, Map.of(), 0);
             m.to(cuda);
             AdamW opt = AdamW.builder(m.parameters()).lr(1e-3).weightDecay(0.05).build();
-            out.put("train_" + name + ":" + batch, time(be, () -> {
-                try (Scope s = Scope.open()) {
-                    m.zeroGrad();
-                    Losses.crossEntropy(m.forward(images.to(cuda)), labels, 0.0).backward();
-                    opt.step();
-                }
-            }, 2, Math.max(3, iters / 2)));
+            for (boolean bf16 : new boolean[]{false, true}) {
+                out.put("train_" + (bf16 ? "bf16_" : "") + name + ":" + batch, time(be, () -> {
+                    try (Scope s = Scope.open(); Autocast ac = bf16 ? Autocast.bf16() : null) {
+                        m.zeroGrad();
+                        Losses.crossEntropy(m.forward(images.to(cuda)), labels, 0.0).backward();
+                        opt.step();
+                    }
+                }, 2, Math.max(3, iters / 2)));
+            }
         }
         out.put("transfers", be.transfers());
         out.put("driver_allocations", be.driverAllocations());
