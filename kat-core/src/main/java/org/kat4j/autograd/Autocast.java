@@ -5,7 +5,8 @@ package org.kat4j.autograd;
  * {@link Ops#linear} and every layer built on them: the Linear layers of attention, Mlp and GR-KAN)
  * multiply bfloat16 roundings of their operands and sum the products in float32, and the products
  * of their backward do the same, wherever the backward runs. Parameters, activations, gradients and
- * every other op stay float32 (the master weights and reductions of mixed precision). On a GPU the
+ * every other op stay float32 (the master weights and reductions of mixed precision), the fused
+ * attention op's two products (scores, and their product with the values) among them. On a GPU the
  * products then run on the tensor cores (cuBLAS, bf16 operands); the CPU backend rounds the
  * operands and multiplies in float32, the same values to summation order, and no faster.
  *
