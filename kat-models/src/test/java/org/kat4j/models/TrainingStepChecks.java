@@ -69,15 +69,18 @@ abstract class TrainingStepChecks {
         return out;
     }
 
-    @Test
-    void katMicroStepMatchesTheCpuAndRepeatsBitForBit() {
+    /** A batch, and the same kat_micro on the CPU and on the device under test. */
+    private record Pair(Device dev, CudaBackend be, Tensor images, int[] labels, VisionTransformer cpu, VisionTransformer gpu) {
+    }
+
+    private Pair pair(long imageSeed, int labelStep) {
         Device dev = device();
         CudaBackend be = (CudaBackend) Backends.forDevice(dev);
         // a batch of noise images (the GPU bundle carries no data set)
-        Tensor images = Tensor.randn(new Random(0), DType.FLOAT32, batch(), 1, 28, 28);
+        Tensor images = Tensor.randn(new Random(imageSeed), DType.FLOAT32, batch(), 1, 28, 28);
         int[] labels = new int[batch()];
         for (int i = 0; i < labels.length; i++) {
-            labels[i] = (i * 7) % 10;
+            labels[i] = (i * labelStep) % 10;
         }
         // dropout and drop path on: their masks are made on the device, from the same seeds as on the CPU
         Map<String, Object> options = Map.of("num_classes", 10, "drop_rate", 0.1, "drop_path_rate", 0.1);
@@ -85,6 +88,18 @@ abstract class TrainingStepChecks {
         VisionTransformer gpu = Models.create("kat_micro_patch7_28", options, 5);
         gpu.to(dev);
         assertEquals(dev, gpu.device());
+        return new Pair(dev, be, images, labels, cpu, gpu);
+    }
+
+    @Test
+    void katMicroStepMatchesTheCpuAndRepeatsBitForBit() {
+        Pair p = pair(0, 7);
+        Device dev = p.dev();
+        CudaBackend be = p.be();
+        Tensor images = p.images();
+        int[] labels = p.labels();
+        VisionTransformer cpu = p.cpu();
+        VisionTransformer gpu = p.gpu();
 
         double expected;
         List<double[]> g0;
@@ -148,39 +163,29 @@ abstract class TrainingStepChecks {
      */
     @Test
     void katMicroStepUnderBf16AutocastMatchesTheCpu() {
-        Device dev = device();
-        CudaBackend be = (CudaBackend) Backends.forDevice(dev);
-        Tensor images = Tensor.randn(new Random(1), DType.FLOAT32, batch(), 1, 28, 28);
-        int[] labels = new int[batch()];
-        for (int i = 0; i < labels.length; i++) {
-            labels[i] = (i * 3) % 10;
-        }
-        Map<String, Object> options = Map.of("num_classes", 10, "drop_rate", 0.1, "drop_path_rate", 0.1);
-        VisionTransformer cpu = Models.create("kat_micro_patch7_28", options, 5);
-        VisionTransformer gpu = Models.create("kat_micro_patch7_28", options, 5);
-        gpu.to(dev);
+        Pair p = pair(1, 3);
         double float32;
         double cpuBf16;
         List<double[]> g32;
         List<double[]> gCpu;
         try (Scope sc = Scope.open()) {
-            float32 = step(cpu, images, labels);
-            g32 = grads(cpu);
+            float32 = step(p.cpu(), p.images(), p.labels());
+            g32 = grads(p.cpu());
         }
         try (Scope sc = Scope.open()) {
-            cpuBf16 = bf16Step(cpu, images, labels);
-            gCpu = grads(cpu);
+            cpuBf16 = bf16Step(p.cpu(), p.images(), p.labels());
+            gCpu = grads(p.cpu());
         }
         double got;
         List<double[]> gDev;
         long transfers;
         try (Scope sc = Scope.open()) {
-            long t0 = be.transfers();
-            got = bf16Step(gpu, images, labels);
-            transfers = be.transfers() - t0;
-            gDev = grads(gpu);
+            long t0 = p.be().transfers();
+            got = bf16Step(p.gpu(), p.images(), p.labels());
+            transfers = p.be().transfers() - t0;
+            gDev = grads(p.gpu());
         }
-        List<String> names = new ArrayList<>(cpu.namedParameters().keySet());
+        List<String> names = new ArrayList<>(p.cpu().namedParameters().keySet());
         double worstDev = 0;
         double worst32 = 0;
         for (int i = 0; i < gCpu.size(); i++) {
@@ -190,7 +195,7 @@ abstract class TrainingStepChecks {
             worst32 = Math.max(worst32, relativeL2(g32.get(i), gCpu.get(i)));
         }
         System.out.printf("kat_micro bf16 step on %s: loss %.6f vs CPU bf16 %.6f vs float32 %.6f; worst gradient error %.2e"
-                + " (vs float32 %.2e), %d host copies%n", dev, got, cpuBf16, float32, worstDev, worst32, transfers);
+                + " (vs float32 %.2e), %d host copies%n", p.dev(), got, cpuBf16, float32, worstDev, worst32, transfers);
         assertEquals(cpuBf16, got, 1e-4 * Math.abs(cpuBf16), "loss against the CPU's bf16 step");
         assertEquals(float32, cpuBf16, 1e-2 * Math.abs(float32), "bf16 loss against float32");
         assertTrue(transfers <= 4, transfers + " host copies in one step");
