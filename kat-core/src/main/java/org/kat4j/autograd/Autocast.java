@@ -21,6 +21,7 @@ package org.kat4j.autograd;
 public final class Autocast implements AutoCloseable {
     private static final ThreadLocal<int[]> DEPTH = ThreadLocal.withInitial(() -> new int[1]);
 
+    private final Thread owner = Thread.currentThread();
     private boolean closed;
 
     private Autocast() {
@@ -39,6 +40,10 @@ public final class Autocast implements AutoCloseable {
 
     @Override
     public void close() {
+        if (Thread.currentThread() != owner) {
+            throw new IllegalStateException("an autocast region opened on thread '" + owner.getName() + "' was closed on '"
+                    + Thread.currentThread().getName() + "': close it on the thread that opened it");
+        }
         if (!closed) {
             closed = true;
             DEPTH.get()[0]--;

@@ -73,6 +73,32 @@ class AutocastTest {
     }
 
     @Test
+    void regionsNestAndBelongToTheirThread() throws InterruptedException {
+        Autocast outer = Autocast.bf16();
+        try (Autocast inner = Autocast.bf16()) {
+            assertTrue(Autocast.bf16Enabled());
+        }
+        assertTrue(Autocast.bf16Enabled(), "the outer region is still open");
+        boolean[] seen = new boolean[1];
+        IllegalStateException[] error = new IllegalStateException[1];
+        Thread other = new Thread(() -> {
+            seen[0] = Autocast.bf16Enabled();
+            try {
+                outer.close();
+            } catch (IllegalStateException e) {
+                error[0] = e;
+            }
+        });
+        other.start();
+        other.join();
+        assertFalse(seen[0], "another thread is not inside this thread's region");
+        assertTrue(error[0] != null && error[0].getMessage().contains("close it on the thread that opened it"));
+        outer.close();
+        outer.close();
+        assertFalse(Autocast.bf16Enabled());
+    }
+
+    @Test
     void float64ProductsAreNotRounded() {
         Random r = new Random(6);
         Tensor a = Tensor.randn(r, DType.FLOAT64, 4, 7);
