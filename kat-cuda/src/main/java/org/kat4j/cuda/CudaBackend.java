@@ -43,6 +43,8 @@ public final class CudaBackend implements Backend {
     private final int sms;
     private final CudaStorage.Block emptyBlock;
     private final AtomicLong transfers = new AtomicLong();
+    /** The thread recording a CUDA graph, or null. */
+    private volatile Thread capturing;
     private final ThreadLocal<KernelArgs> args;
     private final ThreadLocal<ArrayDeque<List<CudaStorage.Block>>> scopes = ThreadLocal.withInitial(ArrayDeque::new);
     private final ThreadLocal<int[]> outside = ThreadLocal.withInitial(() -> new int[1]);
@@ -115,6 +117,61 @@ public final class CudaBackend implements Backend {
     /** Waits until every queued op has run. */
     public void synchronize() {
         gpu.synchronize();
+    }
+
+    /** Records {@code body}'s work into a graph ({@link CudaGraph#capture}). */
+    CudaGraph capture(Runnable body) {
+        synchronized (this) {
+            if (capturing != null) {
+                throw new IllegalStateException("a CUDA graph is already being captured on " + device + " (thread '"
+                        + capturing.getName() + "')");
+            }
+            capturing = Thread.currentThread();
+        }
+        gpu.synchronize();
+        memory.beginGraph();
+        Object graph;
+        try {
+            gpu.beginCapture();
+            try {
+                body.run();
+            } catch (RuntimeException | Error e) {
+                try {
+                    gpu.destroyGraph(gpu.endCapture());
+                } catch (RuntimeException ignored) {
+                    // an invalidated capture has no graph to free; the body's error is the one to report
+                }
+                throw e;
+            }
+            graph = gpu.endCapture();
+        } catch (RuntimeException | Error e) {
+            memory.closeGraph(memory.endGraph());
+            capturing = null;
+            throw e;
+        }
+        DeviceMemory.GraphPool pool = memory.endGraph();
+        capturing = null;
+        return new CudaGraph(this, graph, pool);
+    }
+
+    void replay(Object graph) {
+        if (capturing != null) {
+            throw new IllegalStateException("replay of a CUDA graph while another is being captured on " + device);
+        }
+        gpu.replay(graph);
+    }
+
+    void destroy(Object graph, DeviceMemory.GraphPool pool) {
+        gpu.destroyGraph(graph);
+        memory.closeGraph(pool);
+    }
+
+    /** Host copies cannot be recorded: a graph would replay the copy of the recorded values. */
+    private void refuseWhileCapturing(String what) {
+        if (capturing != null) {
+            throw new IllegalStateException(what + " inside a CUDA graph capture: a graph cannot copy between host and device"
+                    + " (keep the inputs on the device, e.g. targets as a tensor, and read results after replay())");
+        }
     }
 
     // ------------------------------------------------------------------ helpers
@@ -202,12 +259,14 @@ public final class CudaBackend implements Backend {
 
     /** Host to device ({@link Gpu#upload}: in order with the queued work), counted. */
     private void upload(long address, Object array, long bytes) {
+        refuseWhileCapturing("a copy to the device");
         transfers.incrementAndGet();
         gpu.upload(address, array, bytes);
     }
 
     /** Device to host after the work queued before it, counted. */
     private void download(Object array, long address, long bytes) {
+        refuseWhileCapturing("a read of device values");
         transfers.incrementAndGet();
         gpu.download(array, address, bytes);
     }

@@ -1,8 +1,12 @@
 package org.kat4j.cuda;
 
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * The CUDA backend's caching allocator: blocks come from cuMemAlloc once and go back to a free list
@@ -18,8 +22,25 @@ final class DeviceMemory {
     record Raw(long address, long bytes) {
     }
 
+    /**
+     * The blocks of one CUDA graph: every block taken while it was recorded. Its kernels use them on
+     * every replay, so one given back meanwhile (its storage released, its scope closed) is kept
+     * here, not in the cache, until the graph closes; during the recording such a block can be
+     * taken again by the recording itself (its work runs in recorded order).
+     */
+    static final class GraphPool {
+        private final Set<Long> taken = new HashSet<>();
+        private final Map<Long, ArrayDeque<Raw>> free = new HashMap<>();
+        private final List<Raw> released = new ArrayList<>();
+        private boolean recording = true;
+    }
+
     private final Gpu gpu;
     private final Map<Long, ArrayDeque<Raw>> free = new HashMap<>();
+    /** The pool of the graph being recorded, or null. */
+    private GraphPool recording;
+    /** Pools of recorded graphs not closed yet. */
+    private final List<GraphPool> graphs = new ArrayList<>();
     private long inUse;
     private long cached;
     private long peak;
@@ -43,12 +64,23 @@ final class DeviceMemory {
     Raw take(long bytes) {
         long size = sizeClass(bytes);
         synchronized (this) {
+            if (recording != null) {
+                ArrayDeque<Raw> own = recording.free.get(size);
+                Raw r = own == null ? null : own.poll();
+                if (r != null) {
+                    recording.released.remove(r);
+                    return r; // still counted in use: the graph held it
+                }
+            }
             ArrayDeque<Raw> list = free.get(size);
             Raw r = list == null ? null : list.poll();
             if (r != null) {
                 cached -= size;
                 inUse += size;
                 peak = Math.max(peak, inUse);
+                if (recording != null) {
+                    recording.taken.add(r.address());
+                }
                 return r;
             }
         }
@@ -69,15 +101,58 @@ final class DeviceMemory {
             driverAllocations++;
             inUse += size;
             peak = Math.max(peak, inUse);
+            if (recording != null) {
+                recording.taken.add(address);
+            }
         }
         return new Raw(address, size);
     }
 
-    /** Returns a block to the cache. */
+    /** Returns a block to the cache, or, when a graph uses it, to that graph until it closes. */
     synchronized void give(Raw r) {
+        for (GraphPool p : graphs) {
+            if (p.taken.contains(r.address())) {
+                p.released.add(r);
+                if (p.recording) {
+                    p.free.computeIfAbsent(r.bytes(), k -> new ArrayDeque<>()).push(r);
+                }
+                return;
+            }
+        }
         free.computeIfAbsent(r.bytes(), k -> new ArrayDeque<>()).push(r);
         inUse -= r.bytes();
         cached += r.bytes();
+    }
+
+    /** Starts a graph's pool: blocks taken from now on are the graph's. */
+    synchronized void beginGraph() {
+        if (recording != null) {
+            throw new IllegalStateException("a CUDA graph is already being recorded");
+        }
+        recording = new GraphPool();
+        graphs.add(recording);
+    }
+
+    /** Ends the recording of the current graph's pool; its blocks stay the graph's until {@link #closeGraph}. */
+    synchronized GraphPool endGraph() {
+        GraphPool p = recording;
+        p.recording = false;
+        p.free.clear();
+        recording = null;
+        return p;
+    }
+
+    /** The graph is gone: the blocks given back while it lived go to the cache, later ones as usual. */
+    void closeGraph(GraphPool p) {
+        List<Raw> back;
+        synchronized (this) {
+            graphs.remove(p);
+            back = new ArrayList<>(p.released);
+            p.released.clear();
+        }
+        for (Raw r : back) {
+            give(r);
+        }
     }
 
     /** Frees every cached block (the device must be idle). */

@@ -40,6 +40,17 @@ interface Gpu {
 
     /** Waits for everything queued. */
     void synchronize();
+    /**
+     * Records the work the calling thread queues from now on into a graph instead of running it
+     * (host copies are not allowed meanwhile; memory may be allocated).
+     */
+    void beginCapture();
+    /** Ends the recording: the graph, ready to replay. */
+    Object endCapture();
+    /** Queues a recorded graph: its work again, with the addresses and scalars it was recorded with. */
+    void replay(Object graph);
+    /** Frees a graph once the work queued before is done. */
+    void destroyGraph(Object graph);
 
     /** C = op(A) op(B) (+ C), row-major, as {@link Plans#gemm} planned it. */
     void gemm(DType t, Plans.Gemm g, long a, long b, long c, boolean accumulate);

@@ -2,7 +2,10 @@ package org.kat4j.cuda;
 
 import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUgraph;
+import jcuda.driver.CUgraphExec;
 import jcuda.driver.CUstream;
+import jcuda.driver.CUstreamCaptureMode;
 import jcuda.driver.JCudaDriver;
 import org.kat4j.tensor.DType;
 
@@ -17,6 +20,12 @@ final class JCudaGpu implements Gpu {
     private final CUstream stream;
     private final CudaBlas blas;
     private final ThreadLocal<CudaRational> rational;
+    /** The capturing thread's own rational engine, set aside while a graph records with a fresh one. */
+    private final ThreadLocal<CudaRational> setAside = new ThreadLocal<>();
+
+    /** A recorded graph and the rational engine whose scratch buffers its kernels use. */
+    private record Captured(CUgraphExec exec, CudaRational rational) {
+    }
 
     JCudaGpu(CudaRuntime rt) {
         this.rt = rt;
@@ -112,6 +121,67 @@ final class JCudaGpu implements Gpu {
     public void synchronize() {
         rt.makeCurrent();
         JCudaDriver.cuStreamSynchronize(stream);
+    }
+
+    /**
+     * Relaxed mode: the caching allocator may call cuMemAlloc meanwhile. The rational kernels get
+     * a fresh engine for the recording: its scratch buffers belong to the graph, so later eager
+     * calls that need larger ones cannot free memory the graph's kernels use.
+     */
+    @Override
+    public void beginCapture() {
+        rt.makeCurrent();
+        setAside.set(rational.get());
+        rational.set(new CudaRational(rt, stream));
+        try {
+            JCudaDriver.cuStreamBeginCapture(stream, CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_RELAXED);
+        } catch (RuntimeException e) {
+            restoreRational().close();
+            throw e;
+        }
+    }
+
+    /** Puts the capturing thread's own rational engine back; returns the graph's. */
+    private CudaRational restoreRational() {
+        CudaRational graphs = rational.get();
+        rational.set(setAside.get());
+        setAside.remove();
+        return graphs;
+    }
+
+    @Override
+    public Object endCapture() {
+        rt.makeCurrent();
+        CudaRational graphs = restoreRational();
+        CUgraph g = new CUgraph();
+        CUgraphExec exec = new CUgraphExec();
+        try {
+            JCudaDriver.cuStreamEndCapture(stream, g);
+            try {
+                JCudaDriver.cuGraphInstantiate(exec, g, 0);
+            } finally {
+                JCudaDriver.cuGraphDestroy(g);
+            }
+        } catch (RuntimeException e) {
+            graphs.close();
+            throw e;
+        }
+        return new Captured(exec, graphs);
+    }
+
+    @Override
+    public void replay(Object graph) {
+        rt.makeCurrent();
+        JCudaDriver.cuGraphLaunch(((Captured) graph).exec(), stream);
+    }
+
+    @Override
+    public void destroyGraph(Object graph) {
+        rt.makeCurrent();
+        Captured c = (Captured) graph;
+        JCudaDriver.cuStreamSynchronize(stream);
+        JCudaDriver.cuGraphExecDestroy(c.exec());
+        c.rational().close();
     }
 
     @Override

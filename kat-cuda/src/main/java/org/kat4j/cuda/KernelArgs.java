@@ -31,6 +31,7 @@ final class KernelArgs implements AutoCloseable {
 
     private final Pointer host;
     private final ByteBuffer buf;
+    private final int slots;
     /** The {@code void**} kernelParams of cuLaunchKernel (null for a block not in pinned memory). */
     final Pointer params;
     /** The address of that table. */
@@ -43,6 +44,7 @@ final class KernelArgs implements AutoCloseable {
      */
     KernelArgs(ByteBuffer buf, long base, int slots) {
         this.host = null;
+        this.slots = slots;
         this.buf = buf.order(ByteOrder.nativeOrder());
         for (int i = 0; i < slots; i++) {
             this.buf.putLong((slots + i) * 8, base + i * 8L);
@@ -54,6 +56,7 @@ final class KernelArgs implements AutoCloseable {
     /** Needs the runtime's context current on this thread (pinned memory belongs to it). */
     KernelArgs(int slots) {
         long bytes = slots * 16L;
+        this.slots = slots;
         host = new Pointer();
         JCudaDriver.cuMemAllocHost(host, bytes);
         buf = host.getByteBuffer(0, bytes).order(ByteOrder.nativeOrder());
@@ -77,6 +80,19 @@ final class KernelArgs implements AutoCloseable {
     /** The device address behind a CUdeviceptr. */
     static long address(CUdeviceptr p) {
         return address((NativePointerObject) p);
+    }
+
+    /** The argument slots. */
+    int slots() {
+        return slots;
+    }
+
+    /** This block's argument slots set to those of {@code other} (which has no more slots): a snapshot. */
+    KernelArgs copyFrom(KernelArgs other) {
+        for (int i = 0; i < other.slots; i++) {
+            buf.putLong(i * 8, other.buf.getLong(i * 8));
+        }
+        return this;
     }
 
     KernelArgs ptr(int slot, DeviceBuffer b) {

@@ -10,6 +10,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -103,6 +104,54 @@ final class EmuGpu implements Gpu {
     /** The parameter blocks handed out (their tables point into them). */
     private final java.util.List<ByteBuffer> keep = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
     private final ThreadLocal<KernelArgs> own = ThreadLocal.withInitial(() -> newArgs(16));
+    /** The work recorded since beginCapture (run on replay), or null when not recording. */
+    private List<Runnable> recording;
+    /** Device memory the graph being recorded owns (freed with it). */
+    private List<Long> recordingOwned;
+
+    /** A recorded graph: its work in order, and the memory it owns. */
+    private record EmuGraph(List<Runnable> steps, List<Long> owned) {
+    }
+
+    /** Runs {@code work} now, or records it for replay while a graph is recorded. */
+    private void run(Runnable work) {
+        if (recording != null) {
+            recording.add(work);
+        } else {
+            work.run();
+        }
+    }
+
+    @Override
+    public void beginCapture() {
+        if (recording != null) {
+            throw new IllegalStateException("the emulated device is already recording a graph");
+        }
+        recording = new ArrayList<>();
+        recordingOwned = new ArrayList<>();
+    }
+
+    @Override
+    public Object endCapture() {
+        EmuGraph g = new EmuGraph(recording, recordingOwned);
+        recording = null;
+        recordingOwned = null;
+        return g;
+    }
+
+    @Override
+    public void replay(Object graph) {
+        for (Runnable r : ((EmuGraph) graph).steps()) {
+            r.run();
+        }
+    }
+
+    @Override
+    public void destroyGraph(Object graph) {
+        for (long a : ((EmuGraph) graph).owned()) {
+            free(a);
+        }
+    }
 
     /** An H200's count, so that grids, row splits and reduction parts are the ones the GPU gets. */
     @Override
@@ -146,6 +195,12 @@ final class EmuGpu implements Gpu {
 
     @Override
     public void launch(String name, int grid, int threads, KernelArgs args) {
+        if (recording != null) {
+            // the driver copies a launch's parameters when it records it: so does the emulation
+            KernelArgs snapshot = newArgs(args.slots()).copyFrom(args);
+            recording.add(() -> launch0(name, grid, threads, snapshot.table));
+            return;
+        }
         launch0(name, grid, threads, args.table);
     }
 
@@ -161,12 +216,12 @@ final class EmuGpu implements Gpu {
 
     @Override
     public void copy(long dst, long src, long bytes) {
-        copy0(dst, src, bytes);
+        run(() -> copy0(dst, src, bytes));
     }
 
     @Override
     public void zero(long dst, long bytes) {
-        zero0(dst, bytes);
+        run(() -> zero0(dst, bytes));
     }
 
     @Override
@@ -176,14 +231,14 @@ final class EmuGpu implements Gpu {
     @Override
     public void gemm(DType t, Plans.Gemm g, long a, long b, long c, boolean accumulate) {
         // as CudaBlas: column-major C^T [n, m] = op(B)^T [n, k] op(A)^T [k, m]
-        gemm0(t == DType.FLOAT64 ? 1 : 0, g.transFirst(), g.transSecond(), g.n(), g.m(), g.k(), b, g.ldFirst(), g.strideFirst(), a,
-                g.ldSecond(), g.strideSecond(), c, g.ldc(), g.strideC(), g.batch(), accumulate);
+        run(() -> gemm0(t == DType.FLOAT64 ? 1 : 0, g.transFirst(), g.transSecond(), g.n(), g.m(), g.k(), b, g.ldFirst(),
+                g.strideFirst(), a, g.ldSecond(), g.strideSecond(), c, g.ldc(), g.strideC(), g.batch(), accumulate));
     }
 
     @Override
     public void gemmBf16(Plans.Gemm g, long a, long b, long c, boolean accumulate) {
-        gemm0(2, g.transFirst(), g.transSecond(), g.n(), g.m(), g.k(), b, g.ldFirst(), g.strideFirst(), a,
-                g.ldSecond(), g.strideSecond(), c, g.ldc(), g.strideC(), g.batch(), accumulate);
+        run(() -> gemm0(2, g.transFirst(), g.transSecond(), g.n(), g.m(), g.k(), b, g.ldFirst(), g.strideFirst(), a,
+                g.ldSecond(), g.strideSecond(), c, g.ldc(), g.strideC(), g.batch(), accumulate));
     }
 
     private void convert(String from, String to, long src, long dst, long n) {
@@ -204,6 +259,10 @@ final class EmuGpu implements Gpu {
 
     @Override
     public void rationalForwardF32(long x, long y, long n, int d, long coef, int groups) {
+        run(() -> rationalForwardNow(x, y, n, d, coef, groups));
+    }
+
+    private void rationalForwardNow(long x, long y, long n, int d, long coef, int groups) {
         long[] w = widen(n, groups, x, coef);
         long y64 = alloc(n * 8);
         KernelArgs k = own.get().i64(0, w[0]).i64(1, y64).i64(2, n).i64(3, d).i64(4, d / groups).i64(5, w[1]);
@@ -216,6 +275,25 @@ final class EmuGpu implements Gpu {
 
     @Override
     public long rationalBackwardF32(long x, long g, long gx, long n, int d, long coef, int groups) {
+        if (recording != null) {
+            // the graph's own gradient buffer: the address its later (recorded) copies read
+            long fixed = alloc((6 + 4L * groups) * 8);
+            recordingOwned.add(fixed);
+            recording.add(() -> rationalBackwardNow(x, g, gx, n, d, coef, groups, fixed));
+            return fixed;
+        }
+        if (totalGroups != groups) {
+            if (totals != 0) {
+                free(totals);
+            }
+            totals = alloc((6 + 4L * groups) * 8);
+            totalGroups = groups;
+        }
+        rationalBackwardNow(x, g, gx, n, d, coef, groups, totals);
+        return totals;
+    }
+
+    private void rationalBackwardNow(long x, long g, long gx, long n, int d, long coef, int groups, long into) {
         long[] w = widen(n, groups, x, coef, g);
         long rows = n / d;
         long parts = Math.max(1, Math.min(4, rows));
@@ -227,14 +305,7 @@ final class EmuGpu implements Gpu {
         long total = alloc(groups * 10L * 8);
         k = own.get().i64(0, partial).i64(1, total).i64(2, 1).i64(3, parts).i64(4, groups * 10L).i64(5, 1).i32(6, 0).f64(7, 1.0);
         launch0("reduce_cols_f64_f64", 4, 256, k.table);
-        if (totalGroups != groups) {
-            if (totals != 0) {
-                free(totals);
-            }
-            totals = alloc((6 + 4L * groups) * 8);
-            totalGroups = groups;
-        }
-        k = own.get().i64(0, total).i64(1, totals).i64(2, totals + 6 * 8).i32(3, groups);
+        k = own.get().i64(0, total).i64(1, into).i64(2, into + 6 * 8).i32(3, groups);
         launch0("rational_finish_f64", 1, 256, k.table);
         if (gx != 0) {
             convert("f64", "f32", gx64, gx, n);
@@ -245,6 +316,5 @@ final class EmuGpu implements Gpu {
         for (long p : w) {
             free(p);
         }
-        return totals;
     }
 }

@@ -6,6 +6,7 @@ import org.kat4j.autograd.Losses;
 import org.kat4j.backend.Backends;
 import org.kat4j.backend.Device;
 import org.kat4j.cuda.CudaBackend;
+import org.kat4j.cuda.CudaGraph;
 import org.kat4j.optim.AdamW;
 import org.kat4j.tensor.DType;
 import org.kat4j.tensor.Scope;
@@ -18,6 +19,8 @@ import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -199,5 +202,112 @@ abstract class TrainingStepChecks {
         assertEquals(cpuBf16, got, 1e-4 * Math.abs(cpuBf16), "loss against the CPU's bf16 step");
         assertEquals(float32, cpuBf16, 1e-2 * Math.abs(float32), "bf16 loss against float32");
         assertTrue(transfers <= 4, transfers + " host copies in one step");
+    }
+
+    /** One-hot targets for {@code labels}, smoothed by 0.1. */
+    private static Tensor targets(int[] labels) {
+        float[] t = new float[labels.length * 10];
+        for (int i = 0; i < labels.length; i++) {
+            for (int c = 0; c < 10; c++) {
+                t[i * 10 + c] = c == labels[i] ? 0.91f : 0.01f;
+            }
+        }
+        return Tensor.of(t, labels.length, 10);
+    }
+
+    /**
+     * The forward and backward of a step recorded as a CUDA graph ({@link CudaGraph}) and replayed on
+     * new inputs written into the recorded ones: the eager step's loss and gradients to the bit,
+     * no host copy while recording, eager work between replays leaves the graph's memory alone,
+     * and a body that copies to the host is refused with a message and leaves the device usable.
+     */
+    @Test
+    void katMicroStepRecordedAsACudaGraphReplaysTheEagerStep() {
+        Pair p = pair(2, 3);
+        VisionTransformer m = p.gpu();
+        Device dev = p.dev();
+        Tensor[] batches = {Tensor.randn(new Random(3), DType.FLOAT32, batch(), 1, 28, 28),
+            Tensor.randn(new Random(4), DType.FLOAT32, batch(), 1, 28, 28)};
+        int[][] labels = {p.labels(), new int[batch()]};
+        Tensor images = batches[0].to(dev);
+        Tensor targets = targets(labels[0]).to(dev);
+        double[] eager = new double[2];
+        List<List<double[]>> eagerGrads = new ArrayList<>();
+        for (int b = 0; b < 2; b++) {
+            images.assign(batches[b]);
+            targets.assign(targets(labels[b]));
+            try (Scope sc = Scope.open()) {
+                m.zeroGrad();
+                m.reseed(11);
+                Tensor loss = Losses.crossEntropySoft(m.forward(images), targets);
+                loss.backward();
+                eager[b] = loss.item();
+                eagerGrads.add(grads(m));
+            }
+        }
+        assertNotEquals(eager[0], eager[1], "two batches, two losses");
+
+        m.zeroGrad();
+        m.reseed(11);
+        Tensor[] loss = new Tensor[1];
+        long t0 = p.be().transfers();
+        // the body's tensors belong to this scope: it stays open while their values are read
+        Scope outer = Scope.open();
+        CudaGraph step = CudaGraph.capture(dev, () -> {
+            loss[0] = Losses.crossEntropySoft(m.forward(images), targets);
+            loss[0].backward();
+        });
+        try {
+            assertEquals(t0, p.be().transfers(), "no host copy while recording");
+            for (int round = 0; round < 2; round++) {
+                for (int b = 0; b < 2; b++) {
+                    images.assign(batches[b]);
+                    targets.assign(targets(labels[b]));
+                    step.replay();
+                    assertEquals(Double.doubleToRawLongBits(eager[b]), Double.doubleToRawLongBits(loss[0].item()),
+                            "replay of batch " + b + ": the eager loss bits");
+                    List<double[]> g = grads(m);
+                    for (int k = 0; k < g.size(); k++) {
+                        assertArrayEquals(eagerGrads.get(b).get(k), g.get(k), 0, "replay of batch " + b + ", gradient " + k);
+                    }
+                }
+                // eager work between replays takes and gives back memory: none of the graph's
+                try (Scope sc = Scope.open()) {
+                    step(p.gpu(), p.images(), p.labels());
+                }
+            }
+            outer.close(); // the body's storages go: their memory stays the graph's
+            // tensors made between replays, of every size class the step used, outlive a replay unchanged
+            List<Tensor> kept = new ArrayList<>();
+            for (int size = 1; size <= (1 << 17); size *= 2) {
+                for (int copies = 0; copies < 3; copies++) {
+                    kept.add(Tensor.randn(new Random(size + copies), DType.FLOAT32, size).to(dev).mul(1.0));
+                }
+            }
+            List<float[]> before = new ArrayList<>();
+            for (Tensor t : kept) {
+                before.add(t.toFloatArray());
+            }
+            step.replay();
+            for (int i = 0; i < kept.size(); i++) {
+                assertArrayEquals(before.get(i), kept.get(i).toFloatArray(), 0f, "a tensor made between replays, " + i);
+            }
+        } finally {
+            outer.close();
+            step.close();
+        }
+
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> CudaGraph.capture(dev,
+                () -> Losses.crossEntropy(m.forward(images), labels[0], 0.0).item()));
+        assertTrue(e.getMessage().contains("inside a CUDA graph capture"), e.getMessage());
+        images.assign(batches[0]);
+        targets.assign(targets(labels[0]));
+        try (Scope sc = Scope.open()) {
+            m.zeroGrad();
+            m.reseed(11);
+            Tensor l = Losses.crossEntropySoft(m.forward(images), targets);
+            l.backward();
+            assertEquals(Double.doubleToRawLongBits(eager[0]), Double.doubleToRawLongBits(l.item()), "eager again after a refused capture");
+        }
     }
 }
