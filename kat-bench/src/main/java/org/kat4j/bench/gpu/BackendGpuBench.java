@@ -5,6 +5,7 @@ import org.kat4j.autograd.Losses;
 import org.kat4j.backend.Backends;
 import org.kat4j.backend.Device;
 import org.kat4j.cuda.CudaBackend;
+import org.kat4j.cuda.CudaGraph;
 import org.kat4j.models.Models;
 import org.kat4j.models.VisionTransformer;
 import org.kat4j.nn.GrKan;
@@ -24,7 +25,8 @@ import java.util.Random;
  * The CUDA backend on whole workloads, float32: the Mlp and the GR-KAN block forward+backward at
  * batch 128 x 197 tokens and the ViT-T, ViT-S, ViT-B widths, and one training step (forward,
  * cross-entropy, backward, AdamW) of vit_tiny and kat_tiny at 224 with batch 128, in float32 and
- * under bf16 autocast ({@code train_bf16_*}). Each time is the
+ * under bf16 autocast ({@code train_bf16_*}), and a kat_micro step eagerly and with its forward and
+ * backward replayed as a {@link CudaGraph} ({@code train_graph_*}). Each time is the
  * mean of a host loop after warm-up, the device synchronised before and after (what a training
  * loop sees, launch costs included). Prints JSON (workload to milliseconds), the form of
  * kat-cuda/gpu_peer.py's, so that gpu-check.sh can put both in one table.
@@ -93,6 +95,32 @@ public final class BackendGpuBench {
                     }
                 }, 2, Math.max(3, iters / 2)));
             }
+        }
+        // a micro model's step, whose kernels are shorter than their launches: eagerly, and its forward
+        // and backward replayed as a CUDA graph (AdamW eagerly after it in both)
+        VisionTransformer micro = Models.create("kat_micro_patch7_28", Map.of("num_classes", 10), 0);
+        micro.to(cuda);
+        AdamW microOpt = AdamW.builder(micro.parameters()).lr(1e-3).weightDecay(0.05).build();
+        Tensor microImages = Tensor.randn(new Random(4), DType.FLOAT32, 64, 1, 28, 28).to(cuda);
+        float[] soft = new float[64 * 10];
+        for (int i = 0; i < 64; i++) {
+            soft[i * 10 + i % 10] = 1f;
+        }
+        Tensor microTargets = Tensor.of(soft, 64, 10).to(cuda);
+        out.put("train_kat_micro_patch7_28:64", time(be, () -> {
+            try (Scope s = Scope.open()) {
+                micro.zeroGrad();
+                Losses.crossEntropySoft(micro.forward(microImages), microTargets).backward();
+                microOpt.step();
+            }
+        }, 3, 5 * iters));
+        micro.zeroGrad();
+        try (CudaGraph graph = CudaGraph.capture(cuda,
+                () -> Losses.crossEntropySoft(micro.forward(microImages), microTargets).backward())) {
+            out.put("train_graph_kat_micro_patch7_28:64", time(be, () -> {
+                graph.replay();
+                microOpt.step();
+            }, 3, 5 * iters));
         }
         out.put("transfers", be.transfers());
         out.put("driver_allocations", be.driverAllocations());
