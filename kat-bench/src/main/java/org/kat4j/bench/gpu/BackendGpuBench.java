@@ -121,6 +121,8 @@ public final class BackendGpuBench {
                 graph.replay();
                 microOpt.step();
             }, 3, 5 * iters));
+        } catch (RuntimeException e) {
+            out.put("graph_error", e.toString()); // the other figures still print
         }
         out.put("transfers", be.transfers());
         out.put("driver_allocations", be.driverAllocations());
