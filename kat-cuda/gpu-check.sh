@@ -126,6 +126,8 @@ k, t = load(sys.argv[1]), load(sys.argv[2])
 print("kat4j:", k.get("backend", k.get("error")))
 print("PyTorch:", t.get("torch"), "on", t.get("device"), "models from", t.get("models"), t.get("error", ""))
 print("host copies in the kat4j run:", k.get("transfers"), "; cuMemAlloc calls:", k.get("driver_allocations"))
+if "graph_error" in k:
+    print("CUDA graph capture failed:", k["graph_error"])
 print()
 print("| workload | kat4j ms | PyTorch ms | PyTorch / kat4j |")
 print("|---|---|---|---|")
