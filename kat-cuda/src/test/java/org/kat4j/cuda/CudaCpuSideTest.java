@@ -20,6 +20,12 @@ import static org.junit.jupiter.api.Assumptions.assumeFalse;
 /** What kat-cuda guarantees on a machine without a GPU (CI). */
 class CudaCpuSideTest {
     @Test
+    void graphsRecordOnlyCudaDevices() {
+        var e = assertThrows(IllegalArgumentException.class, () -> CudaGraph.capture(org.kat4j.backend.Device.CPU, () -> { }));
+        assertEquals("CUDA graphs record a CUDA device's work; cpu is not one", e.getMessage());
+    }
+
+    @Test
     void probeNeverThrowsAndFallsBackToCpu() {
         String status = CudaRuntime.status();
         assertTrue(status.startsWith("GPU ") || status.startsWith("no GPU: "), status);
