@@ -4,6 +4,7 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -31,7 +32,7 @@ final class DeviceMemory {
     static final class GraphPool {
         private final Set<Long> taken = new HashSet<>();
         private final Map<Long, ArrayDeque<Raw>> free = new HashMap<>();
-        private final List<Raw> released = new ArrayList<>();
+        private final Set<Raw> released = new LinkedHashSet<>();
         private boolean recording = true;
     }
 
