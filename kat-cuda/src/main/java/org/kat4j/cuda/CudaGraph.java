@@ -33,7 +33,9 @@ import org.kat4j.backend.Device;
  * tensors the body read, and keep every tensor it read or wrote alive while the graph is used),
  * the same scalars (dropout and drop-path masks, learning rates, step counts: record forward and
  * backward, and step the optimizer outside), the same gradient handling (a gradient the recording
- * wrote into a zeroed buffer is overwritten on every replay, one it added to is added to again).
+ * wrote into a zeroed buffer is overwritten on every replay, one it added to is added to again;
+ * the Java side does not see a replay, so do not call {@code zeroGrad()} between replays: the
+ * optimizer would then read the pending zeros instead of the replayed gradients).
  * The body cannot copy between host and device (an upload of labels or index lists, a value read
  * with {@code item()}): capture then fails with a message and records nothing. Every block of
  * device memory the body allocated stays the graph's until {@link #close}, so capture outside any
