@@ -25,7 +25,7 @@ import java.util.Random;
  * The CUDA backend on whole workloads, float32: the Mlp and the GR-KAN block forward+backward at
  * batch 128 x 197 tokens and the ViT-T, ViT-S, ViT-B widths, and one training step (forward,
  * cross-entropy, backward, AdamW) of vit_tiny and kat_tiny at 224 with batch 128, in float32 and
- * under bf16 autocast ({@code train_bf16_*}), and a kat_micro step eagerly and with its forward and
+ * under bf16 autocast ({@code block_bf16_*}, {@code train_bf16_*}), and a kat_micro step eagerly and with its forward and
  * backward replayed as a {@link CudaGraph} ({@code train_graph_*}). Each time is the
  * mean of a host loop after warm-up, the device synchronised before and after (what a training
  * loop sees, launch costs included). Prints JSON (workload to milliseconds), the form of
@@ -67,13 +67,15 @@ public final class BackendGpuBench {
             for (Map.Entry<String, Module> e : Map.<String, Module>of("mlp", new Mlp(dim, 4 * dim, dim, 0.0, r), "grkan",
                     new GrKan(dim, 4 * dim, dim, 0.0, r)).entrySet()) {
                 Module block = e.getValue().to(cuda);
-                out.put("block_" + e.getKey() + "_" + dim, time(be, () -> {
-                    try (Scope s = Scope.open()) {
-                        block.zeroGrad();
-                        x.zeroGrad();
-                        block.forward(x).backward(seed);
-                    }
-                }, 3, iters));
+                for (boolean bf16 : new boolean[]{false, true}) {
+                    out.put("block_" + (bf16 ? "bf16_" : "") + e.getKey() + "_" + dim, time(be, () -> {
+                        try (Scope s = Scope.open(); Autocast ac = bf16 ? Autocast.bf16() : null) {
+                            block.zeroGrad();
+                            x.zeroGrad();
+                            block.forward(x).backward(seed);
+                        }
+                    }, 3, iters));
+                }
             }
         }
         int batch = 128;
