@@ -22,14 +22,15 @@ import java.util.Map;
 import java.util.Random;
 
 /**
- * The CUDA backend on whole workloads, float32: the Mlp and the GR-KAN block forward+backward at
- * batch 128 x 197 tokens and the ViT-T, ViT-S, ViT-B widths, and one training step (forward,
- * cross-entropy, backward, AdamW) of vit_tiny and kat_tiny at 224 with batch 128, in float32 and
- * under bf16 autocast ({@code block_bf16_*}, {@code train_bf16_*}), and a kat_micro step eagerly and with its forward and
- * backward replayed as a {@link CudaGraph} ({@code train_graph_*}). Each time is the
- * mean of a host loop after warm-up, the device synchronised before and after (what a training
- * loop sees, launch costs included). Prints JSON (workload to milliseconds), the form of
- * kat-cuda/gpu_peer.py's, so that gpu-check.sh can put both in one table.
+ * The CUDA backend on whole workloads: the Mlp and the GR-KAN block forward+backward at batch
+ * 128 x 197 tokens and the ViT-T, ViT-S, ViT-B widths, and one training step (forward,
+ * cross-entropy, backward, AdamW) of vit_tiny and kat_tiny at 224 with batch 128, each in float32
+ * and under bf16 autocast ({@code block_bf16_*}, {@code train_bf16_*}); and a kat_micro step,
+ * eagerly and with its forward and backward replayed as a {@link CudaGraph}
+ * ({@code train_graph_*}). Each time is the mean of a host loop after warm-up, the device
+ * synchronised before and after (what a training loop sees, launch costs included). Prints JSON
+ * (workload to milliseconds), the form of kat-cuda/gpu_peer.py's, so that gpu-check.sh can put
+ * both in one table.
  * Usage: {@code java -cp ... org.kat4j.bench.gpu.BackendGpuBench [iterations]}
  */
 public final class BackendGpuBench {
