@@ -6,6 +6,9 @@ import jcuda.driver.CUfunction;
 import jcuda.driver.CUstream;
 import jcuda.driver.JCudaDriver;
 
+import java.util.ArrayList;
+import java.util.List;
+
 /**
  * The group-rational kernels on device buffers (docs/design.md, section 1): x, y, gradients as
  * channels-last [rows, d] in {@link Storage} F32, BF16 or F16, math in float32. Coefficients are
@@ -19,6 +22,9 @@ public final class CudaRational implements AutoCloseable {
     private DeviceBuffer partial;
     private DeviceBuffer counters;
     private DeviceBuffer gradOut;
+    /** Scratch outgrown while a CUDA graph recorded this engine's kernels: the graph still uses it. */
+    private final List<DeviceBuffer> outgrown = new ArrayList<>();
+    private boolean recorded;
     private int gradGroups;
     private final KernelArgs fwdArgs;
     private final KernelArgs bwdArgs;
@@ -38,6 +44,23 @@ public final class CudaRational implements AutoCloseable {
         rt.makeCurrent();
         fwdArgs = new KernelArgs(8);
         bwdArgs = new KernelArgs(12);
+    }
+
+    /**
+     * Marks this engine as the one a CUDA graph records: a scratch buffer that a later kernel
+     * outgrows is kept (the graph's earlier kernels use its address) until {@link #close}, not freed.
+     */
+    void recordedByGraph() {
+        recorded = true;
+    }
+
+    /** buf, or a buffer of at least {@code bytes} replacing it. */
+    private DeviceBuffer grow(DeviceBuffer buf, long bytes) {
+        if (recorded && buf != null && buf.bytes() < bytes) {
+            outgrown.add(buf);
+            buf = null;
+        }
+        return DeviceBuffer.atLeast(rt, buf, bytes);
     }
 
     /** Coefficients on the device: a0..a5 then b of each group (float32). */
@@ -114,15 +137,15 @@ public final class CudaRational implements AutoCloseable {
             checkBuffer("backward gx", gx, n, s);
         }
         rt.makeCurrent();
-        partial = DeviceBuffer.atLeast(rt, partial, Math.max(1, l.partialLength(groups)) * Double.BYTES);
+        partial = grow(partial, Math.max(1, l.partialLength(groups)) * Double.BYTES);
         // the kernel's tickets: zero once when allocated, and each launch leaves them at zero
         DeviceBuffer c0 = counters;
-        counters = DeviceBuffer.atLeast(rt, counters, (l.sets() + 1L) * Integer.BYTES);
+        counters = grow(counters, (l.sets() + 1L) * Integer.BYTES);
         if (counters != c0) {
             JCudaDriver.cuMemsetD32Async(counters.pointer(), 0, l.sets() + 1L, stream);
         }
         int outs = 6 + 4 * groups;
-        gradOut = DeviceBuffer.atLeast(rt, gradOut, (long) outs * Double.BYTES);
+        gradOut = grow(gradOut, (long) outs * Double.BYTES);
         gradGroups = groups;
         if (n == 0) {
             JCudaDriver.cuMemsetD32Async(gradOut.pointer(), 0, outs * 2L, stream);
@@ -188,5 +211,9 @@ public final class CudaRational implements AutoCloseable {
             gradOut.close();
         }
         partial = counters = gradOut = null;
+        for (DeviceBuffer b : outgrown) {
+            b.close();
+        }
+        outgrown.clear();
     }
 }

@@ -126,13 +126,16 @@ final class JCudaGpu implements Gpu {
     /**
      * Relaxed mode: the caching allocator may call cuMemAlloc meanwhile. The rational kernels get
      * a fresh engine for the recording: its scratch buffers belong to the graph, so later eager
-     * calls that need larger ones cannot free memory the graph's kernels use.
+     * calls that need larger ones cannot free memory the graph's kernels use, and one that a later
+     * layer of the recording outgrows stays allocated until the graph is destroyed.
      */
     @Override
     public void beginCapture() {
         rt.makeCurrent();
         setAside.set(rational.get());
-        rational.set(new CudaRational(rt, stream));
+        CudaRational graphs = new CudaRational(rt, stream);
+        graphs.recordedByGraph();
+        rational.set(graphs);
         try {
             JCudaDriver.cuStreamBeginCapture(stream, CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_RELAXED);
         } catch (RuntimeException e) {
