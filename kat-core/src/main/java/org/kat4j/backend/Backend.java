@@ -221,8 +221,11 @@ public interface Backend {
         return linear(roundBf16(x), roundBf16(w), bias);
     }
 
-    /** A float32 copy of x with every element rounded to bfloat16 ({@link Bf16#round}). This default goes through the host. */
+    /** A float32 copy of float32 x with every element rounded to bfloat16 ({@link Bf16#round}). This default goes through the host. */
     default Storage roundBf16(Storage x) {
+        if (x.dtype() != DType.FLOAT32) {
+            throw new IllegalArgumentException("roundBf16: a " + x.dtype() + " storage, expected float32");
+        }
         float[] v = toFloats(x);
         Bf16.roundInPlace(v);
         return fromFloats(v, x.shape());

@@ -11,6 +11,7 @@ import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class AutocastTest {
@@ -110,5 +111,7 @@ class AutocastTest {
             cast = a.matmul(c).toFloatArray();
         }
         assertArrayEquals(plain, cast, 0f);
+        var e = assertThrows(IllegalArgumentException.class, () -> a.backend().roundBf16(a.storage()));
+        assertTrue(e.getMessage().contains("FLOAT64 storage, expected float32"), e.getMessage());
     }
 }

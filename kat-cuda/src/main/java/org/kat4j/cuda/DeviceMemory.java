@@ -33,7 +33,6 @@ final class DeviceMemory {
         private final Set<Long> taken = new HashSet<>();
         private final Map<Long, ArrayDeque<Raw>> free = new HashMap<>();
         private final Set<Raw> released = new LinkedHashSet<>();
-        private boolean recording = true;
     }
 
     private final Gpu gpu;
@@ -114,7 +113,7 @@ final class DeviceMemory {
         for (GraphPool p : graphs) {
             if (p.taken.contains(r.address())) {
                 p.released.add(r);
-                if (p.recording) {
+                if (p == recording) {
                     p.free.computeIfAbsent(r.bytes(), k -> new ArrayDeque<>()).push(r);
                 }
                 return;
@@ -137,7 +136,6 @@ final class DeviceMemory {
     /** Ends the recording of the current graph's pool; its blocks stay the graph's until {@link #closeGraph}. */
     synchronized GraphPool endGraph() {
         GraphPool p = recording;
-        p.recording = false;
         p.free.clear();
         recording = null;
         return p;
