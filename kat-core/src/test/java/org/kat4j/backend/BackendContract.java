@@ -798,7 +798,16 @@ public abstract class BackendContract {
     void adamwStepsGiveTheBitsOfOneStepEach() {
         // 75 parameters of mixed sizes and dtypes, decay on every other one, a learning-rate change
         // in the middle: more than one batch of a device's list kernel, and runs that must split
-        int count = 75;
+        adamwStepsMatchOneByOne(75, i -> i < 50 ? DType.FLOAT32 : DType.FLOAT64, new int[]{1, 7, 2048, 2049, 5000, 33});
+    }
+
+    @Test
+    void float32AdamwStepsGiveTheBitsOfOneStepEach() {
+        // all float32, one parameter over several chunks of a backend that cuts the list into chunks
+        adamwStepsMatchOneByOne(40, i -> DType.FLOAT32, new int[]{64, 16384, 3, 40000, 16385, 257, 1000});
+    }
+
+    private void adamwStepsMatchOneByOne(int count, java.util.function.IntFunction<DType> dtype, int[] sizes) {
         Storage[] w = new Storage[count];
         Storage[] g = new Storage[count];
         Storage[] m = new Storage[count];
@@ -806,8 +815,8 @@ public abstract class BackendContract {
         Storage[][] one = new Storage[count][];
         Backend.AdamWStep[] steps = new Backend.AdamWStep[count];
         for (int i = 0; i < count; i++) {
-            DType t = i < 50 ? DType.FLOAT32 : DType.FLOAT64;
-            int n = new int[]{1, 7, 2048, 2049, 5000, 33}[i % 6];
+            DType t = dtype.apply(i);
+            int n = sizes[i % sizes.length];
             double[] wv = rnd(n, -1, 1);
             double[] gv = rnd(n, -1, 1);
             double[] mv = rnd(n, -0.1, 0.1);
