@@ -319,13 +319,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void release(Storage s) {
-        INDArray a = nd(s);
-        if (a.closeable()) {
-            a.close();
-            if (a.data() instanceof CpuStorage.Aligned aligned && aligned.owner().closeable()) {
-                aligned.owner().close();
-            }
-        }
+        CpuStorage.cpu(s).release();
     }
 
     // ------------------------------------------------------------------ threads

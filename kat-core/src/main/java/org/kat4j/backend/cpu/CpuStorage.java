@@ -94,10 +94,46 @@ final class CpuStorage implements Storage {
     INDArray array() {
         INDArray a = array;
         if (a == null) {
-            a = base != null ? base.reshape('c', shape) : Nd4j.create(data, shape, Nd4j.getStrides(shape, 'c'), 0, 'c');
+            a = base != null ? base.reshape('c', shape) : Nd4j.create(aligned(), shape, Nd4j.getStrides(shape, 'c'), 0, 'c');
             array = a;
         }
         return a;
+    }
+
+    /**
+     * Frees the memory now where it is the heap's (a workspace's memory goes back with its scope):
+     * the ND4J array if one was made, and the allocation it is part of.
+     */
+    void release() {
+        if (base == null) {
+            INDArray a = array;
+            if (a != null && a.closeable()) {
+                a.close();
+            }
+            if (data != null && data.closeable()) {
+                data.close();
+            }
+            return;
+        }
+        INDArray a = array();
+        if (a.closeable()) {
+            a.close();
+            if (a.data() instanceof Aligned aligned && aligned.owner().closeable()) {
+                aligned.owner().close();
+            }
+        }
+    }
+
+    /** The allocation this storage's memory is part of (null for an empty ND4J array). */
+    DataBuffer allocation() {
+        return data;
+    }
+
+    /** An ND4J buffer of exactly this storage's elements over its part of the allocation, which it keeps alive. */
+    private DataBuffer aligned() {
+        PagedPointer at = new PagedPointer(data.addressPointer(), data.length()).withOffset(offset * type.width(), numel);
+        return type == DataType.FLOAT ? new AlignedFloats(at.asFloatPointer(), numel, data)
+                : new AlignedDoubles(at.asDoublePointer(), numel, data);
     }
 
     DataType dataType() {
@@ -121,8 +157,9 @@ final class CpuStorage implements Storage {
      * did. Here ND4J allocates {@code ALIGNMENT} bytes more, where it would have (the current
      * workspace or the heap), and the array is a plain dense array of its own over the aligned
      * part: a buffer over that memory which holds the allocation ({@link Aligned#owner}), so the
-     * memory lives as long as any array over it. The storage has no ND4J array until an ND4J op
-     * needs one ({@link #array}). Not a view at an offset: ND4J 1.0.0-M2.1's
+     * memory lives as long as any array over it. The storage has neither that buffer nor an ND4J
+     * array until an ND4J op needs one ({@link #array}): kat4j's kernels read the allocation's
+     * memory from the aligned element on. Not a view at an offset: ND4J 1.0.0-M2.1's
      * indexing and assignment into such views returned empty arrays and corrupted the native heap.
      */
     static CpuStorage allocate(DataType t, long... shape) {
@@ -134,10 +171,7 @@ final class CpuStorage implements Storage {
         DataBuffer owner = Nd4j.createBuffer(t, n + ALIGNMENT / size, false, Nd4j.getMemoryManager().getCurrentWorkspace());
         long address = owner.addressPointer().address();
         long skip = (ALIGNMENT - address % ALIGNMENT) % ALIGNMENT;
-        PagedPointer at = new PagedPointer(owner.addressPointer(), owner.length()).withOffset(skip, n);
-        DataBuffer b = t == DataType.FLOAT ? new AlignedFloats(at.asFloatPointer(), n, owner)
-                : new AlignedDoubles(at.asDoublePointer(), n, owner);
-        return new CpuStorage(null, b, t, 0, n, shape.clone());
+        return new CpuStorage(null, owner, t, skip / size, n, shape.clone());
     }
 
     /** {@link #allocate} as an ND4J array, for the ND4J ops that write it. */
@@ -215,8 +249,13 @@ final class CpuStorage implements Storage {
     private ByteBuffer bytes() {
         ByteBuffer b = bytes;
         if (b == null) {
-            b = data == null ? ByteBuffer.allocateDirect(0).order(ByteOrder.nativeOrder())
-                    : data.asNio().position(Math.toIntExact(data.getElementSize() * offset)).slice().order(ByteOrder.nativeOrder());
+            if (data == null) {
+                b = ByteBuffer.allocateDirect(0).order(ByteOrder.nativeOrder());
+            } else {
+                // exactly this storage's elements: an allocation has room for the alignment after them
+                int from = Math.toIntExact(offset * type.width());
+                b = data.asNio().limit(from + Math.toIntExact(numel * type.width())).position(from).slice().order(ByteOrder.nativeOrder());
+            }
             bytes = b;
         }
         return b;

@@ -61,6 +61,14 @@ class AlignmentTest {
     }
 
     @Test
+    void releaseFreesAnAllocationNoNd4jArrayWasMadeFor() {
+        Storage s = CpuBackend.INSTANCE.empty(DType.FLOAT32, 1000);
+        org.nd4j.linalg.api.buffer.DataBuffer owner = CpuStorage.cpu(s).allocation();
+        CpuBackend.INSTANCE.release(s);
+        org.junit.jupiter.api.Assertions.assertTrue(owner.wasClosed(), "allocation freed");
+    }
+
+    @Test
     void viewsOfAlignedArraysReadAndWriteTheirOwnElements() {
         CpuBackend b = CpuBackend.INSTANCE;
         long[] shape = {2, 3, 4};

@@ -32,12 +32,12 @@ class GradientBufferTest {
         Storage buffer = w.gradBuffer();
         w.clearGrad();
         assertNull(w.grad());
-        assertTrue(CpuStorage.nd(buffer).wasClosed(), "a buffer no one holds is freed");
+        assertTrue(CpuStorage.cpu(buffer).allocation().wasClosed(), "a buffer no one holds is freed");
 
         backward(w, 3);
         Tensor kept = w.grad();
         w.clearGrad();
-        assertFalse(CpuStorage.nd(kept.storage()).wasClosed(), "a gradient handed out stays");
+        assertFalse(CpuStorage.cpu(kept.storage()).allocation().wasClosed(), "a gradient handed out stays");
         backward(w, 5);
         float[] three = new float[64 * 32];
         float[] five = new float[64 * 32];
@@ -50,6 +50,6 @@ class GradientBufferTest {
         Storage before = w.gradBuffer();
         w.zeroGrad();
         backward(w, 2);
-        assertTrue(before == w.gradBuffer() && !CpuStorage.nd(before).wasClosed());
+        assertTrue(before == w.gradBuffer() && !CpuStorage.cpu(before).allocation().wasClosed());
     }
 }
