@@ -521,6 +521,19 @@ public abstract class BackendContract {
                 double e = ii[2] < 4 ? x[(int) Ref.flat(ii, shape)] : y[(int) (ii[0] * 3 + ii[1])];
                 assertEquals(e, cv[i], 0, "concat at " + i);
             }
+            // three parts of different sizes along a middle dim
+            double[] p1 = rounded(rnd(2 * 1 * 4, -1, 1), t);
+            double[] p2 = rounded(rnd(2 * 2 * 4, -1, 1), t);
+            Storage mid = be.concat(1, xs, st(p1, t, 2, 1, 4), st(p2, t, 2, 2, 4));
+            assertArrayEquals(new long[]{2, 6, 4}, mid.shape());
+            double[] mv = be.toDoubles(mid);
+            for (int i = 0; i < 48; i++) {
+                long[] ii = Ref.unflat(i, new long[]{2, 6, 4});
+                long j = ii[1];
+                double e = j < 3 ? rounded(x, t)[(int) Ref.flat(ii, shape)]
+                        : j < 4 ? p1[(int) (ii[0] * 4 + ii[2])] : p2[(int) ((ii[0] * 2 + j - 4) * 4 + ii[2])];
+                assertEquals(e, mv[i], 0, "concat along dim 1 at " + i);
+            }
             close(x, be.concat(1, xs), t, "concat of one");
             long[] index = {2, 0, 2};
             Storage sel = be.indexSelect(xs, 1, index);

@@ -465,7 +465,7 @@ public final class CpuBackend implements Backend {
             // only leading axes reduced: column sums of a [rows, cols] matrix (every bias gradient)
             int cols = Math.toIntExact(gs.numel() / rows);
             float[] s = ColumnSums.sum(CpuStorage.bytes(gs), (int) rows, cols);
-            return CpuStorage.of(Nd4j.createFromArray(s)).view(shape);
+            return fromFloats(s, shape);
         }
         INDArray s = nd(gs).sum(true, axes);
         return wrap(s.reshape('c', shape));
@@ -662,8 +662,55 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Storage narrow(Storage x, int dim, long start, long length) {
+        long[] xs = x.shape();
+        if (copiesInBlocks(x) && length > 0 && start >= 0 && start + length <= xs[dim]) {
+            // one contiguous block per index before dim (ND4J's get and dup: 0.85% of the main job's CPU time)
+            long[] shape = xs.clone();
+            shape[dim] = length;
+            Storage out = CpuStorage.allocate(CpuStorage.cpu(x).dataType(), shape);
+            long inner = innerBytes(x, dim);
+            copyBlocks(CpuStorage.bytes(x), xs[dim] * inner, start * inner, CpuStorage.bytes(out), length * inner, 0,
+                    outer(xs, dim), length * inner);
+            return out;
+        }
         INDArray v = nd(x);
         return wrap(v.get(narrowIndex(v.rank(), dim, start, length)).dup('c'));
+    }
+
+    /**
+     * Whether narrow and concat may copy x as blocks of bytes: float32 or float64, not empty, its
+     * bytes addressable by an int.
+     */
+    private static boolean copiesInBlocks(Storage x) {
+        return x.numel() > 0 && x.numel() * CpuStorage.cpu(x).dataType().width() < Integer.MAX_VALUE
+                && (isFloat(x) || CpuStorage.cpu(x).dataType() == DataType.DOUBLE);
+    }
+
+    /** Bytes of one index of dim: the product of the later dims times the element size. */
+    private static long innerBytes(Storage x, int dim) {
+        long[] s = x.shape();
+        long inner = CpuStorage.cpu(x).dataType().width();
+        for (int i = dim + 1; i < s.length; i++) {
+            inner *= s[i];
+        }
+        return inner;
+    }
+
+    /** The product of the dims before dim. */
+    private static long outer(long[] s, int dim) {
+        long outer = 1;
+        for (int i = 0; i < dim; i++) {
+            outer *= s[i];
+        }
+        return outer;
+    }
+
+    /** For o &lt; count: bytes [o * srcStride + srcOff, + len) of src to o * dstStride + dstOff of dst. */
+    private static void copyBlocks(ByteBuffer src, long srcStride, long srcOff, ByteBuffer dst, long dstStride, long dstOff,
+                                   long count, long len) {
+        for (long o = 0; o < count; o++) {
+            dst.put((int) (o * dstStride + dstOff), src, (int) (o * srcStride + srcOff), (int) len);
+        }
     }
 
     @Override
@@ -679,11 +726,50 @@ public final class CpuBackend implements Backend {
         if (xs.length == 1) {
             return wrap(nd(xs[0]).dup('c'));
         }
+        Storage blocks = concatInBlocks(dim, xs);
+        if (blocks != null) {
+            return blocks;
+        }
         INDArray[] arrs = new INDArray[xs.length];
         for (int i = 0; i < xs.length; i++) {
             arrs[i] = nd(xs[i]);
         }
         return wrap(Nd4j.concat(dim, arrs));
+    }
+
+    /** concat as contiguous block copies, or null where the parts do not allow it (ND4J then checks and concatenates). */
+    private static Storage concatInBlocks(int dim, Storage... xs) {
+        long[] first = xs[0].shape();
+        DataType t = CpuStorage.cpu(xs[0]).dataType();
+        long along = 0;
+        for (Storage x : xs) {
+            long[] s = x.shape();
+            if (!copiesInBlocks(x) || CpuStorage.cpu(x).dataType() != t || s.length != first.length || dim < 0 || dim >= s.length) {
+                return null;
+            }
+            for (int i = 0; i < s.length; i++) {
+                if (i != dim && s[i] != first[i]) {
+                    return null;
+                }
+            }
+            along += s[dim];
+        }
+        long[] shape = first.clone();
+        shape[dim] = along;
+        if (Shapes.numel(shape) * t.width() >= Integer.MAX_VALUE) {
+            return null;
+        }
+        Storage out = CpuStorage.allocate(t, shape);
+        ByteBuffer o = CpuStorage.bytes(out);
+        long inner = innerBytes(out, dim);
+        long count = outer(shape, dim);
+        long at = 0;
+        for (Storage x : xs) {
+            long len = x.shape()[dim] * inner;
+            copyBlocks(CpuStorage.bytes(x), len, 0, o, along * inner, at, count, len);
+            at += len;
+        }
+        return out;
     }
 
     @Override
