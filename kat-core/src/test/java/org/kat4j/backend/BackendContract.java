@@ -359,8 +359,9 @@ public abstract class BackendContract {
     /** Products large enough for the BLAS's blocked kernels (and a batch of small ones), against float64. */
     @Test
     void linearAddsTheBiasToTheProduct() {
-        // rows x in @ (out x in)^T + bias: odd sizes, one row, and a width past one vector
-        int[][] cases = {{7, 5, 3}, {1, 4, 1}, {33, 17, 19}};
+        // rows x in @ (out x in)^T + bias: odd sizes, one row, a width past one vector, many rows,
+        // and a product large enough that a backend splits it into blocks of rows
+        int[][] cases = {{7, 5, 3}, {1, 4, 1}, {33, 17, 19}, {300, 5, 2}, {1000, 64, 37}};
         for (int[] c : cases) {
             for (DType t : DTYPES) {
                 double[] x = rounded(rnd(c[0] * c[1], -2, 2), t);

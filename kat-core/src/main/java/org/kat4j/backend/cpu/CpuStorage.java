@@ -83,7 +83,10 @@ final class CpuStorage implements Storage {
 
     /** The same memory in {@code shape} (of the same size), without an ND4J array. */
     CpuStorage view(long[] shape) {
-        return new CpuStorage(base, data, type, offset, numel, shape.clone());
+        CpuStorage v = new CpuStorage(base, data, type, offset, numel, shape.clone());
+        v.bytes = bytes; // the same memory: the buffers made for this storage serve the view
+        v.floats = floats;
+        return v;
     }
 
     /**
