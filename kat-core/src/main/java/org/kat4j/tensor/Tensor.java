@@ -5,6 +5,7 @@ import org.kat4j.autograd.Ops;
 import org.kat4j.autograd.TensorGraph;
 import org.kat4j.backend.Backend;
 import org.kat4j.backend.Backends;
+import org.kat4j.backend.BinaryOp;
 import org.kat4j.backend.Device;
 import org.kat4j.backend.Shapes;
 import org.kat4j.backend.Storage;
@@ -29,6 +30,12 @@ public final class Tensor {
     private boolean gradZero;
     /** True while grad is a leaf's buffer allocated outside the scopes that {@link #grad()} has not handed out: {@link #clearGrad()} frees it. */
     private boolean gradPrivate;
+    /**
+     * True while grad is a gradient this tensor received without owning it (one op's backward
+     * handing the same buffer to several inputs): it is replaced, never written, when another
+     * gradient arrives, so that a tensor whose only gradient is a shared one costs no copy.
+     */
+    private boolean gradShared;
     private boolean requiresGrad;
     private final Scope scope;
 
@@ -259,6 +266,7 @@ public final class Tensor {
                 g.backend().release(g);
             }
             gradPrivate = true;
+            gradShared = false;
         }
     }
 
@@ -330,12 +338,18 @@ public final class Tensor {
         grad = null;
         gradZero = false;
         gradPrivate = false;
+        gradShared = false;
     }
 
     /** The gradient buffer with its zeros written if {@link #zeroGrad()} left them pending. */
     private Storage gradStorage() {
         if (gradZero) {
-            grad.backend().fill(grad, 0);
+            if (gradShared) {
+                grad = grad.backend().zeros(grad.dtype(), grad.shape());
+                gradShared = false;
+            } else {
+                grad.backend().fill(grad, 0);
+            }
             gradZero = false;
         }
         return grad;
@@ -496,12 +510,26 @@ public final class Tensor {
                     t.grad = Scope.detached(() -> be.copy(g, dt));
                     t.gradPrivate = true;
                 } else {
-                    t.grad = owned && g.dtype() == dt ? g : be.copy(g, dt);
+                    t.grad = g.dtype() == dt ? g : be.copy(g, dt);
+                    t.gradShared = !owned && g.dtype() == dt;
                 }
             } else if (t.gradZero) {
-                be.assign(t.grad, g);
+                if (t.gradShared) {
+                    t.grad = g.dtype() == dt ? g : be.copy(g, dt);
+                    t.gradShared = !owned && g.dtype() == dt;
+                } else {
+                    be.assign(t.grad, g);
+                }
                 t.gradZero = false;
+            } else if (t.gradShared && g.dtype() == dt) {
+                // a second gradient: the sum into a fresh buffer (the same bits as adding into a copy)
+                t.grad = be.binary(BinaryOp.ADD, t.grad, g);
+                t.gradShared = false;
             } else {
+                if (t.gradShared) {
+                    t.grad = be.copy(t.grad, dt);
+                    t.gradShared = false;
+                }
                 be.addInPlace(t.grad, g);
             }
         }

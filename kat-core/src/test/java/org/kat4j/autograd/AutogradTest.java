@@ -16,6 +16,23 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class AutogradTest {
     @Test
+    void aGradientHandedToSeveralInputsIsNeverWrittenThroughOne() {
+        // s = b + c hands the same gradient to b and c; b then receives a second one from t = s + b.
+        // Adding that into the buffer b shares with c would change what c passes on.
+        Tensor x = Tensor.of(new float[]{1, -2, 3, 0.5f}, 4).requiresGrad(true);
+        Tensor b = x.mul(2.0);
+        Tensor c = x.mul(5.0);
+        Tensor t = b.add(c).add(b);
+        t.backward(Tensor.of(new float[]{1, 10, 100, 1000}, 4));
+        assertArrayEquals(new float[]{9, 90, 900, 9000}, x.grad().toFloatArray(), 0f);
+        // the same tensor twice in one op, and a gradient that arrives after a zeroGrad-style reuse
+        Tensor y = Tensor.of(new float[]{3, 4}, 2).requiresGrad(true);
+        Tensor h = y.mul(1.5);
+        h.add(h).add(h).sum().backward();
+        assertArrayEquals(new float[]{4.5f, 4.5f}, y.grad().toFloatArray(), 0f);
+    }
+
+    @Test
     void gradientsAccumulateAcrossUsesAndCalls() {
         Tensor x = Tensor.of(new double[]{3}, 1).requiresGrad(true);
         x.mul(x).sum().backward();          // d(x^2) = 2x = 6
