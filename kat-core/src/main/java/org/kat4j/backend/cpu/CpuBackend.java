@@ -1131,19 +1131,19 @@ public final class CpuBackend implements Backend {
         int d = Math.toIntExact(xs[xs.length - 1]);
         double[] ga = new double[6];
         double[] gb = new double[groups * 4];
-        INDArray gx = null;
+        Storage gx = null;
         if (isFloat(x)) {
-            gx = needX ? CpuStorage.uninitialized(DataType.FLOAT, xs) : null;
+            gx = needX ? CpuStorage.allocate(DataType.FLOAT, xs) : null;
             RationalKernels.get().backward(CpuStorage.bytes(x), CpuStorage.bytes(asFloat(gs)), gx == null ? null : CpuStorage.bytes(gx),
                     n, d, groups, toFloats(numerator), toFloats(denominator), ga, gb);
         } else {
             double[] gxs = needX ? new double[n] : null;
             Rational.backward(toDoubles(x), toDoubles(gs), gxs, d, groups, toDoubles(numerator), toDoubles(denominator), ga, gb);
             if (gxs != null) {
-                gx = Nd4j.create(gxs, xs, 'c');
+                gx = wrap(Nd4j.create(gxs, xs, 'c'));
             }
         }
-        return new Storage[]{gx == null ? null : wrap(gx), coefficients(ga, numerator), coefficients(gb, denominator)};
+        return new Storage[]{gx, coefficients(ga, numerator), coefficients(gb, denominator)};
     }
 
     /** Coefficient gradients summed in double, stored in the coefficients' dtype and shape. */

@@ -23,13 +23,14 @@ import java.util.Arrays;
  * A dense C-ordered float32 or float64 array: the CPU backend's storage. Nothing outside this
  * package sees the array.
  *
- * <p>A storage is its memory (a dense ND4J array, {@code base}) seen in a shape of the same size.
- * A reshape is a second storage over the same base and makes no ND4J array: the ND4J array of that
- * shape is made on first use, by the ND4J ops that need one, while kat4j's kernels read the base's
- * memory directly. Each ND4J array costs native shape information, a deallocator and a phantom
- * reference the garbage collector has to trace (about 6-10 us per array, all included, on 2
- * cores of an Intel Xeon, 2026-12-03), and reshapes were more than a quarter of the arrays a
- * micro-model training step made.
+ * <p>A storage is its memory seen in a shape of the same size: either a dense ND4J array that an
+ * ND4J op made ({@code base}), or an allocation that {@link #allocate} made for a kernel's result,
+ * from its first 64-byte boundary on. A reshape is a second storage over the same memory. The ND4J
+ * array of a storage's shape is made on first use, by the ND4J ops that need one, while kat4j's
+ * kernels read the memory directly through a buffer made once per storage. Each ND4J array costs
+ * native shape information, a deallocator and a phantom reference the garbage collector has to
+ * trace (about 6-10 us per array, all included, on 2 cores of an Intel Xeon, 2026-12-03), and most
+ * results of a training step are only ever read by kat4j's kernels.
  */
 final class CpuStorage implements Storage {
     /** The dense ND4J array this storage was made from; null for memory that kat4j allocated ({@link #allocate}). */
@@ -262,16 +263,6 @@ final class CpuStorage implements Storage {
             bytes = b;
         }
         return b;
-    }
-
-    /** The float buffer of a dense float32 array, from its first element (what the CPU kernels read). */
-    static FloatBuffer floats(INDArray a) {
-        return a.data().asNioFloat().position((int) a.offset()).slice();
-    }
-
-    /** The bytes of a dense float32 array from its first element, in native byte order (what the vector kernels read in place). */
-    static ByteBuffer bytes(INDArray a) {
-        return a.data().asNio().position(Math.toIntExact(4 * a.offset())).slice().order(ByteOrder.nativeOrder());
     }
 
     @Override

@@ -22,9 +22,12 @@ class CpuStorageTest {
         INDArray base = Nd4j.arange(0, 24).castTo(DataType.FLOAT).reshape(4, 6);
         INDArray rows = base.get(NDArrayIndex.interval(2, 4), NDArrayIndex.all());
         assertTrue(rows.offset() > 0, "a view with an offset");
-        ByteBuffer b = CpuStorage.bytes(rows);
-        FloatBuffer f = CpuStorage.floats(rows);
+        CpuStorage s = CpuStorage.of(rows);
+        ByteBuffer b = CpuStorage.bytes(s);
+        FloatBuffer f = CpuStorage.floats(s);
         assertEquals(ByteOrder.nativeOrder(), b.order());
+        assertEquals(48, b.capacity(), "the view's bytes, not the rest of the buffer");
+        assertEquals(12, f.capacity());
         for (int i = 0; i < 12; i++) {
             assertEquals(12 + i, b.getFloat(4 * i), 0, "byte view at " + i);
             assertEquals(12 + i, f.get(i), 0, "float view at " + i);
