@@ -36,6 +36,8 @@ import java.util.List;
 import java.util.function.IntConsumer;
 import java.util.function.Supplier;
 
+import static java.lang.ref.Reference.reachabilityFence;
+
 /**
  * The CPU backend: ND4J arrays for storage, OpenBLAS (through ND4J) for matrix products, ND4J's
  * element-wise ops, and kat4j's own fused float32 kernels (GELU, softmax, LayerNorm, column sums,
@@ -173,6 +175,7 @@ public final class CpuBackend implements Backend {
         if (isFloat(s)) {
             float[] v = new float[Math.toIntExact(s.numel())];
             CpuStorage.floats(s).get(0, v); // one bulk read, no copy through ND4J
+            reachabilityFence(s);
             return v;
         }
         return nd(s).dup('c').castTo(DataType.FLOAT).data().asFloat();
@@ -205,6 +208,7 @@ public final class CpuBackend implements Backend {
         if (t == DataType.FLOAT && isFloat(s)) {
             Storage c = CpuStorage.allocate(DataType.FLOAT, s.shape());
             CpuStorage.floats(c).put(CpuStorage.floats(s).limit(Math.toIntExact(s.numel()))); // one bulk copy
+            reachabilityFence(s);
             return c;
         }
         INDArray a = nd(s);
@@ -223,6 +227,8 @@ public final class CpuBackend implements Backend {
         }
         if (isFloat(dst) && isFloat(src) && dst.numel() == src.numel()) {
             CpuStorage.floats(dst).put(CpuStorage.floats(src).limit(Math.toIntExact(src.numel()))); // one bulk copy, no ND4J op
+            reachabilityFence(src);
+            reachabilityFence(dst);
             return;
         }
         INDArray d = nd(dst);
@@ -232,13 +238,14 @@ public final class CpuBackend implements Backend {
 
     /**
      * The float view of a float32 CPU storage, from its first element: what CPU kernels read and
-     * write in place (benchmarks call kernels on it directly).
+     * write in place (benchmarks call kernels on it directly). The buffer does not keep the storage
+     * alive: hold the storage (or its tensor) for as long as the buffer is used.
      */
     public static FloatBuffer floats(Storage s) {
         return CpuStorage.floats(float32(s));
     }
 
-    /** The bytes of a float32 CPU storage from its first element, in native byte order. */
+    /** The bytes of a float32 CPU storage from its first element, in native byte order; hold the storage while they are used. */
     public static java.nio.ByteBuffer bytes(Storage s) {
         return CpuStorage.bytes(float32(s));
     }
@@ -275,6 +282,8 @@ public final class CpuBackend implements Backend {
             // gradient accumulation: same shapes, mostly small tensors where ND4J's per-op setup dominated
             ByteBuffer sum = CpuStorage.bytes(acc);
             BinaryKernel.apply(BinaryOp.ADD, sum, CpuStorage.bytes(x), sum, (int) acc.numel(), (int) acc.numel());
+            reachabilityFence(acc);
+            reachabilityFence(x);
             return;
         }
         nd(acc).addi(nd(x));
@@ -293,6 +302,7 @@ public final class CpuBackend implements Backend {
             for (int i = 0, n = (int) x.numel(); i < n; i++) {
                 b.put(i, b.get(i) * f);
             }
+            reachabilityFence(x);
             return;
         }
         nd(x).muli(s);
@@ -384,6 +394,8 @@ public final class CpuBackend implements Backend {
             Storage out = CpuStorage.allocate(DataType.FLOAT, as);
             BinaryKernel.apply(op, CpuStorage.bytes(a), CpuStorage.bytes(b), CpuStorage.bytes(out), (int) a.numel(),
                     (int) b.numel());
+            reachabilityFence(a);
+            reachabilityFence(b);
             return out;
         }
         return wrap(pairwise(op, nd(a), nd(b)));
@@ -465,6 +477,7 @@ public final class CpuBackend implements Backend {
             // only leading axes reduced: column sums of a [rows, cols] matrix (every bias gradient)
             int cols = Math.toIntExact(gs.numel() / rows);
             float[] s = ColumnSums.sum(CpuStorage.bytes(gs), (int) rows, cols);
+            reachabilityFence(gs);
             return fromFloats(s, shape);
         }
         INDArray s = nd(gs).sum(true, axes);
@@ -514,6 +527,7 @@ public final class CpuBackend implements Backend {
                 double v = b.get(i);
                 s0 += v * v;
             }
+            reachabilityFence(x);
             return Math.sqrt((s0 + s1) + (s2 + s3));
         }
         return nd(x).norm2Number().doubleValue();
@@ -581,6 +595,8 @@ public final class CpuBackend implements Backend {
             Blas.sgemm(CpuStorage.floats(a), CpuStorage.floats(b), CpuStorage.floats(c), batch,
                     Math.toIntExact(m), Math.toIntExact(n), Math.toIntExact(k), transA, transB);
         }
+        reachabilityFence(a);
+        reachabilityFence(b);
         return c;
     }
 
@@ -596,6 +612,9 @@ public final class CpuBackend implements Backend {
         int out = Math.toIntExact(w.shape()[0]);
         Storage y = CpuStorage.allocate(DataType.FLOAT, rows, out);
         Blas.linear(CpuStorage.floats(x), CpuStorage.floats(w), CpuStorage.floats(bias), CpuStorage.floats(y), rows, out, in);
+        reachabilityFence(x);
+        reachabilityFence(w);
+        reachabilityFence(bias);
         return y;
     }
 
@@ -612,6 +631,7 @@ public final class CpuBackend implements Backend {
                 dst.put(i, Bf16.round(src.get(i)));
             }
         });
+        reachabilityFence(x);
         return y;
     }
 
@@ -647,6 +667,7 @@ public final class CpuBackend implements Backend {
         if (fusable(x) && PermuteKernel.suits(x.numel(), dims)) {
             Storage out = CpuStorage.allocate(DataType.FLOAT, shape);
             PermuteKernel.permute(CpuStorage.floats(x), xs, dims, CpuStorage.floats(out));
+            reachabilityFence(x);
             return out;
         }
         return wrap(nd(x).permute(dims).dup('c'));
@@ -671,6 +692,7 @@ public final class CpuBackend implements Backend {
             long inner = innerBytes(x, dim);
             copyBlocks(CpuStorage.bytes(x), xs[dim] * inner, start * inner, CpuStorage.bytes(out), length * inner, 0,
                     outer(xs, dim), length * inner);
+            reachabilityFence(x);
             return out;
         }
         INDArray v = nd(x);
@@ -769,6 +791,7 @@ public final class CpuBackend implements Backend {
             copyBlocks(CpuStorage.bytes(x), len, 0, o, along * inner, at, count, len);
             at += len;
         }
+        reachabilityFence(xs);
         return out;
     }
 
@@ -808,6 +831,7 @@ public final class CpuBackend implements Backend {
             int d = Math.toIntExact(xs[last]);
             Storage y = CpuStorage.allocate(DataType.FLOAT, xs);
             SoftmaxKernel.forward(CpuStorage.floats(x), CpuStorage.floats(y), n, d);
+            reachabilityFence(x);
             return y;
         }
         INDArray xv = nd(x);
@@ -827,7 +851,10 @@ public final class CpuBackend implements Backend {
             int n = Math.toIntExact(ys.numel());
             int d = Math.toIntExact(shape[last]);
             Storage gx = CpuStorage.allocate(DataType.FLOAT, shape);
-            SoftmaxKernel.backward(CpuStorage.floats(ys), CpuStorage.floats(asFloat(gs)), CpuStorage.floats(gx), n, d);
+            Storage g = asFloat(gs);
+            SoftmaxKernel.backward(CpuStorage.floats(ys), CpuStorage.floats(g), CpuStorage.floats(gx), n, d);
+            reachabilityFence(ys);
+            reachabilityFence(g);
             return gx;
         }
         INDArray y = nd(ys);
@@ -948,6 +975,7 @@ public final class CpuBackend implements Backend {
         Storage p = CpuStorage.allocate(DataType.FLOAT, b, heads, n, n);
         AttentionKernel.forward(CpuStorage.floats(qkv), CpuStorage.floats(out), CpuStorage.floats(p), b, n, heads, d / heads,
                 (float) scale);
+        reachabilityFence(qkv);
         return new Saved(out, p);
     }
 
@@ -965,8 +993,12 @@ public final class CpuBackend implements Backend {
         int n = Math.toIntExact(s[1]);
         int d = Math.toIntExact(s[2] / 3);
         Storage gx = CpuStorage.allocate(DataType.FLOAT, s);
-        AttentionKernel.backward(CpuStorage.floats(qkv), CpuStorage.floats(p), CpuStorage.floats(asFloat(g)), CpuStorage.floats(gx), b, n,
+        Storage gf = asFloat(g);
+        AttentionKernel.backward(CpuStorage.floats(qkv), CpuStorage.floats(p), CpuStorage.floats(gf), CpuStorage.floats(gx), b, n,
                 heads, d / heads, (float) scale);
+        reachabilityFence(qkv);
+        reachabilityFence(p);
+        reachabilityFence(gf);
         return gx;
     }
 
@@ -983,6 +1015,7 @@ public final class CpuBackend implements Backend {
             // 29 ms forward+backward at 6304x768)
             Storage y = CpuStorage.allocate(DataType.FLOAT, x.shape());
             GeluKernel.forward(CpuStorage.bytes(x), CpuStorage.bytes(y), Math.toIntExact(x.numel()));
+            reachabilityFence(x);
             return y;
         }
         INDArray xv = nd(x);
@@ -1003,8 +1036,10 @@ public final class CpuBackend implements Backend {
         }
         if (fusable(x)) {
             Storage gx = CpuStorage.allocate(DataType.FLOAT, x.shape());
-            GeluKernel.backward(CpuStorage.bytes(x), CpuStorage.bytes(asFloat(gs)), CpuStorage.bytes(gx),
-                    Math.toIntExact(x.numel()));
+            Storage g = asFloat(gs);
+            GeluKernel.backward(CpuStorage.bytes(x), CpuStorage.bytes(g), CpuStorage.bytes(gx), Math.toIntExact(x.numel()));
+            reachabilityFence(x);
+            reachabilityFence(g);
             return gx;
         }
         INDArray xv = nd(x);
@@ -1040,6 +1075,7 @@ public final class CpuBackend implements Backend {
             float[] rstd = new float[n / d];
             Storage y = CpuStorage.allocate(DataType.FLOAT, xs);
             LayerNormKernel.forward(CpuStorage.bytes(x), CpuStorage.bytes(y), n, d, w, b, (float) eps, mean, rstd);
+            reachabilityFence(x);
             return new Saved(y, new FusedNorm(w, mean, rstd));
         }
         INDArray xv = nd(x);
@@ -1068,8 +1104,11 @@ public final class CpuBackend implements Backend {
             Storage gx = needX ? CpuStorage.allocate(DataType.FLOAT, xs) : null;
             double[] dw = needWeight ? new double[d] : null;
             double[] db = needBias ? new double[d] : null;
-            LayerNormKernel.backward(CpuStorage.bytes(x), CpuStorage.bytes(asFloat(gs)), gx == null ? null : CpuStorage.bytes(gx),
+            Storage g = asFloat(gs);
+            LayerNormKernel.backward(CpuStorage.bytes(x), CpuStorage.bytes(g), gx == null ? null : CpuStorage.bytes(gx),
                     n, d, f.w(), f.mean(), f.rstd(), dw, db);
+            reachabilityFence(x);
+            reachabilityFence(g);
             out[0] = gx;
             out[1] = dw == null ? null : fromFloats(toFloat(dw), d);
             out[2] = db == null ? null : fromFloats(toFloat(db), d);
@@ -1112,6 +1151,7 @@ public final class CpuBackend implements Backend {
             Storage y = CpuStorage.allocate(DataType.FLOAT, xs);
             RationalKernels.get().forward(CpuStorage.bytes(x), CpuStorage.bytes(y), n, d, groups,
                     toFloats(numerator), toFloats(denominator));
+            reachabilityFence(x);
             return y;
         }
         double[] out = new double[n];
@@ -1134,8 +1174,11 @@ public final class CpuBackend implements Backend {
         Storage gx = null;
         if (isFloat(x)) {
             gx = needX ? CpuStorage.allocate(DataType.FLOAT, xs) : null;
-            RationalKernels.get().backward(CpuStorage.bytes(x), CpuStorage.bytes(asFloat(gs)), gx == null ? null : CpuStorage.bytes(gx),
+            Storage g = asFloat(gs);
+            RationalKernels.get().backward(CpuStorage.bytes(x), CpuStorage.bytes(g), gx == null ? null : CpuStorage.bytes(gx),
                     n, d, groups, toFloats(numerator), toFloats(denominator), ga, gb);
+            reachabilityFence(x);
+            reachabilityFence(g);
         } else {
             double[] gxs = needX ? new double[n] : null;
             Rational.backward(toDoubles(x), toDoubles(gs), gxs, d, groups, toDoubles(numerator), toDoubles(denominator), ga, gb);
@@ -1224,6 +1267,10 @@ public final class CpuBackend implements Backend {
         } else {
             Parallel.forEach(chunks, chunk);
         }
+        reachabilityFence(w);
+        reachabilityFence(g);
+        reachabilityFence(m);
+        reachabilityFence(v);
     }
 
     /**
@@ -1239,6 +1286,10 @@ public final class CpuBackend implements Backend {
         ByteBuffer vb = CpuStorage.bytes(v);
         // fewer than 5 chunks (80K elements) stay on the calling thread
         Chunks.forEach((int) w.numel(), 1, ADAMW_CHUNK, 5, (c, off, len) -> adamwChunk(wb, gb, mb, vb, off, off + len, s));
+        reachabilityFence(w);
+        reachabilityFence(g);
+        reachabilityFence(m);
+        reachabilityFence(v);
     }
 
     /** Elements [from, to) of one parameter's AdamW update. */

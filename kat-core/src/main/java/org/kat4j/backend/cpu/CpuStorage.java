@@ -246,9 +246,12 @@ final class CpuStorage implements Storage {
     }
 
     /**
-     * This storage's bytes, made once: each {@code asNio} of an ND4J buffer is a JNI call that
-     * makes a new direct buffer, about 0.5-0.8 us, several times per op (2.1% of the CPU time of a
-     * micro-KAT training step on the Zen 5 above).
+     * This storage's bytes, made once. The buffer points at memory that the storage's ND4J buffer
+     * frees once it is collected, and does not reference it: a backend method keeps its input
+     * storages reachable ({@code Reference.reachabilityFence}) until its kernels are done, or a
+     * collection during the kernel frees an input made for that call alone. Each {@code asNio} of
+     * an ND4J buffer is a JNI call that makes a new direct buffer, about 0.5-0.8 us, several times
+     * per op (2.1% of the CPU time of a micro-KAT training step on the Zen 5 above).
      */
     private ByteBuffer bytes() {
         ByteBuffer b = bytes;
