@@ -684,7 +684,7 @@ public final class CpuBackend implements Backend {
     @Override
     public Storage narrow(Storage x, int dim, long start, long length) {
         long[] xs = x.shape();
-        if (copiesInBlocks(x) && length > 0 && start >= 0 && start + length <= xs[dim]) {
+        if (copiesInBlocks(x) && dim >= 0 && dim < xs.length && length > 0 && start >= 0 && start + length <= xs[dim]) {
             // one contiguous block per index before dim (ND4J's get and dup: 0.85% of the main job's CPU time)
             long[] shape = xs.clone();
             shape[dim] = length;
