@@ -108,4 +108,36 @@ class IdxTest {
         long padding = java.util.stream.IntStream.range(0, v.length).filter(i -> v[i] == -1f).count(); // zero pixels
         assertTrue(padding > 0, "random crops with padding bring in zero pixels");
     }
+
+    @Test
+    void augmentedBatchesHoldTheShiftedMirroredNormalisedPixels() {
+        // 2 channels of 5 x 6 with distinct levels; crops of up to 2 pixels and flips, against the
+        // formula (level / 255 - mean) / std per pixel, 0 outside the image, with the same draws
+        int c = 2, h = 5, w = 6, n = 3, pad = 2;
+        byte[] px = new byte[n * c * h * w];
+        for (int i = 0; i < px.length; i++) {
+            px[i] = (byte) (i * 37 + 11);
+        }
+        float[] mean = {0.3f, 0.6f};
+        float[] std = {0.2f, 0.35f};
+        ImageDataset d = new ImageDataset("t", px, new int[]{0, 1, 2}, c, h, w, n, mean, std);
+        float[] got = new Batcher(d, n, false, pad, true, new Random(9)).next().images().toFloatArray();
+        Random r = new Random(9);
+        for (int k = 0; k < n; k++) {
+            int dy = r.nextInt(2 * pad + 1) - pad;
+            int dx = r.nextInt(2 * pad + 1) - pad;
+            boolean mirror = r.nextBoolean();
+            for (int ch = 0; ch < c; ch++) {
+                for (int y = 0; y < h; y++) {
+                    for (int x = 0; x < w; x++) {
+                        int sy = y + dy;
+                        int sx = (mirror ? w - 1 - x : x) + dx;
+                        float v = sy < 0 || sy >= h || sx < 0 || sx >= w ? 0f : (px[((k * c + ch) * h + sy) * w + sx] & 0xff) / 255f;
+                        int at = ((k * c + ch) * h + y) * w + x;
+                        assertEquals((v - mean[ch]) * (1f / std[ch]), got[at], 0f, "image " + k + " channel " + ch + " at " + y + "," + x);
+                    }
+                }
+            }
+        }
+    }
 }
