@@ -39,6 +39,21 @@ final class BinaryKernel {
         });
     }
 
+    /** x[i] = x[i] * f for i &lt; n, in place (gradient clipping's scale: the same float32 products as a scalar loop). */
+    static void scaleInPlace(ByteBuffer x, int n, float f) {
+        Chunks.forEach(n, 1, CHUNK, (c, lo, count) -> {
+            ByteOrder o = ByteOrder.nativeOrder();
+            int end = lo + count;
+            int i = lo;
+            for (int bound = lo + S.loopBound(count); i < bound; i += S.length()) {
+                FloatVector.fromByteBuffer(S, x, 4 * i, o).mul(f).intoByteBuffer(x, 4 * i, o);
+            }
+            for (; i < end; i++) {
+                x.putFloat(4 * i, x.getFloat(4 * i) * f);
+            }
+        });
+    }
+
     /** out[i + t] = a[i + t] op b[j + t] for t &lt; len. */
     private static void run(BinaryOp op, ByteBuffer a, ByteBuffer b, ByteBuffer out, int i, int j, int len) {
         ByteOrder o = ByteOrder.nativeOrder();

