@@ -1218,7 +1218,7 @@ public final class CpuBackend implements Backend {
             return;
         }
         if (isFloat(ws) && isFloat(gs) && isFloat(ms) && isFloat(vs)) {
-            adamwFloat(ws, gs, ms, vs, s);
+            adamwSteps(new Storage[]{ws}, new Storage[]{gs}, new Storage[]{ms}, new Storage[]{vs}, new AdamWStep[]{s});
             return;
         }
         INDArray w = nd(ws);
@@ -1238,7 +1238,8 @@ public final class CpuBackend implements Backend {
      * All parameters in one pass of chunks on all cores when they are float32 (same chunks and bits
      * as {@link #adamwStep} one by one). A micro model's parameters are each below the size that
      * {@link #adamwStep} hands to other cores, so one by one they were all updated on the calling
-     * thread while the other core waited: 1.5% of a micro-KAT training step's time on 2 cores.
+     * thread while the other core waited: 1.6% of the main job's wall time (profile, 2 cores of a
+     * Zen 5, 2026-12-07). Fewer than 5 chunks (80K elements) stay on the calling thread.
      */
     @Override
     public void adamwSteps(Storage[] w, Storage[] g, Storage[] m, Storage[] v, AdamWStep[] steps) {
@@ -1280,25 +1281,12 @@ public final class CpuBackend implements Backend {
     }
 
     /**
-     * One pass over a float32 parameter, its gradient and both moments, in float32 like
-     * torch.optim.AdamW, on their bytes in place. The ND4J composition took eleven native calls and
-     * six temporary arrays per parameter: 8% of a vit_micro training step. With the vector module
-     * {@link AdamWVectorKernel} takes the chunks, with the same bits as {@link #adamwPlain}.
+     * Elements [from, to) of one float32 parameter's AdamW update, with its gradient and both
+     * moments, in float32 like torch.optim.AdamW, on their bytes in place. The ND4J composition took
+     * eleven native calls and six temporary arrays per parameter: 8% of a vit_micro training step.
+     * With the vector module {@link AdamWVectorKernel} does it, with the same bits as
+     * {@link #adamwPlain}.
      */
-    private static void adamwFloat(Storage w, Storage g, Storage m, Storage v, AdamWStep s) {
-        ByteBuffer wb = CpuStorage.bytes(w);
-        ByteBuffer gb = CpuStorage.bytes(g);
-        ByteBuffer mb = CpuStorage.bytes(m);
-        ByteBuffer vb = CpuStorage.bytes(v);
-        // fewer than 5 chunks (80K elements) stay on the calling thread
-        Chunks.forEach((int) w.numel(), 1, ADAMW_CHUNK, 5, (c, off, len) -> adamwChunk(wb, gb, mb, vb, off, off + len, s));
-        reachabilityFence(w);
-        reachabilityFence(g);
-        reachabilityFence(m);
-        reachabilityFence(v);
-    }
-
-    /** Elements [from, to) of one parameter's AdamW update. */
     private static void adamwChunk(ByteBuffer w, ByteBuffer g, ByteBuffer m, ByteBuffer v, int from, int to, AdamWStep s) {
         float b1 = (float) s.beta1();
         float b2 = (float) s.beta2();
