@@ -2,10 +2,12 @@ package org.kat4j.backend.cpu;
 
 import org.bytedeco.openblas.global.openblas_nolapack;
 
+import java.nio.ByteBuffer;
 import java.nio.FloatBuffer;
 
 /**
- * OpenBLAS's float32 GEMM called directly (JavaCPP's binding of {@code cblas_sgemm}, the library
+ * The float32 matrix products: kat4j's {@link GemmKernel} on 16-lane vectors (below), else
+ * OpenBLAS's GEMM called directly (JavaCPP's binding of {@code cblas_sgemm}, the library
  * ND4J itself calls). ND4J's {@code Nd4j.gemm} wraps the same call in a custom op with its own
  * shape checks and output arrays: 26-88 us more per call, 7-35% of the micro models' products
  * (1088x64x64 .. 64x256x1088, best of 5 x 200 calls on 2 threads of a Zen 3, 2026-12-02).
@@ -20,6 +22,11 @@ import java.nio.FloatBuffer;
  * threads, so a result repeats to the bit; OpenBLAS picks its kernels by size, so a block's last
  * bits can differ from those of one call over the whole product.
  *
+ * <p>Where the JDK's vector API runs 16-lane vectors (AVX-512), products go to kat4j's own
+ * {@link GemmKernel} instead, split over the threads by rows the same way (1.5-2x OpenBLAS's
+ * speed on a Zen 5 whose environment pins OpenBLAS to its AVX2 kernels; its bits do not depend on
+ * the split); {@code -Dkat4j.blas=openblas} sends every product to OpenBLAS.
+ *
  * <p>{@code -Dkat4j.blas=mkl} makes the same calls to Intel MKL's GEMM instead ({@link MklGemm};
  * the user adds {@code org.bytedeco:mkl} with its {@code linux-x86_64} and
  * {@code linux-x86_64-redist} jars, about 180 MB). On the Xeon above the Mlp block's six products
@@ -28,8 +35,11 @@ import java.nio.FloatBuffer;
  * (192) and 204.6-204.8 instead of 228.5-232.3 ms (384) split this way (JMH, alternating runs).
  */
 final class Blas {
-    /** The GEMM libraries kat4j can call. */
-    enum Library { OPENBLAS, MKL }
+    /**
+     * Where products go: AUTO to {@link GemmKernel} where it is {@link GemmKernel#available()
+     * available}, else OpenBLAS; OPENBLAS and MKL to that library alone.
+     */
+    enum Library { AUTO, OPENBLAS, MKL }
 
     /** The system property that chooses the library. */
     static final String PROPERTY = "kat4j.blas";
@@ -38,7 +48,7 @@ final class Blas {
     /** Blocks start at multiples of this many rows or columns (OpenBLAS's kernels work in tiles of 16 and more). */
     private static final int ALIGN = 16;
 
-    private static volatile Library library = Library.OPENBLAS;
+    private static volatile Library library = Library.AUTO;
 
     private Blas() {
     }
@@ -52,15 +62,18 @@ final class Blas {
         use(parse(System.getProperty(PROPERTY)));
     }
 
-    /** The library a value of {@code kat4j.blas} names (null or empty: OpenBLAS). */
+    /** The library a value of {@code kat4j.blas} names (null or empty: AUTO). */
     static Library parse(String value) {
-        if (value == null || value.isBlank() || value.equalsIgnoreCase("openblas")) {
+        if (value == null || value.isBlank() || value.equalsIgnoreCase("auto")) {
+            return Library.AUTO;
+        }
+        if (value.equalsIgnoreCase("openblas")) {
             return Library.OPENBLAS;
         }
         if (value.equalsIgnoreCase("mkl")) {
             return Library.MKL;
         }
-        throw new IllegalArgumentException("-D" + PROPERTY + "=" + value + ": expected openblas or mkl");
+        throw new IllegalArgumentException("-D" + PROPERTY + "=" + value + ": expected auto, openblas or mkl");
     }
 
     /** Makes later products call {@code l}; MKL must be loadable. */
@@ -81,39 +94,73 @@ final class Blas {
         return library;
     }
 
+    /** Whether float32 products go to {@link GemmKernel}. */
+    static boolean ownKernel() {
+        return library == Library.AUTO && Simd.available() && GemmKernel.available();
+    }
+
+    /** One line for {@code kat info}: where products go. */
+    static String describe() {
+        return switch (library) {
+            case MKL -> "Intel MKL (-Dkat4j.blas=mkl)";
+            case OPENBLAS -> "OpenBLAS (-Dkat4j.blas=openblas)";
+            case AUTO -> ownKernel() ? GemmKernel.describe() : "OpenBLAS";
+        };
+    }
+
     /**
      * c[i] = op(a[i]) @ op(b[i]) for i &lt; batch over dense row-major operands: a[i] is m x k
      * (stored k x m when ta), b[i] is k x n (stored n x k when tb), c[i] is m x n.
      */
-    static void sgemm(FloatBuffer a, FloatBuffer b, FloatBuffer c, long batch, int m, int n, int k, boolean ta, boolean tb) {
+    static void sgemm(FloatBuffer a, FloatBuffer b, ByteBuffer c, long batch, int m, int n, int k, boolean ta, boolean tb) {
         sgemm(a, b, c, batch, m, n, k, ta, tb, 0f);
     }
 
-    /** As {@link #sgemm(FloatBuffer, FloatBuffer, FloatBuffer, long, int, int, int, boolean, boolean)}, c = op(a) @ op(b) + beta c. */
-    static void sgemm(FloatBuffer a, FloatBuffer b, FloatBuffer c, long batch, int m, int n, int k, boolean ta, boolean tb,
+    /**
+     * As {@link #sgemm(FloatBuffer, FloatBuffer, ByteBuffer, long, int, int, int, boolean, boolean)}, c = op(a) @ op(b) +
+     * beta c for beta 0 or 1.
+     */
+    static void sgemm(FloatBuffer a, FloatBuffer b, ByteBuffer c, long batch, int m, int n, int k, boolean ta, boolean tb,
                       float beta) {
+        if (beta != 0f && beta != 1f) {
+            throw new IllegalArgumentException("beta " + beta + ": expected 0 or 1");
+        }
+        boolean own = ownKernel();
+        FloatBuffer cf = own ? null : c.asFloatBuffer();
         for (long i = 0; i < batch; i++) {
+            if (own) {
+                GemmKernel.multiply(a, Math.toIntExact(i * m * k), b, Math.toIntExact(i * k * n), c, Math.toIntExact(i * m * n),
+                        m, n, k, ta, tb, beta == 1f, null, SPLIT_MIN);
+                continue;
+            }
             FloatBuffer ai = batch == 1 ? a : slice(a, i * m * k);
             FloatBuffer bi = batch == 1 ? b : slice(b, i * k * n);
-            FloatBuffer ci = batch == 1 ? c : slice(c, i * m * n);
+            FloatBuffer ci = batch == 1 ? cf : slice(cf, i * m * n);
             product(ai, bi, ci, m, n, k, ta, tb, beta);
         }
     }
 
     /**
-     * A linear layer's y = x w^T + bias for x [rows, in], w [out, in], bias [out]: each thread
-     * writes the bias into its own block of y's rows and adds its product onto them (one pass
+     * A linear layer's y = x w^T + bias for x [rows, in], w [out, in], bias [out]. kat4j's kernel
+     * starts each sum at the bias. For OpenBLAS and MKL each thread writes the bias into its own
+     * block of y's rows and adds its product onto them (one pass
      * over y, the rows written while that thread's product follows; the same blocks and bits as
      * one fill of all rows and then {@link #sgemm} with beta 1). Filled by the calling thread
      * alone, the rows kept the other core waiting: 6304x192 @ 192x768 took 9.1-10.2 ms best and
      * 11.0-11.4 ms mean that way, 8.8-9.0 and 10.3-10.6 ms now (2 cores of an Intel Xeon with
      * AVX-512, 2026-12-03, alternating processes).
      */
-    static void linear(FloatBuffer x, FloatBuffer w, FloatBuffer bias, FloatBuffer y, int rows, int out, int in) {
-        FloatBuffer bb = bias.duplicate().limit(out);
-        product(x, w, y, rows, out, in, false, true, 1f, (from, to) -> {
+    static void linear(FloatBuffer x, FloatBuffer w, ByteBuffer bias, ByteBuffer y, int rows, int out, int in) {
+        if (ownKernel()) {
+            // every sum starts at the bias: no pass that writes it first
+            GemmKernel.multiply(x, 0, w, 0, y, 0, rows, out, in, false, true, false, bias, SPLIT_MIN);
+            return;
+        }
+        FloatBuffer bb = bias.asFloatBuffer().limit(out);
+        FloatBuffer yf = y.asFloatBuffer();
+        product(x, w, yf, rows, out, in, false, true, 1f, (from, to) -> {
             for (int r = from; r < to; r++) {
-                y.put(r * out, bb, 0, out);
+                yf.put(r * out, bb, 0, out);
             }
         });
     }

@@ -96,7 +96,7 @@ public final class CpuBackend implements Backend {
     @Override
     public String describe() {
         return "ND4J " + Nd4j.getBackend().getClass().getSimpleName() + ", " + Nd4j.getEnvironment().maxThreads()
-                + " threads, GEMM " + (Blas.library() == Blas.Library.MKL ? "Intel MKL (-Dkat4j.blas=mkl)" : "OpenBLAS")
+                + " threads, GEMM " + Blas.describe()
                 + ", large products split over " + Parallel.threads() + " threads, vector kernels " + Simd.describe();
     }
 
@@ -598,7 +598,7 @@ public final class CpuBackend implements Backend {
             SmallMatmulKernel.multiply(CpuStorage.floats(a), CpuStorage.floats(b), CpuStorage.floats(c),
                     (int) batch, (int) m, (int) n, (int) k, transA, transB);
         } else {
-            Blas.sgemm(CpuStorage.floats(a), CpuStorage.floats(b), CpuStorage.floats(c), batch,
+            Blas.sgemm(CpuStorage.floats(a), CpuStorage.floats(b), CpuStorage.bytes(c), batch,
                     Math.toIntExact(m), Math.toIntExact(n), Math.toIntExact(k), transA, transB);
         }
         reachabilityFence(a);
@@ -617,7 +617,7 @@ public final class CpuBackend implements Backend {
         int in = Math.toIntExact(xs[1]);
         int out = Math.toIntExact(w.shape()[0]);
         Storage y = CpuStorage.allocate(DataType.FLOAT, rows, out);
-        Blas.linear(CpuStorage.floats(x), CpuStorage.floats(w), CpuStorage.floats(bias), CpuStorage.floats(y), rows, out, in);
+        Blas.linear(CpuStorage.floats(x), CpuStorage.floats(w), CpuStorage.bytes(bias), CpuStorage.bytes(y), rows, out, in);
         reachabilityFence(x);
         reachabilityFence(w);
         reachabilityFence(bias);
