@@ -48,7 +48,10 @@ final class GemmKernel {
     private GemmKernel() {
     }
 
-    /** Whether this kernel takes float32 products: vectors of at least 16 lanes (callers check {@link Simd#available()} first). */
+    /**
+     * Whether this kernel takes float32 products: vectors of 16 lanes or more (callers check
+     * {@link Simd#available()} first).
+     */
     static boolean available() {
         return L >= 16;
     }
@@ -103,16 +106,18 @@ final class GemmKernel {
                 // equal blocks of the sum; each continues the chains the one before left in c
                 int p0 = (int) ((long) k * kb / blocks);
                 int kc = (int) ((long) k * (kb + 1) / blocks) - p0;
-                pack(b, bOff, n, k, tb, p0, kc, j0, nc, pb, s[1]);
+                // op(b)'s block: rows ldb apart, panel jp from element jp (b as it is) or jp kc (packed from b transposed)
+                int ldb = pack(b, bOff, n, k, tb, p0, kc, j0, nc, pb, s[1]);
                 boolean onto = accumulate || kb > 0;
                 float[] start = bias != null && kb == 0 ? starts : ZEROS;
                 for (int jp = 0; jp < nc; jp += NR) {
                     int cols = Math.min(NR, nc - jp);
-                    int bo = jp * kc;
+                    int bo = tb ? jp * kc : jp;
                     int j = j0 + jp;
                     int from0 = start == starts ? j : 0;
                     boolean direct = cols == NR && !onto;
-                    // tiles of six rows, then one row at a time; through the sums tile where they go onto c or c has fewer columns
+                    // tiles of six rows, then one row at a time; through the sums tile where they go onto c
+                    // or c has fewer columns
                     for (int r = from; r < to; r += MR) {
                         int h = Math.min(MR, to - r);
                         int at = cOff + r * n + j;
@@ -121,10 +126,10 @@ final class GemmKernel {
                         int ld = direct ? n : NR;
                         int ar = aOff + r * rs + p0 * ps;
                         if (h == MR) {
-                            tile(a, ar, rs, ps, pb, bo, kc, out, o, ld, start, from0);
+                            tile(a, ar, rs, ps, pb, bo, ldb, kc, out, o, ld, start, from0);
                         } else {
                             for (int q = 0; q < h; q++) {
-                                row(a, ar + q * rs, ps, pb, bo, kc, out, o + q * ld, start, from0);
+                                row(a, ar + q * rs, ps, pb, bo, ldb, kc, out, o + q * ld, start, from0);
                             }
                         }
                         if (!direct) {
@@ -148,25 +153,32 @@ final class GemmKernel {
     }
 
     /**
-     * Terms p0 .. p0 + kc - 1 of op(b)'s columns j0 .. j0 + nc - 1 into panels of NR columns, each
-     * kc x NR row-major, the last one padded with zeros.
+     * Terms p0 .. p0 + kc - 1 of op(b)'s columns j0 .. j0 + nc - 1 into pb; returns the distance of
+     * its rows. b as it is (k x n) is copied as it is, one bulk read when the block is b's full
+     * width (vectors of a last, narrower panel read past a row's end into the next: those columns
+     * are never written to c). b transposed (n x k) is packed into panels of NR columns, each kc x NR
+     * row-major, the last one padded with zeros.
      */
-    private static void pack(FloatBuffer b, int bOff, int n, int k, boolean tb, int p0, int kc, int j0, int nc, float[] pb,
-                             float[] line) {
+    private static int pack(FloatBuffer b, int bOff, int n, int k, boolean tb, int p0, int kc, int j0, int nc, float[] pb,
+                            float[] line) {
+        if (!tb) {
+            if (nc == n) {
+                b.get(bOff + p0 * n, pb, 0, kc * n);
+            } else {
+                for (int p = 0; p < kc; p++) {
+                    b.get(bOff + (p0 + p) * n + j0, pb, p * nc, nc);
+                }
+            }
+            return nc;
+        }
         for (int jp = 0; jp < nc; jp += NR) {
             int cols = Math.min(NR, nc - jp);
             int base = jp * kc;
-            if (tb) {
-                // column j of op(b) is row j of b: read it in one copy, then spread it down the panel
-                for (int q = 0; q < cols; q++) {
-                    b.get(bOff + (j0 + jp + q) * k + p0, line, 0, kc);
-                    for (int p = 0; p < kc; p++) {
-                        pb[base + p * NR + q] = line[p];
-                    }
-                }
-            } else {
+            // column j of op(b) is row j of b: read it in one copy, then spread it down the panel
+            for (int q = 0; q < cols; q++) {
+                b.get(bOff + (j0 + jp + q) * k + p0, line, 0, kc);
                 for (int p = 0; p < kc; p++) {
-                    b.get(bOff + (p0 + p) * n + j0 + jp, pb, base + p * NR, cols);
+                    pb[base + p * NR + q] = line[p];
                 }
             }
             if (cols < NR) {
@@ -175,19 +187,20 @@ final class GemmKernel {
                 }
             }
         }
+        return NR;
     }
 
     /**
      * Six rows of c (from element c0, rows ldc apart) by a full panel's 4 L columns, over kc terms of
      * the sum: 24 accumulators (six rows by four vectors) stay in registers while p runs; row r of op(a)
-     * is read at a0 + r rs + p ps, the panel's kc x 4L floats of op(b) at bo. Every row's accumulators
-     * start at the 4 L values of start from {@code from} (the bias, or zeros) and add the terms in p
+     * is read at a0 + r rs + p ps, the panel's kc x 4L floats of op(b) at bo, rows ldb apart. Every
+     * row's accumulators start at the 4 L values of start from {@code from} (the bias, or zeros) and add the terms in p
      * order. The code is kept straight: 24 start values loaded one by one, a branch that adds c's
      * values at the end, or masked loads and stores, made the JIT keep the vectors as objects
      * (1-30 GFLOP/s against 140-200); sums onto c, and the columns of a last, narrower panel, go
      * through a scratch tile ({@link #finish}).
      */
-    private static void tile(FloatBuffer a, int a0, int rs, int ps, float[] pb, int bo, int kc, ByteBuffer c, int c0,
+    private static void tile(FloatBuffer a, int a0, int rs, int ps, float[] pb, int bo, int ldb, int kc, ByteBuffer c, int c0,
                              int ldc, float[] start, int from) {
         FloatVector c00 = FloatVector.fromArray(S, start, from);
         FloatVector c01 = FloatVector.fromArray(S, start, from + 1 * L);
@@ -204,7 +217,7 @@ final class GemmKernel {
         int r4 = r3 + rs;
         int r5 = r4 + rs;
         for (int p = 0; p < kc; p++) {
-            int b = bo + p * NR;
+            int b = bo + p * ldb;
             int q = p * ps;
             FloatVector x0 = FloatVector.fromArray(S, pb, b);
             FloatVector x1 = FloatVector.fromArray(S, pb, b + 1 * L);
@@ -268,14 +281,14 @@ final class GemmKernel {
     }
 
     /** One row of c, as {@link #tile} does six. */
-    private static void row(FloatBuffer a, int a0, int ps, float[] pb, int bo, int kc, ByteBuffer c, int c0, float[] start,
-                            int from) {
+    private static void row(FloatBuffer a, int a0, int ps, float[] pb, int bo, int ldb, int kc, ByteBuffer c, int c0,
+                            float[] start, int from) {
         FloatVector c0v = FloatVector.fromArray(S, start, from);
         FloatVector c1v = FloatVector.fromArray(S, start, from + L);
         FloatVector c2v = FloatVector.fromArray(S, start, from + 2 * L);
         FloatVector c3v = FloatVector.fromArray(S, start, from + 3 * L);
         for (int p = 0; p < kc; p++) {
-            int b = bo + p * NR;
+            int b = bo + p * ldb;
             FloatVector s = FloatVector.broadcast(S, a.get(a0 + p * ps));
             c0v = FloatVector.fromArray(S, pb, b).fma(s, c0v);
             c1v = FloatVector.fromArray(S, pb, b + L).fma(s, c1v);
