@@ -95,8 +95,6 @@ final class GemmKernel {
         float[] pb = s[0];
         float[] starts = s[2];
         ByteBuffer sums = SUMS.get();
-        FloatBuffer sumsF = sums.asFloatBuffer();
-        FloatBuffer cf = c.asFloatBuffer();
         if (bias != null) {
             bias.asFloatBuffer().get(0, starts, 0, n);
         }
@@ -133,7 +131,7 @@ final class GemmKernel {
                             }
                         }
                         if (!direct) {
-                            finish(sumsF, cf, at, n, h, cols, onto);
+                            finish(sums, c, at, n, h, cols, onto);
                         }
                     }
                 }
@@ -142,12 +140,21 @@ final class GemmKernel {
     }
 
     /** c (rows x cols from element at, rows ldc apart) = t, or += t {@code onto} c (t's rows NR apart). */
-    private static void finish(FloatBuffer t, FloatBuffer c, int at, int ldc, int rows, int cols, boolean onto) {
+    private static void finish(ByteBuffer t, ByteBuffer c, int at, int ldc, int rows, int cols, boolean onto) {
+        int full = cols / L * L;
         for (int r = 0; r < rows; r++) {
-            for (int q = 0; q < cols; q++) {
-                int i = at + r * ldc + q;
-                float v = t.get(r * NR + q);
-                c.put(i, onto ? c.get(i) + v : v);
+            int ci = at + r * ldc;
+            int ti = r * NR;
+            for (int q = 0; q < full; q += L) {
+                FloatVector v = FloatVector.fromByteBuffer(S, t, 4 * (ti + q), ByteOrder.nativeOrder());
+                if (onto) {
+                    v = v.add(FloatVector.fromByteBuffer(S, c, 4 * (ci + q), ByteOrder.nativeOrder()));
+                }
+                v.intoByteBuffer(c, 4 * (ci + q), ByteOrder.nativeOrder());
+            }
+            for (int q = full; q < cols; q++) {
+                float v = t.getFloat(4 * (ti + q));
+                c.putFloat(4 * (ci + q), onto ? c.getFloat(4 * (ci + q)) + v : v);
             }
         }
     }
