@@ -7,6 +7,8 @@
 #   kat-bench/compare.sh [threads]
 #   KAT4J_BLAS=mkl kat-bench/compare.sh [threads]   # kat4j's GEMM through Intel MKL (-Dkat4j.blas=mkl;
 #                                                   # Maven resolves MKL's jars, ~180 MB, on first use)
+#   KAT4J_BLAS=openblas kat-bench/compare.sh [threads]   # every kat4j product on OpenBLAS, not on kat4j's
+#                                                        # own kernel (which takes them on AVX-512)
 # The environment decides OpenBLAS's kernels on both OpenBLAS sides (OPENBLAS_CORETYPE; the table names
 # them). To compare on the kernels OpenBLAS picks for the CPU, unset it for this command alone:
 #   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE kat-bench/compare.sh 2
@@ -21,7 +23,7 @@ export OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=$threads
 jar="$root/kat-bench/target/benchmarks.jar"
 [ -f "$jar" ] || (cd "$root" && mvn -q -B -pl kat-bench -am package -DskipTests)
 tmp=$(mktemp -d)
-blas=${KAT4J_BLAS:-openblas}
+blas=${KAT4J_BLAS:-auto}
 cp="$jar"
 forks=()
 if [ "$blas" = mkl ]; then
@@ -29,6 +31,8 @@ if [ "$blas" = mkl ]; then
     cp="$jar:$(cat "$tmp/mkl.cp")"
     # replaces the benchmarks' own fork options: the largest heap of theirs, and the choice
     forks=(-jvmArgsAppend "-Xmx4g --add-modules jdk.incubator.vector -XX:PerMethodTrapLimit=10000 -Dkat4j.blas=mkl")
+elif [ "$blas" = openblas ]; then
+    forks=(-jvmArgsAppend "-Xmx4g --add-modules jdk.incubator.vector -XX:PerMethodTrapLimit=10000 -Dkat4j.blas=openblas")
 fi
 djl="$root/kat-bench/peer/djl"
 djl_ok=1
@@ -74,7 +78,10 @@ kat 2
 # the machine, printed above the table: results from one kind of CPU say nothing about another
 cpu=$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1)
 if grep -qw avx512f /proc/cpuinfo; then width="AVX-512"; elif grep -qw avx2 /proc/cpuinfo; then width="AVX2"; else width="SSE"; fi
-machine="$cpu, $(nproc) cores, $width, OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}; kat4j GEMM: $blas"
+gemm=$blas
+# as the CPU backend chooses: kat4j's own kernel where the JDK's vectors have 16 lanes (AVX-512)
+[ "$blas" = auto ] && { [ "$width" = AVX-512 ] && gemm="kat4j's kernel" || gemm=OpenBLAS; }
+machine="$cpu, $(nproc) cores, $width, OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}; kat4j GEMM: $gemm"
 # the kernels kat4j's OpenBLAS runs under this environment (its library as JavaCPP unpacked it)
 katblas=$(find "$HOME/.javacpp/cache" -path '*openblas*' -name 'libopenblas_nolapack.so*' 2>/dev/null | head -1)
 kat_core=$(/usr/bin/python3 "$root/kat-bench/peer/openblas_core.py" "$katblas")

@@ -58,7 +58,7 @@ final class GemmKernel {
 
     /** One line for {@code kat info}. */
     static String describe() {
-        return "kat4j's " + MR + "x" + NR + " vector kernel";
+        return "kat4j's own vector kernel (" + MR + " x " + NR + " tiles; -Dkat4j.blas=openblas for OpenBLAS)";
     }
 
     /**

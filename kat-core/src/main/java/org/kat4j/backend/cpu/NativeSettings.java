@@ -64,9 +64,18 @@ public final class NativeSettings {
     /** OpenBLAS's kernel sets that use AVX-512, as {@code OPENBLAS_CORETYPE} names them (lower case). */
     private static final Set<String> AVX512_CORES = Set.of("skylakex", "cooperlake", "sapphirerapids");
 
-    /** What {@code OPENBLAS_CORETYPE} makes kat4j's OpenBLAS run on this CPU, in one line. */
+    /**
+     * What {@code OPENBLAS_CORETYPE} makes kat4j's OpenBLAS run on this CPU, in one line (where
+     * kat4j's own kernel takes the float32 products, that it does, and the kernels OpenBLAS keeps
+     * for the rest, without the advice on AVX-512 kernels).
+     */
     public static String openblasKernels() {
-        return openblasKernels(System.getenv("OPENBLAS_CORETYPE"), cpuHasAvx512());
+        String coretype = System.getenv("OPENBLAS_CORETYPE");
+        if (Blas.ownKernel()) {
+            return "float32 products on kat4j's own kernel, not OpenBLAS (-Dkat4j.blas=openblas gives them to OpenBLAS); "
+                    + openblasKernels(coretype, false);
+        }
+        return openblasKernels(coretype, cpuHasAvx512());
     }
 
     /** {@link #openblasKernels()} for a value of the variable (null: unset) and a CPU with or without AVX-512. */

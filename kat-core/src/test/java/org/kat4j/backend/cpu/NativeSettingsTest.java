@@ -20,6 +20,20 @@ class NativeSettingsTest {
     }
 
     @Test
+    void whereKat4jsKernelTakesTheProductsTheLineSaysSo() {
+        Blas.Library before = Blas.library();
+        try {
+            Blas.use(Blas.Library.OPENBLAS);
+            assertTrue(NativeSettings.openblasKernels().startsWith("OpenBLAS "), NativeSettings.openblasKernels());
+            Blas.use(Blas.Library.AUTO);
+            String s = NativeSettings.openblasKernels();
+            assertEquals(Blas.ownKernel(), s.startsWith("float32 products on kat4j's own kernel, not OpenBLAS"), s);
+        } finally {
+            Blas.use(before);
+        }
+    }
+
+    @Test
     void aMatchingCoreIsOnlyNamed() {
         assertEquals("OpenBLAS runs its Haswell kernels (OPENBLAS_CORETYPE=Haswell)", NativeSettings.openblasKernels("Haswell", false));
         assertEquals("OpenBLAS runs its SKYLAKEX kernels (OPENBLAS_CORETYPE=SKYLAKEX)", NativeSettings.openblasKernels("SKYLAKEX", true));
