@@ -3,7 +3,6 @@ package org.kat4j.backend.cpu;
 import org.junit.jupiter.api.Test;
 
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.util.Random;
 
@@ -70,16 +69,16 @@ class BlasTest {
                 boolean tb = (f & 2) != 0;
                 float beta = (f & 4) != 0 ? 1f : 0f;
                 int batch = f == 7 ? 2 : 1;
-                float[] a = random(r, batch * m * k);
-                float[] b = random(r, batch * k * n);
-                float[] c0 = random(r, batch * m * n);
-                ByteBuffer splitBytes = bytes(c0);
-                ByteBuffer againBytes = bytes(c0);
-                ByteBuffer aloneBytes = bytes(c0);
-                Blas.sgemm(direct(a), direct(b), splitBytes, batch, m, n, k, ta, tb, beta);
-                Blas.sgemm(direct(a), direct(b), againBytes, batch, m, n, k, ta, tb, beta);
+                float[] a = NativeFloats.uniform(r, batch * m * k);
+                float[] b = NativeFloats.uniform(r, batch * k * n);
+                float[] c0 = NativeFloats.uniform(r, batch * m * n);
+                ByteBuffer splitBytes = NativeFloats.bytes(c0);
+                ByteBuffer againBytes = NativeFloats.bytes(c0);
+                ByteBuffer aloneBytes = NativeFloats.bytes(c0);
+                Blas.sgemm(NativeFloats.floats(a), NativeFloats.floats(b), splitBytes, batch, m, n, k, ta, tb, beta);
+                Blas.sgemm(NativeFloats.floats(a), NativeFloats.floats(b), againBytes, batch, m, n, k, ta, tb, beta);
                 Parallel.onCallingThread(() -> {
-                    Blas.sgemm(direct(a), direct(b), aloneBytes, batch, m, n, k, ta, tb, beta);
+                    Blas.sgemm(NativeFloats.floats(a), NativeFloats.floats(b), aloneBytes, batch, m, n, k, ta, tb, beta);
                     return null;
                 });
                 FloatBuffer split = splitBytes.asFloatBuffer();
@@ -104,25 +103,5 @@ class BlasTest {
                 }
             }
         }
-    }
-
-    /** A native buffer with these values, as the arrays' storage is. */
-    private static FloatBuffer direct(float[] v) {
-        return bytes(v).asFloatBuffer();
-    }
-
-    /** The bytes of a native buffer with these values. */
-    private static ByteBuffer bytes(float[] v) {
-        ByteBuffer b = ByteBuffer.allocateDirect(4 * v.length).order(ByteOrder.nativeOrder());
-        b.asFloatBuffer().put(v);
-        return b;
-    }
-
-    private static float[] random(Random r, int n) {
-        float[] v = new float[n];
-        for (int i = 0; i < n; i++) {
-            v[i] = (float) (r.nextDouble() * 2 - 1);
-        }
-        return v;
     }
 }

@@ -81,8 +81,7 @@ class FusedKernelsTest {
         GeluKernel.forwardScalar(bytes(x), ys, 0, n);
         ByteBuffer gs = bytes(g);
         GeluKernel.backwardScalar(bytes(x), gs, gs, 0, n);
-        ByteBuffer direct = ByteBuffer.allocateDirect(4 * n).order(ByteOrder.nativeOrder());
-        direct.asFloatBuffer().put(x);
+        ByteBuffer direct = NativeFloats.bytes(x);
         GeluKernel.forward(direct, direct, n);
         for (int i = 0; i < n; i++) {
             float yi = y.getFloat(4 * i);
@@ -274,10 +273,10 @@ class FusedKernelsTest {
             m[i] = (float) (r.nextGaussian() * 1e-3);
             v[i] = (float) Math.abs(r.nextGaussian() * 1e-5);
         }
-        ByteBuffer wb = direct(w);
-        ByteBuffer gb = direct(g);
-        ByteBuffer mb = direct(m);
-        ByteBuffer vb = direct(v);
+        ByteBuffer wb = NativeFloats.bytes(w);
+        ByteBuffer gb = NativeFloats.bytes(g);
+        ByteBuffer mb = NativeFloats.bytes(m);
+        ByteBuffer vb = NativeFloats.bytes(v);
         float b1 = 0.9f;
         float b2 = 0.999f;
         float c1 = 0.1f;
@@ -295,12 +294,6 @@ class FusedKernelsTest {
             assertEquals(vi, vb.getFloat(4 * i), 0f, "v at " + i);
             assertEquals(wi, wb.getFloat(4 * i), 0f, "w at " + i);
         }
-    }
-
-    private static ByteBuffer direct(float[] f) {
-        ByteBuffer b = ByteBuffer.allocateDirect(4 * f.length).order(ByteOrder.nativeOrder());
-        b.asFloatBuffer().put(f);
-        return b;
     }
 
     @Test
@@ -353,8 +346,7 @@ class FusedKernelsTest {
             assertArrayEquals(s, ColumnSums.sum(FloatBuffer.wrap(m), rows, cols));
         }
         if (Simd.available()) {
-            ByteBuffer b = ByteBuffer.allocateDirect(4 * m.length).order(ByteOrder.nativeOrder());
-            b.asFloatBuffer().put(m);
+            ByteBuffer b = NativeFloats.bytes(m);
             assertArrayEquals(s, ColumnSums.sum(b, rows, cols), "the vector loop over bytes: the same bits");
         }
     }

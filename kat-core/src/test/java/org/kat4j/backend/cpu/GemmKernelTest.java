@@ -3,7 +3,6 @@ package org.kat4j.backend.cpu;
 import org.junit.jupiter.api.Test;
 
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.util.Random;
 
@@ -38,16 +37,16 @@ class GemmKernelTest {
                 boolean accumulate = (f & 4) != 0;
                 boolean withBias = (f & 8) != 0 && !accumulate;
                 int off = (f & 8) != 0 ? 3 : 0;
-                float[] a = random(r, off + m * k);
-                float[] b = random(r, off + k * n);
-                float[] c0 = random(r, off + m * n);
-                float[] bias = random(r, n);
+                float[] a = NativeFloats.uniform(r, off + m * k);
+                float[] b = NativeFloats.uniform(r, off + k * n);
+                float[] c0 = NativeFloats.uniform(r, off + m * n);
+                float[] bias = NativeFloats.uniform(r, n);
                 String what = m + "x" + k + (ta ? "^T" : "") + " @ " + k + "x" + n + (tb ? "^T" : "")
                         + (accumulate ? " + c" : "") + (withBias ? " + bias" : "") + " at offset " + off;
                 for (boolean alone : new boolean[]{true, false}) {
-                    ByteBuffer c = bytes(c0);
-                    Runnable call = () -> GemmKernel.multiply(direct(a), off, direct(b), off, c, off, m, n, k, ta, tb, accumulate,
-                            withBias ? bytes(bias) : null, 0);
+                    ByteBuffer c = NativeFloats.bytes(c0);
+                    Runnable call = () -> GemmKernel.multiply(NativeFloats.floats(a), off, NativeFloats.floats(b), off, c, off, m, n, k, ta, tb, accumulate,
+                            withBias ? NativeFloats.bytes(bias) : null, 0);
                     if (alone) {
                         Parallel.onCallingThread(() -> {
                             call.run();
@@ -81,21 +80,4 @@ class GemmKernelTest {
         }
     }
 
-    private static FloatBuffer direct(float[] v) {
-        return bytes(v).asFloatBuffer();
-    }
-
-    private static ByteBuffer bytes(float[] v) {
-        ByteBuffer b = ByteBuffer.allocateDirect(4 * v.length).order(ByteOrder.nativeOrder());
-        b.asFloatBuffer().put(v);
-        return b;
-    }
-
-    private static float[] random(Random r, int n) {
-        float[] v = new float[n];
-        for (int i = 0; i < n; i++) {
-            v[i] = (float) (r.nextDouble() * 2 - 1);
-        }
-        return v;
-    }
 }
