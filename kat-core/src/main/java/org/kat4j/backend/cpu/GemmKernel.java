@@ -44,6 +44,12 @@ final class GemmKernel {
     /** This thread's tile of sums that go onto c. */
     private static final ThreadLocal<ByteBuffer> SUMS = ThreadLocal.withInitial(
             () -> ByteBuffer.allocateDirect(4 * MR * NR).order(ByteOrder.nativeOrder()));
+    /**
+     * This thread's copy of the last rows of a (fewer than six): native like the operands, so the
+     * tile's reads of a stay one kind of buffer for the JIT.
+     */
+    private static final ThreadLocal<FloatBuffer> PART = ThreadLocal.withInitial(
+            () -> ByteBuffer.allocateDirect(4 * MR * KC).order(ByteOrder.nativeOrder()).asFloatBuffer());
 
     private GemmKernel() {
     }
@@ -95,46 +101,62 @@ final class GemmKernel {
         float[] pb = s[0];
         float[] starts = s[2];
         ByteBuffer sums = SUMS.get();
+        FloatBuffer part = PART.get();
         if (bias != null) {
             bias.asFloatBuffer().get(0, starts, 0, n);
         }
         for (int j0 = 0; j0 < n; j0 += NC) {
             int nc = Math.min(NC, n - j0);
             for (int kb = 0; kb < blocks; kb++) {
-                // equal blocks of the sum; each continues the chains the one before left in c
+                // equal blocks of the sum; each block's sums go onto what the blocks before left in c
                 int p0 = (int) ((long) k * kb / blocks);
                 int kc = (int) ((long) k * (kb + 1) / blocks) - p0;
                 // op(b)'s block: rows ldb apart, panel jp from element jp (b as it is) or jp kc (packed from b transposed)
                 int ldb = pack(b, bOff, n, k, tb, p0, kc, j0, nc, pb, s[1]);
                 boolean onto = accumulate || kb > 0;
                 float[] start = bias != null && kb == 0 ? starts : ZEROS;
+                // the last rows, fewer than six, copied into a six-row block (zeros below) that a tile takes too
+                int last = from + (to - from) / MR * MR;
+                if (last < to) {
+                    lastRows(a, aOff + last * rs + p0 * ps, rs, ps, to - last, kc, part, s[1]);
+                }
                 for (int jp = 0; jp < nc; jp += NR) {
                     int cols = Math.min(NR, nc - jp);
                     int bo = tb ? jp * kc : jp;
                     int j = j0 + jp;
                     int from0 = start == starts ? j : 0;
                     boolean direct = cols == NR && !onto;
-                    // tiles of six rows, then one row at a time; through the sums tile where they go onto c
-                    // or c has fewer columns
+                    // through the sums tile where they go onto c, or c has fewer columns or rows than the tile
                     for (int r = from; r < to; r += MR) {
                         int h = Math.min(MR, to - r);
                         int at = cOff + r * n + j;
-                        ByteBuffer out = direct ? c : sums;
-                        int o = direct ? at : 0;
-                        int ld = direct ? n : NR;
-                        int ar = aOff + r * rs + p0 * ps;
+                        if (direct && h == MR) {
+                            tile(a, aOff + r * rs + p0 * ps, rs, ps, pb, bo, ldb, kc, c, at, n, start, from0);
+                            continue;
+                        }
                         if (h == MR) {
-                            tile(a, ar, rs, ps, pb, bo, ldb, kc, out, o, ld, start, from0);
+                            tile(a, aOff + r * rs + p0 * ps, rs, ps, pb, bo, ldb, kc, sums, 0, NR, start, from0);
                         } else {
-                            for (int q = 0; q < h; q++) {
-                                row(a, ar + q * rs, ps, pb, bo, ldb, kc, out, o + q * ld, start, from0);
-                            }
+                            tile(part, 0, 1, MR, pb, bo, ldb, kc, sums, 0, NR, start, from0);
                         }
-                        if (!direct) {
-                            finish(sums, c, at, n, h, cols, onto);
-                        }
+                        finish(sums, c, at, n, h, cols, onto);
                     }
                 }
+            }
+        }
+    }
+
+    /**
+     * Rows 0 .. h - 1 (h &lt; 6) of op(a) from element a0, terms 0 .. kc - 1, into part as a six-row
+     * block read with rs = 1, ps = 6 (element (r, p) at 6 p + r), rows h .. 5 zero.
+     */
+    private static void lastRows(FloatBuffer a, int a0, int rs, int ps, int h, int kc, FloatBuffer part, float[] line) {
+        for (int r = 0; r < MR; r++) {
+            if (r < h && ps == 1) {
+                a.get(a0 + r * rs, line, 0, kc);
+            }
+            for (int p = 0; p < kc; p++) {
+                part.put(p * MR + r, r >= h ? 0f : ps == 1 ? line[p] : a.get(a0 + r * rs + p * ps));
             }
         }
     }
@@ -204,8 +226,8 @@ final class GemmKernel {
      * row's accumulators start at the 4 L values of start from {@code from} (the bias, or zeros) and add the terms in p
      * order. The code is kept straight: 24 start values loaded one by one, a branch that adds c's
      * values at the end, or masked loads and stores, made the JIT keep the vectors as objects
-     * (1-30 GFLOP/s against 140-200); sums onto c, and the columns of a last, narrower panel, go
-     * through a scratch tile ({@link #finish}).
+     * (1-30 GFLOP/s against 140-200); sums onto c, and the columns of a last, narrower panel or
+     * the last rows, go through a scratch tile ({@link #finish}).
      */
     private static void tile(FloatBuffer a, int a0, int rs, int ps, float[] pb, int bo, int ldb, int kc, ByteBuffer c, int c0,
                              int ldc, float[] start, int from) {
@@ -285,27 +307,6 @@ final class GemmKernel {
         c51.intoByteBuffer(c, 4 * (c0 + 5 * ldc + 1 * L), ByteOrder.nativeOrder());
         c52.intoByteBuffer(c, 4 * (c0 + 5 * ldc + 2 * L), ByteOrder.nativeOrder());
         c53.intoByteBuffer(c, 4 * (c0 + 5 * ldc + 3 * L), ByteOrder.nativeOrder());
-    }
-
-    /** One row of c, as {@link #tile} does six. */
-    private static void row(FloatBuffer a, int a0, int ps, float[] pb, int bo, int ldb, int kc, ByteBuffer c, int c0,
-                            float[] start, int from) {
-        FloatVector c0v = FloatVector.fromArray(S, start, from);
-        FloatVector c1v = FloatVector.fromArray(S, start, from + L);
-        FloatVector c2v = FloatVector.fromArray(S, start, from + 2 * L);
-        FloatVector c3v = FloatVector.fromArray(S, start, from + 3 * L);
-        for (int p = 0; p < kc; p++) {
-            int b = bo + p * ldb;
-            FloatVector s = FloatVector.broadcast(S, a.get(a0 + p * ps));
-            c0v = FloatVector.fromArray(S, pb, b).fma(s, c0v);
-            c1v = FloatVector.fromArray(S, pb, b + L).fma(s, c1v);
-            c2v = FloatVector.fromArray(S, pb, b + 2 * L).fma(s, c2v);
-            c3v = FloatVector.fromArray(S, pb, b + 3 * L).fma(s, c3v);
-        }
-        c0v.intoByteBuffer(c, 4 * c0, ByteOrder.nativeOrder());
-        c1v.intoByteBuffer(c, 4 * (c0 + L), ByteOrder.nativeOrder());
-        c2v.intoByteBuffer(c, 4 * (c0 + 2 * L), ByteOrder.nativeOrder());
-        c3v.intoByteBuffer(c, 4 * (c0 + 3 * L), ByteOrder.nativeOrder());
     }
 
     /**
