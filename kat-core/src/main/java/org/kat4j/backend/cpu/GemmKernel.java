@@ -11,20 +11,21 @@ import java.nio.FloatBuffer;
  * kat4j's own float32 matrix product {@code c = op(a) @ op(b)} for CPUs with 16-lane (512-bit)
  * vectors, where it is faster than the OpenBLAS that ND4J ships with: on a 2-core AMD EPYC Zen 5
  * whose environment pins OpenBLAS to its Haswell (AVX2) kernels, one thread, best of 300, the
- * micro models' products (544 x {64, 192, 256} x {64, 256}, every transpose the layers use) ran at
- * 165-205 GFLOP/s against OpenBLAS's 79-99, and the width-192 ViT block's (6304 rows, k up to 768)
- * at 120-178 against 83-90 (2026-12-07). With 8-lane vectors (AVX2) the same code was slower
- * than OpenBLAS, so {@link #available()} is false there and OpenBLAS keeps those products.
+ * same process (2026-12-07), the micro models' products (544 x {64, 192, 256} x {64, 256} in the
+ * layouts the layers use) ran at 179-217 GFLOP/s against OpenBLAS's 87-107, and the width-192 ViT
+ * block's (6304 rows, k up to 6304) at 151-190 against 100-108. With 8-lane vectors (AVX2) the
+ * same code was slower than OpenBLAS, so {@link #available()} is false there and OpenBLAS keeps
+ * those products.
  *
- * <p>The classic blocking without a packed copy of a: op(b) is copied block by block (at most
- * {@link #KC} terms of the sum by {@link #NC} columns) into panels of 4 vectors' width, and each
- * panel is swept by tiles of six rows of c, whose 24 accumulators (six rows by four vectors) stay
- * in registers while the sum runs; a's elements are read in place and broadcast. The sum of an
- * element of c is cut into {@link #blocks} equal blocks of at most KC terms; each block is one
- * chain of FMAs in the order of the sum, the first from the bias (or zero), the later ones from
- * zero and added onto c in order (as is the first where c is accumulated onto). The blocks depend
- * on k alone, so the result does not depend on how the rows are split over threads, or on the
- * vector width.
+ * <p>The classic blocking without a packed copy of a: op(b) is taken block by block (at most
+ * {@link #KC} terms of the sum by {@link #NC} columns; b as it is in one bulk copy, b transposed
+ * packed into panels of 4 vectors' width), and each panel is swept by tiles of six rows of c,
+ * whose 24 accumulators (six rows by four vectors) stay in registers while the sum runs; a's
+ * elements are read in place and broadcast. The sum of an element of c is cut into
+ * {@link #blocks} equal blocks of at most KC terms; each block is one chain of FMAs in the order
+ * of the sum, the first from the bias (or zero), the later ones from zero and added onto c in
+ * order (as is the first where c is accumulated onto). The blocks depend on k alone, so the result
+ * does not depend on how the rows are split over threads, or on the vector width.
  */
 final class GemmKernel {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
