@@ -143,9 +143,9 @@ final class Blas {
     /**
      * A linear layer's y = x w^T + bias for x [rows, in], w [out, in], bias [out]. kat4j's kernel
      * starts each sum at the bias. For OpenBLAS and MKL each thread writes the bias into its own
-     * block of y's rows and adds its product onto them (one pass
-     * over y, the rows written while that thread's product follows; the same blocks and bits as
-     * one fill of all rows and then {@link #sgemm} with beta 1). Filled by the calling thread
+     * block of y's rows and adds its product onto them (one pass over y, the rows written while
+     * that thread's product follows; the same blocks and bits as one fill of all rows and then
+     * {@link #sgemm} with beta 1). Filled by the calling thread
      * alone, the rows kept the other core waiting: 6304x192 @ 192x768 took 9.1-10.2 ms best and
      * 11.0-11.4 ms mean that way, 8.8-9.0 and 10.3-10.6 ms now (2 cores of an Intel Xeon with
      * AVX-512, 2026-12-03, alternating processes).

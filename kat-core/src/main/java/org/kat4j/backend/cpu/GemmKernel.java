@@ -41,16 +41,7 @@ final class GemmKernel {
     static final int NC = 1024;
     /** A panel's width of zeros: where sums start from zero. */
     private static final float[] ZEROS = new float[NR];
-    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[3][0]);
-    /** This thread's tile of sums that go onto c. */
-    private static final ThreadLocal<ByteBuffer> SUMS = ThreadLocal.withInitial(
-            () -> ByteBuffer.allocateDirect(4 * MR * NR).order(ByteOrder.nativeOrder()));
-    /**
-     * This thread's copy of the last rows of a (fewer than six): native like the operands, so the
-     * tile's reads of a stay one kind of buffer for the JIT.
-     */
-    private static final ThreadLocal<FloatBuffer> PART = ThreadLocal.withInitial(
-            () -> ByteBuffer.allocateDirect(4 * MR * KC).order(ByteOrder.nativeOrder()).asFloatBuffer());
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
     private GemmKernel() {
     }
@@ -65,7 +56,7 @@ final class GemmKernel {
 
     /** One line for {@code kat info}. */
     static String describe() {
-        return "kat4j's own vector kernel (" + MR + " x " + NR + " tiles; -Dkat4j.blas=openblas for OpenBLAS)";
+        return "kat4j's own vector kernel (" + MR + " x " + NR + " tiles)";
     }
 
     /**
@@ -98,11 +89,11 @@ final class GemmKernel {
         int rs = ta ? 1 : k;
         int ps = ta ? m : 1;
         int blocks = blocks(k);
-        float[][] s = scratch(Math.min(k, KC) * (Math.min(n, NC) + NR), Math.min(k, KC), n);
-        float[] pb = s[0];
-        float[] starts = s[2];
-        ByteBuffer sums = SUMS.get();
-        FloatBuffer part = PART.get();
+        Scratch s = SCRATCH.get().fit(Math.min(k, KC) * (Math.min(n, NC) + NR), Math.min(k, KC), n);
+        float[] pb = s.panels;
+        float[] starts = s.starts;
+        ByteBuffer sums = s.sums;
+        FloatBuffer part = s.part;
         if (bias != null) {
             bias.asFloatBuffer().get(0, starts, 0, n);
         }
@@ -113,13 +104,13 @@ final class GemmKernel {
                 int p0 = (int) ((long) k * kb / blocks);
                 int kc = (int) ((long) k * (kb + 1) / blocks) - p0;
                 // op(b)'s block: rows ldb apart, panel jp from element jp (b as it is) or jp kc (packed from b transposed)
-                int ldb = pack(b, bOff, n, k, tb, p0, kc, j0, nc, pb, s[1]);
+                int ldb = pack(b, bOff, n, k, tb, p0, kc, j0, nc, pb, s.line);
                 boolean onto = accumulate || kb > 0;
                 float[] start = bias != null && kb == 0 ? starts : ZEROS;
                 // the last rows, fewer than six, copied into a six-row block (zeros below) that a tile takes too
                 int last = from + (to - from) / MR * MR;
                 if (last < to) {
-                    lastRows(a, aOff + last * rs + p0 * ps, rs, ps, to - last, kc, part, s[1]);
+                    lastRows(a, aOff + last * rs + p0 * ps, rs, ps, to - last, kc, part, s.line);
                 }
                 for (int jp = 0; jp < nc; jp += NR) {
                     int cols = Math.min(NR, nc - jp);
@@ -224,8 +215,8 @@ final class GemmKernel {
      * Six rows of c (from element c0, rows ldc apart) by a full panel's 4 L columns, over kc terms of
      * the sum: 24 accumulators (six rows by four vectors) stay in registers while p runs; row r of op(a)
      * is read at a0 + r rs + p ps, the panel's kc x 4L floats of op(b) at bo, rows ldb apart. Every
-     * row's accumulators start at the 4 L values of start from {@code from} (the bias, or zeros) and add the terms in p
-     * order. The code is kept straight: 24 start values loaded one by one, a branch that adds c's
+     * row's accumulators start at the 4 L values of start from {@code from} (the bias, or zeros) and
+     * add the terms in p order. The code is kept straight: 24 start values loaded one by one, a branch that adds c's
      * values at the end, or masked loads and stores, made the JIT keep the vectors as objects
      * (1-30 GFLOP/s against 140-200); sums onto c, and the columns of a last, narrower panel or
      * the last rows, go through a scratch tile ({@link #finish}).
@@ -310,17 +301,34 @@ final class GemmKernel {
         c53.intoByteBuffer(c, 4 * (c0 + 5 * ldc + 3 * L), ByteOrder.nativeOrder());
     }
 
-    /**
-     * This thread's scratch: packed panels (at least {@code panels} floats), a line of b (at least
-     * {@code line}) and the bias (at least {@code n} plus a panel, the edge's vectors read past it).
-     */
-    private static float[][] scratch(int panels, int line, int n) {
-        float[][] s = SCRATCH.get();
-        if (s[0].length < panels || s[1].length < line || s[2].length < n + NR) {
-            s = new float[][]{new float[Math.max(panels, s[0].length)], new float[Math.max(line, s[1].length)],
-                    new float[Math.max(n + NR, s[2].length)]};
-            SCRATCH.set(s);
+    /** One thread's working memory, grown as products need. */
+    private static final class Scratch {
+        /** op(b)'s block: b's rows as they are, or packed panels. */
+        float[] panels = new float[0];
+        /** A line of b or of a. */
+        float[] line = new float[0];
+        /** The bias, and a panel's width past it (the last panel's vectors read there). */
+        float[] starts = new float[0];
+        /** A tile of sums on their way onto c. */
+        final ByteBuffer sums = ByteBuffer.allocateDirect(4 * MR * NR).order(ByteOrder.nativeOrder());
+        /**
+         * The last rows of a (fewer than six): native like the operands, so the tile's reads of a
+         * stay one kind of buffer for the JIT.
+         */
+        final FloatBuffer part = ByteBuffer.allocateDirect(4 * MR * KC).order(ByteOrder.nativeOrder()).asFloatBuffer();
+
+        /** This scratch, with at least these many floats of panels and line, and a bias of n. */
+        Scratch fit(int panelFloats, int lineFloats, int n) {
+            if (panels.length < panelFloats) {
+                panels = new float[panelFloats];
+            }
+            if (line.length < lineFloats) {
+                line = new float[lineFloats];
+            }
+            if (starts.length < n + NR) {
+                starts = new float[n + NR];
+            }
+            return this;
         }
-        return s;
     }
 }
