@@ -90,12 +90,20 @@ public final class Safetensors {
                 if (t.dtype() == org.kat4j.tensor.DType.FLOAT64) {
                     double[] v = t.toDoubleArray();
                     b = ByteBuffer.allocate(8 * v.length).order(ByteOrder.LITTLE_ENDIAN);
-                    b.asDoubleBuffer().put(v);
+                    for (double x : v) {
+                        b.putDouble(x);
+                    }
                 } else {
+                    // element by element, not through asFloatBuffer(): a float view of a heap buffer
+                    // is a FloatBuffer class the CPU kernels never see, and loading it makes the JIT
+                    // drop every kernel compiled while direct buffers were the only kind
                     float[] v = t.toFloatArray();
                     b = ByteBuffer.allocate(4 * v.length).order(ByteOrder.LITTLE_ENDIAN);
-                    b.asFloatBuffer().put(v);
+                    for (float x : v) {
+                        b.putFloat(x);
+                    }
                 }
+                b.flip();
                 writeAll(ch, b);
             }
         });
@@ -311,7 +319,9 @@ public final class Safetensors {
         switch (e.dtype()) {
             case "F32" -> {
                 float[] v = new float[count];
-                b.asFloatBuffer().get(v);
+                for (int i = 0; i < count; i++) {
+                    v[i] = b.getFloat(4 * i); // no float view: see write
+                }
                 return Tensor.of(v, e.shape());
             }
             case "F16", "BF16" -> {

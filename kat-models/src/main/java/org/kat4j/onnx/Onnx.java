@@ -189,7 +189,9 @@ public final class Onnx {
             if (constants.putIfAbsent("param:" + name, name) == null) {
                 float[] v = t.toFloatArray();
                 ByteBuffer bytes = ByteBuffer.allocate(4 * v.length).order(ByteOrder.LITTLE_ENDIAN);
-                bytes.asFloatBuffer().put(v);
+                for (float x : v) {
+                    bytes.putFloat(x); // no float view of a heap buffer: see Safetensors.write
+                }
                 TensorProto.Builder tp = TensorProto.newBuilder().setName(name).setDataType(TensorProto.DataType.FLOAT_VALUE)
                         .setRawData(UnsafeByteOperations.unsafeWrap(bytes.array())); // ours alone, never changed
                 for (long d : t.shape()) {
