@@ -114,7 +114,7 @@ class DataParallelTest {
     @Test
     void partsRunOnTheirOwnThreadsWithTheCallersGradModeAndFailuresComeBack() {
         GrKan model = block(0);
-        try (DataParallel<GrKan> dp = new DataParallel<>(model, 3, () -> block(1))) {
+        try (DataParallel<GrKan> dp = new DataParallel<>(model, 3, 3, () -> block(1))) {
             List<String> threads = Collections.synchronizedList(new ArrayList<>());
             List<long[]> parts = dp.run(10, (r, start, length) -> {
                 threads.add(Thread.currentThread().getName());
@@ -140,10 +140,45 @@ class DataParallelTest {
     }
 
     @Test
+    void replicasOutnumberingTheThreadsShareThemAndGiveTheSameBits() {
+        Tensor x = Tensor.randn(new Random(3), DType.FLOAT32, 24, 5, 16);
+        double first = Double.NaN;
+        List<float[]> firstGrads = null;
+        for (int threads : new int[]{4, 2, 1}) {
+            GrKan model = block(0);
+            try (DataParallel<GrKan> dp = new DataParallel<>(model, 4, threads, () -> block(7))) {
+                List<String> names = Collections.synchronizedList(new ArrayList<>());
+                List<GrKan> ran = dp.run(24, (r, start, length) -> {
+                    names.add(Thread.currentThread().getName());
+                    return r;
+                });
+                assertEquals(List.of(dp.replica(0), dp.replica(1), dp.replica(2), dp.replica(3)), ran,
+                        "part r runs on replica r, on " + threads + " threads");
+                assertTrue(names.stream().distinct().count() <= threads, names.toString());
+                double got = loss(dp, x);
+                List<float[]> g = grads(model);
+                if (firstGrads == null) {
+                    first = got;
+                    firstGrads = g;
+                    continue;
+                }
+                assertEquals(first, got, 0.0, "4 replicas on " + threads + " threads: loss");
+                for (int i = 0; i < g.size(); i++) {
+                    assertArrayEquals(firstGrads.get(i), g.get(i), "4 replicas on " + threads + " threads: gradient " + i);
+                }
+            }
+        }
+    }
+
+    @Test
     void badArgumentsAreRefused() {
         GrKan model = block(0);
         var e = assertThrows(IllegalArgumentException.class, () -> new DataParallel<>(model, 0, () -> block(1)));
         assertTrue(e.getMessage().contains("0 replicas"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> new DataParallel<>(model, 2, 3, () -> block(1)));
+        assertTrue(e.getMessage().contains("3 threads for 2 replicas, expected 1 to 2"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> new DataParallel<>(model, 2, 0, () -> block(1)));
+        assertTrue(e.getMessage().contains("0 threads"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class,
                 () -> new DataParallel<Module>(model, 2, () -> new GrKan(16, 64, 16, 0.0, new Random(1))));
         assertTrue(e.getMessage().contains("fc1.weight") && e.getMessage().contains("[64, 16]"), e.getMessage());

@@ -25,6 +25,12 @@ import java.util.concurrent.Callable;
 @Command(name = "train", description = "Train a model on Fashion-MNIST (built-in subset, the Debian package's full set, or --data).")
 final class TrainCommand implements Callable<Integer> {
     /** Refuses a whole-number flag value outside [lo, hi] with one line naming it. */
+    /** How n replicas run: one thread each, or on as many threads as there are cores. */
+    static String threadsLine(int n) {
+        int cores = Runtime.getRuntime().availableProcessors();
+        return n <= cores ? "one thread each" : "on " + cores + " threads";
+    }
+
     static void range(String flag, long v, long lo, long hi) {
         if (v < lo || v > hi) {
             throw new IllegalArgumentException(flag + " " + v + ": expected a whole number in [" + lo + ", " + hi + "]");
@@ -79,9 +85,9 @@ final class TrainCommand implements Callable<Integer> {
     double cutmixAlpha;
     @Option(names = "--ema", defaultValue = "0", description = "Model EMA decay (0 = off, e.g. 0.998); evaluation uses the average. Default ${DEFAULT-VALUE}.")
     double ema;
-    @Option(names = "--replicas", defaultValue = "0", description = "Model replicas that train at once, each on its own core"
-            + " and its own part of every batch (0 = one per core, with at least 8 images each). Results depend on the"
-            + " count, not on timing. Default ${DEFAULT-VALUE}.")
+    @Option(names = "--replicas", defaultValue = "0", description = "Model replicas, each with its own part of every batch,"
+            + " run on one thread per core at most (0 = one per core, with at least 8 images each). Results depend on the"
+            + " count, not on threads or timing. Default ${DEFAULT-VALUE}.")
     int replicas;
     @Option(names = "--autocast", defaultValue = "none", description = "bf16: every step's matrix products on bfloat16-rounded"
             + " operands, summed in float32 (for a GPU's tensor cores; weights, optimizer and evaluation stay float32); none:"
@@ -131,7 +137,7 @@ final class TrainCommand implements Callable<Integer> {
                 model, m.parameterCount(), device, splits.source(), splits.train().size(), splits.test().size(),
                 device.isCpu() ? RationalKernels.get().name() : "the device's",
                 n == 1 ? "1 replica" : n + " replicas of " + (batchSize / n) + (batchSize % n == 0 ? "" : "-" + (batchSize / n + 1))
-                        + " images, one thread each", bf16 ? "; bf16 autocast" : "");
+                        + " images, " + threadsLine(n), bf16 ? "; bf16 autocast" : "");
         TrainConfig cfg = new TrainConfig(model, epochs, batchSize, lr, minLr, wd, warmup, smoothing, clip, dropPath, augmentPad,
                 !noFlip, seed, out, 500, !noProgress, ema);
         long t0 = System.nanoTime();

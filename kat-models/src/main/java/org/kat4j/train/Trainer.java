@@ -104,9 +104,9 @@ public final class Trainer {
     }
 
     /**
-     * Trains with {@code n} replicas of the model, each on its own core and its own part of every
-     * batch ({@link DataParallel}); 0 (the default) means {@link #replicasFor} decides. Results
-     * depend on the count (each part's sums round on their own), not on thread timing.
+     * Trains with {@code n} replicas of the model, each on its own part of every batch, on one
+     * thread per core at most ({@link DataParallel}); 0 (the default) means {@link #replicasFor}
+     * decides. Results depend on the count (each part's sums round on their own), not on threads.
      */
     public Trainer withReplicas(int n) {
         if (n < 0) {
