@@ -23,8 +23,8 @@ import java.util.function.Supplier;
  * every op of a replica single-threaded on the thread that runs its part; their gradients are then
  * added into the module's, replica by replica in a fixed order. The parts run on one thread per
  * core at most: where replicas outnumber the cores, a thread done early takes the next part, so
- * threads never outnumber cores. Four replicas of the main job's model on 2 cores took 22.3-28.7 s
- * for 6 epochs this way, against 26.3-31.7 s with a thread each (AMD EPYC Zen 5, 2026-12-07,
+ * threads never outnumber cores. Four replicas of the main job's model on 2 cores took 10.0-12.9 s
+ * for epochs 3-6 this way, against 11.2-13.1 s with a thread each (AMD EPYC Zen 5, 2026-12-07,
  * alternating runs, the same bits).
  *
  * <p>On few cores and small tensors this beats splitting every op across the cores: the micro
