@@ -24,13 +24,13 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "train", description = "Train a model on Fashion-MNIST (built-in subset, the Debian package's full set, or --data).")
 final class TrainCommand implements Callable<Integer> {
-    /** Refuses a whole-number flag value outside [lo, hi] with one line naming it. */
     /** How n replicas run: one thread each, or on as many threads as there are cores. */
     static String threadsLine(int n) {
         int cores = Runtime.getRuntime().availableProcessors();
         return n <= cores ? "one thread each" : "on " + cores + " threads";
     }
 
+    /** Refuses a whole-number flag value outside [lo, hi] with one line naming it. */
     static void range(String flag, long v, long lo, long hi) {
         if (v < lo || v > hi) {
             throw new IllegalArgumentException(flag + " " + v + ": expected a whole number in [" + lo + ", " + hi + "]");
