@@ -20,6 +20,12 @@ import org.slf4j.LoggerFactory;
  * KAT training step) a kernel compiled later crosses the limit, is compiled with boxed vectors
  * and calls instead, and stays so: the rational backward took 8x longer, a training step 2x. The
  * guard limit per bytecode stays in force. kat4j warns when the limit is below {@value #MIN_TRAP_LIMIT}.
+ *
+ * <p>The kernels read and write tensors through {@code FloatVector.fromByteBuffer} and
+ * {@code intoByteBuffer}, which the incubator module had up to Java 18; from Java 19 on it offers
+ * memory segments instead. On such a JVM the module resolves but the vector kernels cannot run:
+ * {@link #available()} is false, kat4j says so once and runs the plain-Java kernels (the same
+ * results to float rounding, slower).
  */
 public final class Simd {
     private static final Logger LOG = LoggerFactory.getLogger(Simd.class);
@@ -46,9 +52,12 @@ public final class Simd {
                     + (limit >= 0 && limit < MIN_TRAP_LIMIT ? "; JIT trap limit " + limit + ", start the JVM with " + JIT_FLAG : "")
                     + ")";
         }
-        return ModuleLayer.boot().findModule(MODULE).isPresent()
-                ? "off (-Dkat4j.simd=false)"
-                : "off (start the JVM with --add-modules " + MODULE + ")";
+        if (ModuleLayer.boot().findModule(MODULE).isEmpty()) {
+            return "off (start the JVM with --add-modules " + MODULE + ")";
+        }
+        return Boolean.parseBoolean(System.getProperty("kat4j.simd", "true"))
+                ? "off (" + noByteBuffers() + ")"
+                : "off (-Dkat4j.simd=false)";
     }
 
     private static boolean detect() {
@@ -61,6 +70,10 @@ public final class Simd {
             return false;
         }
         try {
+            if (!VectorWidth.byteBuffers()) {
+                LOG.info("{}: plain-Java CPU kernels are used", noByteBuffers());
+                return false;
+            }
             boolean on = VectorWidth.bits() >= 128;
             long limit = perMethodTrapLimit();
             if (on && limit >= 0 && limit < MIN_TRAP_LIMIT) {
@@ -84,10 +97,29 @@ public final class Simd {
         }
     }
 
+    /** Why the vector kernels are off on a JVM whose module lacks their ByteBuffer access. */
+    private static String noByteBuffers() {
+        return "the " + MODULE + " module of Java " + Runtime.version().feature()
+                + " has no ByteBuffer loads and stores, which kat4j's vector kernels use (Java 17 and 18 have them)";
+    }
+
     /** Isolated so that this class loads without the incubator module. */
     private static final class VectorWidth {
         static int bits() {
             return jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.vectorBitSize();
+        }
+
+        /** Whether FloatVector has the ByteBuffer load and store the kernels call. */
+        static boolean byteBuffers() {
+            try {
+                Class<?> v = jdk.incubator.vector.FloatVector.class;
+                v.getMethod("fromByteBuffer", jdk.incubator.vector.VectorSpecies.class, java.nio.ByteBuffer.class, int.class,
+                        java.nio.ByteOrder.class);
+                v.getMethod("intoByteBuffer", java.nio.ByteBuffer.class, int.class, java.nio.ByteOrder.class);
+                return true;
+            } catch (NoSuchMethodException e) {
+                return false;
+            }
         }
     }
 }
