@@ -21,9 +21,9 @@ import java.util.function.Supplier;
 /**
  * Replicas of a module on the CPU that share its weights and each compute one part of a batch,
  * every op of a replica single-threaded on the thread that runs its part; their gradients are then
- * added into the module's, replica by replica in a fixed order. The parts run on one thread per
- * core at most: where replicas outnumber the cores, a thread done early takes the next part, so
- * threads never outnumber cores. Four replicas of the main job's model on 2 cores took 10.0-12.9 s
+ * added into the module's, replica by replica in a fixed order. By default the parts run on one
+ * thread per core at most ({@link #defaultThreads}): where replicas outnumber the cores, a thread
+ * done early takes the next part, so threads never outnumber cores. Four replicas of the main job's model on 2 cores took 10.0-12.9 s
  * for epochs 3-6 this way, against 11.2-13.1 s with a thread each (AMD EPYC Zen 5, 2026-12-07,
  * alternating runs, the same bits).
  *
@@ -81,7 +81,12 @@ public final class DataParallel<M extends Module> implements AutoCloseable {
      * weights are dropped for {@code model}'s).
      */
     public DataParallel(M model, int count, Supplier<? extends M> factory) {
-        this(model, count, Math.min(count, Runtime.getRuntime().availableProcessors()), factory);
+        this(model, count, defaultThreads(count), factory);
+    }
+
+    /** The threads {@code count} replicas run on by default: one per core, at most one per replica. */
+    public static int defaultThreads(int count) {
+        return Math.max(1, Math.min(count, Runtime.getRuntime().availableProcessors()));
     }
 
     /**

@@ -24,10 +24,10 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "train", description = "Train a model on Fashion-MNIST (built-in subset, the Debian package's full set, or --data).")
 final class TrainCommand implements Callable<Integer> {
-    /** How n replicas run: one thread each, or on as many threads as there are cores. */
+    /** How n replicas run: one thread each, or on fewer threads than replicas. */
     static String threadsLine(int n) {
-        int cores = Runtime.getRuntime().availableProcessors();
-        return n <= cores ? "one thread each" : "on " + cores + " threads";
+        int threads = org.kat4j.nn.DataParallel.defaultThreads(n);
+        return threads == n ? "one thread each" : "on " + threads + " threads";
     }
 
     /** Refuses a whole-number flag value outside [lo, hi] with one line naming it. */

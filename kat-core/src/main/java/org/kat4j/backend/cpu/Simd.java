@@ -34,7 +34,9 @@ public final class Simd {
     public static final String JIT_FLAG = "-XX:PerMethodTrapLimit=10000";
     /** The smallest {@code PerMethodTrapLimit} without a warning. */
     static final long MIN_TRAP_LIMIT = 1000;
-    private static final boolean AVAILABLE = detect();
+    /** Why the vector kernels are off, or null when they are on. */
+    private static final String OFF = detect();
+    private static final boolean AVAILABLE = OFF == null;
 
     private Simd() {
     }
@@ -52,39 +54,39 @@ public final class Simd {
                     + (limit >= 0 && limit < MIN_TRAP_LIMIT ? "; JIT trap limit " + limit + ", start the JVM with " + JIT_FLAG : "")
                     + ")";
         }
-        if (ModuleLayer.boot().findModule(MODULE).isEmpty()) {
-            return "off (start the JVM with --add-modules " + MODULE + ")";
-        }
-        return Boolean.parseBoolean(System.getProperty("kat4j.simd", "true"))
-                ? "off (" + noByteBuffers() + ")"
-                : "off (-Dkat4j.simd=false)";
+        return "off (" + OFF + ")";
     }
 
-    private static boolean detect() {
+    /** Null when the vector kernels can run here, else why not (logged once where it is news). */
+    private static String detect() {
         if (!Boolean.parseBoolean(System.getProperty("kat4j.simd", "true"))) {
-            return false;
+            return "-Dkat4j.simd=false";
         }
         if (ModuleLayer.boot().findModule(MODULE).isEmpty()) {
             LOG.info("{} not resolved: plain-Java CPU kernels (GELU, rational backward) are used; start the JVM with"
                     + " --add-modules {} for the vectorised ones", MODULE, MODULE);
-            return false;
+            return "start the JVM with --add-modules " + MODULE;
         }
+        String off;
         try {
             if (!VectorWidth.byteBuffers()) {
-                LOG.info("{}: plain-Java CPU kernels are used", noByteBuffers());
-                return false;
+                off = "the " + MODULE + " module of Java " + Runtime.version().feature()
+                        + " has no ByteBuffer loads and stores, which kat4j's vector kernels use (Java 17 and 18 have them)";
+            } else if (VectorWidth.bits() < 128) {
+                off = "vectors of " + VectorWidth.bits() + " bits, fewer than the kernels' 128";
+            } else {
+                long limit = perMethodTrapLimit();
+                if (limit >= 0 && limit < MIN_TRAP_LIMIT) {
+                    LOG.warn("the JVM's PerMethodTrapLimit is {}: in some runs the JIT then compiles kat4j's vector kernels"
+                            + " without vector instructions (training up to 2x slower); start the JVM with {}", limit, JIT_FLAG);
+                }
+                return null;
             }
-            boolean on = VectorWidth.bits() >= 128;
-            long limit = perMethodTrapLimit();
-            if (on && limit >= 0 && limit < MIN_TRAP_LIMIT) {
-                LOG.warn("the JVM's PerMethodTrapLimit is {}: in some runs the JIT then compiles kat4j's vector kernels"
-                        + " without vector instructions (training up to 2x slower); start the JVM with {}", limit, JIT_FLAG);
-            }
-            return on;
         } catch (Throwable t) {
-            LOG.info("{} present but unusable ({}): plain-Java CPU kernels are used", MODULE, t.toString());
-            return false;
+            off = MODULE + " present but unusable (" + t + ")";
         }
+        LOG.info("{}: plain-Java CPU kernels are used", off);
+        return off;
     }
 
     /** HotSpot's {@code PerMethodTrapLimit}, or -1 where it cannot be read (another JVM, no jdk.management). */
@@ -95,12 +97,6 @@ public final class Simd {
         } catch (Throwable t) {
             return -1;
         }
-    }
-
-    /** Why the vector kernels are off on a JVM whose module lacks their ByteBuffer access. */
-    private static String noByteBuffers() {
-        return "the " + MODULE + " module of Java " + Runtime.version().feature()
-                + " has no ByteBuffer loads and stores, which kat4j's vector kernels use (Java 17 and 18 have them)";
     }
 
     /** Isolated so that this class loads without the incubator module. */
