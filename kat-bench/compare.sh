@@ -78,9 +78,9 @@ kat 2
 # the machine, printed above the table: results from one kind of CPU say nothing about another
 cpu=$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1)
 if grep -qw avx512f /proc/cpuinfo; then width="AVX-512"; elif grep -qw avx2 /proc/cpuinfo; then width="AVX2"; else width="SSE"; fi
-gemm=$blas
-# as the CPU backend chooses: kat4j's own kernel where the JDK's vectors have 16 lanes (AVX-512)
-[ "$blas" = auto ] && { [ "$width" = AVX-512 ] && gemm="kat4j's kernel" || gemm=OpenBLAS; }
+# the GEMM as the CPU backend chose it in the benchmarks' JVM (kat info's line)
+gemm=$(java --add-modules jdk.incubator.vector -XX:PerMethodTrapLimit=10000 -Dkat4j.blas="$blas" -cp "$cp" org.kat4j.cli.Kat info \
+    2>/dev/null | sed -n 's/.*GEMM \(.*\), large products.*/\1/p' | head -1)
 machine="$cpu, $(nproc) cores, $width, OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}; kat4j GEMM: $gemm"
 # the kernels kat4j's OpenBLAS runs under this environment (its library as JavaCPP unpacked it)
 katblas=$(find "$HOME/.javacpp/cache" -path '*openblas*' -name 'libopenblas_nolapack.so*' 2>/dev/null | head -1)
