@@ -2,8 +2,8 @@ package org.kat4j.rational;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
+import org.kat4j.backend.cpu.Lanes;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -316,7 +316,7 @@ final class VectorRationalKernel implements RationalKernel {
             }
             if ((r + 1) % flushRows == 0 || r == rows - 1) {
                 for (int i = 0; i < groups * 10; i++) {
-                    float s = FloatVector.fromArray(S, acc, i * L).reduceLanes(VectorOperators.ADD);
+                    float s = Lanes.sum(FloatVector.fromArray(S, acc, i * L));
                     sums[i] += i % 10 < 6 ? s : -s; // the denominator's with the sign of -dL/dQ
                 }
                 Arrays.fill(acc, 0, width, 0f);

@@ -74,9 +74,22 @@ public final class CpuBackend implements Backend {
         return CpuStorage.of(a);
     }
 
-    /** Whether the vector kernels take this storage (float32, not empty: every CPU storage is dense). */
+    /**
+     * Whether the vector kernels on byte buffers take this storage ({@link Simd#available()}, and
+     * {@link #loopable}).
+     */
     private static boolean fusable(Storage s) {
-        return Simd.available() && isFloat(s) && s.numel() > 0;
+        return Simd.available() && loopable(s);
+    }
+
+    /** Whether the vector kernels on Java arrays (attention, softmax) take this storage. */
+    private static boolean fusableArrays(Storage s) {
+        return Simd.arrays() && loopable(s);
+    }
+
+    /** Whether kat4j's own loops take this storage: float32, not empty (every CPU storage is dense). */
+    private static boolean loopable(Storage s) {
+        return isFloat(s) && s.numel() > 0;
     }
 
     private static boolean isFloat(Storage s) {
@@ -594,7 +607,7 @@ public final class CpuBackend implements Backend {
             return wrap(c);
         }
         Storage c = CpuStorage.allocate(DataType.FLOAT, shape);
-        if (r > 2 && Simd.available() && SmallMatmulKernel.suits(batch, m, n, k)) {
+        if (r > 2 && Simd.arrays() && SmallMatmulKernel.suits(batch, m, n, k)) {
             SmallMatmulKernel.multiply(CpuStorage.floats(a), CpuStorage.floats(b), CpuStorage.floats(c),
                     (int) batch, (int) m, (int) n, (int) k, transA, transB);
         } else {
@@ -670,7 +683,7 @@ public final class CpuBackend implements Backend {
         if (x.numel() == 0) {
             return empty(x.dtype(), shape);
         }
-        if (fusable(x) && PermuteKernel.suits(x.numel(), dims)) {
+        if (loopable(x) && PermuteKernel.suits(x.numel(), dims)) {
             Storage out = CpuStorage.allocate(DataType.FLOAT, shape);
             PermuteKernel.permute(CpuStorage.floats(x), xs, dims, CpuStorage.floats(out));
             reachabilityFence(x);
@@ -831,7 +844,7 @@ public final class CpuBackend implements Backend {
         }
         long[] xs = x.shape();
         int last = xs.length - 1;
-        if (fusable(x)) {
+        if (fusableArrays(x)) {
             // one pass each way (SoftmaxKernel) instead of five and four ND4J ops
             int n = Math.toIntExact(x.numel());
             int d = Math.toIntExact(xs[last]);
@@ -853,7 +866,7 @@ public final class CpuBackend implements Backend {
         }
         long[] shape = ys.shape();
         int last = shape.length - 1;
-        if (fusable(ys)) {
+        if (fusableArrays(ys)) {
             int n = Math.toIntExact(ys.numel());
             int d = Math.toIntExact(shape[last]);
             Storage gx = CpuStorage.allocate(DataType.FLOAT, shape);
@@ -898,7 +911,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Storage crossEntropy(Storage logits, Storage targets) {
-        if (fusable(logits) && fusable(targets)) {
+        if (loopable(logits) && loopable(targets)) {
             // a few thousand elements: one loop beats the seven ND4J ops of the composed form
             long[] ls = logits.shape();
             int n = Math.toIntExact(ls[0]);
@@ -925,7 +938,7 @@ public final class CpuBackend implements Backend {
         INDArray xv = nd(logits);
         INDArray tv = nd(targets);
         double s = nd(g).getDouble(0) / xv.size(0);
-        if (fusable(logits) && fusable(targets)) {
+        if (loopable(logits) && loopable(targets)) {
             int n = Math.toIntExact(xv.size(0));
             int c = Math.toIntExact(xv.size(1));
             float[] x = toFloats(logits);
@@ -970,7 +983,7 @@ public final class CpuBackend implements Backend {
         if (qkv.numel() == 0) {
             return new Saved(empty(qkv.dtype(), s[0], s[1], s[2] / 3), empty(qkv.dtype(), s[0], heads, s[1], s[1]));
         }
-        if (!fusable(qkv)) {
+        if (!fusableArrays(qkv)) {
             return Backend.super.attention(qkv, heads, scale);
         }
         // one pass per sample over its rows (AttentionKernel) instead of ten composed ops
@@ -992,7 +1005,7 @@ public final class CpuBackend implements Backend {
             return empty(qkv.dtype(), s);
         }
         Storage p = (Storage) forward.state();
-        if (!fusable(qkv) || !fusable(p)) {
+        if (!fusableArrays(qkv) || !fusableArrays(p)) {
             return Backend.super.attentionBackward(forward, qkv, heads, scale, g);
         }
         int b = Math.toIntExact(s[0]);

@@ -1,7 +1,6 @@
 package org.kat4j.backend.cpu;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.nio.ByteBuffer;
@@ -50,7 +49,7 @@ public final class LayerNormKernel {
         for (i = 0; i < vb; i += L) {
             acc = acc.add(FloatVector.fromByteBuffer(S, x, 4 * (from + i), NATIVE));
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        float sum = Lanes.sum(acc);
         for (; i < d; i++) {
             sum += x.getFloat(4 * (from + i));
         }
@@ -60,7 +59,7 @@ public final class LayerNormKernel {
             FloatVector c = FloatVector.fromByteBuffer(S, x, 4 * (from + i), NATIVE).sub(mu);
             acc = c.fma(c, acc);
         }
-        float sq = acc.reduceLanes(VectorOperators.ADD);
+        float sq = Lanes.sum(acc);
         for (; i < d; i++) {
             float c = x.getFloat(4 * (from + i)) - mu;
             sq += c * c;
@@ -123,8 +122,8 @@ public final class LayerNormKernel {
             gv.fma(xh, FloatVector.fromArray(S, sw, i)).intoArray(sw, i);
             gv.add(FloatVector.fromArray(S, sb, i)).intoArray(sb, i);
         }
-        float m1 = a1.reduceLanes(VectorOperators.ADD);
-        float m2 = a2.reduceLanes(VectorOperators.ADD);
+        float m1 = Lanes.sum(a1);
+        float m2 = Lanes.sum(a2);
         for (; i < d; i++) {
             float xh = (x.getFloat(4 * (from + i)) - mu) * rs;
             float gi = g.getFloat(4 * (from + i));

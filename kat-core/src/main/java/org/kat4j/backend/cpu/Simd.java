@@ -21,11 +21,12 @@ import org.slf4j.LoggerFactory;
  * and calls instead, and stays so: the rational backward took 8x longer, a training step 2x. The
  * guard limit per bytecode stays in force. kat4j warns when the limit is below {@value #MIN_TRAP_LIMIT}.
  *
- * <p>The kernels read and write tensors through {@code FloatVector.fromByteBuffer} and
+ * <p>Most kernels read and write tensors through {@code FloatVector.fromByteBuffer} and
  * {@code intoByteBuffer}, which the incubator module had up to Java 18; from Java 19 on it offers
- * memory segments instead. On such a JVM the module resolves but the vector kernels cannot run:
- * {@link #available()} is false, kat4j says so once and runs the plain-Java kernels (the same
- * results to float rounding, slower).
+ * memory segments instead. On such a JVM {@link #available()} is false and those kernels give way
+ * to plain-Java code or composed ND4J ops (the same results to float rounding, slower), while the
+ * kernels that keep their data in Java arrays (attention's products and softmax, {@link #arrays()})
+ * still run; kat4j says so once.
  */
 public final class Simd {
     private static final Logger LOG = LoggerFactory.getLogger(Simd.class);
@@ -34,45 +35,65 @@ public final class Simd {
     public static final String JIT_FLAG = "-XX:PerMethodTrapLimit=10000";
     /** The smallest {@code PerMethodTrapLimit} without a warning. */
     static final long MIN_TRAP_LIMIT = 1000;
-    /** Why the vector kernels are off, or null when they are on. */
-    private static final String OFF = detect();
-    private static final boolean AVAILABLE = OFF == null;
+    /** Why no vector kernel runs, or null when those on Java arrays can. */
+    private static final String ARRAYS_OFF;
+    /** Why the vector kernels on byte buffers are off, or null when they are on. */
+    private static final String BUFFERS_OFF;
+
+    static {
+        String[] off = detect();
+        ARRAYS_OFF = off[0];
+        BUFFERS_OFF = off[1];
+    }
 
     private Simd() {
     }
 
-    /** True when the vector kernels are in use. */
+    /** True when every vector kernel is in use (Java 17 and 18 with the module). */
     public static boolean available() {
-        return AVAILABLE;
+        return BUFFERS_OFF == null;
+    }
+
+    /**
+     * True when the vector kernels that keep their data in Java arrays are in use: attention's
+     * small products and the softmax rows ({@link SmallMatmulKernel}, {@link SoftmaxKernel}). They
+     * run on every Java from 17 on where the module is resolved.
+     */
+    public static boolean arrays() {
+        return ARRAYS_OFF == null;
     }
 
     /** One line for {@code kat info}. */
     public static String describe() {
-        if (AVAILABLE) {
-            long limit = perMethodTrapLimit();
-            return "on (" + MODULE + ", " + VectorWidth.bits() + "-bit vectors"
-                    + (limit >= 0 && limit < MIN_TRAP_LIMIT ? "; JIT trap limit " + limit + ", start the JVM with " + JIT_FLAG : "")
-                    + ")";
+        if (ARRAYS_OFF != null) {
+            return "off (" + ARRAYS_OFF + ")";
         }
-        return "off (" + OFF + ")";
+        long limit = perMethodTrapLimit();
+        String trap = limit >= 0 && limit < MIN_TRAP_LIMIT ? "; JIT trap limit " + limit + ", start the JVM with " + JIT_FLAG : "";
+        if (BUFFERS_OFF != null) {
+            return "on arrays only (" + MODULE + ", " + VectorWidth.bits() + "-bit vectors" + trap
+                    + "; the kernels on byte buffers are off: " + BUFFERS_OFF + ")";
+        }
+        return "on (" + MODULE + ", " + VectorWidth.bits() + "-bit vectors" + trap + ")";
     }
 
-    /** Null when the vector kernels can run here, else why not (logged once where it is news). */
-    private static String detect() {
+    /**
+     * {why no vector kernel runs, why the byte-buffer kernels do not}, nulls where they run
+     * (logged once where it is news).
+     */
+    private static String[] detect() {
         if (!Boolean.parseBoolean(System.getProperty("kat4j.simd", "true"))) {
-            return "-Dkat4j.simd=false";
+            return new String[]{"-Dkat4j.simd=false", "-Dkat4j.simd=false"};
         }
         if (ModuleLayer.boot().findModule(MODULE).isEmpty()) {
+            String off = "start the JVM with --add-modules " + MODULE;
             LOG.info("{} not resolved: plain-Java CPU kernels (GELU, rational backward) are used; start the JVM with"
                     + " --add-modules {} for the vectorised ones", MODULE, MODULE);
-            return "start the JVM with --add-modules " + MODULE;
+            return new String[]{off, off};
         }
         String off;
         try {
-            if (!VectorWidth.byteBuffers()) {
-                off = "the " + MODULE + " module of Java " + Runtime.version().feature()
-                        + " has no ByteBuffer loads and stores, which kat4j's vector kernels use (Java 17 and 18 have them)";
-            } else if (VectorWidth.bits() < 128) {
+            if (VectorWidth.bits() < 128) {
                 off = "vectors of " + VectorWidth.bits() + " bits, fewer than the kernels' 128";
             } else {
                 long limit = perMethodTrapLimit();
@@ -80,13 +101,20 @@ public final class Simd {
                     LOG.warn("the JVM's PerMethodTrapLimit is {}: in some runs the JIT then compiles kat4j's vector kernels"
                             + " without vector instructions (training up to 2x slower); start the JVM with {}", limit, JIT_FLAG);
                 }
-                return null;
+                if (VectorWidth.byteBuffers()) {
+                    return new String[]{null, null};
+                }
+                String buffers = "the " + MODULE + " module of Java " + Runtime.version().feature()
+                        + " has no ByteBuffer loads and stores, which most of kat4j's vector kernels use (Java 17 and 18 have them)";
+                LOG.info("{}: plain-Java CPU kernels are used, except for attention and softmax, whose vector kernels work on"
+                        + " Java arrays", buffers);
+                return new String[]{null, buffers};
             }
         } catch (Throwable t) {
             off = MODULE + " present but unusable (" + t + ")";
         }
         LOG.info("{}: plain-Java CPU kernels are used", off);
-        return off;
+        return new String[]{off, off};
     }
 
     /** HotSpot's {@code PerMethodTrapLimit}, or -1 where it cannot be read (another JVM, no jdk.management). */

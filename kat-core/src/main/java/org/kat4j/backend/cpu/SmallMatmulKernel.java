@@ -7,7 +7,7 @@ import java.nio.FloatBuffer;
 
 /**
  * Batched float32 matrix products of small matrices, {@code c[i] = op(a[i]) @ op(b[i])}, on the
- * JDK vector API (callers check {@link Simd#available()}): attention's scores and weighted sums,
+ * JDK vector API (callers check {@link Simd#arrays()}): attention's scores and weighted sums,
  * forward and backward, e.g. 256 products of 17x16 by 16x17 per call in a micro ViT at batch 64.
  * Through ND4J each of those is its own BLAS call with its own sub-array bookkeeping and thread
  * hand-off, about 3.5 us each (0.8-0.95 ms per call on a 2-core Zen 3, where the arithmetic alone

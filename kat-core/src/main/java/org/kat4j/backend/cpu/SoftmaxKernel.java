@@ -10,7 +10,7 @@ import java.nio.FloatBuffer;
 /**
  * Fused softmax over the last axis of float32 rows, forward {@code y = exp(x - max) / sum} and
  * backward {@code gx = y (g - sum(g y))}, on the JDK vector API (callers check
- * {@link Simd#available()}). Rows are independent; they go in {@link Chunks} over all cores,
+ * {@link Simd#arrays()}). Rows are independent; they go in {@link Chunks} over all cores,
  * so results do not depend on thread timing. Composed from ND4J ops (max, sub, exp, sum, div, and
  * mul, sum, sub, mul backward) the softmax was ~8% of a vit_tiny training step.
  *
@@ -100,7 +100,7 @@ public final class SoftmaxKernel {
             e.intoArray(v, i);
             sumv = sumv.add(e);
         }
-        float sum = sumv.reduceLanes(VectorOperators.ADD);
+        float sum = Lanes.sum(sumv);
         for (; i < end; i++) {
             float e = exp(v[i] - max);
             v[i] = e;
@@ -138,7 +138,7 @@ public final class SoftmaxKernel {
         for (i = from; i < vend; i += L) {
             dv = FloatVector.fromArray(S, g, i).fma(FloatVector.fromArray(S, y, i), dv);
         }
-        float dot = dv.reduceLanes(VectorOperators.ADD);
+        float dot = Lanes.sum(dv);
         for (; i < end; i++) {
             dot += g[i] * y[i];
         }

@@ -15,7 +15,7 @@ class SmallMatmulKernelTest {
 
     @Test
     void matchesFloat64OnEveryShapeAndTranspose() {
-        assumeTrue(Simd.available(), "vector API not resolved (start the JVM with --add-modules jdk.incubator.vector)");
+        assumeTrue(Simd.arrays(), "vector API not resolved (start the JVM with --add-modules jdk.incubator.vector)");
         int[] ms = {1, 3, 4, 5, 17};
         int[] ns = {1, 7, 8, 9, 16, 17};
         int[] ks = {1, 16, 17};
@@ -34,7 +34,7 @@ class SmallMatmulKernelTest {
     /** Many products spread over several chunks and threads; the same bits on a second run. */
     @Test
     void manyProductsOverChunksAreDeterministic() {
-        assumeTrue(Simd.available(), "vector API not resolved");
+        assumeTrue(Simd.arrays(), "vector API not resolved");
         Random rnd = new Random(5);
         float[] c1 = check(rnd, 300, 17, 17, 16, false, true);
         rnd = new Random(5);
