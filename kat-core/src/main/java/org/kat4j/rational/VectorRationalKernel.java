@@ -4,6 +4,7 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorSpecies;
 import org.kat4j.backend.cpu.Lanes;
+import org.kat4j.backend.cpu.Segments;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -131,16 +132,20 @@ final class VectorRationalKernel implements RationalKernel {
         int end = at + length;
         int off = at;
         if (first != step) {
-            FloatVector v = FloatVector.fromByteBuffer(S, x, off, NATIVE);
+            FloatVector v = Segments.ON ? Segments.load(S, x, off) : FloatVector.fromByteBuffer(S, x, off, NATIVE);
             FloatVector av = v.abs();
             FloatVector p = v.mul(a5).add(a4).mul(v).add(a3).mul(v).add(a2).mul(v).add(a1).mul(v).add(a0);
             FloatVector q = av.mul(b3).add(b2).mul(av).add(b1).mul(av).add(b0).mul(av).add(one);
-            p.div(q).intoByteBuffer(y, off, NATIVE);
+            if (Segments.ON) {
+                Segments.store(p.div(q), y, off);
+            } else {
+                p.div(q).intoByteBuffer(y, off, NATIVE);
+            }
             off += first;
         }
         for (; off + step < end; off += 2 * step) {
-            FloatVector v = FloatVector.fromByteBuffer(S, x, off, NATIVE);
-            FloatVector w = FloatVector.fromByteBuffer(S, x, off + step, NATIVE);
+            FloatVector v = Segments.ON ? Segments.load(S, x, off) : FloatVector.fromByteBuffer(S, x, off, NATIVE);
+            FloatVector w = Segments.ON ? Segments.load(S, x, off + step) : FloatVector.fromByteBuffer(S, x, off + step, NATIVE);
             FloatVector av = v.abs();
             FloatVector aw = w.abs();
             FloatVector p = v.mul(a5).add(a4);
@@ -161,15 +166,27 @@ final class VectorRationalKernel implements RationalKernel {
             qw = qw.mul(aw).add(one);
             p = p.mul(v).add(a0);
             pw = pw.mul(w).add(a0);
-            p.div(q).intoByteBuffer(y, off, NATIVE);
-            pw.div(qw).intoByteBuffer(y, off + step, NATIVE);
+            if (Segments.ON) {
+                Segments.store(p.div(q), y, off);
+            } else {
+                p.div(q).intoByteBuffer(y, off, NATIVE);
+            }
+            if (Segments.ON) {
+                Segments.store(pw.div(qw), y, off + step);
+            } else {
+                pw.div(qw).intoByteBuffer(y, off + step, NATIVE);
+            }
         }
         if (off < end) {
-            FloatVector v = FloatVector.fromByteBuffer(S, x, off, NATIVE);
+            FloatVector v = Segments.ON ? Segments.load(S, x, off) : FloatVector.fromByteBuffer(S, x, off, NATIVE);
             FloatVector av = v.abs();
             FloatVector p = v.mul(a5).add(a4).mul(v).add(a3).mul(v).add(a2).mul(v).add(a1).mul(v).add(a0);
             FloatVector q = av.mul(b3).add(b2).mul(av).add(b1).mul(av).add(b0).mul(av).add(one);
-            p.div(q).intoByteBuffer(y, off, NATIVE);
+            if (Segments.ON) {
+                Segments.store(p.div(q), y, off);
+            } else {
+                p.div(q).intoByteBuffer(y, off, NATIVE);
+            }
         }
     }
 
@@ -394,8 +411,8 @@ final class VectorRationalKernel implements RationalKernel {
         FloatVector e0 = FloatVector.fromArray(S, acc, ao + 6 * L), e1 = FloatVector.fromArray(S, acc, ao + 7 * L);
         FloatVector e2 = FloatVector.fromArray(S, acc, ao + 8 * L), e3 = FloatVector.fromArray(S, acc, ao + 9 * L);
         for (int off = at, next = at + (rem == 0 ? step : 4 * rem); off < end; off = next, next += step) {
-            FloatVector v = FloatVector.fromByteBuffer(S, x, off, NATIVE);
-            FloatVector gv = FloatVector.fromByteBuffer(S, g, off, NATIVE);
+            FloatVector v = Segments.ON ? Segments.load(S, x, off) : FloatVector.fromByteBuffer(S, x, off, NATIVE);
+            FloatVector gv = Segments.ON ? Segments.load(S, g, off) : FloatVector.fromByteBuffer(S, g, off, NATIVE);
             if (rem != 0 && off == at) {
                 v = zero.blend(v, firstLanes);
                 gv = zero.blend(gv, firstLanes);
@@ -424,7 +441,11 @@ final class VectorRationalKernel implements RationalKernel {
             FloatVector f = p.mul(iq);
             FloatVector gq = gv.mul(iq);
             if (writeGx) {
-                gq.mul(f.neg().fma(dq, dp)).intoByteBuffer(gx, off, NATIVE);
+                if (Segments.ON) {
+                    Segments.store(gq.mul(f.neg().fma(dq, dp)), gx, off);
+                } else {
+                    gq.mul(f.neg().fma(dq, dp)).intoByteBuffer(gx, off, NATIVE);
+                }
             }
             FloatVector gp = gq.mul(f); // -dL/dQ: the sign goes on once, in the double sums
             // the sums from products shared along the powers: x^2 is the only power formed; adds go
@@ -477,8 +498,8 @@ final class VectorRationalKernel implements RationalKernel {
         FloatVector e0 = FloatVector.fromArray(S, acc, ao + 6 * L), e1 = FloatVector.fromArray(S, acc, ao + 7 * L);
         FloatVector e2 = FloatVector.fromArray(S, acc, ao + 8 * L), e3 = FloatVector.fromArray(S, acc, ao + 9 * L);
         for (int off = at, next = at + (rem == 0 ? step : 4 * rem); off < end; off = next, next += step) {
-            FloatVector v = FloatVector.fromByteBuffer(S, x, off, NATIVE);
-            FloatVector gv = FloatVector.fromByteBuffer(S, g, off, NATIVE);
+            FloatVector v = Segments.ON ? Segments.load(S, x, off) : FloatVector.fromByteBuffer(S, x, off, NATIVE);
+            FloatVector gv = Segments.ON ? Segments.load(S, g, off) : FloatVector.fromByteBuffer(S, g, off, NATIVE);
             if (rem != 0 && off == at) {
                 v = zero.blend(v, firstLanes);
                 gv = zero.blend(gv, firstLanes);
@@ -507,7 +528,11 @@ final class VectorRationalKernel implements RationalKernel {
             FloatVector f = p.mul(iq);
             FloatVector gq = gv.mul(iq);
             if (writeGx) {
-                gq.mul(f.neg().fma(dq, dp)).intoByteBuffer(gx, off, NATIVE);
+                if (Segments.ON) {
+                    Segments.store(gq.mul(f.neg().fma(dq, dp)), gx, off);
+                } else {
+                    gq.mul(f.neg().fma(dq, dp)).intoByteBuffer(gx, off, NATIVE);
+                }
             }
             FloatVector gp = gq.mul(f);
             FloatVector v2 = v.mul(v);

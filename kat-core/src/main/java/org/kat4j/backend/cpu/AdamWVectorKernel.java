@@ -27,13 +27,22 @@ final class AdamWVectorKernel {
         int i = from;
         for (int bound = from + S.loopBound(to - from); i < bound; i += S.length()) {
             int at = 4 * i;
-            FloatVector gi = FloatVector.fromByteBuffer(S, g, at, NATIVE);
-            FloatVector mi = FloatVector.fromByteBuffer(S, m, at, NATIVE).mul(b1).add(gi.mul(c1));
-            FloatVector vi = FloatVector.fromByteBuffer(S, v, at, NATIVE).mul(b2).add(gi.mul(c2).mul(gi));
-            mi.intoByteBuffer(m, at, NATIVE);
-            vi.intoByteBuffer(v, at, NATIVE);
-            FloatVector.fromByteBuffer(S, w, at, NATIVE).mul(decay).sub(mi.mul(stepSize).div(vi.sqrt().div(bc2Sqrt).add(e)))
-                    .intoByteBuffer(w, at, NATIVE);
+            FloatVector gi = Segments.ON ? Segments.load(S, g, at) : FloatVector.fromByteBuffer(S, g, at, NATIVE);
+            FloatVector mo = Segments.ON ? Segments.load(S, m, at) : FloatVector.fromByteBuffer(S, m, at, NATIVE);
+            FloatVector vo = Segments.ON ? Segments.load(S, v, at) : FloatVector.fromByteBuffer(S, v, at, NATIVE);
+            FloatVector wo = Segments.ON ? Segments.load(S, w, at) : FloatVector.fromByteBuffer(S, w, at, NATIVE);
+            FloatVector mi = mo.mul(b1).add(gi.mul(c1));
+            FloatVector vi = vo.mul(b2).add(gi.mul(c2).mul(gi));
+            FloatVector wi = wo.mul(decay).sub(mi.mul(stepSize).div(vi.sqrt().div(bc2Sqrt).add(e)));
+            if (Segments.ON) {
+                Segments.store(mi, m, at);
+                Segments.store(vi, v, at);
+                Segments.store(wi, w, at);
+            } else {
+                mi.intoByteBuffer(m, at, NATIVE);
+                vi.intoByteBuffer(v, at, NATIVE);
+                wi.intoByteBuffer(w, at, NATIVE);
+            }
         }
         CpuBackend.adamwPlain(w, g, m, v, i, to, b1, b2, c1, c2, e, decay, stepSize, bc2Sqrt);
     }

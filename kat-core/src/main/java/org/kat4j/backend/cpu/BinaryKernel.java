@@ -46,7 +46,11 @@ final class BinaryKernel {
             int end = lo + count;
             int i = lo;
             for (int bound = lo + S.loopBound(count); i < bound; i += S.length()) {
-                FloatVector.fromByteBuffer(S, x, 4 * i, o).mul(f).intoByteBuffer(x, 4 * i, o);
+                if (Segments.ON) {
+                    Segments.store(Segments.load(S, x, 4 * i).mul(f), x, 4 * i);
+                } else {
+                    FloatVector.fromByteBuffer(S, x, 4 * i, o).mul(f).intoByteBuffer(x, 4 * i, o);
+                }
             }
             for (; i < end; i++) {
                 x.putFloat(4 * i, x.getFloat(4 * i) * f);
@@ -59,15 +63,19 @@ final class BinaryKernel {
         ByteOrder o = ByteOrder.nativeOrder();
         int t = 0;
         for (int bound = S.loopBound(len); t < bound; t += S.length()) {
-            FloatVector x = FloatVector.fromByteBuffer(S, a, 4 * (i + t), o);
-            FloatVector y = FloatVector.fromByteBuffer(S, b, 4 * (j + t), o);
+            FloatVector x = Segments.ON ? Segments.load(S, a, 4 * (i + t)) : FloatVector.fromByteBuffer(S, a, 4 * (i + t), o);
+            FloatVector y = Segments.ON ? Segments.load(S, b, 4 * (j + t)) : FloatVector.fromByteBuffer(S, b, 4 * (j + t), o);
             FloatVector z = switch (op) {
                 case ADD -> x.add(y);
                 case SUB -> x.sub(y);
                 case MUL -> x.mul(y);
                 case DIV -> x.div(y);
             };
-            z.intoByteBuffer(out, 4 * (i + t), o);
+            if (Segments.ON) {
+                Segments.store(z, out, 4 * (i + t));
+            } else {
+                z.intoByteBuffer(out, 4 * (i + t), o);
+            }
         }
         for (; t < len; t++) {
             float x = a.getFloat(4 * (i + t));

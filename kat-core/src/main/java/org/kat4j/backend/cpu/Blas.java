@@ -96,7 +96,7 @@ final class Blas {
 
     /** Whether float32 products go to {@link GemmKernel}. */
     static boolean ownKernel() {
-        return library == Library.AUTO && Simd.arrays() && GemmKernel.available();
+        return library == Library.AUTO && Simd.available() && GemmKernel.available();
     }
 
     /** One line for {@code kat info}: where products go. */

@@ -44,7 +44,8 @@ public final class ColumnSums {
                     int at = 4 * r * cols;
                     int j = 0;
                     for (; j < vb; j += S.length()) {
-                        FloatVector.fromArray(S, acc, j).add(FloatVector.fromByteBuffer(S, m, at + 4 * j, NATIVE)).intoArray(acc, j);
+                        FloatVector row = Segments.ON ? Segments.load(S, m, at + 4 * j) : FloatVector.fromByteBuffer(S, m, at + 4 * j, NATIVE);
+                        FloatVector.fromArray(S, acc, j).add(row).intoArray(acc, j);
                     }
                     for (; j < cols; j++) {
                         acc[j] += m.getFloat(at + 4 * j);

@@ -41,8 +41,12 @@ final class GeluVectorKernel {
     static void forward(ByteBuffer x, ByteBuffer y, int from, int to) {
         int i = from;
         for (int bound = from + S.loopBound(to - from); i < bound; i += S.length()) {
-            FloatVector v = FloatVector.fromByteBuffer(S, x, 4 * i, NATIVE);
-            v.mul(phi(v)).intoByteBuffer(y, 4 * i, NATIVE);
+            FloatVector v = Segments.ON ? Segments.load(S, x, 4 * i) : FloatVector.fromByteBuffer(S, x, 4 * i, NATIVE);
+            if (Segments.ON) {
+                Segments.store(v.mul(phi(v)), y, 4 * i);
+            } else {
+                v.mul(phi(v)).intoByteBuffer(y, 4 * i, NATIVE);
+            }
         }
         GeluKernel.forwardScalar(x, y, i, to);
     }
@@ -51,10 +55,14 @@ final class GeluVectorKernel {
     static void backward(ByteBuffer x, ByteBuffer g, ByteBuffer gx, int from, int to) {
         int i = from;
         for (int bound = from + S.loopBound(to - from); i < bound; i += S.length()) {
-            FloatVector v = FloatVector.fromByteBuffer(S, x, 4 * i, NATIVE);
+            FloatVector v = Segments.ON ? Segments.load(S, x, 4 * i) : FloatVector.fromByteBuffer(S, x, 4 * i, NATIVE);
             FloatVector pdf = SoftmaxKernel.exp(v.mul(v).mul(-0.5f)).mul(INV_SQRT_2PI);
             FloatVector d = v.fma(pdf, phi(v));
-            FloatVector.fromByteBuffer(S, g, 4 * i, NATIVE).mul(d).intoByteBuffer(gx, 4 * i, NATIVE);
+            if (Segments.ON) {
+                Segments.store(Segments.load(S, g, 4 * i).mul(d), gx, 4 * i);
+            } else {
+                FloatVector.fromByteBuffer(S, g, 4 * i, NATIVE).mul(d).intoByteBuffer(gx, 4 * i, NATIVE);
+            }
         }
         GeluKernel.backwardScalar(x, g, gx, i, to);
     }

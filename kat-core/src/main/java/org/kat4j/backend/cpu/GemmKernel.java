@@ -47,12 +47,11 @@ final class GemmKernel {
     }
 
     /**
-     * Whether this kernel takes float32 products: vectors of 16 lanes or more, and vector stores to
-     * byte buffers (Java 17 and 18) or to memory segments (Java 22 and later, {@link Segments}).
-     * Callers check {@link Simd#arrays()} first.
+     * Whether this kernel takes float32 products: vectors of 16 lanes or more (callers check
+     * {@link Simd#available()} first).
      */
     static boolean available() {
-        return L >= 16 && (Simd.available() || Segments.ON);
+        return L >= 16;
     }
 
     /** One line for {@code kat info}. */
@@ -94,9 +93,6 @@ final class GemmKernel {
         float[] pb = s.panels;
         float[] starts = s.starts;
         ByteBuffer sums = s.sums;
-        // Java 22 and later (Segments): c and the sums tile as memory segments, made once here
-        Object cs = Segments.ON ? Segments.of(c) : null;
-        Object ss = Segments.ON ? Segments.of(sums) : null;
         FloatBuffer part = s.part;
         if (bias != null) {
             bias.asFloatBuffer().get(0, starts, 0, n);
@@ -127,15 +123,15 @@ final class GemmKernel {
                         int h = Math.min(MR, to - r);
                         int at = cOff + r * n + j;
                         if (direct && h == MR) {
-                            tile(a, aOff + r * rs + p0 * ps, rs, ps, pb, bo, ldb, kc, c, cs, at, n, start, from0);
+                            tile(a, aOff + r * rs + p0 * ps, rs, ps, pb, bo, ldb, kc, c, at, n, start, from0);
                             continue;
                         }
                         if (h == MR) {
-                            tile(a, aOff + r * rs + p0 * ps, rs, ps, pb, bo, ldb, kc, sums, ss, 0, NR, start, from0);
+                            tile(a, aOff + r * rs + p0 * ps, rs, ps, pb, bo, ldb, kc, sums, 0, NR, start, from0);
                         } else {
-                            tile(part, 0, 1, MR, pb, bo, ldb, kc, sums, ss, 0, NR, start, from0);
+                            tile(part, 0, 1, MR, pb, bo, ldb, kc, sums, 0, NR, start, from0);
                         }
-                        finish(sums, ss, c, cs, at, n, h, cols, onto);
+                        finish(sums, c, at, n, h, cols, onto);
                     }
                 }
             }
@@ -158,7 +154,7 @@ final class GemmKernel {
     }
 
     /** c (rows x cols from element at, rows ldc apart) = t, or += t {@code onto} c (t's rows NR apart). */
-    private static void finish(ByteBuffer t, Object ts, ByteBuffer c, Object cs, int at, int ldc, int rows, int cols, boolean onto) {
+    private static void finish(ByteBuffer t, ByteBuffer c, int at, int ldc, int rows, int cols, boolean onto) {
         int full = cols / L * L;
         for (int r = 0; r < rows; r++) {
             int ci = at + r * ldc;
@@ -166,11 +162,11 @@ final class GemmKernel {
             for (int q = 0; q < full; q += L) {
                 if (Segments.ON) {
                     // Java 22 and later (Segments): the same loads and store through memory segments
-                    FloatVector v = Segments.load(S, ts, 4L * (ti + q));
+                    FloatVector v = Segments.load(S, t, 4L * (ti + q));
                     if (onto) {
-                        v = v.add(Segments.load(S, cs, 4L * (ci + q)));
+                        v = v.add(Segments.load(S, c, 4L * (ci + q)));
                     }
-                    Segments.store(v, cs, 4L * (ci + q));
+                    Segments.store(v, c, 4L * (ci + q));
                     continue;
                 }
                 FloatVector v = FloatVector.fromByteBuffer(S, t, 4 * (ti + q), ByteOrder.nativeOrder());
@@ -234,7 +230,7 @@ final class GemmKernel {
      * (1-30 GFLOP/s against 140-200); sums onto c, and the columns of a last, narrower panel or
      * the last rows, go through a scratch tile ({@link #finish}).
      */
-    private static void tile(FloatBuffer a, int a0, int rs, int ps, float[] pb, int bo, int ldb, int kc, ByteBuffer c, Object cseg, int c0,
+    private static void tile(FloatBuffer a, int a0, int rs, int ps, float[] pb, int bo, int ldb, int kc, ByteBuffer c, int c0,
                              int ldc, float[] start, int from) {
         FloatVector c00 = FloatVector.fromArray(S, start, from);
         FloatVector c01 = FloatVector.fromArray(S, start, from + 1 * L);
@@ -290,30 +286,30 @@ final class GemmKernel {
         }
         if (Segments.ON) {
             // Java 22 and later (Segments): the same stores through a memory segment
-            Segments.store(c00, cseg, 4L * (c0 + 0 * ldc + 0 * L));
-            Segments.store(c01, cseg, 4L * (c0 + 0 * ldc + 1 * L));
-            Segments.store(c02, cseg, 4L * (c0 + 0 * ldc + 2 * L));
-            Segments.store(c03, cseg, 4L * (c0 + 0 * ldc + 3 * L));
-            Segments.store(c10, cseg, 4L * (c0 + 1 * ldc + 0 * L));
-            Segments.store(c11, cseg, 4L * (c0 + 1 * ldc + 1 * L));
-            Segments.store(c12, cseg, 4L * (c0 + 1 * ldc + 2 * L));
-            Segments.store(c13, cseg, 4L * (c0 + 1 * ldc + 3 * L));
-            Segments.store(c20, cseg, 4L * (c0 + 2 * ldc + 0 * L));
-            Segments.store(c21, cseg, 4L * (c0 + 2 * ldc + 1 * L));
-            Segments.store(c22, cseg, 4L * (c0 + 2 * ldc + 2 * L));
-            Segments.store(c23, cseg, 4L * (c0 + 2 * ldc + 3 * L));
-            Segments.store(c30, cseg, 4L * (c0 + 3 * ldc + 0 * L));
-            Segments.store(c31, cseg, 4L * (c0 + 3 * ldc + 1 * L));
-            Segments.store(c32, cseg, 4L * (c0 + 3 * ldc + 2 * L));
-            Segments.store(c33, cseg, 4L * (c0 + 3 * ldc + 3 * L));
-            Segments.store(c40, cseg, 4L * (c0 + 4 * ldc + 0 * L));
-            Segments.store(c41, cseg, 4L * (c0 + 4 * ldc + 1 * L));
-            Segments.store(c42, cseg, 4L * (c0 + 4 * ldc + 2 * L));
-            Segments.store(c43, cseg, 4L * (c0 + 4 * ldc + 3 * L));
-            Segments.store(c50, cseg, 4L * (c0 + 5 * ldc + 0 * L));
-            Segments.store(c51, cseg, 4L * (c0 + 5 * ldc + 1 * L));
-            Segments.store(c52, cseg, 4L * (c0 + 5 * ldc + 2 * L));
-            Segments.store(c53, cseg, 4L * (c0 + 5 * ldc + 3 * L));
+            Segments.store(c00, c, 4L * (c0 + 0 * ldc + 0 * L));
+            Segments.store(c01, c, 4L * (c0 + 0 * ldc + 1 * L));
+            Segments.store(c02, c, 4L * (c0 + 0 * ldc + 2 * L));
+            Segments.store(c03, c, 4L * (c0 + 0 * ldc + 3 * L));
+            Segments.store(c10, c, 4L * (c0 + 1 * ldc + 0 * L));
+            Segments.store(c11, c, 4L * (c0 + 1 * ldc + 1 * L));
+            Segments.store(c12, c, 4L * (c0 + 1 * ldc + 2 * L));
+            Segments.store(c13, c, 4L * (c0 + 1 * ldc + 3 * L));
+            Segments.store(c20, c, 4L * (c0 + 2 * ldc + 0 * L));
+            Segments.store(c21, c, 4L * (c0 + 2 * ldc + 1 * L));
+            Segments.store(c22, c, 4L * (c0 + 2 * ldc + 2 * L));
+            Segments.store(c23, c, 4L * (c0 + 2 * ldc + 3 * L));
+            Segments.store(c30, c, 4L * (c0 + 3 * ldc + 0 * L));
+            Segments.store(c31, c, 4L * (c0 + 3 * ldc + 1 * L));
+            Segments.store(c32, c, 4L * (c0 + 3 * ldc + 2 * L));
+            Segments.store(c33, c, 4L * (c0 + 3 * ldc + 3 * L));
+            Segments.store(c40, c, 4L * (c0 + 4 * ldc + 0 * L));
+            Segments.store(c41, c, 4L * (c0 + 4 * ldc + 1 * L));
+            Segments.store(c42, c, 4L * (c0 + 4 * ldc + 2 * L));
+            Segments.store(c43, c, 4L * (c0 + 4 * ldc + 3 * L));
+            Segments.store(c50, c, 4L * (c0 + 5 * ldc + 0 * L));
+            Segments.store(c51, c, 4L * (c0 + 5 * ldc + 1 * L));
+            Segments.store(c52, c, 4L * (c0 + 5 * ldc + 2 * L));
+            Segments.store(c53, c, 4L * (c0 + 5 * ldc + 3 * L));
             return;
         }
         c00.intoByteBuffer(c, 4 * (c0 + 0 * ldc + 0 * L), ByteOrder.nativeOrder());

@@ -47,7 +47,8 @@ public final class LayerNormKernel {
         FloatVector acc = FloatVector.zero(S);
         int i;
         for (i = 0; i < vb; i += L) {
-            acc = acc.add(FloatVector.fromByteBuffer(S, x, 4 * (from + i), NATIVE));
+            FloatVector xv = Segments.ON ? Segments.load(S, x, 4 * (from + i)) : FloatVector.fromByteBuffer(S, x, 4 * (from + i), NATIVE);
+            acc = acc.add(xv);
         }
         float sum = Lanes.sum(acc);
         for (; i < d; i++) {
@@ -56,7 +57,8 @@ public final class LayerNormKernel {
         float mu = sum / d;
         acc = FloatVector.zero(S);
         for (i = 0; i < vb; i += L) {
-            FloatVector c = FloatVector.fromByteBuffer(S, x, 4 * (from + i), NATIVE).sub(mu);
+            FloatVector xv = Segments.ON ? Segments.load(S, x, 4 * (from + i)) : FloatVector.fromByteBuffer(S, x, 4 * (from + i), NATIVE);
+            FloatVector c = xv.sub(mu);
             acc = c.fma(c, acc);
         }
         float sq = Lanes.sum(acc);
@@ -68,8 +70,13 @@ public final class LayerNormKernel {
         mean[row] = mu;
         rstd[row] = rs;
         for (i = 0; i < vb; i += L) {
-            FloatVector xh = FloatVector.fromByteBuffer(S, x, 4 * (from + i), NATIVE).sub(mu).mul(rs);
-            xh.fma(FloatVector.fromArray(S, w, i), FloatVector.fromArray(S, b, i)).intoByteBuffer(y, 4 * (from + i), NATIVE);
+            FloatVector xv = Segments.ON ? Segments.load(S, x, 4 * (from + i)) : FloatVector.fromByteBuffer(S, x, 4 * (from + i), NATIVE);
+            FloatVector xh = xv.sub(mu).mul(rs);
+            if (Segments.ON) {
+                Segments.store(xh.fma(FloatVector.fromArray(S, w, i), FloatVector.fromArray(S, b, i)), y, 4 * (from + i));
+            } else {
+                xh.fma(FloatVector.fromArray(S, w, i), FloatVector.fromArray(S, b, i)).intoByteBuffer(y, 4 * (from + i), NATIVE);
+            }
         }
         for (; i < d; i++) {
             y.putFloat(4 * (from + i), (x.getFloat(4 * (from + i)) - mu) * rs * w[i] + b[i]);
@@ -114,8 +121,9 @@ public final class LayerNormKernel {
         FloatVector a2 = FloatVector.zero(S);
         int i;
         for (i = 0; i < vb; i += L) {
-            FloatVector xh = FloatVector.fromByteBuffer(S, x, 4 * (from + i), NATIVE).sub(mu).mul(rs);
-            FloatVector gv = FloatVector.fromByteBuffer(S, g, 4 * (from + i), NATIVE);
+            FloatVector xv = Segments.ON ? Segments.load(S, x, 4 * (from + i)) : FloatVector.fromByteBuffer(S, x, 4 * (from + i), NATIVE);
+            FloatVector xh = xv.sub(mu).mul(rs);
+            FloatVector gv = Segments.ON ? Segments.load(S, g, 4 * (from + i)) : FloatVector.fromByteBuffer(S, g, 4 * (from + i), NATIVE);
             FloatVector dxh = gv.mul(FloatVector.fromArray(S, w, i));
             a1 = a1.add(dxh);
             a2 = dxh.fma(xh, a2);
@@ -139,9 +147,15 @@ public final class LayerNormKernel {
         m1 /= d;
         m2 /= d;
         for (i = 0; i < vb; i += L) {
-            FloatVector xh = FloatVector.fromByteBuffer(S, x, 4 * (from + i), NATIVE).sub(mu).mul(rs);
-            FloatVector dxh = FloatVector.fromByteBuffer(S, g, 4 * (from + i), NATIVE).mul(FloatVector.fromArray(S, w, i));
-            dxh.sub(m1).sub(xh.mul(m2)).mul(rs).intoByteBuffer(gx, 4 * (from + i), NATIVE);
+            FloatVector xv = Segments.ON ? Segments.load(S, x, 4 * (from + i)) : FloatVector.fromByteBuffer(S, x, 4 * (from + i), NATIVE);
+            FloatVector xh = xv.sub(mu).mul(rs);
+            FloatVector gv = Segments.ON ? Segments.load(S, g, 4 * (from + i)) : FloatVector.fromByteBuffer(S, g, 4 * (from + i), NATIVE);
+            FloatVector dxh = gv.mul(FloatVector.fromArray(S, w, i));
+            if (Segments.ON) {
+                Segments.store(dxh.sub(m1).sub(xh.mul(m2)).mul(rs), gx, 4 * (from + i));
+            } else {
+                dxh.sub(m1).sub(xh.mul(m2)).mul(rs).intoByteBuffer(gx, 4 * (from + i), NATIVE);
+            }
         }
         for (; i < d; i++) {
             float xh = (x.getFloat(4 * (from + i)) - mu) * rs;

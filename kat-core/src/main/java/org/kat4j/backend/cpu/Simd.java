@@ -23,10 +23,11 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Most kernels read and write tensors through {@code FloatVector.fromByteBuffer} and
  * {@code intoByteBuffer}, which the incubator module had up to Java 18; from Java 19 on it offers
- * memory segments instead. On such a JVM {@link #available()} is false and those kernels give way
- * to plain-Java code or composed ND4J ops (the same results to float rounding, slower), while the
- * kernels that keep their data in Java arrays (attention's products and softmax, {@link #arrays()})
- * still run; kat4j says so once.
+ * memory segments instead, which the kernels use from Java 22 on ({@link Segments}, once memory
+ * segments left preview). On Java 19 to 21 {@link #available()} is false and those kernels give
+ * way to plain-Java code or composed ND4J ops (the same results to float rounding, slower), while
+ * the kernels that keep their data in Java arrays (attention's products and softmax,
+ * {@link #arrays()}) still run; kat4j says so once.
  */
 public final class Simd {
     private static final Logger LOG = LoggerFactory.getLogger(Simd.class);
@@ -49,7 +50,7 @@ public final class Simd {
     private Simd() {
     }
 
-    /** True when every vector kernel is in use (Java 17 and 18 with the module). */
+    /** True when every vector kernel is in use (Java 17 and 18, or 22 and later, with the module). */
     public static boolean available() {
         return BUFFERS_OFF == null;
     }
@@ -74,7 +75,8 @@ public final class Simd {
             return "on arrays only (" + MODULE + ", " + VectorWidth.bits() + "-bit vectors" + trap
                     + "; the kernels on byte buffers are off: " + BUFFERS_OFF + ")";
         }
-        return "on (" + MODULE + ", " + VectorWidth.bits() + "-bit vectors" + trap + ")";
+        return "on (" + MODULE + ", " + VectorWidth.bits() + "-bit vectors" + (Segments.ON ? ", through memory segments" : "")
+                + trap + ")";
     }
 
     /**
@@ -101,11 +103,12 @@ public final class Simd {
                     LOG.warn("the JVM's PerMethodTrapLimit is {}: in some runs the JIT then compiles kat4j's vector kernels"
                             + " without vector instructions (training up to 2x slower); start the JVM with {}", limit, JIT_FLAG);
                 }
-                if (VectorWidth.byteBuffers()) {
+                if (VectorWidth.byteBuffers() || Segments.ON) {
                     return new String[]{null, null};
                 }
                 String buffers = "the " + MODULE + " module of Java " + Runtime.version().feature()
-                        + " has no ByteBuffer loads and stores, which most of kat4j's vector kernels use (Java 17 and 18 have them)";
+                        + " has no ByteBuffer loads and stores, which most of kat4j's vector kernels use (Java 17 and 18 have them;"
+                        + " from Java 22 on they use memory segments)";
                 LOG.info("{}: plain-Java CPU kernels are used, except for attention and softmax, whose vector kernels work on"
                         + " Java arrays", buffers);
                 return new String[]{null, buffers};

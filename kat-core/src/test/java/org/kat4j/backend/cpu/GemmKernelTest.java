@@ -22,7 +22,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 class GemmKernelTest {
     @Test
     void everyElementIsTheFmaChainOfItsSumToTheBit() {
-        assumeTrue(Simd.arrays() && (Simd.available() || Segments.ON), "the vector API is not in this JVM, or has neither byte-buffer nor memory-segment access");
+        assumeTrue(Simd.available(), "the vector API is not in this JVM");
         // m, n, k
         int[][] sizes = {{1, 1, 1}, {7, 5, 3}, {13, 70, 33}, {36, 64, 64}, {50, 200, 1100}, {8, 1100, 20}};
         assertTrue(1100 > GemmKernel.KC && 1100 > GemmKernel.NC, "the sizes must reach both kinds of block");
