@@ -14,7 +14,7 @@ import jdk.incubator.vector.VectorOperators;
  * reduction on Java 17, 2 cores of an AMD EPYC Zen 5, 2026-12-07).
  */
 public final class Lanes {
-    /** Whether {@code reduceLanes(ADD)} adds in lane order: Java 17 and 18. */
+    /** Whether {@code reduceLanes(ADD)} adds in lane order: Java 17 (checked against the loop below) and 18. */
     private static final boolean ORDERED_REDUCTION = Runtime.version().feature() <= 18;
 
     private Lanes() {
