@@ -88,12 +88,15 @@ final class VectorRationalKernel implements RationalKernel {
         RationalKernel.checkBytes("x", x, n);
         RationalKernel.checkBytes("y", y, n);
         int cpg = d / groups;
+        // Java 22 and later (Segments): x and y as memory segments, made once here
+        Object xSeg = Segments.ON ? Segments.of(x) : null;
+        Object ySeg = Segments.ON ? Segments.of(y) : null;
         if (lanes(d, groups)) {
             // per vector position of the row, down the chunk's rows
             float[] t = laneTable(table(num, den, groups), d, groups);
             CpuRationalKernel.forEachChunk(n, d, (c, off, len, rows) -> {
                 for (int j = 0; j < d / L; j++) {
-                    forwardRun(x, y, 4 * (off + j * L), 4 * rows * d, 4 * d, 4 * d, t, j * K * L);
+                    forwardRun(x, xSeg, y, ySeg, 4 * (off + j * L), 4 * rows * d, 4 * d, 4 * d, t, j * K * L);
                 }
             });
             return;
@@ -108,7 +111,8 @@ final class VectorRationalKernel implements RationalKernel {
         CpuRationalKernel.forEachChunk(n, d, (c, off, len, rows) -> {
             for (int r = 0; r < rows; r++) {
                 for (int grp = 0; grp < groups; grp++) {
-                    forwardRun(x, y, 4 * (off + r * d + grp * cpg), 4 * cpg, 4 * L, 4 * (rem == 0 ? L : rem), t, grp * K * L);
+                    forwardRun(x, xSeg, y, ySeg, 4 * (off + r * d + grp * cpg), 4 * cpg, 4 * L, 4 * (rem == 0 ? L : rem), t,
+                            grp * K * L);
                 }
             }
         });
@@ -122,7 +126,8 @@ final class VectorRationalKernel implements RationalKernel {
      * of the second when a group is not a whole number of vectors: it covers the group's first
      * channels and overlaps the next, whose lanes it writes with the same values.
      */
-    private static void forwardRun(ByteBuffer x, ByteBuffer y, int at, int length, int step, int first, float[] t, int to) {
+    private static void forwardRun(ByteBuffer x, Object xSeg, ByteBuffer y, Object ySeg, int at, int length, int step, int first,
+                                   float[] t, int to) {
         FloatVector a0 = FloatVector.fromArray(S, t, to), a1 = FloatVector.fromArray(S, t, to + L);
         FloatVector a2 = FloatVector.fromArray(S, t, to + 2 * L), a3 = FloatVector.fromArray(S, t, to + 3 * L);
         FloatVector a4 = FloatVector.fromArray(S, t, to + 4 * L), a5 = FloatVector.fromArray(S, t, to + 5 * L);
@@ -132,20 +137,20 @@ final class VectorRationalKernel implements RationalKernel {
         int end = at + length;
         int off = at;
         if (first != step) {
-            FloatVector v = Segments.ON ? Segments.load(S, x, off) : FloatVector.fromByteBuffer(S, x, off, NATIVE);
+            FloatVector v = Segments.ON ? Segments.load(S, xSeg, off) : FloatVector.fromByteBuffer(S, x, off, NATIVE);
             FloatVector av = v.abs();
             FloatVector p = v.mul(a5).add(a4).mul(v).add(a3).mul(v).add(a2).mul(v).add(a1).mul(v).add(a0);
             FloatVector q = av.mul(b3).add(b2).mul(av).add(b1).mul(av).add(b0).mul(av).add(one);
             if (Segments.ON) {
-                Segments.store(p.div(q), y, off);
+                Segments.store(p.div(q), ySeg, off);
             } else {
                 p.div(q).intoByteBuffer(y, off, NATIVE);
             }
             off += first;
         }
         for (; off + step < end; off += 2 * step) {
-            FloatVector v = Segments.ON ? Segments.load(S, x, off) : FloatVector.fromByteBuffer(S, x, off, NATIVE);
-            FloatVector w = Segments.ON ? Segments.load(S, x, off + step) : FloatVector.fromByteBuffer(S, x, off + step, NATIVE);
+            FloatVector v = Segments.ON ? Segments.load(S, xSeg, off) : FloatVector.fromByteBuffer(S, x, off, NATIVE);
+            FloatVector w = Segments.ON ? Segments.load(S, xSeg, off + step) : FloatVector.fromByteBuffer(S, x, off + step, NATIVE);
             FloatVector av = v.abs();
             FloatVector aw = w.abs();
             FloatVector p = v.mul(a5).add(a4);
@@ -167,23 +172,23 @@ final class VectorRationalKernel implements RationalKernel {
             p = p.mul(v).add(a0);
             pw = pw.mul(w).add(a0);
             if (Segments.ON) {
-                Segments.store(p.div(q), y, off);
+                Segments.store(p.div(q), ySeg, off);
             } else {
                 p.div(q).intoByteBuffer(y, off, NATIVE);
             }
             if (Segments.ON) {
-                Segments.store(pw.div(qw), y, off + step);
+                Segments.store(pw.div(qw), ySeg, off + step);
             } else {
                 pw.div(qw).intoByteBuffer(y, off + step, NATIVE);
             }
         }
         if (off < end) {
-            FloatVector v = Segments.ON ? Segments.load(S, x, off) : FloatVector.fromByteBuffer(S, x, off, NATIVE);
+            FloatVector v = Segments.ON ? Segments.load(S, xSeg, off) : FloatVector.fromByteBuffer(S, x, off, NATIVE);
             FloatVector av = v.abs();
             FloatVector p = v.mul(a5).add(a4).mul(v).add(a3).mul(v).add(a2).mul(v).add(a1).mul(v).add(a0);
             FloatVector q = av.mul(b3).add(b2).mul(av).add(b1).mul(av).add(b0).mul(av).add(one);
             if (Segments.ON) {
-                Segments.store(p.div(q), y, off);
+                Segments.store(p.div(q), ySeg, off);
             } else {
                 p.div(q).intoByteBuffer(y, off, NATIVE);
             }
@@ -311,6 +316,10 @@ final class VectorRationalKernel implements RationalKernel {
         if (cpg < L) {
             return laneRows(x, g, gx, at, rows, d, groups, t, fewRegisters);
         }
+        // Java 22 and later (Segments): the buffers as memory segments, made once per chunk
+        Object xSeg = Segments.ON ? Segments.of(x) : null;
+        Object gSeg = Segments.ON ? Segments.of(g) : null;
+        Object gxSeg = Segments.ON && gx != null ? Segments.of(gx) : null;
         int rem = cpg % L;
         int vectorsPerGroup = (cpg + L - 1) / L;
         int flushRows = Math.max(1, LANE_TERMS / vectorsPerGroup);
@@ -326,9 +335,9 @@ final class VectorRationalKernel implements RationalKernel {
             for (int grp = 0; grp < groups; grp++) {
                 int from = at + 4 * grp * cpg;
                 if (fewRegisters) {
-                    groupFewRegisters(x, g, gx, from, from + 4 * cpg, 4 * L, rem, t, grp * K * L, acc, grp * 10 * L);
+                    groupFewRegisters(x, xSeg, g, gSeg, gx, gxSeg, from, from + 4 * cpg, 4 * L, rem, t, grp * K * L, acc, grp * 10 * L);
                 } else {
-                    group(x, g, gx, from, from + 4 * cpg, 4 * L, rem, t, grp * K * L, acc, grp * 10 * L);
+                    group(x, xSeg, g, gSeg, gx, gxSeg, from, from + 4 * cpg, 4 * L, rem, t, grp * K * L, acc, grp * 10 * L);
                 }
             }
             if ((r + 1) % flushRows == 0 || r == rows - 1) {
@@ -350,6 +359,10 @@ final class VectorRationalKernel implements RationalKernel {
     private static double[] laneRows(ByteBuffer x, ByteBuffer g, ByteBuffer gx, int at, int rows, int d, int groups, float[] t,
                                      boolean fewRegisters) {
         int cpg = d / groups;
+        // Java 22 and later (Segments): the buffers as memory segments, made once per chunk
+        Object xSeg = Segments.ON ? Segments.of(x) : null;
+        Object gSeg = Segments.ON ? Segments.of(g) : null;
+        Object gxSeg = Segments.ON && gx != null ? Segments.of(gx) : null;
         int width = 10 * L;
         float[] acc = ACC.get();
         if (acc.length < width) {
@@ -363,9 +376,9 @@ final class VectorRationalKernel implements RationalKernel {
                 int from = at + 4 * (r0 * d + j * L);
                 Arrays.fill(acc, 0, width, 0f);
                 if (fewRegisters) {
-                    groupFewRegisters(x, g, gx, from, from + span * 4 * d, 4 * d, 0, t, j * K * L, acc, 0);
+                    groupFewRegisters(x, xSeg, g, gSeg, gx, gxSeg, from, from + span * 4 * d, 4 * d, 0, t, j * K * L, acc, 0);
                 } else {
-                    group(x, g, gx, from, from + span * 4 * d, 4 * d, 0, t, j * K * L, acc, 0);
+                    group(x, xSeg, g, gSeg, gx, gxSeg, from, from + span * 4 * d, 4 * d, 0, t, j * K * L, acc, 0);
                 }
                 for (int c = 0; c < 10; c++) {
                     for (int i = 0; i < L; i++) {
@@ -394,7 +407,8 @@ final class VectorRationalKernel implements RationalKernel {
      * the 32 vector registers, and which ones it spilled changed from run to run: 1.3-1.6 ms against
      * 2.4-2.9 ms for the same call at 32x197x768; this form runs at 1.2-1.4 ms.
      */
-    private static void group(ByteBuffer x, ByteBuffer g, ByteBuffer gx, int at, int end, int step, int rem, float[] t, int to,
+    private static void group(ByteBuffer x, Object xSeg, ByteBuffer g, Object gSeg, ByteBuffer gx, Object gxSeg, int at, int end,
+                              int step, int rem, float[] t, int to,
                               float[] acc, int ao) {
         FloatVector a0 = FloatVector.fromArray(S, t, to), a1 = FloatVector.fromArray(S, t, to + L);
         FloatVector a2 = FloatVector.fromArray(S, t, to + 2 * L), a3 = FloatVector.fromArray(S, t, to + 3 * L);
@@ -411,8 +425,8 @@ final class VectorRationalKernel implements RationalKernel {
         FloatVector e0 = FloatVector.fromArray(S, acc, ao + 6 * L), e1 = FloatVector.fromArray(S, acc, ao + 7 * L);
         FloatVector e2 = FloatVector.fromArray(S, acc, ao + 8 * L), e3 = FloatVector.fromArray(S, acc, ao + 9 * L);
         for (int off = at, next = at + (rem == 0 ? step : 4 * rem); off < end; off = next, next += step) {
-            FloatVector v = Segments.ON ? Segments.load(S, x, off) : FloatVector.fromByteBuffer(S, x, off, NATIVE);
-            FloatVector gv = Segments.ON ? Segments.load(S, g, off) : FloatVector.fromByteBuffer(S, g, off, NATIVE);
+            FloatVector v = Segments.ON ? Segments.load(S, xSeg, off) : FloatVector.fromByteBuffer(S, x, off, NATIVE);
+            FloatVector gv = Segments.ON ? Segments.load(S, gSeg, off) : FloatVector.fromByteBuffer(S, g, off, NATIVE);
             if (rem != 0 && off == at) {
                 v = zero.blend(v, firstLanes);
                 gv = zero.blend(gv, firstLanes);
@@ -442,7 +456,7 @@ final class VectorRationalKernel implements RationalKernel {
             FloatVector gq = gv.mul(iq);
             if (writeGx) {
                 if (Segments.ON) {
-                    Segments.store(gq.mul(f.neg().fma(dq, dp)), gx, off);
+                    Segments.store(gq.mul(f.neg().fma(dq, dp)), gxSeg, off);
                 } else {
                     gq.mul(f.neg().fma(dq, dp)).intoByteBuffer(gx, off, NATIVE);
                 }
@@ -489,7 +503,8 @@ final class VectorRationalKernel implements RationalKernel {
      * two processes and 5.9-8.0 ms in two, against 3.6-4.7 ms in all four with all ten sums in
      * memory; this form 4.1-6.2 ms against 4.6-7.4 for all ten in memory, in a slower hour.
      */
-    private static void groupFewRegisters(ByteBuffer x, ByteBuffer g, ByteBuffer gx, int at, int end, int step, int rem,
+    private static void groupFewRegisters(ByteBuffer x, Object xSeg, ByteBuffer g, Object gSeg, ByteBuffer gx, Object gxSeg, int at,
+                                          int end, int step, int rem,
                                           float[] t, int to, float[] acc, int ao) {
         FloatVector one = FloatVector.broadcast(S, 1f);
         FloatVector zero = FloatVector.zero(S);
@@ -498,8 +513,8 @@ final class VectorRationalKernel implements RationalKernel {
         FloatVector e0 = FloatVector.fromArray(S, acc, ao + 6 * L), e1 = FloatVector.fromArray(S, acc, ao + 7 * L);
         FloatVector e2 = FloatVector.fromArray(S, acc, ao + 8 * L), e3 = FloatVector.fromArray(S, acc, ao + 9 * L);
         for (int off = at, next = at + (rem == 0 ? step : 4 * rem); off < end; off = next, next += step) {
-            FloatVector v = Segments.ON ? Segments.load(S, x, off) : FloatVector.fromByteBuffer(S, x, off, NATIVE);
-            FloatVector gv = Segments.ON ? Segments.load(S, g, off) : FloatVector.fromByteBuffer(S, g, off, NATIVE);
+            FloatVector v = Segments.ON ? Segments.load(S, xSeg, off) : FloatVector.fromByteBuffer(S, x, off, NATIVE);
+            FloatVector gv = Segments.ON ? Segments.load(S, gSeg, off) : FloatVector.fromByteBuffer(S, g, off, NATIVE);
             if (rem != 0 && off == at) {
                 v = zero.blend(v, firstLanes);
                 gv = zero.blend(gv, firstLanes);
@@ -529,7 +544,7 @@ final class VectorRationalKernel implements RationalKernel {
             FloatVector gq = gv.mul(iq);
             if (writeGx) {
                 if (Segments.ON) {
-                    Segments.store(gq.mul(f.neg().fma(dq, dp)), gx, off);
+                    Segments.store(gq.mul(f.neg().fma(dq, dp)), gxSeg, off);
                 } else {
                     gq.mul(f.neg().fma(dq, dp)).intoByteBuffer(gx, off, NATIVE);
                 }

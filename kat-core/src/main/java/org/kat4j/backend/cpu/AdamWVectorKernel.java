@@ -24,20 +24,25 @@ final class AdamWVectorKernel {
     /** Elements [from, to): m = b1 m + c1 g, v = b2 v + c2 g g, w = decay w - step m / (sqrt(v) / bc2Sqrt + e). */
     static void update(ByteBuffer w, ByteBuffer g, ByteBuffer m, ByteBuffer v, int from, int to, float b1, float b2, float c1,
                        float c2, float e, float decay, float stepSize, float bc2Sqrt) {
+        // Java 22 and later (Segments): the buffers as memory segments, made once here
+        Object wSeg = Segments.ON ? Segments.of(w) : null;
+        Object gSeg = Segments.ON ? Segments.of(g) : null;
+        Object mSeg = Segments.ON ? Segments.of(m) : null;
+        Object vSeg = Segments.ON ? Segments.of(v) : null;
         int i = from;
         for (int bound = from + S.loopBound(to - from); i < bound; i += S.length()) {
             int at = 4 * i;
-            FloatVector gi = Segments.ON ? Segments.load(S, g, at) : FloatVector.fromByteBuffer(S, g, at, NATIVE);
-            FloatVector mo = Segments.ON ? Segments.load(S, m, at) : FloatVector.fromByteBuffer(S, m, at, NATIVE);
-            FloatVector vo = Segments.ON ? Segments.load(S, v, at) : FloatVector.fromByteBuffer(S, v, at, NATIVE);
-            FloatVector wo = Segments.ON ? Segments.load(S, w, at) : FloatVector.fromByteBuffer(S, w, at, NATIVE);
+            FloatVector gi = Segments.ON ? Segments.load(S, gSeg, at) : FloatVector.fromByteBuffer(S, g, at, NATIVE);
+            FloatVector mo = Segments.ON ? Segments.load(S, mSeg, at) : FloatVector.fromByteBuffer(S, m, at, NATIVE);
+            FloatVector vo = Segments.ON ? Segments.load(S, vSeg, at) : FloatVector.fromByteBuffer(S, v, at, NATIVE);
+            FloatVector wo = Segments.ON ? Segments.load(S, wSeg, at) : FloatVector.fromByteBuffer(S, w, at, NATIVE);
             FloatVector mi = mo.mul(b1).add(gi.mul(c1));
             FloatVector vi = vo.mul(b2).add(gi.mul(c2).mul(gi));
             FloatVector wi = wo.mul(decay).sub(mi.mul(stepSize).div(vi.sqrt().div(bc2Sqrt).add(e)));
             if (Segments.ON) {
-                Segments.store(mi, m, at);
-                Segments.store(vi, v, at);
-                Segments.store(wi, w, at);
+                Segments.store(mi, mSeg, at);
+                Segments.store(vi, vSeg, at);
+                Segments.store(wi, wSeg, at);
             } else {
                 mi.intoByteBuffer(m, at, NATIVE);
                 vi.intoByteBuffer(v, at, NATIVE);

@@ -28,12 +28,16 @@ final class BinaryKernel {
 
     /** out[i] = a[i] op b[i mod period] for i &lt; n; out may be a (in place: gradient accumulation). */
     static void apply(BinaryOp op, ByteBuffer a, ByteBuffer b, ByteBuffer out, int n, int period) {
+        // Java 22 and later (Segments): the buffers as memory segments, made once here
+        Object aSeg = Segments.ON ? Segments.of(a) : null;
+        Object bSeg = Segments.ON ? Segments.of(b) : null;
+        Object outSeg = Segments.ON ? Segments.of(out) : null;
         Chunks.forEach(n, 1, CHUNK, (c, lo, count) -> {
             int end = lo + count;
             for (int i = lo; i < end; ) {
                 int j = i % period;
                 int len = Math.min(period - j, end - i);
-                run(op, a, b, out, i, j, len);
+                run(op, a, aSeg, b, bSeg, out, outSeg, i, j, len);
                 i += len;
             }
         });
@@ -41,13 +45,15 @@ final class BinaryKernel {
 
     /** x[i] = x[i] * f for i &lt; n, in place (gradient clipping's scale: the same float32 products as a scalar loop). */
     static void scaleInPlace(ByteBuffer x, int n, float f) {
+        // Java 22 and later (Segments): the buffers as memory segments, made once here
+        Object xSeg = Segments.ON ? Segments.of(x) : null;
         Chunks.forEach(n, 1, CHUNK, (c, lo, count) -> {
             ByteOrder o = ByteOrder.nativeOrder();
             int end = lo + count;
             int i = lo;
             for (int bound = lo + S.loopBound(count); i < bound; i += S.length()) {
                 if (Segments.ON) {
-                    Segments.store(Segments.load(S, x, 4 * i).mul(f), x, 4 * i);
+                    Segments.store(Segments.load(S, xSeg, 4 * i).mul(f), xSeg, 4 * i);
                 } else {
                     FloatVector.fromByteBuffer(S, x, 4 * i, o).mul(f).intoByteBuffer(x, 4 * i, o);
                 }
@@ -59,12 +65,13 @@ final class BinaryKernel {
     }
 
     /** out[i + t] = a[i + t] op b[j + t] for t &lt; len. */
-    private static void run(BinaryOp op, ByteBuffer a, ByteBuffer b, ByteBuffer out, int i, int j, int len) {
+    private static void run(BinaryOp op, ByteBuffer a, Object aSeg, ByteBuffer b, Object bSeg, ByteBuffer out, Object outSeg, int i,
+                            int j, int len) {
         ByteOrder o = ByteOrder.nativeOrder();
         int t = 0;
         for (int bound = S.loopBound(len); t < bound; t += S.length()) {
-            FloatVector x = Segments.ON ? Segments.load(S, a, 4 * (i + t)) : FloatVector.fromByteBuffer(S, a, 4 * (i + t), o);
-            FloatVector y = Segments.ON ? Segments.load(S, b, 4 * (j + t)) : FloatVector.fromByteBuffer(S, b, 4 * (j + t), o);
+            FloatVector x = Segments.ON ? Segments.load(S, aSeg, 4 * (i + t)) : FloatVector.fromByteBuffer(S, a, 4 * (i + t), o);
+            FloatVector y = Segments.ON ? Segments.load(S, bSeg, 4 * (j + t)) : FloatVector.fromByteBuffer(S, b, 4 * (j + t), o);
             FloatVector z = switch (op) {
                 case ADD -> x.add(y);
                 case SUB -> x.sub(y);
@@ -72,7 +79,7 @@ final class BinaryKernel {
                 case DIV -> x.div(y);
             };
             if (Segments.ON) {
-                Segments.store(z, out, 4 * (i + t));
+                Segments.store(z, outSeg, 4 * (i + t));
             } else {
                 z.intoByteBuffer(out, 4 * (i + t), o);
             }

@@ -36,6 +36,8 @@ public final class ColumnSums {
         private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
 
         static float[] sum(ByteBuffer m, int rows, int cols) {
+            // Java 22 and later (Segments): the buffers as memory segments, made once here
+            Object mSeg = Segments.ON ? Segments.of(m) : null;
             float[][] partial = new float[Chunks.count(rows * cols, cols, CHUNK_ELEMENTS)][];
             int vb = S.loopBound(cols);
             Chunks.forEach(rows * cols, cols, CHUNK_ELEMENTS, (c, r0, count) -> {
@@ -44,7 +46,7 @@ public final class ColumnSums {
                     int at = 4 * r * cols;
                     int j = 0;
                     for (; j < vb; j += S.length()) {
-                        FloatVector row = Segments.ON ? Segments.load(S, m, at + 4 * j) : FloatVector.fromByteBuffer(S, m, at + 4 * j, NATIVE);
+                        FloatVector row = Segments.ON ? Segments.load(S, mSeg, at + 4 * j) : FloatVector.fromByteBuffer(S, m, at + 4 * j, NATIVE);
                         FloatVector.fromArray(S, acc, j).add(row).intoArray(acc, j);
                     }
                     for (; j < cols; j++) {

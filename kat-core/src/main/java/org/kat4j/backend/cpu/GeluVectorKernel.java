@@ -39,11 +39,14 @@ final class GeluVectorKernel {
 
     /** y = GELU(x) over elements [from, to) of native-order float32 bytes. */
     static void forward(ByteBuffer x, ByteBuffer y, int from, int to) {
+        // Java 22 and later (Segments): the buffers as memory segments, made once here
+        Object xSeg = Segments.ON ? Segments.of(x) : null;
+        Object ySeg = Segments.ON ? Segments.of(y) : null;
         int i = from;
         for (int bound = from + S.loopBound(to - from); i < bound; i += S.length()) {
-            FloatVector v = Segments.ON ? Segments.load(S, x, 4 * i) : FloatVector.fromByteBuffer(S, x, 4 * i, NATIVE);
+            FloatVector v = Segments.ON ? Segments.load(S, xSeg, 4 * i) : FloatVector.fromByteBuffer(S, x, 4 * i, NATIVE);
             if (Segments.ON) {
-                Segments.store(v.mul(phi(v)), y, 4 * i);
+                Segments.store(v.mul(phi(v)), ySeg, 4 * i);
             } else {
                 v.mul(phi(v)).intoByteBuffer(y, 4 * i, NATIVE);
             }
@@ -53,13 +56,17 @@ final class GeluVectorKernel {
 
     /** gx = g GELU'(x) over elements [from, to); gx may be g. */
     static void backward(ByteBuffer x, ByteBuffer g, ByteBuffer gx, int from, int to) {
+        // Java 22 and later (Segments): the buffers as memory segments, made once here
+        Object xSeg = Segments.ON ? Segments.of(x) : null;
+        Object gSeg = Segments.ON ? Segments.of(g) : null;
+        Object gxSeg = Segments.ON ? Segments.of(gx) : null;
         int i = from;
         for (int bound = from + S.loopBound(to - from); i < bound; i += S.length()) {
-            FloatVector v = Segments.ON ? Segments.load(S, x, 4 * i) : FloatVector.fromByteBuffer(S, x, 4 * i, NATIVE);
+            FloatVector v = Segments.ON ? Segments.load(S, xSeg, 4 * i) : FloatVector.fromByteBuffer(S, x, 4 * i, NATIVE);
             FloatVector pdf = SoftmaxKernel.exp(v.mul(v).mul(-0.5f)).mul(INV_SQRT_2PI);
             FloatVector d = v.fma(pdf, phi(v));
             if (Segments.ON) {
-                Segments.store(Segments.load(S, g, 4 * i).mul(d), gx, 4 * i);
+                Segments.store(Segments.load(S, gSeg, 4 * i).mul(d), gxSeg, 4 * i);
             } else {
                 FloatVector.fromByteBuffer(S, g, 4 * i, NATIVE).mul(d).intoByteBuffer(gx, 4 * i, NATIVE);
             }

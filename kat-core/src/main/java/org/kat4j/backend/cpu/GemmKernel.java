@@ -93,6 +93,9 @@ final class GemmKernel {
         float[] pb = s.panels;
         float[] starts = s.starts;
         ByteBuffer sums = s.sums;
+        // Java 22 and later (Segments): c and the sums tile as memory segments, made once here
+        Object cSeg = Segments.ON ? Segments.of(c) : null;
+        Object sumsSeg = Segments.ON ? Segments.of(sums) : null;
         FloatBuffer part = s.part;
         if (bias != null) {
             bias.asFloatBuffer().get(0, starts, 0, n);
@@ -123,15 +126,15 @@ final class GemmKernel {
                         int h = Math.min(MR, to - r);
                         int at = cOff + r * n + j;
                         if (direct && h == MR) {
-                            tile(a, aOff + r * rs + p0 * ps, rs, ps, pb, bo, ldb, kc, c, at, n, start, from0);
+                            tile(a, aOff + r * rs + p0 * ps, rs, ps, pb, bo, ldb, kc, c, cSeg, at, n, start, from0);
                             continue;
                         }
                         if (h == MR) {
-                            tile(a, aOff + r * rs + p0 * ps, rs, ps, pb, bo, ldb, kc, sums, 0, NR, start, from0);
+                            tile(a, aOff + r * rs + p0 * ps, rs, ps, pb, bo, ldb, kc, sums, sumsSeg, 0, NR, start, from0);
                         } else {
-                            tile(part, 0, 1, MR, pb, bo, ldb, kc, sums, 0, NR, start, from0);
+                            tile(part, 0, 1, MR, pb, bo, ldb, kc, sums, sumsSeg, 0, NR, start, from0);
                         }
-                        finish(sums, c, at, n, h, cols, onto);
+                        finish(sums, sumsSeg, c, cSeg, at, n, h, cols, onto);
                     }
                 }
             }
@@ -153,8 +156,12 @@ final class GemmKernel {
         }
     }
 
-    /** c (rows x cols from element at, rows ldc apart) = t, or += t {@code onto} c (t's rows NR apart). */
-    private static void finish(ByteBuffer t, ByteBuffer c, int at, int ldc, int rows, int cols, boolean onto) {
+    /**
+     * c (rows x cols from element at, rows ldc apart) = t, or += t {@code onto} c (t's rows NR
+     * apart); tSeg and cSeg are t and c as memory segments where {@link Segments#ON}.
+     */
+    private static void finish(ByteBuffer t, Object tSeg, ByteBuffer c, Object cSeg, int at, int ldc, int rows, int cols,
+                               boolean onto) {
         int full = cols / L * L;
         for (int r = 0; r < rows; r++) {
             int ci = at + r * ldc;
@@ -162,11 +169,11 @@ final class GemmKernel {
             for (int q = 0; q < full; q += L) {
                 if (Segments.ON) {
                     // Java 22 and later (Segments): the same loads and store through memory segments
-                    FloatVector v = Segments.load(S, t, 4L * (ti + q));
+                    FloatVector v = Segments.load(S, tSeg, 4L * (ti + q));
                     if (onto) {
-                        v = v.add(Segments.load(S, c, 4L * (ci + q)));
+                        v = v.add(Segments.load(S, cSeg, 4L * (ci + q)));
                     }
-                    Segments.store(v, c, 4L * (ci + q));
+                    Segments.store(v, cSeg, 4L * (ci + q));
                     continue;
                 }
                 FloatVector v = FloatVector.fromByteBuffer(S, t, 4 * (ti + q), ByteOrder.nativeOrder());
@@ -228,10 +235,11 @@ final class GemmKernel {
      * add the terms in p order. The code is kept straight: 24 start values loaded one by one, a branch that adds c's
      * values at the end, or masked loads and stores, made the JIT keep the vectors as objects
      * (1-30 GFLOP/s against 140-200); sums onto c, and the columns of a last, narrower panel or
-     * the last rows, go through a scratch tile ({@link #finish}).
+     * the last rows, go through a scratch tile ({@link #finish}). cSeg is c as a memory segment
+     * where {@link Segments#ON}.
      */
-    private static void tile(FloatBuffer a, int a0, int rs, int ps, float[] pb, int bo, int ldb, int kc, ByteBuffer c, int c0,
-                             int ldc, float[] start, int from) {
+    private static void tile(FloatBuffer a, int a0, int rs, int ps, float[] pb, int bo, int ldb, int kc, ByteBuffer c,
+                             Object cSeg, int c0, int ldc, float[] start, int from) {
         FloatVector c00 = FloatVector.fromArray(S, start, from);
         FloatVector c01 = FloatVector.fromArray(S, start, from + 1 * L);
         FloatVector c02 = FloatVector.fromArray(S, start, from + 2 * L);
@@ -286,30 +294,30 @@ final class GemmKernel {
         }
         if (Segments.ON) {
             // Java 22 and later (Segments): the same stores through a memory segment
-            Segments.store(c00, c, 4L * (c0 + 0 * ldc + 0 * L));
-            Segments.store(c01, c, 4L * (c0 + 0 * ldc + 1 * L));
-            Segments.store(c02, c, 4L * (c0 + 0 * ldc + 2 * L));
-            Segments.store(c03, c, 4L * (c0 + 0 * ldc + 3 * L));
-            Segments.store(c10, c, 4L * (c0 + 1 * ldc + 0 * L));
-            Segments.store(c11, c, 4L * (c0 + 1 * ldc + 1 * L));
-            Segments.store(c12, c, 4L * (c0 + 1 * ldc + 2 * L));
-            Segments.store(c13, c, 4L * (c0 + 1 * ldc + 3 * L));
-            Segments.store(c20, c, 4L * (c0 + 2 * ldc + 0 * L));
-            Segments.store(c21, c, 4L * (c0 + 2 * ldc + 1 * L));
-            Segments.store(c22, c, 4L * (c0 + 2 * ldc + 2 * L));
-            Segments.store(c23, c, 4L * (c0 + 2 * ldc + 3 * L));
-            Segments.store(c30, c, 4L * (c0 + 3 * ldc + 0 * L));
-            Segments.store(c31, c, 4L * (c0 + 3 * ldc + 1 * L));
-            Segments.store(c32, c, 4L * (c0 + 3 * ldc + 2 * L));
-            Segments.store(c33, c, 4L * (c0 + 3 * ldc + 3 * L));
-            Segments.store(c40, c, 4L * (c0 + 4 * ldc + 0 * L));
-            Segments.store(c41, c, 4L * (c0 + 4 * ldc + 1 * L));
-            Segments.store(c42, c, 4L * (c0 + 4 * ldc + 2 * L));
-            Segments.store(c43, c, 4L * (c0 + 4 * ldc + 3 * L));
-            Segments.store(c50, c, 4L * (c0 + 5 * ldc + 0 * L));
-            Segments.store(c51, c, 4L * (c0 + 5 * ldc + 1 * L));
-            Segments.store(c52, c, 4L * (c0 + 5 * ldc + 2 * L));
-            Segments.store(c53, c, 4L * (c0 + 5 * ldc + 3 * L));
+            Segments.store(c00, cSeg, 4L * (c0 + 0 * ldc + 0 * L));
+            Segments.store(c01, cSeg, 4L * (c0 + 0 * ldc + 1 * L));
+            Segments.store(c02, cSeg, 4L * (c0 + 0 * ldc + 2 * L));
+            Segments.store(c03, cSeg, 4L * (c0 + 0 * ldc + 3 * L));
+            Segments.store(c10, cSeg, 4L * (c0 + 1 * ldc + 0 * L));
+            Segments.store(c11, cSeg, 4L * (c0 + 1 * ldc + 1 * L));
+            Segments.store(c12, cSeg, 4L * (c0 + 1 * ldc + 2 * L));
+            Segments.store(c13, cSeg, 4L * (c0 + 1 * ldc + 3 * L));
+            Segments.store(c20, cSeg, 4L * (c0 + 2 * ldc + 0 * L));
+            Segments.store(c21, cSeg, 4L * (c0 + 2 * ldc + 1 * L));
+            Segments.store(c22, cSeg, 4L * (c0 + 2 * ldc + 2 * L));
+            Segments.store(c23, cSeg, 4L * (c0 + 2 * ldc + 3 * L));
+            Segments.store(c30, cSeg, 4L * (c0 + 3 * ldc + 0 * L));
+            Segments.store(c31, cSeg, 4L * (c0 + 3 * ldc + 1 * L));
+            Segments.store(c32, cSeg, 4L * (c0 + 3 * ldc + 2 * L));
+            Segments.store(c33, cSeg, 4L * (c0 + 3 * ldc + 3 * L));
+            Segments.store(c40, cSeg, 4L * (c0 + 4 * ldc + 0 * L));
+            Segments.store(c41, cSeg, 4L * (c0 + 4 * ldc + 1 * L));
+            Segments.store(c42, cSeg, 4L * (c0 + 4 * ldc + 2 * L));
+            Segments.store(c43, cSeg, 4L * (c0 + 4 * ldc + 3 * L));
+            Segments.store(c50, cSeg, 4L * (c0 + 5 * ldc + 0 * L));
+            Segments.store(c51, cSeg, 4L * (c0 + 5 * ldc + 1 * L));
+            Segments.store(c52, cSeg, 4L * (c0 + 5 * ldc + 2 * L));
+            Segments.store(c53, cSeg, 4L * (c0 + 5 * ldc + 3 * L));
             return;
         }
         c00.intoByteBuffer(c, 4 * (c0 + 0 * ldc + 0 * L), ByteOrder.nativeOrder());

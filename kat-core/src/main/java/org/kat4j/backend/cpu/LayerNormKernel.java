@@ -34,20 +34,23 @@ public final class LayerNormKernel {
      */
     public static void forward(ByteBuffer x, ByteBuffer y, int n, int d, float[] w, float[] b, float eps, float[] mean,
                                float[] rstd) {
+        // Java 22 and later (Segments): the buffers as memory segments, made once here
+        Object xSeg = Segments.ON ? Segments.of(x) : null;
+        Object ySeg = Segments.ON ? Segments.of(y) : null;
         Chunks.forEach(n, d, CHUNK, (c, r0, rows) -> {
             for (int r = r0; r < r0 + rows; r++) {
-                forwardRow(x, y, r * d, d, w, b, eps, mean, rstd, r);
+                forwardRow(x, xSeg, y, ySeg, r * d, d, w, b, eps, mean, rstd, r);
             }
         });
     }
 
-    private static void forwardRow(ByteBuffer x, ByteBuffer y, int from, int d, float[] w, float[] b, float eps,
-                                   float[] mean, float[] rstd, int row) {
+    private static void forwardRow(ByteBuffer x, Object xSeg, ByteBuffer y, Object ySeg, int from, int d, float[] w, float[] b,
+                                   float eps, float[] mean, float[] rstd, int row) {
         int vb = S.loopBound(d);
         FloatVector acc = FloatVector.zero(S);
         int i;
         for (i = 0; i < vb; i += L) {
-            FloatVector xv = Segments.ON ? Segments.load(S, x, 4 * (from + i)) : FloatVector.fromByteBuffer(S, x, 4 * (from + i), NATIVE);
+            FloatVector xv = Segments.ON ? Segments.load(S, xSeg, 4 * (from + i)) : FloatVector.fromByteBuffer(S, x, 4 * (from + i), NATIVE);
             acc = acc.add(xv);
         }
         float sum = Lanes.sum(acc);
@@ -57,7 +60,7 @@ public final class LayerNormKernel {
         float mu = sum / d;
         acc = FloatVector.zero(S);
         for (i = 0; i < vb; i += L) {
-            FloatVector xv = Segments.ON ? Segments.load(S, x, 4 * (from + i)) : FloatVector.fromByteBuffer(S, x, 4 * (from + i), NATIVE);
+            FloatVector xv = Segments.ON ? Segments.load(S, xSeg, 4 * (from + i)) : FloatVector.fromByteBuffer(S, x, 4 * (from + i), NATIVE);
             FloatVector c = xv.sub(mu);
             acc = c.fma(c, acc);
         }
@@ -70,10 +73,10 @@ public final class LayerNormKernel {
         mean[row] = mu;
         rstd[row] = rs;
         for (i = 0; i < vb; i += L) {
-            FloatVector xv = Segments.ON ? Segments.load(S, x, 4 * (from + i)) : FloatVector.fromByteBuffer(S, x, 4 * (from + i), NATIVE);
+            FloatVector xv = Segments.ON ? Segments.load(S, xSeg, 4 * (from + i)) : FloatVector.fromByteBuffer(S, x, 4 * (from + i), NATIVE);
             FloatVector xh = xv.sub(mu).mul(rs);
             if (Segments.ON) {
-                Segments.store(xh.fma(FloatVector.fromArray(S, w, i), FloatVector.fromArray(S, b, i)), y, 4 * (from + i));
+                Segments.store(xh.fma(FloatVector.fromArray(S, w, i), FloatVector.fromArray(S, b, i)), ySeg, 4 * (from + i));
             } else {
                 xh.fma(FloatVector.fromArray(S, w, i), FloatVector.fromArray(S, b, i)).intoByteBuffer(y, 4 * (from + i), NATIVE);
             }
@@ -89,6 +92,10 @@ public final class LayerNormKernel {
      */
     public static void backward(ByteBuffer x, ByteBuffer g, ByteBuffer gx, int n, int d, float[] w, float[] mean,
                                 float[] rstd, double[] dw, double[] db) {
+        // Java 22 and later (Segments): the buffers as memory segments, made once here
+        Object xSeg = Segments.ON ? Segments.of(x) : null;
+        Object gSeg = Segments.ON ? Segments.of(g) : null;
+        Object gxSeg = Segments.ON && gx != null ? Segments.of(gx) : null;
         int chunks = Chunks.count(n, d, CHUNK);
         float[][] pw = new float[chunks][];
         float[][] pb = new float[chunks][];
@@ -96,7 +103,7 @@ public final class LayerNormKernel {
             float[] sw = new float[d];
             float[] sb = new float[d];
             for (int r = r0; r < r0 + rows; r++) {
-                backwardRow(x, g, gx, r * d, d, w, mean[r], rstd[r], sw, sb);
+                backwardRow(x, xSeg, g, gSeg, gx, gxSeg, r * d, d, w, mean[r], rstd[r], sw, sb);
             }
             pw[c] = sw;
             pb[c] = sb;
@@ -114,16 +121,16 @@ public final class LayerNormKernel {
     }
 
     /** dx into gx's row (when gx is not null), this row's g xhat and g into sw and sb. */
-    private static void backwardRow(ByteBuffer x, ByteBuffer g, ByteBuffer gx, int from, int d, float[] w, float mu, float rs,
-                                    float[] sw, float[] sb) {
+    private static void backwardRow(ByteBuffer x, Object xSeg, ByteBuffer g, Object gSeg, ByteBuffer gx, Object gxSeg, int from,
+                                    int d, float[] w, float mu, float rs, float[] sw, float[] sb) {
         int vb = S.loopBound(d);
         FloatVector a1 = FloatVector.zero(S);
         FloatVector a2 = FloatVector.zero(S);
         int i;
         for (i = 0; i < vb; i += L) {
-            FloatVector xv = Segments.ON ? Segments.load(S, x, 4 * (from + i)) : FloatVector.fromByteBuffer(S, x, 4 * (from + i), NATIVE);
+            FloatVector xv = Segments.ON ? Segments.load(S, xSeg, 4 * (from + i)) : FloatVector.fromByteBuffer(S, x, 4 * (from + i), NATIVE);
             FloatVector xh = xv.sub(mu).mul(rs);
-            FloatVector gv = Segments.ON ? Segments.load(S, g, 4 * (from + i)) : FloatVector.fromByteBuffer(S, g, 4 * (from + i), NATIVE);
+            FloatVector gv = Segments.ON ? Segments.load(S, gSeg, 4 * (from + i)) : FloatVector.fromByteBuffer(S, g, 4 * (from + i), NATIVE);
             FloatVector dxh = gv.mul(FloatVector.fromArray(S, w, i));
             a1 = a1.add(dxh);
             a2 = dxh.fma(xh, a2);
@@ -147,12 +154,12 @@ public final class LayerNormKernel {
         m1 /= d;
         m2 /= d;
         for (i = 0; i < vb; i += L) {
-            FloatVector xv = Segments.ON ? Segments.load(S, x, 4 * (from + i)) : FloatVector.fromByteBuffer(S, x, 4 * (from + i), NATIVE);
+            FloatVector xv = Segments.ON ? Segments.load(S, xSeg, 4 * (from + i)) : FloatVector.fromByteBuffer(S, x, 4 * (from + i), NATIVE);
             FloatVector xh = xv.sub(mu).mul(rs);
-            FloatVector gv = Segments.ON ? Segments.load(S, g, 4 * (from + i)) : FloatVector.fromByteBuffer(S, g, 4 * (from + i), NATIVE);
+            FloatVector gv = Segments.ON ? Segments.load(S, gSeg, 4 * (from + i)) : FloatVector.fromByteBuffer(S, g, 4 * (from + i), NATIVE);
             FloatVector dxh = gv.mul(FloatVector.fromArray(S, w, i));
             if (Segments.ON) {
-                Segments.store(dxh.sub(m1).sub(xh.mul(m2)).mul(rs), gx, 4 * (from + i));
+                Segments.store(dxh.sub(m1).sub(xh.mul(m2)).mul(rs), gxSeg, 4 * (from + i));
             } else {
                 dxh.sub(m1).sub(xh.mul(m2)).mul(rs).intoByteBuffer(gx, 4 * (from + i), NATIVE);
             }

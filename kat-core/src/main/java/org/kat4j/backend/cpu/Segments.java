@@ -60,9 +60,22 @@ public final class Segments {
     private Segments() {
     }
 
-    /** {@code FloatVector.fromMemorySegment} on b's memory from its byte 0, offset in bytes. */
-    public static FloatVector load(VectorSpecies<Float> s, ByteBuffer b, long offset) {
-        Object segment = segment(b);
+    /**
+     * b's memory from its byte 0 (its position set aside, as the byte-buffer methods take offsets)
+     * as a segment, typed Object: made once per kernel call, since making it costs about what a
+     * few vector loads do (at every access it was 12.5% of the main job's CPU time on Java 25).
+     */
+    public static Object of(ByteBuffer b) {
+        ByteBuffer whole = b.position() == 0 ? b : b.duplicate().position(0);
+        try {
+            return (Object) OF_BUFFER.invokeExact(whole);
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /** {@code FloatVector.fromMemorySegment} on a segment of {@link #of}, offset in bytes. */
+    public static FloatVector load(VectorSpecies<Float> s, Object segment, long offset) {
         try {
             return (FloatVector) LOAD.invokeExact(s, segment, offset, NATIVE);
         } catch (Throwable t) {
@@ -70,25 +83,10 @@ public final class Segments {
         }
     }
 
-    /** {@code v.intoMemorySegment} on b's memory from its byte 0, offset in bytes. */
-    public static void store(FloatVector v, ByteBuffer b, long offset) {
-        Object segment = segment(b);
+    /** {@code v.intoMemorySegment} on a segment of {@link #of}, offset in bytes. */
+    public static void store(FloatVector v, Object segment, long offset) {
         try {
             STORE.invokeExact(v, segment, offset, NATIVE);
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        }
-    }
-
-    /**
-     * b's memory from its byte 0 (its position set aside, as the byte-buffer methods take offsets)
-     * as a segment, typed Object. Made at every access: C2 inlines it and keeps the segment out
-     * of the heap (the GEMM ran as fast as with one segment made per call).
-     */
-    private static Object segment(ByteBuffer b) {
-        ByteBuffer whole = b.position() == 0 ? b : b.duplicate().position(0);
-        try {
-            return (Object) OF_BUFFER.invokeExact(whole);
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         }
