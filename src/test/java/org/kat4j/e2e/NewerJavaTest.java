@@ -6,7 +6,9 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -25,8 +27,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * through memory segments instead. Checked with the newest Java 19+ installed beside this one
  * (under the parent of {@code java.home}, e.g. /usr/lib/jvm; skipped where there is none): a
  * training run twice there, with the same weights both times; on Java 22 or later, with every
- * vector kernel on and the same weights as the same run on this JVM; on Java 19 to 21, with the
- * kernels on Java arrays kept, the rest falling back, and a line saying so.
+ * vector kernel on and the same weights as the same run on this JVM; on Java 19 to 21 (and on 22
+ * or later with -Dkat4j.segments=false), with the kernels on Java arrays kept, the rest falling
+ * back, and a line saying so.
  */
 class NewerJavaTest {
     static final Pattern VERSION = Pattern.compile("(?m)^JAVA_VERSION=\"(\\d+)");
@@ -77,15 +80,24 @@ class NewerJavaTest {
             train(Path.of(System.getProperty("java.home"), "bin", "java").toString(), tmp.resolve("here"));
             assertArrayEquals(tensorBytes(tmp.resolve("here").resolve("last.safetensors")), first,
                     "the weights on Java " + feature(home.get()) + " differ from this JVM's");
+            // without memory segments, as on Java 19 to 21: the array kernels, the rest falling back, said so
+            String out = train(newer, tmp.resolve("arrays"), "-Dkat4j.segments=false");
+            assertTrue(out.contains("memory segments are off") && out.contains("except for attention and softmax"), out);
+            byte[] arrays = tensorBytes(tmp.resolve("arrays").resolve("last.safetensors"));
+            train(newer, tmp.resolve("arrays2"), "-Dkat4j.segments=false");
+            assertArrayEquals(arrays, tensorBytes(tmp.resolve("arrays2").resolve("last.safetensors")),
+                    "two runs without memory segments gave other weights");
         }
     }
 
-    /** Runs FloatBufferKindsTest's training with this java into dir; its output. */
-    static String train(String java, Path dir) throws Exception {
+    /** Runs FloatBufferKindsTest's training with this java (and these options) into dir; its output. */
+    static String train(String java, Path dir, String... options) throws Exception {
         Path log = dir.resolveSibling(dir.getFileName() + ".log");
-        Process p = new ProcessBuilder(java, "--add-modules", "jdk.incubator.vector", "-XX:PerMethodTrapLimit=10000", "-Xmx512m",
-                "-cp", System.getProperty("java.class.path"), FloatBufferKindsTest.class.getName(), dir.toString())
-                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        List<String> command = new ArrayList<>(List.of(java, "--add-modules", "jdk.incubator.vector", "-XX:PerMethodTrapLimit=10000",
+                "-Xmx512m"));
+        command.addAll(List.of(options));
+        command.addAll(List.of("-cp", System.getProperty("java.class.path"), FloatBufferKindsTest.class.getName(), dir.toString()));
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
         assertTrue(p.waitFor(300, TimeUnit.SECONDS), "the run finishes");
         String out = Files.readString(log);
         assertEquals(0, p.exitValue(), out);

@@ -24,7 +24,15 @@ import java.nio.ByteOrder;
  * GEMM tile's inlining hit C2's size limits (docs/performance-notes.md).
  */
 public final class Segments {
-    /** Whether the kernels use memory segments: Java 22 or later, and the methods were found. */
+    /**
+     * The system property that, set to false, keeps the kernels off memory segments (as on Java
+     * 19 to 21: only the vector kernels on Java arrays run).
+     */
+    public static final String PROPERTY = "kat4j.segments";
+    /**
+     * Whether the kernels use memory segments: Java 22 or later, the methods were found, and
+     * {@value #PROPERTY} is not false.
+     */
     public static final boolean ON;
     private static final MethodHandle OF_BUFFER;
     private static final MethodHandle LOAD;
@@ -35,7 +43,7 @@ public final class Segments {
         MethodHandle of = null;
         MethodHandle load = null;
         MethodHandle store = null;
-        if (Runtime.version().feature() >= 22) {
+        if (Runtime.version().feature() >= 22 && Boolean.parseBoolean(System.getProperty(PROPERTY, "true"))) {
             try {
                 Class<?> segment = Class.forName("java.lang.foreign.MemorySegment");
                 MethodHandles.Lookup l = MethodHandles.publicLookup();
