@@ -150,7 +150,8 @@ final class VectorRationalKernel implements RationalKernel {
         }
         for (; off + step < end; off += 2 * step) {
             FloatVector v = Segments.ON ? Segments.load(S, xSeg, off) : FloatVector.fromByteBuffer(S, x, off, NATIVE);
-            FloatVector w = Segments.ON ? Segments.load(S, xSeg, off + step) : FloatVector.fromByteBuffer(S, x, off + step, NATIVE);
+            FloatVector w = Segments.ON ? Segments.load(S, xSeg, off + step)
+                    : FloatVector.fromByteBuffer(S, x, off + step, NATIVE);
             FloatVector av = v.abs();
             FloatVector aw = w.abs();
             FloatVector p = v.mul(a5).add(a4);

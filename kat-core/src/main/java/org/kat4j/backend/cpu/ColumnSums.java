@@ -46,7 +46,8 @@ public final class ColumnSums {
                     int at = 4 * r * cols;
                     int j = 0;
                     for (; j < vb; j += S.length()) {
-                        FloatVector row = Segments.ON ? Segments.load(S, mSeg, at + 4 * j) : FloatVector.fromByteBuffer(S, m, at + 4 * j, NATIVE);
+                        FloatVector row = Segments.ON ? Segments.load(S, mSeg, at + 4 * j)
+                                : FloatVector.fromByteBuffer(S, m, at + 4 * j, NATIVE);
                         FloatVector.fromArray(S, acc, j).add(row).intoArray(acc, j);
                     }
                     for (; j < cols; j++) {

@@ -50,7 +50,8 @@ public final class LayerNormKernel {
         FloatVector acc = FloatVector.zero(S);
         int i;
         for (i = 0; i < vb; i += L) {
-            FloatVector xv = Segments.ON ? Segments.load(S, xSeg, 4 * (from + i)) : FloatVector.fromByteBuffer(S, x, 4 * (from + i), NATIVE);
+            FloatVector xv = Segments.ON ? Segments.load(S, xSeg, 4 * (from + i))
+                    : FloatVector.fromByteBuffer(S, x, 4 * (from + i), NATIVE);
             acc = acc.add(xv);
         }
         float sum = Lanes.sum(acc);
@@ -60,7 +61,8 @@ public final class LayerNormKernel {
         float mu = sum / d;
         acc = FloatVector.zero(S);
         for (i = 0; i < vb; i += L) {
-            FloatVector xv = Segments.ON ? Segments.load(S, xSeg, 4 * (from + i)) : FloatVector.fromByteBuffer(S, x, 4 * (from + i), NATIVE);
+            FloatVector xv = Segments.ON ? Segments.load(S, xSeg, 4 * (from + i))
+                    : FloatVector.fromByteBuffer(S, x, 4 * (from + i), NATIVE);
             FloatVector c = xv.sub(mu);
             acc = c.fma(c, acc);
         }
@@ -73,7 +75,8 @@ public final class LayerNormKernel {
         mean[row] = mu;
         rstd[row] = rs;
         for (i = 0; i < vb; i += L) {
-            FloatVector xv = Segments.ON ? Segments.load(S, xSeg, 4 * (from + i)) : FloatVector.fromByteBuffer(S, x, 4 * (from + i), NATIVE);
+            FloatVector xv = Segments.ON ? Segments.load(S, xSeg, 4 * (from + i))
+                    : FloatVector.fromByteBuffer(S, x, 4 * (from + i), NATIVE);
             FloatVector xh = xv.sub(mu).mul(rs);
             if (Segments.ON) {
                 Segments.store(xh.fma(FloatVector.fromArray(S, w, i), FloatVector.fromArray(S, b, i)), ySeg, 4 * (from + i));
@@ -128,9 +131,11 @@ public final class LayerNormKernel {
         FloatVector a2 = FloatVector.zero(S);
         int i;
         for (i = 0; i < vb; i += L) {
-            FloatVector xv = Segments.ON ? Segments.load(S, xSeg, 4 * (from + i)) : FloatVector.fromByteBuffer(S, x, 4 * (from + i), NATIVE);
+            FloatVector xv = Segments.ON ? Segments.load(S, xSeg, 4 * (from + i))
+                    : FloatVector.fromByteBuffer(S, x, 4 * (from + i), NATIVE);
             FloatVector xh = xv.sub(mu).mul(rs);
-            FloatVector gv = Segments.ON ? Segments.load(S, gSeg, 4 * (from + i)) : FloatVector.fromByteBuffer(S, g, 4 * (from + i), NATIVE);
+            FloatVector gv = Segments.ON ? Segments.load(S, gSeg, 4 * (from + i))
+                    : FloatVector.fromByteBuffer(S, g, 4 * (from + i), NATIVE);
             FloatVector dxh = gv.mul(FloatVector.fromArray(S, w, i));
             a1 = a1.add(dxh);
             a2 = dxh.fma(xh, a2);
@@ -154,9 +159,11 @@ public final class LayerNormKernel {
         m1 /= d;
         m2 /= d;
         for (i = 0; i < vb; i += L) {
-            FloatVector xv = Segments.ON ? Segments.load(S, xSeg, 4 * (from + i)) : FloatVector.fromByteBuffer(S, x, 4 * (from + i), NATIVE);
+            FloatVector xv = Segments.ON ? Segments.load(S, xSeg, 4 * (from + i))
+                    : FloatVector.fromByteBuffer(S, x, 4 * (from + i), NATIVE);
             FloatVector xh = xv.sub(mu).mul(rs);
-            FloatVector gv = Segments.ON ? Segments.load(S, gSeg, 4 * (from + i)) : FloatVector.fromByteBuffer(S, g, 4 * (from + i), NATIVE);
+            FloatVector gv = Segments.ON ? Segments.load(S, gSeg, 4 * (from + i))
+                    : FloatVector.fromByteBuffer(S, g, 4 * (from + i), NATIVE);
             FloatVector dxh = gv.mul(FloatVector.fromArray(S, w, i));
             if (Segments.ON) {
                 Segments.store(dxh.sub(m1).sub(xh.mul(m2)).mul(rs), gxSeg, 4 * (from + i));

@@ -107,11 +107,16 @@ public final class Simd {
                     return new String[]{null, null};
                 }
                 int feature = Runtime.version().feature();
-                String buffers = "the " + MODULE + " module of Java " + feature
-                        + " has no ByteBuffer loads and stores, which most of kat4j's vector kernels use (Java 17 and 18 have them;"
-                        + (feature < 22 ? " from Java 22 on they use memory segments)"
-                        : Boolean.parseBoolean(System.getProperty(Segments.PROPERTY, "true"))
-                        ? " its memory-segment ones were not found either)" : " memory segments are off: -D" + Segments.PROPERTY + "=false)");
+                String segments;
+                if (feature < 22) {
+                    segments = "from Java 22 on they use memory segments";
+                } else if (Boolean.parseBoolean(System.getProperty(Segments.PROPERTY, "true"))) {
+                    segments = "its memory-segment ones were not found either";
+                } else {
+                    segments = "memory segments are off: -D" + Segments.PROPERTY + "=false";
+                }
+                String buffers = "the " + MODULE + " module of Java " + feature + " has no ByteBuffer loads and stores, which most"
+                        + " of kat4j's vector kernels use (Java 17 and 18 have them; " + segments + ")";
                 LOG.info("{}: plain-Java CPU kernels are used, except for attention and softmax, whose vector kernels work on"
                         + " Java arrays", buffers);
                 return new String[]{null, buffers};
