@@ -93,9 +93,12 @@ final class GemmKernel {
         float[] pb = s.panels;
         float[] starts = s.starts;
         ByteBuffer sums = s.sums;
-        // Java 22 and later (Segments): c and the sums tile as memory segments, made once here
+        // Java 22 and later (Segments): c and the sums tile as memory segments and float views, made once here
         Object cSeg = Segments.ON ? Segments.of(c) : null;
         Object sumsSeg = Segments.ON ? Segments.of(sums) : null;
+        FloatBuffer cFloats = Segments.ON ? c.asFloatBuffer() : null;
+        FloatBuffer sumsFloats = Segments.ON ? sums.asFloatBuffer() : null;
+        float[] out = s.out;
         FloatBuffer part = s.part;
         if (bias != null) {
             bias.asFloatBuffer().get(0, starts, 0, n);
@@ -126,13 +129,13 @@ final class GemmKernel {
                         int h = Math.min(MR, to - r);
                         int at = cOff + r * n + j;
                         if (direct && h == MR) {
-                            tile(a, aOff + r * rs + p0 * ps, rs, ps, pb, bo, ldb, kc, c, cSeg, at, n, start, from0);
+                            tile(a, aOff + r * rs + p0 * ps, rs, ps, pb, bo, ldb, kc, c, cFloats, out, at, n, start, from0);
                             continue;
                         }
                         if (h == MR) {
-                            tile(a, aOff + r * rs + p0 * ps, rs, ps, pb, bo, ldb, kc, sums, sumsSeg, 0, NR, start, from0);
+                            tile(a, aOff + r * rs + p0 * ps, rs, ps, pb, bo, ldb, kc, sums, sumsFloats, out, 0, NR, start, from0);
                         } else {
-                            tile(part, 0, 1, MR, pb, bo, ldb, kc, sums, sumsSeg, 0, NR, start, from0);
+                            tile(part, 0, 1, MR, pb, bo, ldb, kc, sums, sumsFloats, out, 0, NR, start, from0);
                         }
                         finish(sums, sumsSeg, c, cSeg, at, n, h, cols, onto);
                     }
@@ -235,11 +238,11 @@ final class GemmKernel {
      * add the terms in p order. The code is kept straight: 24 start values loaded one by one, a branch that adds c's
      * values at the end, or masked loads and stores, made the JIT keep the vectors as objects
      * (1-30 GFLOP/s against 140-200); sums onto c, and the columns of a last, narrower panel or
-     * the last rows, go through a scratch tile ({@link #finish}). cSeg is c as a memory segment
-     * where {@link Segments#ON}.
+     * the last rows, go through a scratch tile ({@link #finish}). Where {@link Segments#ON}, the
+     * tile goes into out (MR x NR floats) and from there row by row into cFloats, c's float view.
      */
     private static void tile(FloatBuffer a, int a0, int rs, int ps, float[] pb, int bo, int ldb, int kc, ByteBuffer c,
-                             Object cSeg, int c0, int ldc, float[] start, int from) {
+                             FloatBuffer cFloats, float[] out, int c0, int ldc, float[] start, int from) {
         FloatVector c00 = FloatVector.fromArray(S, start, from);
         FloatVector c01 = FloatVector.fromArray(S, start, from + 1 * L);
         FloatVector c02 = FloatVector.fromArray(S, start, from + 2 * L);
@@ -293,31 +296,36 @@ final class GemmKernel {
             c53 = x3.fma(s5, c53);
         }
         if (Segments.ON) {
-            // Java 22 and later (Segments): the same stores through a memory segment
-            Segments.store(c00, cSeg, 4L * (c0 + 0 * ldc + 0 * L));
-            Segments.store(c01, cSeg, 4L * (c0 + 0 * ldc + 1 * L));
-            Segments.store(c02, cSeg, 4L * (c0 + 0 * ldc + 2 * L));
-            Segments.store(c03, cSeg, 4L * (c0 + 0 * ldc + 3 * L));
-            Segments.store(c10, cSeg, 4L * (c0 + 1 * ldc + 0 * L));
-            Segments.store(c11, cSeg, 4L * (c0 + 1 * ldc + 1 * L));
-            Segments.store(c12, cSeg, 4L * (c0 + 1 * ldc + 2 * L));
-            Segments.store(c13, cSeg, 4L * (c0 + 1 * ldc + 3 * L));
-            Segments.store(c20, cSeg, 4L * (c0 + 2 * ldc + 0 * L));
-            Segments.store(c21, cSeg, 4L * (c0 + 2 * ldc + 1 * L));
-            Segments.store(c22, cSeg, 4L * (c0 + 2 * ldc + 2 * L));
-            Segments.store(c23, cSeg, 4L * (c0 + 2 * ldc + 3 * L));
-            Segments.store(c30, cSeg, 4L * (c0 + 3 * ldc + 0 * L));
-            Segments.store(c31, cSeg, 4L * (c0 + 3 * ldc + 1 * L));
-            Segments.store(c32, cSeg, 4L * (c0 + 3 * ldc + 2 * L));
-            Segments.store(c33, cSeg, 4L * (c0 + 3 * ldc + 3 * L));
-            Segments.store(c40, cSeg, 4L * (c0 + 4 * ldc + 0 * L));
-            Segments.store(c41, cSeg, 4L * (c0 + 4 * ldc + 1 * L));
-            Segments.store(c42, cSeg, 4L * (c0 + 4 * ldc + 2 * L));
-            Segments.store(c43, cSeg, 4L * (c0 + 4 * ldc + 3 * L));
-            Segments.store(c50, cSeg, 4L * (c0 + 5 * ldc + 0 * L));
-            Segments.store(c51, cSeg, 4L * (c0 + 5 * ldc + 1 * L));
-            Segments.store(c52, cSeg, 4L * (c0 + 5 * ldc + 2 * L));
-            Segments.store(c53, cSeg, 4L * (c0 + 5 * ldc + 3 * L));
+            // Java 22 and later (Segments): 24 vector stores to a memory segment, each through method
+            // handles, ran the k = 64 products at about half speed; the tile goes into an array and
+            // from there into c a row at a time
+            c00.intoArray(out, 0 * NR + 0 * L);
+            c01.intoArray(out, 0 * NR + 1 * L);
+            c02.intoArray(out, 0 * NR + 2 * L);
+            c03.intoArray(out, 0 * NR + 3 * L);
+            c10.intoArray(out, 1 * NR + 0 * L);
+            c11.intoArray(out, 1 * NR + 1 * L);
+            c12.intoArray(out, 1 * NR + 2 * L);
+            c13.intoArray(out, 1 * NR + 3 * L);
+            c20.intoArray(out, 2 * NR + 0 * L);
+            c21.intoArray(out, 2 * NR + 1 * L);
+            c22.intoArray(out, 2 * NR + 2 * L);
+            c23.intoArray(out, 2 * NR + 3 * L);
+            c30.intoArray(out, 3 * NR + 0 * L);
+            c31.intoArray(out, 3 * NR + 1 * L);
+            c32.intoArray(out, 3 * NR + 2 * L);
+            c33.intoArray(out, 3 * NR + 3 * L);
+            c40.intoArray(out, 4 * NR + 0 * L);
+            c41.intoArray(out, 4 * NR + 1 * L);
+            c42.intoArray(out, 4 * NR + 2 * L);
+            c43.intoArray(out, 4 * NR + 3 * L);
+            c50.intoArray(out, 5 * NR + 0 * L);
+            c51.intoArray(out, 5 * NR + 1 * L);
+            c52.intoArray(out, 5 * NR + 2 * L);
+            c53.intoArray(out, 5 * NR + 3 * L);
+            for (int r = 0; r < MR; r++) {
+                cFloats.put(c0 + r * ldc, out, r * NR, NR);
+            }
             return;
         }
         c00.intoByteBuffer(c, 4 * (c0 + 0 * ldc + 0 * L), ByteOrder.nativeOrder());
@@ -354,6 +362,8 @@ final class GemmKernel {
         float[] line = new float[0];
         /** The bias, and a panel's width past it (the last panel's vectors read there). */
         float[] starts = new float[0];
+        /** A tile's sums on their way into c where {@link Segments#ON}. */
+        final float[] out = new float[MR * NR];
         /** A tile of sums on their way onto c. */
         final ByteBuffer sums = ByteBuffer.allocateDirect(4 * MR * NR).order(ByteOrder.nativeOrder());
         /**
