@@ -20,8 +20,8 @@ import java.nio.ByteOrder;
  *
  * <p>A kernel chooses with {@code if (Segments.ON)} at the call site, both ways spelled out: ON is
  * a constant to the JIT, which compiles only the way taken, so on Java 17 and 18 a kernel
- * compiles to its byte-buffer code alone. A shared helper that chose inside was measured slower on Java 17: it made the
- * GEMM tile's inlining hit C2's size limits (docs/performance-notes.md).
+ * compiles to its byte-buffer code alone. A shared helper that chose inside was measured slower
+ * on Java 17: it made the GEMM tile's inlining hit C2's size limits (docs/performance-notes.md).
  */
 public final class Segments {
     /**
