@@ -1,6 +1,7 @@
 package org.kat4j.rational;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorSpecies;
 import org.kat4j.backend.cpu.Lanes;
@@ -35,6 +36,12 @@ import java.util.Arrays;
 final class VectorRationalKernel implements RationalKernel {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
+    private static final VectorSpecies<Integer> IS = VectorSpecies.of(int.class, S.vectorShape());
+    /**
+     * Lane masks of {@link #group}'s sums, L ints each: all lanes (at 0), the first r lanes for r
+     * = 1 .. L - 1 (at r L), no lane (at L L).
+     */
+    private static final int[] MASKS = masks();
     /**
      * The backward's form for this machine: {@link #groupFewRegisters} where vectors are narrower
      * than 512 bits, on x86 the register files of 16 vector registers (AVX2, or AVX-512 hardware
@@ -293,6 +300,16 @@ final class VectorRationalKernel implements RationalKernel {
         return t;
     }
 
+    private static int[] masks() {
+        int[] m = new int[(L + 1) * L];
+        for (int r = 0; r < L; r++) {
+            for (int i = 0; i < L; i++) {
+                m[r * L + i] = r == 0 || i < r ? -1 : 0;
+            }
+        }
+        return m;
+    }
+
     /** Per group, the K coefficients: a0..a5, then |b0|..|b3|. */
     private static float[] table(float[] a, float[] den, int groups) {
         float[] k = new float[groups * K];
@@ -397,89 +414,125 @@ final class VectorRationalKernel implements RationalKernel {
      * one group in one row, a vector apart; or, on the lane path, one vector position down the
      * rows, a row apart), coefficient vectors from t[to ..]: writes dL/dx and adds the ten sums
      * into acc[ao ..] (ten vectors). {@code rem} != 0: the first vector holds only rem channels
-     * of the group; its other lanes read as x = 0, g = 0 (finite, adding nothing) and the dL/dx
-     * they write lands on channels of the same group that the next vector overwrites.
+     * of the group; it is read whole (its other lanes are the group's next channels), the dL/dx it
+     * writes there is overwritten by the next vector, and its other lanes add +0 to the sums.
      *
-     * <p>Per vector of 16 channels: P with P' and Q with Q' by Horner together (9 + 7 fused
-     * multiply-adds, only the 10 coefficients as constants), one division, and the ten sums from
-     * products shared along the powers of x (x^2 is the only power formed): 31 operations on the
-     * multiply ports and 7 additions on the adder ports. The earlier form (powers x^2..x^5 shared by
-     * P, P', Q, Q' and the sums; 34 multiplies and 19 broadcast constants) left C2 more values than
-     * the 32 vector registers, and which ones it spilled changed from run to run: 1.3-1.6 ms against
-     * 2.4-2.9 ms for the same call at 32x197x768; this form runs at 1.2-1.4 ms.
+     * <p>Vectors go two at a time, two independent chains written side by side; with an odd count
+     * the last pair's second vector is its first again, writing the same dL/dx and adding +0 to
+     * the sums ({@link #MASKS}). Each sum takes the first vector's term, then the second's: the
+     * order of one vector at a time, so the same bits as {@link #groupFewRegisters}. Per vector: P
+     * with P' and Q with Q' by Horner together (9 + 7 fused multiply-adds, the coefficients read
+     * from t as memory operands), one division, and the ten sums from products shared along the
+     * powers of x (x^2 is the only power formed): 31 operations on the multiply ports and 7
+     * additions on the adder ports. The ten sums stay in registers, about 26 vectors live of
+     * AVX-512's 32. One vector at a time the chain from a load to its sums (about 50 cycles of
+     * latency: Horner, the division, the products) left the multiply ports idle for much of the
+     * time: 0.022 against 0.015 ms for this form at 10x3072 on one thread, 0.047 against 0.029 at
+     * 160x192 (rows x channels, 8 groups, best of 3,000 calls in one process alternating the two
+     * forms, 2 cores of an AMD EPYC Zen 5, 2026-12-07). With 8-lane vectors (16 registers) the pair
+     * form ran no faster than {@link #groupFewRegisters}, which this machine keeps there.
      */
     private static void group(ByteBuffer x, Object xSeg, ByteBuffer g, Object gSeg, ByteBuffer gx, Object gxSeg, int at, int end,
-                              int step, int rem, float[] t, int to,
-                              float[] acc, int ao) {
-        FloatVector a0 = FloatVector.fromArray(S, t, to), a1 = FloatVector.fromArray(S, t, to + L);
-        FloatVector a2 = FloatVector.fromArray(S, t, to + 2 * L), a3 = FloatVector.fromArray(S, t, to + 3 * L);
-        FloatVector a4 = FloatVector.fromArray(S, t, to + 4 * L), a5 = FloatVector.fromArray(S, t, to + 5 * L);
-        FloatVector b0 = FloatVector.fromArray(S, t, to + 6 * L), b1 = FloatVector.fromArray(S, t, to + 7 * L);
-        FloatVector b2 = FloatVector.fromArray(S, t, to + 8 * L), b3 = FloatVector.fromArray(S, t, to + 9 * L);
+                              int step, int rem, float[] t, int to, float[] acc, int ao) {
         FloatVector one = FloatVector.broadcast(S, 1f);
-        FloatVector zero = FloatVector.zero(S);
-        VectorMask<Float> firstLanes = S.indexInRange(0, rem == 0 ? L : rem);
-        boolean writeGx = gx != null;
         FloatVector n0 = FloatVector.fromArray(S, acc, ao), n1 = FloatVector.fromArray(S, acc, ao + L);
         FloatVector n2 = FloatVector.fromArray(S, acc, ao + 2 * L), n3 = FloatVector.fromArray(S, acc, ao + 3 * L);
         FloatVector n4 = FloatVector.fromArray(S, acc, ao + 4 * L), n5 = FloatVector.fromArray(S, acc, ao + 5 * L);
         FloatVector e0 = FloatVector.fromArray(S, acc, ao + 6 * L), e1 = FloatVector.fromArray(S, acc, ao + 7 * L);
         FloatVector e2 = FloatVector.fromArray(S, acc, ao + 8 * L), e3 = FloatVector.fromArray(S, acc, ao + 9 * L);
-        for (int off = at, next = at + (rem == 0 ? step : 4 * rem); off < end; off = next, next += step) {
+        boolean writeGx = gx != null;
+        int first = rem == 0 ? step : 4 * rem;
+        for (int off = at, w = at + first; off < end; off = w + step, w = off + step) {
+            // a pair of vectors, two independent chains; without a second vector the pair's second
+            // is the first again, its sums masked off
+            boolean pair = w < end;
+            int wo = pair ? w : off;
+            IntVector mv = IntVector.fromArray(IS, MASKS, off == at ? rem * L : 0);
+            IntVector mw = IntVector.fromArray(IS, MASKS, pair ? 0 : L * L);
             FloatVector v = Segments.ON ? Segments.load(S, xSeg, off) : FloatVector.fromByteBuffer(S, x, off, NATIVE);
+            FloatVector u = Segments.ON ? Segments.load(S, xSeg, wo) : FloatVector.fromByteBuffer(S, x, wo, NATIVE);
             FloatVector gv = Segments.ON ? Segments.load(S, gSeg, off) : FloatVector.fromByteBuffer(S, g, off, NATIVE);
-            if (rem != 0 && off == at) {
-                v = zero.blend(v, firstLanes);
-                gv = zero.blend(gv, firstLanes);
-            }
+            FloatVector gu = Segments.ON ? Segments.load(S, gSeg, wo) : FloatVector.fromByteBuffer(S, g, wo, NATIVE);
             FloatVector av = v.abs();
-            FloatVector v2 = v.mul(v);
-            // P and P' by Horner together (x), Q and Q'/s by Horner together (|x|)
-            FloatVector p = a5.fma(v, a4);
+            FloatVector au = u.abs();
+            FloatVector a5 = FloatVector.fromArray(S, t, to + 5 * L);
+            FloatVector p = a5.fma(v, FloatVector.fromArray(S, t, to + 4 * L));
+            FloatVector pu = a5.fma(u, FloatVector.fromArray(S, t, to + 4 * L));
+            FloatVector b3 = FloatVector.fromArray(S, t, to + 9 * L);
+            FloatVector q = b3.fma(av, FloatVector.fromArray(S, t, to + 8 * L));
+            FloatVector qu = b3.fma(au, FloatVector.fromArray(S, t, to + 8 * L));
             FloatVector dp = a5.fma(v, p);
-            p = p.fma(v, a3);
-            dp = dp.fma(v, p);
-            p = p.fma(v, a2);
-            dp = dp.fma(v, p);
-            p = p.fma(v, a1);
-            dp = dp.fma(v, p);
-            p = p.fma(v, a0);
-            FloatVector q = b3.fma(av, b2);
+            FloatVector dpu = a5.fma(u, pu);
             FloatVector dqa = b3.fma(av, q);
-            q = q.fma(av, b1);
+            FloatVector dqu = b3.fma(au, qu);
+            p = p.fma(v, FloatVector.fromArray(S, t, to + 3 * L));
+            pu = pu.fma(u, FloatVector.fromArray(S, t, to + 3 * L));
+            q = q.fma(av, FloatVector.fromArray(S, t, to + 7 * L));
+            qu = qu.fma(au, FloatVector.fromArray(S, t, to + 7 * L));
+            dp = dp.fma(v, p);
+            dpu = dpu.fma(u, pu);
             dqa = dqa.fma(av, q);
-            q = q.fma(av, b0);
+            dqu = dqu.fma(au, qu);
+            p = p.fma(v, FloatVector.fromArray(S, t, to + 2 * L));
+            pu = pu.fma(u, FloatVector.fromArray(S, t, to + 2 * L));
+            q = q.fma(av, FloatVector.fromArray(S, t, to + 6 * L));
+            qu = qu.fma(au, FloatVector.fromArray(S, t, to + 6 * L));
+            dp = dp.fma(v, p);
+            dpu = dpu.fma(u, pu);
             dqa = dqa.fma(av, q);
+            dqu = dqu.fma(au, qu);
             q = q.fma(av, one);
-            FloatVector dq = dqa.blend(dqa.neg(), v.lt(0f)); // s(0) = +1, also for -0
+            qu = qu.fma(au, one);
+            p = p.fma(v, FloatVector.fromArray(S, t, to + L));
+            pu = pu.fma(u, FloatVector.fromArray(S, t, to + L));
             FloatVector iq = one.div(q);
+            FloatVector iqu = one.div(qu);
+            dp = dp.fma(v, p);
+            dpu = dpu.fma(u, pu);
+            p = p.fma(v, FloatVector.fromArray(S, t, to));
+            pu = pu.fma(u, FloatVector.fromArray(S, t, to));
+            FloatVector dq = dqa.blend(dqa.neg(), v.lt(0f)); // s(0) = +1, also for -0
+            FloatVector dqv = dqu.blend(dqu.neg(), u.lt(0f));
             FloatVector f = p.mul(iq);
+            FloatVector fu = pu.mul(iqu);
             FloatVector gq = gv.mul(iq);
+            FloatVector gqu = gu.mul(iqu);
             if (writeGx) {
                 if (Segments.ON) {
                     Segments.store(gq.mul(f.neg().fma(dq, dp)), gxSeg, off);
+                    Segments.store(gqu.mul(fu.neg().fma(dqv, dpu)), gxSeg, wo);
                 } else {
                     gq.mul(f.neg().fma(dq, dp)).intoByteBuffer(gx, off, NATIVE);
+                    gqu.mul(fu.neg().fma(dqv, dpu)).intoByteBuffer(gx, wo, NATIVE);
                 }
             }
+            // the sums: lanes outside the group (a partial first vector) or a repeated vector add +0
+            gq = gq.reinterpretAsInts().and(mv).reinterpretAsFloats();
+            gqu = gqu.reinterpretAsInts().and(mw).reinterpretAsFloats();
             FloatVector gp = gq.mul(f); // -dL/dQ: the sign goes on once, in the double sums
-            // the sums from products shared along the powers: x^2 is the only power formed; adds go
-            // to the adder ports, which the rest leaves idle
+            FloatVector gpu = gqu.mul(fu);
+            FloatVector v2 = v.mul(v);
+            FloatVector u2 = u.mul(u);
             FloatVector t1 = gq.mul(v);
+            FloatVector t1u = gqu.mul(u);
             FloatVector t2 = gq.mul(v2);
+            FloatVector t2u = gqu.mul(u2);
             FloatVector t3 = t1.mul(v2);
-            n0 = n0.add(gq);
-            n1 = n1.add(t1);
-            n2 = n2.add(t2);
-            n3 = n3.add(t3);
-            n4 = t2.fma(v2, n4);
-            n5 = t3.fma(v2, n5);
-            FloatVector u1 = gp.mul(av);
-            FloatVector u2 = gp.mul(v2);
-            e0 = e0.add(u1);
-            e1 = e1.add(u2);
-            e2 = u1.fma(v2, e2);
-            e3 = u2.fma(v2, e3);
+            FloatVector t3u = t1u.mul(u2);
+            FloatVector s1 = gp.mul(av);
+            FloatVector s1u = gpu.mul(au);
+            FloatVector s2 = gp.mul(v2);
+            FloatVector s2u = gpu.mul(u2);
+            n0 = n0.add(gq).add(gqu);
+            n1 = n1.add(t1).add(t1u);
+            n2 = n2.add(t2).add(t2u);
+            n3 = n3.add(t3).add(t3u);
+            n4 = t2u.fma(u2, t2.fma(v2, n4));
+            n5 = t3u.fma(u2, t3.fma(v2, n5));
+            e0 = e0.add(s1).add(s1u);
+            e1 = e1.add(s2).add(s2u);
+            e2 = s1u.fma(u2, s1.fma(v2, e2));
+            e3 = s2u.fma(u2, s2.fma(v2, e3));
         }
         n0.intoArray(acc, ao);
         n1.intoArray(acc, ao + L);

@@ -124,7 +124,8 @@ class VectorRationalKernelTest {
         // path (d = 64 in 8 groups on 16 lanes, over several chunks and flushes of the float sums),
         // the others the plain kernel
         int[][] shapes = {{197, 768, 8}, {33, 192, 8}, {5, 40, 2}, {7, 100, 4}, {3, 8, 8}, {300, 64, 1}, {2, 17, 1},
-            {1, 48, 3}, {2100, 64, 8}, {97, 64, 16}, {41, 32, 16}, {9, 128, 64}, {1, 64, 8}, {3, 96, 24}};
+            {1, 48, 3}, {2100, 64, 8}, {97, 64, 16}, {41, 32, 16}, {9, 128, 64}, {1, 64, 8}, {3, 96, 24}, {5, 80, 2},
+            {6, 144, 3}, {3, 56, 1}};
         long seed = 1;
         for (int[] s : shapes) {
             check(s[0], s[1], s[2], seed++);
@@ -200,11 +201,14 @@ class VectorRationalKernelTest {
     @Test
     void bothBackwardFormsGiveTheSameBits() {
         Assumptions.assumeTrue(Simd.available(), "needs --add-modules jdk.incubator.vector");
-        // sums in registers (AVX-512's form) and in memory (the 16-register form), whichever this machine uses
+        // two vectors at a time with the sums in registers (AVX-512's form) and one at a time with
+        // sums in memory (the 16-register form), whichever this machine uses; odd vector counts
+        // per group with and without a partial first vector (80 / 2 and 144 / 3 channels, on 16
+        // and 8 lanes), and odd row counts down the lane path
         VectorRationalKernel inRegisters = new VectorRationalKernel(false);
         VectorRationalKernel inMemory = new VectorRationalKernel(true);
         int[][] shapes = {{197, 768, 8}, {33, 192, 8}, {5, 40, 2}, {7, 100, 4}, {2100, 64, 8}, {97, 64, 16}, {41, 32, 16},
-            {9, 128, 64}, {3, 96, 24}, {4, 48, 2}};
+            {9, 128, 64}, {3, 96, 24}, {4, 48, 2}, {5, 80, 2}, {6, 144, 3}, {3, 56, 1}, {2, 24, 1}};
         Random r = new Random(7);
         for (int[] s : shapes) {
             int n = s[0] * s[1];
