@@ -27,7 +27,7 @@ import java.util.Arrays;
  * and row) and go into double sums every few rows ({@link #LANE_TERMS} float terms per lane at
  * most). Chunks of whole rows are fixed by element count and combined in chunk order, so the
  * result does not depend on thread timing. When a group's width is not a whole number of vectors
- * its first vector is partial (masked lanes). Groups narrower than a vector, a whole number of
+ * its first vector is partial (masked lanes). Groups no wider than a vector, a whole number of
  * them per vector and of vectors per row ({@link #lanes}), give each lane its own group's
  * coefficients and walk one vector position down the rows; other narrow groups go to the plain
  * kernel. Float buffers (heap arrays, or views without a byte buffer) are copied a chunk at a time
@@ -86,8 +86,8 @@ final class VectorRationalKernel implements RationalKernel {
      * 26.3-30.0 against 19.8-22.0 ms at 128x197x3072 (a copy: 1.0-1.35 and 28-33 ms; JMH,
      * alternating, 2 cores of an AMD EPYC Zen 4, 2026-12-03). Same operations in the same order as
      * {@link CpuRationalKernel} (Horner with separate multiplies and adds, one division), so the
-     * same bits. Groups narrower than a vector go lane by lane ({@link #lanes}) or, when they do not
-     * fit it, to the plain kernel.
+     * same bits. Groups no wider than a vector go lane by lane ({@link #lanes}) or, when they do
+     * not fit it, to the plain kernel.
      */
     @Override
     public void forward(ByteBuffer x, ByteBuffer y, int n, int d, int groups, float[] num, float[] den) {
@@ -264,16 +264,21 @@ final class VectorRationalKernel implements RationalKernel {
     }
 
     /**
-     * Whether groups narrower than a vector take the lane path: a whole number of groups per
-     * vector and of vectors per row (d = 64 in 8 groups on 16 lanes). Each lane then carries its
-     * own group's coefficients ({@link #laneTable}) and a vector position of the row is walked
-     * down the rows. JMH, 2 forks, 2 cores of an Intel Xeon with AVX-512 (2026-12-03), at 64x17x64
-     * in 8 groups (the micro KAT's first rational, 8 channels per group): forward 0.058 ms and
-     * backward 0.110 ms, against 0.121 and 0.467 ms for the plain kernel these shapes went to.
+     * Whether groups no wider than a vector take the lane path: a whole number of groups per
+     * vector and of vectors per row (d = 64 in 8 groups on 16 lanes, or on 8). Each lane then
+     * carries its own group's coefficients ({@link #laneTable}) and a vector position of the row is
+     * walked down the rows. JMH, 2 forks, 2 cores of an Intel Xeon with AVX-512 (2026-12-03), at
+     * 64x17x64 in 8 groups (the micro KAT's first rational, 8 channels per group): forward 0.058 ms
+     * and backward 0.110 ms, against 0.121 and 0.467 ms for the plain kernel these shapes went to.
+     * A group exactly one vector wide takes it too: walked row by row, each row's group is a call
+     * of one vector with its coefficients and sums loaded and stored around it; with 8 lanes
+     * (-XX:UseAVX=2) at 1600x64 in 8 groups, best of 2,000 calls, forward 0.065-0.077 ms and
+     * backward 0.173-0.224 ms row by row against 0.034-0.038 and 0.110-0.142 ms down the rows (two
+     * processes each, alternating, 2 cores of an AMD EPYC Zen 5, 2026-12-07).
      */
     static boolean lanes(int d, int groups) {
         int cpg = d / groups;
-        return cpg < L && L % cpg == 0 && d % L == 0;
+        return cpg <= L && L % cpg == 0 && d % L == 0;
     }
 
     /** Per group and coefficient, the coefficient in all L lanes: the wide groups' table. */
@@ -331,7 +336,7 @@ final class VectorRationalKernel implements RationalKernel {
     private static double[] rows(ByteBuffer x, ByteBuffer g, ByteBuffer gx, int at, int rows, int d, int groups, float[] t,
                                  boolean fewRegisters) {
         int cpg = d / groups;
-        if (cpg < L) {
+        if (lanes(d, groups)) {
             return laneRows(x, g, gx, at, rows, d, groups, t, fewRegisters);
         }
         // Java 22 and later (Segments): the buffers as memory segments, made once per chunk
