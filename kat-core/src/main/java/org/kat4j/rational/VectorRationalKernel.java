@@ -430,12 +430,13 @@ final class VectorRationalKernel implements RationalKernel {
      * from t as memory operands), one division, and the ten sums from products shared along the
      * powers of x (x^2 is the only power formed): 31 operations on the multiply ports and 7
      * additions on the adder ports. The ten sums stay in registers, about 26 vectors live of
-     * AVX-512's 32. One vector at a time the chain from a load to its sums (about 50 cycles of
-     * latency: Horner, the division, the products) left the multiply ports idle for much of the
-     * time: 0.022 against 0.015 ms for this form at 10x3072 on one thread, 0.047 against 0.029 at
-     * 160x192 (rows x channels, 8 groups, best of 3,000 calls in one process alternating the two
-     * forms, 2 cores of an AMD EPYC Zen 5, 2026-12-07). With 8-lane vectors (16 registers) the pair
-     * form ran no faster than {@link #groupFewRegisters}, which this machine keeps there.
+     * AVX-512's 32. One vector at a time, each vector's long chain from its load to its sums
+     * (Horner, the division, the products) held the multiply ports back: 0.022 against 0.015 ms
+     * for this form at 10x3072 on one thread, 0.047 against 0.029 at 160x192, and 2.09 against
+     * 1.61 ms at 6304x768 on two (rows x channels, 8 groups, best of 200-3,000 calls in one
+     * process alternating the two forms, 2 cores of an AMD EPYC Zen 5, 2026-12-07). With 8-lane
+     * vectors (16 registers) the pair form ran no faster than {@link #groupFewRegisters}, which
+     * this kernel keeps there.
      */
     private static void group(ByteBuffer x, Object xSeg, ByteBuffer g, Object gSeg, ByteBuffer gx, Object gxSeg, int at, int end,
                               int step, int rem, float[] t, int to, float[] acc, int ao) {
