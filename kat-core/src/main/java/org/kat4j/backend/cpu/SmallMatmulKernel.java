@@ -15,7 +15,7 @@ import java.nio.FloatBuffer;
  *
  * <p>A chunk of products is read in one bulk copy per operand; each product is then computed on
  * its own: a read in place in either layout (its elements are broadcast one at a time), op(b)
- * used in place or transposed into row-major scratch, four rows of c at a time in vector
+ * used in place or transposed into row-major scratch, six rows of c at a time in vector
  * registers, every sum over k in order. Products go in {@link Chunks} over the cores; every
  * element's sum runs in the same order on every run.
  */
@@ -82,108 +82,211 @@ public final class SmallMatmulKernel {
 
     /**
      * c (m x n at cOff of cs) = a (m x k at aOff of av, element (r, p) at r * rs + p * ps) @ b
-     * (k x n at bOff of bv, row-major), c row-major: four rows of c at a time over two vectors of
-     * columns (eight accumulators, enough to keep the FMA units busy), then one vector, then the
-     * last n mod L columns in scalar FMAs.
+     * (k x n at bOff of bv, row-major), c row-major: six rows of c at a time over two vectors of
+     * columns (twelve accumulators), their last columns four rows and one row at a time, then the
+     * rows left over four and one at a time. Every element of c is one chain of fused
+     * multiply-adds over k in order from zero, whichever block computes it.
      */
     static void product(float[] av, int aOff, int rs, int ps, float[] bv, int bOff, float[] cs, int cOff, int m,
-                                int n, int k) {
-        int full = n / L * L;
+                        int n, int k) {
         int r = 0;
-        for (; r + 4 <= m; r += 4) {
-            int a0 = aOff + r * rs;
-            int a1 = a0 + rs;
-            int a2 = a1 + rs;
-            int a3 = a2 + rs;
-            int o = cOff + r * n;
-            int j = 0;
-            for (; j + 2 * L <= full; j += 2 * L) {
-                FloatVector c0 = FloatVector.zero(S);
-                FloatVector c1 = c0;
-                FloatVector c2 = c0;
-                FloatVector c3 = c0;
-                FloatVector d0 = c0;
-                FloatVector d1 = c0;
-                FloatVector d2 = c0;
-                FloatVector d3 = c0;
-                for (int p = 0; p < k; p++) {
-                    FloatVector x = FloatVector.fromArray(S, bv, bOff + p * n + j);
-                    FloatVector y = FloatVector.fromArray(S, bv, bOff + p * n + j + L);
-                    FloatVector s0 = FloatVector.broadcast(S, av[a0 + p * ps]);
-                    FloatVector s1 = FloatVector.broadcast(S, av[a1 + p * ps]);
-                    FloatVector s2 = FloatVector.broadcast(S, av[a2 + p * ps]);
-                    FloatVector s3 = FloatVector.broadcast(S, av[a3 + p * ps]);
-                    c0 = x.fma(s0, c0);
-                    d0 = y.fma(s0, d0);
-                    c1 = x.fma(s1, c1);
-                    d1 = y.fma(s1, d1);
-                    c2 = x.fma(s2, c2);
-                    d2 = y.fma(s2, d2);
-                    c3 = x.fma(s3, c3);
-                    d3 = y.fma(s3, d3);
-                }
-                c0.intoArray(cs, o + j);
-                d0.intoArray(cs, o + j + L);
-                c1.intoArray(cs, o + n + j);
-                d1.intoArray(cs, o + n + j + L);
-                c2.intoArray(cs, o + 2 * n + j);
-                d2.intoArray(cs, o + 2 * n + j + L);
-                c3.intoArray(cs, o + 3 * n + j);
-                d3.intoArray(cs, o + 3 * n + j + L);
-            }
-            for (; j < full; j += L) {
-                FloatVector c0 = FloatVector.zero(S);
-                FloatVector c1 = c0;
-                FloatVector c2 = c0;
-                FloatVector c3 = c0;
-                for (int p = 0; p < k; p++) {
-                    FloatVector x = FloatVector.fromArray(S, bv, bOff + p * n + j);
-                    c0 = x.fma(FloatVector.broadcast(S, av[a0 + p * ps]), c0);
-                    c1 = x.fma(FloatVector.broadcast(S, av[a1 + p * ps]), c1);
-                    c2 = x.fma(FloatVector.broadcast(S, av[a2 + p * ps]), c2);
-                    c3 = x.fma(FloatVector.broadcast(S, av[a3 + p * ps]), c3);
-                }
-                c0.intoArray(cs, o + j);
-                c1.intoArray(cs, o + n + j);
-                c2.intoArray(cs, o + 2 * n + j);
-                c3.intoArray(cs, o + 3 * n + j);
-            }
-            for (; j < n; j++) {
-                float c0 = 0;
-                float c1 = 0;
-                float c2 = 0;
-                float c3 = 0;
-                for (int p = 0; p < k; p++) {
-                    float x = bv[bOff + p * n + j];
-                    c0 = Math.fma(x, av[a0 + p * ps], c0);
-                    c1 = Math.fma(x, av[a1 + p * ps], c1);
-                    c2 = Math.fma(x, av[a2 + p * ps], c2);
-                    c3 = Math.fma(x, av[a3 + p * ps], c3);
-                }
-                cs[o + j] = c0;
-                cs[o + n + j] = c1;
-                cs[o + 2 * n + j] = c2;
-                cs[o + 3 * n + j] = c3;
+        for (; r + 6 <= m; r += 6) {
+            int j = sixRows(av, aOff + r * rs, rs, ps, bv, bOff, cs, cOff + r * n, n, k);
+            if (j < n) {
+                fourRows(av, aOff + r * rs, rs, ps, bv, bOff, cs, cOff + r * n, n, k, j);
+                oneRow(av, aOff + (r + 4) * rs, ps, bv, bOff, cs, cOff + (r + 4) * n, n, k, j);
+                oneRow(av, aOff + (r + 5) * rs, ps, bv, bOff, cs, cOff + (r + 5) * n, n, k, j);
             }
         }
+        for (; r + 4 <= m; r += 4) {
+            fourRows(av, aOff + r * rs, rs, ps, bv, bOff, cs, cOff + r * n, n, k, 0);
+        }
         for (; r < m; r++) {
-            int a0 = aOff + r * rs;
-            int o = cOff + r * n;
-            int j = 0;
-            for (; j < full; j += L) {
-                FloatVector c0 = FloatVector.zero(S);
-                for (int p = 0; p < k; p++) {
-                    c0 = FloatVector.fromArray(S, bv, bOff + p * n + j).fma(FloatVector.broadcast(S, av[a0 + p * ps]), c0);
-                }
-                c0.intoArray(cs, o + j);
+            oneRow(av, aOff + r * rs, ps, bv, bOff, cs, cOff + r * n, n, k, 0);
+        }
+    }
+
+    /**
+     * Six rows of c (a's first row at a0, c's at o) over the columns that whole vectors cover, two
+     * at a time, then one: returns the first column left (n mod L of them).
+     */
+    private static int sixRows(float[] av, int a0, int rs, int ps, float[] bv, int bOff, float[] cs, int o, int n, int k) {
+        int a1 = a0 + rs;
+        int a2 = a1 + rs;
+        int a3 = a2 + rs;
+        int a4 = a3 + rs;
+        int a5 = a4 + rs;
+        int j = 0;
+        for (; j + 2 * L <= n; j += 2 * L) {
+            FloatVector c0 = FloatVector.zero(S);
+            FloatVector c1 = c0;
+            FloatVector c2 = c0;
+            FloatVector c3 = c0;
+            FloatVector c4 = c0;
+            FloatVector c5 = c0;
+            FloatVector d0 = c0;
+            FloatVector d1 = c0;
+            FloatVector d2 = c0;
+            FloatVector d3 = c0;
+            FloatVector d4 = c0;
+            FloatVector d5 = c0;
+            for (int p = 0; p < k; p++) {
+                FloatVector x = FloatVector.fromArray(S, bv, bOff + p * n + j);
+                FloatVector y = FloatVector.fromArray(S, bv, bOff + p * n + j + L);
+                FloatVector s0 = FloatVector.broadcast(S, av[a0 + p * ps]);
+                c0 = x.fma(s0, c0);
+                d0 = y.fma(s0, d0);
+                FloatVector s1 = FloatVector.broadcast(S, av[a1 + p * ps]);
+                c1 = x.fma(s1, c1);
+                d1 = y.fma(s1, d1);
+                FloatVector s2 = FloatVector.broadcast(S, av[a2 + p * ps]);
+                c2 = x.fma(s2, c2);
+                d2 = y.fma(s2, d2);
+                FloatVector s3 = FloatVector.broadcast(S, av[a3 + p * ps]);
+                c3 = x.fma(s3, c3);
+                d3 = y.fma(s3, d3);
+                FloatVector s4 = FloatVector.broadcast(S, av[a4 + p * ps]);
+                c4 = x.fma(s4, c4);
+                d4 = y.fma(s4, d4);
+                FloatVector s5 = FloatVector.broadcast(S, av[a5 + p * ps]);
+                c5 = x.fma(s5, c5);
+                d5 = y.fma(s5, d5);
             }
-            for (; j < n; j++) {
-                float c0 = 0;
-                for (int p = 0; p < k; p++) {
-                    c0 = Math.fma(bv[bOff + p * n + j], av[a0 + p * ps], c0);
-                }
-                cs[o + j] = c0;
+            c0.intoArray(cs, o + j);
+            d0.intoArray(cs, o + j + L);
+            c1.intoArray(cs, o + n + j);
+            d1.intoArray(cs, o + n + j + L);
+            c2.intoArray(cs, o + 2 * n + j);
+            d2.intoArray(cs, o + 2 * n + j + L);
+            c3.intoArray(cs, o + 3 * n + j);
+            d3.intoArray(cs, o + 3 * n + j + L);
+            c4.intoArray(cs, o + 4 * n + j);
+            d4.intoArray(cs, o + 4 * n + j + L);
+            c5.intoArray(cs, o + 5 * n + j);
+            d5.intoArray(cs, o + 5 * n + j + L);
+        }
+        if (j + L <= n) {
+            FloatVector c0 = FloatVector.zero(S);
+            FloatVector c1 = c0;
+            FloatVector c2 = c0;
+            FloatVector c3 = c0;
+            FloatVector c4 = c0;
+            FloatVector c5 = c0;
+            for (int p = 0; p < k; p++) {
+                FloatVector x = FloatVector.fromArray(S, bv, bOff + p * n + j);
+                c0 = x.fma(FloatVector.broadcast(S, av[a0 + p * ps]), c0);
+                c1 = x.fma(FloatVector.broadcast(S, av[a1 + p * ps]), c1);
+                c2 = x.fma(FloatVector.broadcast(S, av[a2 + p * ps]), c2);
+                c3 = x.fma(FloatVector.broadcast(S, av[a3 + p * ps]), c3);
+                c4 = x.fma(FloatVector.broadcast(S, av[a4 + p * ps]), c4);
+                c5 = x.fma(FloatVector.broadcast(S, av[a5 + p * ps]), c5);
             }
+            c0.intoArray(cs, o + j);
+            c1.intoArray(cs, o + n + j);
+            c2.intoArray(cs, o + 2 * n + j);
+            c3.intoArray(cs, o + 3 * n + j);
+            c4.intoArray(cs, o + 4 * n + j);
+            c5.intoArray(cs, o + 5 * n + j);
+            j += L;
+        }
+        return j;
+    }
+
+    /** Four rows of c (a's first row at a0, c's at o) from column j0 on. */
+    private static void fourRows(float[] av, int a0, int rs, int ps, float[] bv, int bOff, float[] cs, int o, int n, int k,
+                                 int j0) {
+        int full = n / L * L;
+        int a1 = a0 + rs;
+        int a2 = a1 + rs;
+        int a3 = a2 + rs;
+        int j = j0;
+        for (; j + 2 * L <= full; j += 2 * L) {
+            FloatVector c0 = FloatVector.zero(S);
+            FloatVector c1 = c0;
+            FloatVector c2 = c0;
+            FloatVector c3 = c0;
+            FloatVector d0 = c0;
+            FloatVector d1 = c0;
+            FloatVector d2 = c0;
+            FloatVector d3 = c0;
+            for (int p = 0; p < k; p++) {
+                FloatVector x = FloatVector.fromArray(S, bv, bOff + p * n + j);
+                FloatVector y = FloatVector.fromArray(S, bv, bOff + p * n + j + L);
+                FloatVector s0 = FloatVector.broadcast(S, av[a0 + p * ps]);
+                FloatVector s1 = FloatVector.broadcast(S, av[a1 + p * ps]);
+                FloatVector s2 = FloatVector.broadcast(S, av[a2 + p * ps]);
+                FloatVector s3 = FloatVector.broadcast(S, av[a3 + p * ps]);
+                c0 = x.fma(s0, c0);
+                d0 = y.fma(s0, d0);
+                c1 = x.fma(s1, c1);
+                d1 = y.fma(s1, d1);
+                c2 = x.fma(s2, c2);
+                d2 = y.fma(s2, d2);
+                c3 = x.fma(s3, c3);
+                d3 = y.fma(s3, d3);
+            }
+            c0.intoArray(cs, o + j);
+            d0.intoArray(cs, o + j + L);
+            c1.intoArray(cs, o + n + j);
+            d1.intoArray(cs, o + n + j + L);
+            c2.intoArray(cs, o + 2 * n + j);
+            d2.intoArray(cs, o + 2 * n + j + L);
+            c3.intoArray(cs, o + 3 * n + j);
+            d3.intoArray(cs, o + 3 * n + j + L);
+        }
+        for (; j < full; j += L) {
+            FloatVector c0 = FloatVector.zero(S);
+            FloatVector c1 = c0;
+            FloatVector c2 = c0;
+            FloatVector c3 = c0;
+            for (int p = 0; p < k; p++) {
+                FloatVector x = FloatVector.fromArray(S, bv, bOff + p * n + j);
+                c0 = x.fma(FloatVector.broadcast(S, av[a0 + p * ps]), c0);
+                c1 = x.fma(FloatVector.broadcast(S, av[a1 + p * ps]), c1);
+                c2 = x.fma(FloatVector.broadcast(S, av[a2 + p * ps]), c2);
+                c3 = x.fma(FloatVector.broadcast(S, av[a3 + p * ps]), c3);
+            }
+            c0.intoArray(cs, o + j);
+            c1.intoArray(cs, o + n + j);
+            c2.intoArray(cs, o + 2 * n + j);
+            c3.intoArray(cs, o + 3 * n + j);
+        }
+        for (; j < n; j++) {
+            float c0 = 0;
+            float c1 = 0;
+            float c2 = 0;
+            float c3 = 0;
+            for (int p = 0; p < k; p++) {
+                float x = bv[bOff + p * n + j];
+                c0 = Math.fma(x, av[a0 + p * ps], c0);
+                c1 = Math.fma(x, av[a1 + p * ps], c1);
+                c2 = Math.fma(x, av[a2 + p * ps], c2);
+                c3 = Math.fma(x, av[a3 + p * ps], c3);
+            }
+            cs[o + j] = c0;
+            cs[o + n + j] = c1;
+            cs[o + 2 * n + j] = c2;
+            cs[o + 3 * n + j] = c3;
+        }
+    }
+
+    /** One row of c (a's row at a0, c's at o) from column j0 on. */
+    private static void oneRow(float[] av, int a0, int ps, float[] bv, int bOff, float[] cs, int o, int n, int k, int j0) {
+        int full = n / L * L;
+        int j = j0;
+        for (; j < full; j += L) {
+            FloatVector c0 = FloatVector.zero(S);
+            for (int p = 0; p < k; p++) {
+                c0 = FloatVector.fromArray(S, bv, bOff + p * n + j).fma(FloatVector.broadcast(S, av[a0 + p * ps]), c0);
+            }
+            c0.intoArray(cs, o + j);
+        }
+        for (; j < n; j++) {
+            float c0 = 0;
+            for (int p = 0; p < k; p++) {
+                c0 = Math.fma(bv[bOff + p * n + j], av[a0 + p * ps], c0);
+            }
+            cs[o + j] = c0;
         }
     }
 }

@@ -9,15 +9,20 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-/** The batched small-matrix product against a float64 reference, every transpose and awkward sizes. */
+/**
+ * The batched small-matrix product against a float64 reference and, to the bit, against one chain
+ * of fused multiply-adds per element: every transpose and awkward sizes.
+ */
 class SmallMatmulKernelTest {
     private static final double U = Math.ulp(1f) / 2;
 
     @Test
     void matchesFloat64OnEveryShapeAndTranspose() {
         assumeTrue(Simd.arrays(), "vector API not resolved (start the JVM with --add-modules jdk.incubator.vector)");
-        int[] ms = {1, 3, 4, 5, 17};
-        int[] ns = {1, 7, 8, 9, 16, 17};
+        // rows: blocks of six, then four, then one; columns: two vectors, one vector and single
+        // columns on 8 and on 16 lanes
+        int[] ms = {1, 3, 4, 5, 6, 7, 11, 12, 17};
+        int[] ns = {1, 7, 8, 9, 16, 17, 24, 33, 48, 57};
         int[] ks = {1, 16, 17};
         Random rnd = new Random(3);
         for (int m : ms) {
@@ -64,6 +69,14 @@ class SmallMatmulKernelTest {
                         abs += Math.abs(av * bv);
                     }
                     double got = c[i * m * n + r * n + j];
+                    // each element is one chain of float fused multiply-adds over k in order
+                    float chain = 0;
+                    for (int p = 0; p < k; p++) {
+                        float av = ta ? a[i * m * k + p * m + r] : a[i * m * k + r * k + p];
+                        float bv = tb ? b[i * k * n + j * k + p] : b[i * k * n + p * n + j];
+                        chain = Math.fma(bv, av, chain);
+                    }
+                    assertTrue(got == chain, what + " at [" + i + "," + r + "," + j + "]: " + got + ", the chain gives " + chain);
                     // float32 accumulation of k products: at most k units of rounding of the absolute sum
                     assertTrue(Math.abs(got - sum) <= k * U * abs + 1e-30,
                             what + " at [" + i + "," + r + "," + j + "]: " + got + " vs " + sum);
