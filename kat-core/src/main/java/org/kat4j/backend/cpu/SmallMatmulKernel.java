@@ -83,9 +83,10 @@ public final class SmallMatmulKernel {
     /**
      * c (m x n at cOff of cs) = a (m x k at aOff of av, element (r, p) at r * rs + p * ps) @ b
      * (k x n at bOff of bv, row-major), c row-major: six rows of c at a time over two vectors of
-     * columns (twelve accumulators), their last columns four rows and one row at a time, then the
-     * rows left over four and one at a time. Every element of c is one chain of fused
-     * multiply-adds over k in order from zero, whichever block computes it.
+     * columns (twelve accumulators), then over one vector ({@link #sixRows}), their last n mod L
+     * columns in scalar FMAs four rows and one row at a time; then the rows left over, four and
+     * one at a time. Every element of c is one chain of fused multiply-adds over k in order from
+     * zero, whichever block computes it.
      */
     static void product(float[] av, int aOff, int rs, int ps, float[] bv, int bOff, float[] cs, int cOff, int m,
                         int n, int k) {
