@@ -27,6 +27,8 @@ public final class SmallMatmulKernel {
     static final int L = S.length();
     /** Multiply-adds per chunk of products. */
     private static final int CHUNK = 1 << 15;
+    /** Per thread, a six-row block of a and of c for products of fewer than six rows. */
+    private static final ThreadLocal<float[][]> FEW_ROWS = ThreadLocal.withInitial(() -> new float[][] {new float[0], new float[0]});
 
     private SmallMatmulKernel() {
     }
@@ -82,36 +84,58 @@ public final class SmallMatmulKernel {
 
     /**
      * c (m x n at cOff of cs) = a (m x k at aOff of av, element (r, p) at r * rs + p * ps) @ b
-     * (k x n at bOff of bv, row-major), c row-major: six rows of c at a time over two vectors of
-     * columns (twelve accumulators), then over one vector ({@link #sixRows}), their last n mod L
-     * columns in scalar FMAs four rows and one row at a time; then the rows left over, four and
-     * one at a time. Every element of c is one chain of fused multiply-adds over k in order from
-     * zero, whichever block computes it.
+     * (k x n at bOff of bv, row-major), c row-major, six rows of c at a time ({@link #sixRows}).
+     * The last m mod 6 rows go in a block of the last six rows, which overlaps the block before
+     * it: the rows both blocks hold are written twice with the same value. The rows of a product
+     * of fewer than six are copied into a six-row block (its other rows' results are dropped). c
+     * must not overlap a or b. Every element of c is one chain of fused multiply-adds over k in
+     * order from zero, whichever block computes it.
+     *
+     * <p>Taking the last rows four and one at a time instead is slower: one row's sums over 16 or
+     * 17 terms wait on the multiply-add latency about as long as six rows' do. In one process
+     * alternating the two forms (this one second), best of 6 rounds, 2 cores of an AMD EPYC Zen 5 (2026-12-07):
+     * with 8 lanes (-XX:UseAVX=2) 1.06-1.42x on every attention shape (17x16x17 146-163 -> 119-127
+     * ns, 17x17x16 285-305 -> 203-214 ns, 197x64x197 55.9-61.7 -> 51.7-55.5 us); with 16 lanes
+     * 1.09-1.34x on the 17-token shapes, 0.95-1.04x on the others (rows x columns x sum length).
      */
     static void product(float[] av, int aOff, int rs, int ps, float[] bv, int bOff, float[] cs, int cOff, int m,
                         int n, int k) {
         int r = 0;
         for (; r + 6 <= m; r += 6) {
-            int j = sixRows(av, aOff + r * rs, rs, ps, bv, bOff, cs, cOff + r * n, n, k);
-            if (j < n) {
-                fourRows(av, aOff + r * rs, rs, ps, bv, bOff, cs, cOff + r * n, n, k, j);
-                oneRow(av, aOff + (r + 4) * rs, ps, bv, bOff, cs, cOff + (r + 4) * n, n, k, j);
-                oneRow(av, aOff + (r + 5) * rs, ps, bv, bOff, cs, cOff + (r + 5) * n, n, k, j);
+            sixRows(av, aOff + r * rs, rs, ps, bv, bOff, cs, cOff + r * n, n, k);
+        }
+        if (r < m && m >= 6) {
+            sixRows(av, aOff + (m - 6) * rs, rs, ps, bv, bOff, cs, cOff + (m - 6) * n, n, k);
+        } else if (r < m) {
+            float[][] s = FEW_ROWS.get();
+            if (s[0].length < 6 * k) {
+                s[0] = new float[6 * k];
             }
-        }
-        for (; r + 4 <= m; r += 4) {
-            fourRows(av, aOff + r * rs, rs, ps, bv, bOff, cs, cOff + r * n, n, k, 0);
-        }
-        for (; r < m; r++) {
-            oneRow(av, aOff + r * rs, ps, bv, bOff, cs, cOff + r * n, n, k, 0);
+            if (s[1].length < 6 * n) {
+                s[1] = new float[6 * n];
+            }
+            float[] a6 = s[0];
+            float[] c6 = s[1];
+            for (int i = 0; i < m; i++) {
+                int from = aOff + i * rs;
+                for (int p = 0; p < k; p++) {
+                    a6[i * k + p] = av[from + p * ps];
+                }
+            }
+            sixRows(a6, 0, k, 1, bv, bOff, c6, 0, n, k);
+            System.arraycopy(c6, 0, cs, cOff, m * n);
         }
     }
 
     /**
-     * Six rows of c (a's first row at a0, c's at o) over the columns that whole vectors cover, two
-     * at a time, then one: returns the first column left (n mod L of them).
+     * Six rows of c (a's first row at a0, c's at o): the columns that whole vectors cover two
+     * vectors at a time (twelve accumulators), then one vector, then the last n mod L columns one
+     * at a time in six scalar chains. With sums over k of 16 or 17 terms (attention's head width
+     * and token count) a block of fewer chains waits on the multiply-add latency: six rows cost
+     * about what one row costs, which is why the last rows are padded to six rather than taken
+     * one by one.
      */
-    private static int sixRows(float[] av, int a0, int rs, int ps, float[] bv, int bOff, float[] cs, int o, int n, int k) {
+    private static void sixRows(float[] av, int a0, int rs, int ps, float[] bv, int bOff, float[] cs, int o, int n, int k) {
         int a1 = a0 + rs;
         int a2 = a1 + rs;
         int a3 = a2 + rs;
@@ -190,104 +214,28 @@ public final class SmallMatmulKernel {
             c5.intoArray(cs, o + 5 * n + j);
             j += L;
         }
-        return j;
-    }
-
-    /** Four rows of c (a's first row at a0, c's at o) from column j0 on. */
-    private static void fourRows(float[] av, int a0, int rs, int ps, float[] bv, int bOff, float[] cs, int o, int n, int k,
-                                 int j0) {
-        int full = n / L * L;
-        int a1 = a0 + rs;
-        int a2 = a1 + rs;
-        int a3 = a2 + rs;
-        int j = j0;
-        for (; j + 2 * L <= full; j += 2 * L) {
-            FloatVector c0 = FloatVector.zero(S);
-            FloatVector c1 = c0;
-            FloatVector c2 = c0;
-            FloatVector c3 = c0;
-            FloatVector d0 = c0;
-            FloatVector d1 = c0;
-            FloatVector d2 = c0;
-            FloatVector d3 = c0;
-            for (int p = 0; p < k; p++) {
-                FloatVector x = FloatVector.fromArray(S, bv, bOff + p * n + j);
-                FloatVector y = FloatVector.fromArray(S, bv, bOff + p * n + j + L);
-                FloatVector s0 = FloatVector.broadcast(S, av[a0 + p * ps]);
-                FloatVector s1 = FloatVector.broadcast(S, av[a1 + p * ps]);
-                FloatVector s2 = FloatVector.broadcast(S, av[a2 + p * ps]);
-                FloatVector s3 = FloatVector.broadcast(S, av[a3 + p * ps]);
-                c0 = x.fma(s0, c0);
-                d0 = y.fma(s0, d0);
-                c1 = x.fma(s1, c1);
-                d1 = y.fma(s1, d1);
-                c2 = x.fma(s2, c2);
-                d2 = y.fma(s2, d2);
-                c3 = x.fma(s3, c3);
-                d3 = y.fma(s3, d3);
-            }
-            c0.intoArray(cs, o + j);
-            d0.intoArray(cs, o + j + L);
-            c1.intoArray(cs, o + n + j);
-            d1.intoArray(cs, o + n + j + L);
-            c2.intoArray(cs, o + 2 * n + j);
-            d2.intoArray(cs, o + 2 * n + j + L);
-            c3.intoArray(cs, o + 3 * n + j);
-            d3.intoArray(cs, o + 3 * n + j + L);
-        }
-        for (; j < full; j += L) {
-            FloatVector c0 = FloatVector.zero(S);
-            FloatVector c1 = c0;
-            FloatVector c2 = c0;
-            FloatVector c3 = c0;
-            for (int p = 0; p < k; p++) {
-                FloatVector x = FloatVector.fromArray(S, bv, bOff + p * n + j);
-                c0 = x.fma(FloatVector.broadcast(S, av[a0 + p * ps]), c0);
-                c1 = x.fma(FloatVector.broadcast(S, av[a1 + p * ps]), c1);
-                c2 = x.fma(FloatVector.broadcast(S, av[a2 + p * ps]), c2);
-                c3 = x.fma(FloatVector.broadcast(S, av[a3 + p * ps]), c3);
-            }
-            c0.intoArray(cs, o + j);
-            c1.intoArray(cs, o + n + j);
-            c2.intoArray(cs, o + 2 * n + j);
-            c3.intoArray(cs, o + 3 * n + j);
-        }
         for (; j < n; j++) {
             float c0 = 0;
             float c1 = 0;
             float c2 = 0;
             float c3 = 0;
+            float c4 = 0;
+            float c5 = 0;
             for (int p = 0; p < k; p++) {
                 float x = bv[bOff + p * n + j];
                 c0 = Math.fma(x, av[a0 + p * ps], c0);
                 c1 = Math.fma(x, av[a1 + p * ps], c1);
                 c2 = Math.fma(x, av[a2 + p * ps], c2);
                 c3 = Math.fma(x, av[a3 + p * ps], c3);
+                c4 = Math.fma(x, av[a4 + p * ps], c4);
+                c5 = Math.fma(x, av[a5 + p * ps], c5);
             }
             cs[o + j] = c0;
             cs[o + n + j] = c1;
             cs[o + 2 * n + j] = c2;
             cs[o + 3 * n + j] = c3;
-        }
-    }
-
-    /** One row of c (a's row at a0, c's at o) from column j0 on. */
-    private static void oneRow(float[] av, int a0, int ps, float[] bv, int bOff, float[] cs, int o, int n, int k, int j0) {
-        int full = n / L * L;
-        int j = j0;
-        for (; j < full; j += L) {
-            FloatVector c0 = FloatVector.zero(S);
-            for (int p = 0; p < k; p++) {
-                c0 = FloatVector.fromArray(S, bv, bOff + p * n + j).fma(FloatVector.broadcast(S, av[a0 + p * ps]), c0);
-            }
-            c0.intoArray(cs, o + j);
-        }
-        for (; j < n; j++) {
-            float c0 = 0;
-            for (int p = 0; p < k; p++) {
-                c0 = Math.fma(bv[bOff + p * n + j], av[a0 + p * ps], c0);
-            }
-            cs[o + j] = c0;
+            cs[o + 4 * n + j] = c4;
+            cs[o + 5 * n + j] = c5;
         }
     }
 }

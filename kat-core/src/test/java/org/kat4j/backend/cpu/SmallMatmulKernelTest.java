@@ -19,9 +19,10 @@ class SmallMatmulKernelTest {
     @Test
     void matchesFloat64OnEveryShapeAndTranspose() {
         assumeTrue(Simd.arrays(), "vector API not resolved (start the JVM with --add-modules jdk.incubator.vector)");
-        // rows: blocks of six, then four, then one; columns: two vectors, one vector and single
-        // columns on 8 and on 16 lanes
-        int[] ms = {1, 3, 4, 5, 6, 7, 11, 12, 17};
+        // rows: fewer than six (a padded block), whole blocks of six, and a last block of six
+        // overlapping the one before; columns: two vectors, one vector and single columns on 8
+        // and on 16 lanes
+        int[] ms = {1, 3, 4, 5, 6, 7, 11, 12, 13, 17};
         int[] ns = {1, 7, 8, 9, 16, 17, 24, 33, 48, 57};
         int[] ks = {1, 16, 17};
         Random rnd = new Random(3);
