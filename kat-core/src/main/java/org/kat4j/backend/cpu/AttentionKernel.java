@@ -22,7 +22,7 @@ import java.util.Arrays;
 final class AttentionKernel {
     /** Multiply-adds per chunk of samples (a chunk is at least one sample). */
     private static final long CHUNK = 1L << 16;
-    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[13][0]);
+    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[14][0]);
 
     private AttentionKernel() {
     }
@@ -75,6 +75,7 @@ final class AttentionKernel {
             float[] v = scratch(5, n * hd);
             float[] oh = scratch(6, n * hd);
             float[] sp = scratch(12, n * np);
+            float[] rowScratch = scratch(13, n);
             Arrays.fill(kt, 0, hd * np, 0f);
             for (int s = first; s < first + count; s++) {
                 qkv.get(s * n * row, x, 0, n * row);
@@ -89,8 +90,8 @@ final class AttentionKernel {
                     }
                     int ph = h * nn;
                     SmallMatmulKernel.product(q, 0, hd, 1, kt, 0, sp, 0, n, np, hd);
+                    SoftmaxKernel.forwardRows(sp, 0, np, n, n, rowScratch);
                     for (int t = 0; t < n; t++) {
-                        SoftmaxKernel.forwardRow(sp, t * np, n);
                         System.arraycopy(sp, t * np, pb, ph + t * n, n);
                     }
                     SmallMatmulKernel.product(sp, 0, np, 1, v, 0, oh, 0, n, hd, n);
