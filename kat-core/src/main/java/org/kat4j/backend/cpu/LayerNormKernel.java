@@ -37,55 +37,73 @@ public final class LayerNormKernel {
         // Java 22 and later (Segments): the buffers as memory segments, made once here
         Object xSeg = Segments.ON ? Segments.of(x) : null;
         Object ySeg = Segments.ON ? Segments.of(y) : null;
-        Chunks.forEach(n, d, CHUNK, (c, r0, rows) -> {
-            for (int r = r0; r < r0 + rows; r++) {
-                forwardRow(x, xSeg, y, ySeg, r * d, d, w, b, eps, mean, rstd, r);
-            }
-        });
+        Chunks.forEach(n, d, CHUNK, (c, r0, rows) -> forwardRows(x, xSeg, y, ySeg, r0, rows, d, w, b, eps, mean, rstd));
     }
 
-    private static void forwardRow(ByteBuffer x, Object xSeg, ByteBuffer y, Object ySeg, int from, int d, float[] w, float[] b,
-                                   float eps, float[] mean, float[] rstd, int row) {
+    /**
+     * Rows r0 .. r0 + rows - 1, in three passes over all of them: the means, the reciprocal
+     * standard deviations, then y. Each row's arithmetic is its own (the same bits as row after
+     * row); a row's steps wait on each other (a sum across lanes, then the squares around the
+     * mean, another sum across lanes, a square root), and passes over all rows let the processor
+     * overlap different rows' waits: 1.10-1.19x with 16 lanes and 1.08-1.15x with 8 at 544x64 and
+     * 6304x192 (in one process alternating the two forms, 2 cores of an AMD EPYC Zen 5,
+     * 2026-12-07). The backward in two passes (the sums, then dx) ran 0.80-0.98x and stays row by
+     * row.
+     */
+    private static void forwardRows(ByteBuffer x, Object xSeg, ByteBuffer y, Object ySeg, int r0, int rows, int d, float[] w,
+                                    float[] b, float eps, float[] mean, float[] rstd) {
         int vb = S.loopBound(d);
-        FloatVector acc = FloatVector.zero(S);
-        int i;
-        for (i = 0; i < vb; i += L) {
-            FloatVector xv = Segments.ON ? Segments.load(S, xSeg, 4 * (from + i))
-                    : FloatVector.fromByteBuffer(S, x, 4 * (from + i), NATIVE);
-            acc = acc.add(xv);
-        }
-        float sum = Lanes.sum(acc);
-        for (; i < d; i++) {
-            sum += x.getFloat(4 * (from + i));
-        }
-        float mu = sum / d;
-        acc = FloatVector.zero(S);
-        for (i = 0; i < vb; i += L) {
-            FloatVector xv = Segments.ON ? Segments.load(S, xSeg, 4 * (from + i))
-                    : FloatVector.fromByteBuffer(S, x, 4 * (from + i), NATIVE);
-            FloatVector c = xv.sub(mu);
-            acc = c.fma(c, acc);
-        }
-        float sq = Lanes.sum(acc);
-        for (; i < d; i++) {
-            float c = x.getFloat(4 * (from + i)) - mu;
-            sq += c * c;
-        }
-        float rs = (float) (1.0 / Math.sqrt(sq / d + eps));
-        mean[row] = mu;
-        rstd[row] = rs;
-        for (i = 0; i < vb; i += L) {
-            FloatVector xv = Segments.ON ? Segments.load(S, xSeg, 4 * (from + i))
-                    : FloatVector.fromByteBuffer(S, x, 4 * (from + i), NATIVE);
-            FloatVector xh = xv.sub(mu).mul(rs);
-            if (Segments.ON) {
-                Segments.store(xh.fma(FloatVector.fromArray(S, w, i), FloatVector.fromArray(S, b, i)), ySeg, 4 * (from + i));
-            } else {
-                xh.fma(FloatVector.fromArray(S, w, i), FloatVector.fromArray(S, b, i)).intoByteBuffer(y, 4 * (from + i), NATIVE);
+        for (int row = r0; row < r0 + rows; row++) {
+            int from = row * d;
+            FloatVector acc = FloatVector.zero(S);
+            int i;
+            for (i = 0; i < vb; i += L) {
+                FloatVector xv = Segments.ON ? Segments.load(S, xSeg, 4 * (from + i))
+                        : FloatVector.fromByteBuffer(S, x, 4 * (from + i), NATIVE);
+                acc = acc.add(xv);
             }
+            float sum = Lanes.sum(acc);
+            for (; i < d; i++) {
+                sum += x.getFloat(4 * (from + i));
+            }
+            mean[row] = sum / d;
         }
-        for (; i < d; i++) {
-            y.putFloat(4 * (from + i), (x.getFloat(4 * (from + i)) - mu) * rs * w[i] + b[i]);
+        for (int row = r0; row < r0 + rows; row++) {
+            int from = row * d;
+            float mu = mean[row];
+            FloatVector acc = FloatVector.zero(S);
+            int i;
+            for (i = 0; i < vb; i += L) {
+                FloatVector xv = Segments.ON ? Segments.load(S, xSeg, 4 * (from + i))
+                        : FloatVector.fromByteBuffer(S, x, 4 * (from + i), NATIVE);
+                FloatVector c = xv.sub(mu);
+                acc = c.fma(c, acc);
+            }
+            float sq = Lanes.sum(acc);
+            for (; i < d; i++) {
+                float c = x.getFloat(4 * (from + i)) - mu;
+                sq += c * c;
+            }
+            rstd[row] = (float) (1.0 / Math.sqrt(sq / d + eps));
+        }
+        for (int row = r0; row < r0 + rows; row++) {
+            int from = row * d;
+            float mu = mean[row];
+            float rs = rstd[row];
+            int i;
+            for (i = 0; i < vb; i += L) {
+                FloatVector xv = Segments.ON ? Segments.load(S, xSeg, 4 * (from + i))
+                        : FloatVector.fromByteBuffer(S, x, 4 * (from + i), NATIVE);
+                FloatVector xh = xv.sub(mu).mul(rs);
+                if (Segments.ON) {
+                    Segments.store(xh.fma(FloatVector.fromArray(S, w, i), FloatVector.fromArray(S, b, i)), ySeg, 4 * (from + i));
+                } else {
+                    xh.fma(FloatVector.fromArray(S, w, i), FloatVector.fromArray(S, b, i)).intoByteBuffer(y, 4 * (from + i), NATIVE);
+                }
+            }
+            for (; i < d; i++) {
+                y.putFloat(4 * (from + i), (x.getFloat(4 * (from + i)) - mu) * rs * w[i] + b[i]);
+            }
         }
     }
 
