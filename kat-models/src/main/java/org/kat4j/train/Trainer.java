@@ -38,9 +38,10 @@ import java.util.Set;
  * terminal, a plain line every {@link #LINE_INTERVAL_SECONDS} seconds otherwise: loss, accuracy,
  * images/s), then a test evaluation; writes metrics.csv and the best and last weights as
  * safetensors (atomically) after every epoch, and the loss/accuracy plot (curves.png) after the
- * last epoch and after any epoch that ends {@link #CURVES_INTERVAL_SECONDS} or more after the
- * plot before it (drawing it took 50-85 ms a time, 420 ms the first, and C2 compiled about 300
- * rendering methods beside the training threads; every epoch's numbers are in metrics.csv).
+ * run's first and last epochs and after any epoch that ends {@link #CURVES_INTERVAL_SECONDS} or
+ * more after the plot before it (drawing it took 50-85 ms a time, 420 ms the first, and C2
+ * compiled about 300 rendering methods beside the training threads; every epoch's numbers are in
+ * metrics.csv).
  */
 public final class Trainer {
     /** One epoch's numbers. */
@@ -291,7 +292,8 @@ public final class Trainer {
                     ema.swapOut(model);
                 }
                 Checkpoint.save(cfg.out().resolve("last.safetensors"), model, opt, ema, metadata(r, best, opt));
-                if (epoch == lastEpoch || (System.nanoTime() - curvesAt) / 1e9 >= CURVES_INTERVAL_SECONDS) {
+                if (epoch == firstEpoch || epoch == lastEpoch
+                        || (System.nanoTime() - curvesAt) / 1e9 >= CURVES_INTERVAL_SECONDS) {
                     Plots.writeCurves(results, cfg.out().resolve("curves.png"), cfg.model());
                     curvesAt = System.nanoTime();
                 }
