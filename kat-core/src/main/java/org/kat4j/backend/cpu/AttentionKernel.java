@@ -73,7 +73,6 @@ final class AttentionKernel {
             float[] q = scratch(3, n * hd);
             float[] kt = scratch(4, hd * np);
             float[] v = scratch(5, n * hd);
-            float[] oh = scratch(6, n * hd);
             float[] sp = scratch(12, n * np);
             float[] rowScratch = scratch(13, n);
             Arrays.fill(kt, 0, hd * np, 0f);
@@ -89,15 +88,13 @@ final class AttentionKernel {
                         }
                     }
                     int ph = h * nn;
-                    SmallMatmulKernel.product(q, 0, hd, 1, kt, 0, sp, 0, n, np, hd);
+                    SmallMatmulKernel.product(q, 0, hd, 1, kt, 0, sp, 0, np, n, np, hd);
                     SoftmaxKernel.forwardRows(sp, 0, np, n, n, rowScratch);
                     for (int t = 0; t < n; t++) {
                         System.arraycopy(sp, t * np, pb, ph + t * n, n);
                     }
-                    SmallMatmulKernel.product(sp, 0, np, 1, v, 0, oh, 0, n, hd, n);
-                    for (int t = 0; t < n; t++) {
-                        System.arraycopy(oh, t * hd, o, t * d + h * hd, hd);
-                    }
+                    // straight into the head's columns of the sample's output rows
+                    SmallMatmulKernel.product(sp, 0, np, 1, v, 0, o, h * hd, d, n, hd, n);
                 }
                 out.put(s * n * d, o, 0, n * d);
                 p.put(s * heads * nn, pb, 0, heads * nn);
@@ -128,8 +125,6 @@ final class AttentionKernel {
             Arrays.fill(vt, 0, hd * np, 0f);
             float[] goh = scratch(8, n * hd);
             float[] gq = scratch(9, n * hd);
-            float[] gk = scratch(10, n * hd);
-            float[] gv = scratch(11, n * hd);
             for (int s = first; s < first + count; s++) {
                 qkv.get(s * n * row, x, 0, n * row);
                 g.get(s * n * d, go, 0, n * d);
@@ -146,20 +141,19 @@ final class AttentionKernel {
                         System.arraycopy(pb, h * nn + t * n, pp, t * np, n);
                     }
                     // gv = p^T go; gp = go v^T; gs = softmax backward; gq = scale (gs k); gk = gs^T (scale q)
-                    SmallMatmulKernel.product(pp, 0, 1, np, goh, 0, gv, 0, n, hd, n);
-                    SmallMatmulKernel.product(goh, 0, hd, 1, vt, 0, ds, 0, n, np, hd);
+                    SmallMatmulKernel.product(pp, 0, 1, np, goh, 0, gx, h * hd + 2 * d, row, n, hd, n);
+                    SmallMatmulKernel.product(goh, 0, hd, 1, vt, 0, ds, 0, np, n, np, hd);
                     for (int t = 0; t < n; t++) {
                         SoftmaxKernel.backwardRow(pp, ds, t * np, n);
                     }
-                    SmallMatmulKernel.product(ds, 0, np, 1, k, 0, gq, 0, n, hd, n);
-                    SmallMatmulKernel.product(ds, 0, 1, np, q, 0, gk, 0, n, hd, n);
+                    SmallMatmulKernel.product(ds, 0, np, 1, k, 0, gq, 0, hd, n, hd, n);
+                    // gk and gv straight into their columns of the sample's gradient rows
+                    SmallMatmulKernel.product(ds, 0, 1, np, q, 0, gx, h * hd + d, row, n, hd, n);
                     for (int t = 0; t < n; t++) {
                         int base = t * row + h * hd;
                         for (int e = 0; e < hd; e++) {
                             gx[base + e] = gq[t * hd + e] * scale;
                         }
-                        System.arraycopy(gk, t * hd, gx, base + d, hd);
-                        System.arraycopy(gv, t * hd, gx, base + 2 * d, hd);
                     }
                 }
                 gqkv.put(s * n * row, gx, 0, n * row);

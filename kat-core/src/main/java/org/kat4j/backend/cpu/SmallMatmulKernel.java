@@ -67,7 +67,7 @@ public final class SmallMatmulKernel {
                 }
                 // a(r, p) at r * rs + p * ps: a stored transposed is read as it is
                 product(ra, i * m * k, transA ? 1 : k, transA ? m : 1, transB ? bs : rb, transB ? 0 : i * k * n,
-                        rc, i * m * n, m, n, k);
+                        rc, i * m * n, n, m, n, k);
             }
             c.put(begin * m * n, rc, 0, count * m * n);
         });
@@ -83,8 +83,9 @@ public final class SmallMatmulKernel {
     }
 
     /**
-     * c (m x n at cOff of cs) = a (m x k at aOff of av, element (r, p) at r * rs + p * ps) @ b
-     * (k x n at bOff of bv, row-major), c row-major, six rows of c at a time ({@link #sixRows}).
+     * c (m x n at cOff of cs, element (r, j) at r * ldc + j) = a (m x k at aOff of av, element
+     * (r, p) at r * rs + p * ps) @ b (k x n at bOff of bv, row-major), six rows of c at a time
+     * ({@link #sixRows}).
      * The last m mod 6 rows go in a block of the last six rows, which overlaps the block before
      * it: the rows both blocks hold are written twice with the same value. The rows of a product
      * of fewer than six are copied into a six-row block (its other rows' results are dropped). c
@@ -98,14 +99,14 @@ public final class SmallMatmulKernel {
      * ns, 17x17x16 285-305 -> 203-214 ns, 197x64x197 55.9-61.7 -> 51.7-55.5 us); with 16 lanes
      * 1.09-1.34x on the 17-token shapes, 0.95-1.04x on the others (rows x columns x sum length).
      */
-    static void product(float[] av, int aOff, int rs, int ps, float[] bv, int bOff, float[] cs, int cOff, int m,
+    static void product(float[] av, int aOff, int rs, int ps, float[] bv, int bOff, float[] cs, int cOff, int ldc, int m,
                         int n, int k) {
         int r = 0;
         for (; r + 6 <= m; r += 6) {
-            sixRows(av, aOff + r * rs, rs, ps, bv, bOff, cs, cOff + r * n, n, k);
+            sixRows(av, aOff + r * rs, rs, ps, bv, bOff, cs, cOff + r * ldc, ldc, n, k);
         }
         if (r < m && m >= 6) {
-            sixRows(av, aOff + (m - 6) * rs, rs, ps, bv, bOff, cs, cOff + (m - 6) * n, n, k);
+            sixRows(av, aOff + (m - 6) * rs, rs, ps, bv, bOff, cs, cOff + (m - 6) * ldc, ldc, n, k);
         } else if (r < m) {
             float[][] s = FEW_ROWS.get();
             if (s[0].length < 6 * k) {
@@ -122,8 +123,10 @@ public final class SmallMatmulKernel {
                     a6[i * k + p] = av[from + p * ps];
                 }
             }
-            sixRows(a6, 0, k, 1, bv, bOff, c6, 0, n, k);
-            System.arraycopy(c6, 0, cs, cOff, m * n);
+            sixRows(a6, 0, k, 1, bv, bOff, c6, 0, n, n, k);
+            for (int i = 0; i < m; i++) {
+                System.arraycopy(c6, i * n, cs, cOff + i * ldc, n);
+            }
         }
     }
 
@@ -135,7 +138,8 @@ public final class SmallMatmulKernel {
      * about what one row costs, which is why the last rows are padded to six rather than taken
      * one by one.
      */
-    private static void sixRows(float[] av, int a0, int rs, int ps, float[] bv, int bOff, float[] cs, int o, int n, int k) {
+    private static void sixRows(float[] av, int a0, int rs, int ps, float[] bv, int bOff, float[] cs, int o, int ldc, int n,
+                                int k) {
         int a1 = a0 + rs;
         int a2 = a1 + rs;
         int a3 = a2 + rs;
@@ -179,16 +183,16 @@ public final class SmallMatmulKernel {
             }
             c0.intoArray(cs, o + j);
             d0.intoArray(cs, o + j + L);
-            c1.intoArray(cs, o + n + j);
-            d1.intoArray(cs, o + n + j + L);
-            c2.intoArray(cs, o + 2 * n + j);
-            d2.intoArray(cs, o + 2 * n + j + L);
-            c3.intoArray(cs, o + 3 * n + j);
-            d3.intoArray(cs, o + 3 * n + j + L);
-            c4.intoArray(cs, o + 4 * n + j);
-            d4.intoArray(cs, o + 4 * n + j + L);
-            c5.intoArray(cs, o + 5 * n + j);
-            d5.intoArray(cs, o + 5 * n + j + L);
+            c1.intoArray(cs, o + ldc + j);
+            d1.intoArray(cs, o + ldc + j + L);
+            c2.intoArray(cs, o + 2 * ldc + j);
+            d2.intoArray(cs, o + 2 * ldc + j + L);
+            c3.intoArray(cs, o + 3 * ldc + j);
+            d3.intoArray(cs, o + 3 * ldc + j + L);
+            c4.intoArray(cs, o + 4 * ldc + j);
+            d4.intoArray(cs, o + 4 * ldc + j + L);
+            c5.intoArray(cs, o + 5 * ldc + j);
+            d5.intoArray(cs, o + 5 * ldc + j + L);
         }
         if (j + L <= n) {
             FloatVector c0 = FloatVector.zero(S);
@@ -207,11 +211,11 @@ public final class SmallMatmulKernel {
                 c5 = x.fma(FloatVector.broadcast(S, av[a5 + p * ps]), c5);
             }
             c0.intoArray(cs, o + j);
-            c1.intoArray(cs, o + n + j);
-            c2.intoArray(cs, o + 2 * n + j);
-            c3.intoArray(cs, o + 3 * n + j);
-            c4.intoArray(cs, o + 4 * n + j);
-            c5.intoArray(cs, o + 5 * n + j);
+            c1.intoArray(cs, o + ldc + j);
+            c2.intoArray(cs, o + 2 * ldc + j);
+            c3.intoArray(cs, o + 3 * ldc + j);
+            c4.intoArray(cs, o + 4 * ldc + j);
+            c5.intoArray(cs, o + 5 * ldc + j);
             j += L;
         }
         for (; j < n; j++) {
@@ -231,11 +235,11 @@ public final class SmallMatmulKernel {
                 c5 = Math.fma(x, av[a5 + p * ps], c5);
             }
             cs[o + j] = c0;
-            cs[o + n + j] = c1;
-            cs[o + 2 * n + j] = c2;
-            cs[o + 3 * n + j] = c3;
-            cs[o + 4 * n + j] = c4;
-            cs[o + 5 * n + j] = c5;
+            cs[o + ldc + j] = c1;
+            cs[o + 2 * ldc + j] = c2;
+            cs[o + 3 * ldc + j] = c3;
+            cs[o + 4 * ldc + j] = c4;
+            cs[o + 5 * ldc + j] = c5;
         }
     }
 }

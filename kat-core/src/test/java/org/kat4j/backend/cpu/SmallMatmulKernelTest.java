@@ -50,6 +50,38 @@ class SmallMatmulKernelTest {
         check(rnd, 129, 16, 17, 17, true, false);
     }
 
+    /** c's rows further apart than its columns (the columns of one head inside wider rows): the rest untouched. */
+    @Test
+    void writesRowsAtTheirStrideAndNothingBetween() {
+        assumeTrue(Simd.arrays(), "vector API not resolved");
+        Random rnd = new Random(11);
+        for (int m : new int[]{3, 7, 17}) {
+            for (int n : new int[]{9, 16, 17}) {
+                int k = 16;
+                int ldc = n + 5;
+                int cOff = 2;
+                float[] a = random(rnd, m * k);
+                float[] b = random(rnd, k * n);
+                float[] c = new float[cOff + m * ldc];
+                java.util.Arrays.fill(c, 42f);
+                SmallMatmulKernel.product(a, 0, k, 1, b, 0, c, cOff, ldc, m, n, k);
+                for (int i = 0; i < c.length; i++) {
+                    int r = (i - cOff) / ldc;
+                    int j = (i - cOff) % ldc;
+                    if (i < cOff || j >= n) {
+                        assertTrue(c[i] == 42f, m + "x" + n + ": wrote " + c[i] + " at " + i + ", outside c");
+                        continue;
+                    }
+                    float chain = 0;
+                    for (int p = 0; p < k; p++) {
+                        chain = Math.fma(b[p * n + j], a[r * k + p], chain);
+                    }
+                    assertTrue(c[i] == chain, m + "x" + n + " at [" + r + "," + j + "]: " + c[i] + ", the chain gives " + chain);
+                }
+            }
+        }
+    }
+
     private static float[] check(Random rnd, int batch, int m, int n, int k, boolean ta, boolean tb) {
         float[] a = random(rnd, batch * m * k);
         float[] b = random(rnd, batch * k * n);
