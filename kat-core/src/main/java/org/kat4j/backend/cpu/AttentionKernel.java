@@ -43,9 +43,9 @@ final class AttentionKernel {
      * instead of 550-648 ns on 2 cores of an Intel Xeon with AVX-512, 2026-12-03; on 8 lanes two
      * vectors and a tail beat three vectors, 417-423 against 432-440 ns, so wider rows stay as
      * they are; with the tail column in six-row blocks the scores' product took 203-214 against
-     * 205-214 ns, 2 cores of an AMD EPYC Zen 5, 2026-12-07). The padding columns of the key and value scratch are zero and nothing reads the
-     * scores' padding; every element gets the same multiply-adds in the same order as unpadded,
-     * so the same bits.
+     * 205-214 ns, 2 cores of an AMD EPYC Zen 5, 2026-12-07). The padding columns of the key and
+     * value scratch are zero and nothing reads the scores' padding; every element gets the same
+     * multiply-adds in the same order as unpadded, so the same bits.
      */
     static int padded(int n) {
         int l = SmallMatmulKernel.L;
@@ -140,14 +140,14 @@ final class AttentionKernel {
                         System.arraycopy(go, t * d + h * hd, goh, t * hd, hd);
                         System.arraycopy(pb, h * nn + t * n, pp, t * np, n);
                     }
-                    // gv = p^T go; gp = go v^T; gs = softmax backward; gq = scale (gs k); gk = gs^T (scale q)
+                    // gv = p^T go; gp = go v^T; gs = softmax backward; gq = scale (gs k); gk = gs^T (scale q);
+                    // gv and gk go straight into their columns of the sample's gradient rows
                     SmallMatmulKernel.product(pp, 0, 1, np, goh, 0, gx, h * hd + 2 * d, row, n, hd, n);
                     SmallMatmulKernel.product(goh, 0, hd, 1, vt, 0, ds, 0, np, n, np, hd);
                     for (int t = 0; t < n; t++) {
                         SoftmaxKernel.backwardRow(pp, ds, t * np, n);
                     }
                     SmallMatmulKernel.product(ds, 0, np, 1, k, 0, gq, 0, hd, n, hd, n);
-                    // gk and gv straight into their columns of the sample's gradient rows
                     SmallMatmulKernel.product(ds, 0, 1, np, q, 0, gx, h * hd + d, row, n, hd, n);
                     for (int t = 0; t < n; t++) {
                         int base = t * row + h * hd;
