@@ -10,6 +10,7 @@ import org.bytedeco.javacpp.indexer.DoubleIndexer;
 import org.bytedeco.javacpp.indexer.FloatIndexer;
 import org.nd4j.linalg.api.buffer.DataBuffer;
 import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.memory.pointers.PagedPointer;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -35,8 +36,16 @@ import java.util.Arrays;
 final class CpuStorage implements Storage {
     /** The dense ND4J array this storage was made from; null for memory that kat4j allocated ({@link #allocate}). */
     private final INDArray base;
-    /** The memory: element 0 of this storage is element {@code offset} of it (null where ND4J keeps none: empty arrays). */
+    /**
+     * The memory: element 0 of this storage is element {@code offset} of it (null where ND4J keeps
+     * none, empty arrays, and for memory of a scope's workspace: {@link #scoped}).
+     */
     private final DataBuffer data;
+    /**
+     * Memory that {@link #allocate} took from the current scope's ND4J workspace, {@code offset}
+     * elements before element 0; it lives until the scope closes. Null for all other storages.
+     */
+    private final PagedPointer scoped;
     private final DataType type;
     private final long offset;
     private final long numel;
@@ -51,15 +60,17 @@ final class CpuStorage implements Storage {
         this.base = isDense(a) ? a : a.dup('c');
         this.numel = base.length();
         this.data = base.data();
+        this.scoped = null;
         this.type = base.dataType();
         this.offset = numel == 0 ? 0 : base.offset();
         this.shape = base.shape();
         this.array = base;
     }
 
-    private CpuStorage(INDArray base, DataBuffer data, DataType type, long offset, long numel, long[] shape) {
+    private CpuStorage(INDArray base, DataBuffer data, PagedPointer scoped, DataType type, long offset, long numel, long[] shape) {
         this.base = base;
         this.data = data;
+        this.scoped = scoped;
         this.type = type;
         this.offset = offset;
         this.numel = numel;
@@ -84,7 +95,7 @@ final class CpuStorage implements Storage {
 
     /** The same memory in {@code shape} (of the same size), without an ND4J array. */
     CpuStorage view(long[] shape) {
-        CpuStorage v = new CpuStorage(base, data, type, offset, numel, shape.clone());
+        CpuStorage v = new CpuStorage(base, data, scoped, type, offset, numel, shape.clone());
         v.bytes = bytes; // the same memory: the buffers made for this storage serve the view
         v.floats = floats;
         return v;
@@ -128,14 +139,18 @@ final class CpuStorage implements Storage {
         }
     }
 
-    /** The allocation this storage's memory is part of (null for an empty ND4J array). */
+    /**
+     * The allocation this storage's memory is part of (null for an empty ND4J array and for memory
+     * of a scope, which goes back with the scope).
+     */
     DataBuffer allocation() {
         return data;
     }
 
     /** An ND4J buffer of exactly this storage's elements over its part of the allocation, which it keeps alive. */
     private DataBuffer aligned() {
-        PagedPointer at = new PagedPointer(data.addressPointer(), data.length()).withOffset(offset * type.width(), numel);
+        PagedPointer at = (scoped != null ? new PagedPointer(scoped, offset + numel)
+                : new PagedPointer(data.addressPointer(), data.length())).withOffset(offset * type.width(), numel);
         return type == DataType.FLOAT ? new AlignedFloats(at.asFloatPointer(), numel, data)
                 : new AlignedDoubles(at.asDoublePointer(), numel, data);
     }
@@ -158,13 +173,18 @@ final class CpuStorage implements Storage {
      * boundary. ND4J's arrays start 16 bytes into a cache line (glibc's malloc for its own, and a
      * workspace packs arrays 32 bytes apart from an arena at 16 bytes into a line), so every
      * other 256-bit load of a vector kernel straddled two cache lines, and every 512-bit one
-     * did. Here ND4J allocates {@code ALIGNMENT} bytes more, where it would have (the current
-     * workspace or the heap), and the array is a plain dense array of its own over the aligned
-     * part: a buffer over that memory which holds the allocation ({@link Aligned#owner}), so the
-     * memory lives as long as any array over it. The storage has neither that buffer nor an ND4J
-     * array until an ND4J op needs one ({@link #array}): kat4j's kernels read the allocation's
-     * memory from the aligned element on. Not a view at an offset: ND4J 1.0.0-M2.1's
-     * indexing and assignment into such views returned empty arrays and corrupted the native heap.
+     * did. Here {@code ALIGNMENT} bytes more are allocated: inside a scope, straight from the
+     * scope's ND4J workspace, memory that goes back with the scope and needs no ND4J buffer (an
+     * ND4J buffer cost 3.2-3.9 us to make, a workspace's memory 0.16-0.20 us, and each buffer is a
+     * native object, a deallocator and a reference that the collector copies and ND4J's
+     * deallocator thread frees: 2 cores of an AMD EPYC Zen 5, 2026-12-07); outside scopes, in an
+     * ND4J heap buffer that frees it once collected. The ND4J array is a plain dense array of its
+     * own over the aligned part: a buffer over that memory which holds the heap allocation
+     * ({@link Aligned#owner}), so the memory lives as long as any array over it. The storage has
+     * neither that buffer nor an ND4J array until an ND4J op needs one ({@link #array}): kat4j's
+     * kernels read the memory from the aligned element on. Not a view at an offset: ND4J
+     * 1.0.0-M2.1's indexing and assignment into such views returned empty arrays and corrupted
+     * the native heap.
      */
     static CpuStorage allocate(DataType t, long... shape) {
         long n = Shapes.numel(shape);
@@ -172,10 +192,18 @@ final class CpuStorage implements Storage {
             return new CpuStorage(Nd4j.createUninitialized(t, shape));
         }
         int size = t.width();
-        DataBuffer owner = Nd4j.createBuffer(t, n + ALIGNMENT / size, false, Nd4j.getMemoryManager().getCurrentWorkspace());
+        MemoryWorkspace ws = Nd4j.getMemoryManager().getCurrentWorkspace();
+        if (ws != null) {
+            // the scope's memory without an ND4J buffer: no native buffer object, deallocator or
+            // reference for the garbage collector per result (the memory goes back with the scope)
+            PagedPointer p = ws.alloc((n + ALIGNMENT / size) * size, t, false);
+            long skip = (ALIGNMENT - p.address() % ALIGNMENT) % ALIGNMENT;
+            return new CpuStorage(null, null, p, t, skip / size, n, shape.clone());
+        }
+        DataBuffer owner = Nd4j.createBuffer(t, n + ALIGNMENT / size, false, null);
         long address = owner.addressPointer().address();
         long skip = (ALIGNMENT - address % ALIGNMENT) % ALIGNMENT;
-        return new CpuStorage(null, owner, t, skip / size, n, shape.clone());
+        return new CpuStorage(null, owner, null, t, skip / size, n, shape.clone());
     }
 
     /** {@link #allocate} as an ND4J array, for the ND4J ops that write it. */
@@ -185,7 +213,7 @@ final class CpuStorage implements Storage {
 
     /** A buffer over part of another's memory, which it keeps alive. */
     interface Aligned {
-        /** The allocation this buffer's memory is part of. */
+        /** The heap allocation this buffer's memory is part of; null for a scope's memory. */
         DataBuffer owner();
     }
 
@@ -247,7 +275,8 @@ final class CpuStorage implements Storage {
 
     /**
      * This storage's bytes, made once. The buffer points at memory that the storage's ND4J buffer
-     * frees once it is collected, and does not reference it: a backend method keeps its input
+     * frees once it is collected (or that its scope's workspace takes back when the scope closes),
+     * and does not reference it: a backend method keeps its input
      * storages reachable ({@code Reference.reachabilityFence}) until its kernels are done, or a
      * collection during the kernel frees an input made for that call alone. Each {@code asNio} of
      * an ND4J buffer is a JNI call that makes a new direct buffer, about 0.5-0.8 us, several times
@@ -256,7 +285,11 @@ final class CpuStorage implements Storage {
     private ByteBuffer bytes() {
         ByteBuffer b = bytes;
         if (b == null) {
-            if (data == null) {
+            if (scoped != null) {
+                long from = offset * type.width();
+                b = new PagedPointer(scoped, from + numel * type.width()).withOffset(from, numel * type.width()).asBytePointer()
+                        .capacity(numel * type.width()).asByteBuffer().order(ByteOrder.nativeOrder());
+            } else if (data == null) {
                 b = ByteBuffer.allocateDirect(0).order(ByteOrder.nativeOrder());
             } else {
                 // exactly this storage's elements: an allocation has room for the alignment after them

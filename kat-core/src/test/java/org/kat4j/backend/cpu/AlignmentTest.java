@@ -17,6 +17,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * AVX-512 vector), outside scopes and inside them, in a scope's first step and in the steps that
  * reuse its workspace; narrow, unnarrow and gathers on them (ND4J views over such arrays) give the
  * right values, also after many allocations and collections; releasing one frees its allocation.
+ * Inside a scope a result is the scope's memory with no ND4J buffer of its own, read the same by
+ * the kernels and through an ND4J array.
  */
 class AlignmentTest {
     static void assertAligned(Storage s, String what) {
@@ -87,6 +89,30 @@ class AlignmentTest {
             }
             if (round % 500 == 0) {
                 System.gc();
+            }
+        }
+    }
+
+    @Test
+    void resultsInsideAScopeUseTheScopesMemoryWithoutAnNd4jBuffer() {
+        CpuBackend b = CpuBackend.INSTANCE;
+        float[] x = new float[1000];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = i * 0.5f;
+        }
+        Storage outside = b.binary(org.kat4j.backend.BinaryOp.MUL, b.fromFloats(x, 1000), b.full(DType.FLOAT32, 2, 1000));
+        org.junit.jupiter.api.Assertions.assertNotNull(CpuStorage.cpu(outside).allocation(), "outside scopes: a heap buffer");
+        for (int step = 0; step < 3; step++) {
+            try (Scope ignored = Scope.open()) {
+                Storage y = b.binary(org.kat4j.backend.BinaryOp.MUL, b.fromFloats(x, 1000), b.full(DType.FLOAT32, 2, 1000));
+                org.junit.jupiter.api.Assertions.assertTrue(CpuStorage.cpu(y).allocation() == null, "step " + step + ": no ND4J buffer");
+                java.nio.FloatBuffer kernelView = CpuStorage.floats(y);
+                float[] nd4jView = CpuStorage.nd(b.reshape(y, 10, 100)).reshape(1000).toFloatVector();
+                for (int i = 0; i < x.length; i++) {
+                    assertEquals(i * 1.0f, kernelView.get(i), "step " + step + " element " + i + " read by the kernels");
+                    assertEquals(i * 1.0f, nd4jView[i], "step " + step + " element " + i + " read by ND4J");
+                }
+                assertAligned(y, "step " + step);
             }
         }
     }
