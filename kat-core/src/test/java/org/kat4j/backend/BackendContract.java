@@ -115,6 +115,12 @@ public abstract class BackendContract {
         assertEquals(2.5, be.getDouble(scalar, 0), 0);
         for (DType t : DTYPES) {
             assertArrayEquals(new double[]{4, 4, 4, 4}, be.toDoubles(be.full(t, 4, 2, 2)), 0);
+            // longer than one chunk of a bulk fill, and not a multiple of it
+            double[] many = be.toDoubles(be.full(t, 0.1, 3, 1001));
+            double expect = t == DType.FLOAT32 ? (float) 0.1 : 0.1;
+            for (int i = 0; i < many.length; i++) {
+                assertEquals(expect, many[i], 0, "full at " + i);
+            }
             assertArrayEquals(new double[]{0, 0, 0}, be.toDoubles(be.zeros(t, 3)), 0);
             Storage s = be.empty(t, 2, 2);
             be.fill(s, -1);
@@ -265,7 +271,9 @@ public abstract class BackendContract {
         {{3, 4}, {3, 4}}, {{3, 4}, {4}}, {{2, 3, 4}, {3, 1}}, {{2, 1, 4}, {1, 3, 1}}, {{5}, {2, 5}}, {{2, 3}, {1}},
         {{2, 3}, {}}, {{1, 7}, {5, 1}},
         // b as a's shape or its trailing dims, odd lengths
-        {{6, 19}, {6, 19}}, {{5, 3, 16}, {3, 16}}, {{4, 2, 9}, {1, 2, 9}}, {{3, 20}, {1, 1, 3, 20}}};
+        {{6, 19}, {6, 19}}, {{5, 3, 16}, {3, 16}}, {{4, 2, 9}, {1, 2, 9}}, {{3, 20}, {1, 1, 3, 20}},
+        // a as b's trailing dims (a class token expanded over a batch), odd lengths
+        {{1, 1, 20}, {3, 1, 20}}, {{19}, {4, 19}}, {{1, 32}, {5, 32}}, {{1, 1, 3, 20}, {3, 20}}};
     /** Forward only: more elements than one thread's share. */
     static final long[][][] BROADCAST_LARGE = {{{140, 1001}, {1001}}, {{371, 401}, {371, 401}}};
 
@@ -512,6 +520,15 @@ public abstract class BackendContract {
                     long[] ii = Ref.unflat(i, shape);
                     assertEquals(ii[dim] >= 1 ? rounded(x, t)[i] : 0, back[i], 0, "unnarrow dim " + dim + " at " + i);
                 }
+            }
+            // a block in the middle of a dimension: zeros on both sides
+            long[] wide = {3, 5, 4};
+            double[] m = rounded(rnd(24, -1, 1), t);
+            double[] inMiddle = be.toDoubles(be.unnarrow(st(m, t, 3, 2, 4), wide, 1, 2));
+            for (int i = 0; i < 60; i++) {
+                long[] ii = Ref.unflat(i, wide);
+                double want = ii[1] >= 2 && ii[1] < 4 ? m[(int) ((ii[0] * 2 + ii[1] - 2) * 4 + ii[2])] : 0;
+                assertEquals(want, inMiddle[i], 0, "unnarrow into the middle at " + i);
             }
             double[] y = rounded(rnd(6, -1, 1), t);
             Storage cat = be.concat(2, xs, st(y, t, 2, 3, 1));

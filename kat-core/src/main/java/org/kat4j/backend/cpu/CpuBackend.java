@@ -123,10 +123,17 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Storage full(DType dtype, double value, long... shape) {
-        Shapes.numel(shape);
+        long n = Shapes.numel(shape);
         DataType t = CpuStorage.nd4j(dtype);
         if (shape.length == 0) {
             return wrap(Nd4j.scalar(t, value));
+        }
+        if (n > 0 && n * t.width() < Integer.MAX_VALUE) {
+            // kat4j's memory filled in bulk: ND4J's zeros made an array and ran an op for the class
+            // token's zeros of every step (0.4% of the main job's CPU time)
+            Storage out = CpuStorage.allocate(t, shape);
+            fill(CpuStorage.bytes(out), t, value, n);
+            return out;
         }
         if (value == 0) {
             return wrap(Nd4j.zeros(t, shape));
@@ -177,7 +184,35 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Storage fromDoubles(double[] data, long... shape) {
-        return wrap(Nd4j.create(data, shape, 'c'));
+        if (shape.length == 0 || data.length == 0 || data.length != Shapes.numel(shape)) {
+            return wrap(Nd4j.create(data, shape, 'c'));
+        }
+        Storage s = CpuStorage.allocate(DataType.DOUBLE, shape);
+        CpuStorage.bytes(s).asDoubleBuffer().put(data); // one bulk copy
+        return s;
+    }
+
+    /** Chunks of the same value, copied in bulk over a buffer. */
+    private static final int FILL_CHUNK = 1024;
+
+    /** Elements [0, n) of buf as t: value (rounded to float for FLOAT, as ND4J's fills do). */
+    private static void fill(ByteBuffer buf, DataType t, double value, long n) {
+        int count = Math.toIntExact(n);
+        if (t == DataType.FLOAT) {
+            float[] chunk = new float[Math.min(count, FILL_CHUNK)];
+            Arrays.fill(chunk, (float) value);
+            FloatBuffer f = buf.asFloatBuffer();
+            for (int i = 0; i < count; i += chunk.length) {
+                f.put(i, chunk, 0, Math.min(chunk.length, count - i));
+            }
+        } else {
+            double[] chunk = new double[Math.min(count, FILL_CHUNK)];
+            Arrays.fill(chunk, value);
+            java.nio.DoubleBuffer d = buf.asDoubleBuffer();
+            for (int i = 0; i < count; i += chunk.length) {
+                d.put(i, chunk, 0, Math.min(chunk.length, count - i));
+            }
+        }
     }
 
     @Override
@@ -413,6 +448,18 @@ public final class CpuBackend implements Backend {
             Storage out = CpuStorage.allocate(DataType.FLOAT, as);
             BinaryKernel.apply(op, CpuStorage.bytes(a), CpuStorage.bytes(b), CpuStorage.bytes(out), (int) a.numel(),
                     (int) b.numel());
+            reachabilityFence(a);
+            reachabilityFence(b);
+            return out;
+        }
+        long[] bs = b.shape();
+        if ((op == BinaryOp.ADD || op == BinaryOp.MUL) && fusable(b) && isFloat(a) && trailing(bs, as)
+                && BinaryKernel.suits(b.numel(), a.numel())) {
+            // a broadcasts over b (the class token expanded over the batch): b op a, the same bits
+            // since float addition and multiplication commute
+            Storage out = CpuStorage.allocate(DataType.FLOAT, bs);
+            BinaryKernel.apply(op, CpuStorage.bytes(b), CpuStorage.bytes(a), CpuStorage.bytes(out), (int) b.numel(),
+                    (int) a.numel());
             reachabilityFence(a);
             reachabilityFence(b);
             return out;
@@ -737,6 +784,19 @@ public final class CpuBackend implements Backend {
         return inner;
     }
 
+    /** Whether a and b have the same rank and the same sizes in every dimension but dim. */
+    private static boolean sameOutside(long[] a, long[] b, int dim) {
+        if (a.length != b.length) {
+            return false;
+        }
+        for (int i = 0; i < a.length; i++) {
+            if (i != dim && a[i] != b[i]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /** The product of the dims before dim. */
     private static long outer(long[] s, int dim) {
         long outer = 1;
@@ -756,6 +816,20 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Storage unnarrow(Storage g, long[] shape, int dim, long start) {
+        long[] gs = g.shape();
+        if (copiesInBlocks(g) && dim >= 0 && dim < shape.length && sameOutside(gs, shape, dim) && start >= 0
+                && start + gs[dim] <= shape[dim] && Shapes.numel(shape) * CpuStorage.cpu(g).dataType().width() < Integer.MAX_VALUE) {
+            // zeros, then g's blocks into their places: narrow's copy the other way
+            DataType t = CpuStorage.cpu(g).dataType();
+            Storage out = CpuStorage.allocate(t, shape);
+            ByteBuffer ob = CpuStorage.bytes(out);
+            fill(ob, t, 0, Shapes.numel(shape));
+            long inner = innerBytes(g, dim);
+            copyBlocks(CpuStorage.bytes(g), gs[dim] * inner, 0, ob, shape[dim] * inner, start * inner, outer(gs, dim),
+                    gs[dim] * inner);
+            reachabilityFence(g);
+            return out;
+        }
         INDArray gv = nd(g);
         INDArray dx = Nd4j.zeros(gv.dataType(), shape);
         dx.get(narrowIndex(shape.length, dim, start, gv.size(dim))).assign(gv);
