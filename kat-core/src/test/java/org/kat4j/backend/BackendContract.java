@@ -110,6 +110,13 @@ public abstract class BackendContract {
         assertArrayEquals(new float[]{0.1f, 0.2f, 0.3f}, be.toFloats(c), 0);
         be.setDouble(c, 0, 5);
         assertEquals(0.1, be.getDouble(d, 0), 0, "a copy is independent");
+        // casts round to the nearest float, ties to even, as a Java cast does; floats widen exactly
+        double[] edges = {1 + Math.pow(2, -24), 1 + 3 * Math.pow(2, -24), -1e-46, 1e-40, 3.4028235677973366e38, -0.0};
+        float[] cast = be.toFloats(be.copy(be.fromDoubles(edges, 2, 3), DType.FLOAT32));
+        for (int i = 0; i < edges.length; i++) {
+            assertEquals(Float.floatToRawIntBits((float) edges[i]), Float.floatToRawIntBits(cast[i]), "cast of " + edges[i]);
+        }
+        assertArrayEquals(new double[]{1.5, -2, 3.25, 0, -9, -0.125}, be.toDoubles(be.copy(f, DType.FLOAT64)), 0);
         Storage scalar = be.full(DType.FLOAT64, 2.5);
         assertEquals(0, scalar.rank());
         assertEquals(2.5, be.getDouble(scalar, 0), 0);
