@@ -116,8 +116,17 @@ class DataParallelTest {
         GrKan model = block(0);
         try (DataParallel<GrKan> dp = new DataParallel<>(model, 3, 3, () -> block(1))) {
             List<String> threads = Collections.synchronizedList(new ArrayList<>());
+            // each part waits until all three have started: a thread done early would otherwise
+            // take the next part too (as it should), and an instant part leaves that to timing
+            java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(3);
             List<long[]> parts = dp.run(10, (r, start, length) -> {
                 threads.add(Thread.currentThread().getName());
+                started.countDown();
+                try {
+                    assertTrue(started.await(30, java.util.concurrent.TimeUnit.SECONDS), "all three parts at once");
+                } catch (InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
                 return new long[]{start, length};
             });
             assertEquals(List.of(0L, 4L, 4L, 3L, 7L, 3L), parts.stream().flatMap(p -> List.of(p[0], p[1]).stream()).toList());
