@@ -466,27 +466,27 @@ public final class CpuBackend implements Backend {
             return empty(a.dtype(), Shapes.broadcast(op.name().toLowerCase(), a.shape(), b.shape()));
         }
         long[] as = a.shape();
-        if (fusable(a) && isFloat(b) && trailing(as, b.shape()) && BinaryKernel.suits(a.numel(), b.numel())) {
-            Storage out = CpuStorage.allocate(DataType.FLOAT, as);
-            BinaryKernel.apply(op, CpuStorage.bytes(a), CpuStorage.bytes(b), CpuStorage.bytes(out), (int) a.numel(),
-                    (int) b.numel());
-            reachabilityFence(a);
-            reachabilityFence(b);
-            return out;
-        }
         long[] bs = b.shape();
+        if (fusable(a) && isFloat(b) && trailing(as, bs) && BinaryKernel.suits(a.numel(), b.numel())) {
+            return inKernel(op, a, b);
+        }
         if ((op == BinaryOp.ADD || op == BinaryOp.MUL) && fusable(b) && isFloat(a) && trailing(bs, as)
                 && BinaryKernel.suits(b.numel(), a.numel())) {
             // a broadcasts over b (the class token expanded over the batch): b op a, the same bits
             // since float addition and multiplication commute
-            Storage out = CpuStorage.allocate(DataType.FLOAT, bs);
-            BinaryKernel.apply(op, CpuStorage.bytes(b), CpuStorage.bytes(a), CpuStorage.bytes(out), (int) b.numel(),
-                    (int) a.numel());
-            reachabilityFence(a);
-            reachabilityFence(b);
-            return out;
+            return inKernel(op, b, a);
         }
         return wrap(pairwise(op, nd(a), nd(b)));
+    }
+
+    /** x op y in x's shape, y repeated over x's leading dimensions, in the vector kernel. */
+    private static Storage inKernel(BinaryOp op, Storage x, Storage y) {
+        Storage out = CpuStorage.allocate(DataType.FLOAT, x.shape());
+        BinaryKernel.apply(op, CpuStorage.bytes(x), CpuStorage.bytes(y), CpuStorage.bytes(out), (int) x.numel(),
+                (int) y.numel());
+        reachabilityFence(x);
+        reachabilityFence(y);
+        return out;
     }
 
     /** Whether b's shape, leading 1s dropped, is a's trailing dimensions (b broadcasts over a's leading ones). */
