@@ -132,7 +132,7 @@ public final class CpuBackend implements Backend {
             // kat4j's memory filled in bulk: ND4J's zeros made an array and ran an op for the class
             // token's zeros of every step (0.4% of the main job's CPU time)
             Storage out = CpuStorage.allocate(t, shape);
-            fill(CpuStorage.bytes(out), t, value, n);
+            fill(out, value);
             return out;
         }
         if (value == 0) {
@@ -195,9 +195,8 @@ public final class CpuBackend implements Backend {
     /** Chunks of the same value, copied in bulk over a buffer. */
     private static final int FILL_CHUNK = 1024;
 
-    /** Elements [0, n) of buf as t: value (rounded to float for FLOAT, as ND4J's fills do). */
-    private static void fill(ByteBuffer buf, DataType t, double value, long n) {
-        int count = Math.toIntExact(n);
+    /** The first count elements of buf as t: value (rounded to float for FLOAT, as ND4J's assign does). */
+    private static void fillBytes(ByteBuffer buf, DataType t, double value, int count) {
         if (t == DataType.FLOAT) {
             float[] chunk = new float[Math.min(count, FILL_CHUNK)];
             Arrays.fill(chunk, (float) value);
@@ -330,6 +329,12 @@ public final class CpuBackend implements Backend {
     @Override
     public void fill(Storage s, double value) {
         if (s.numel() == 0) {
+            return;
+        }
+        DataType t = CpuStorage.cpu(s).dataType();
+        if ((t == DataType.FLOAT || t == DataType.DOUBLE) && s.numel() * t.width() < Integer.MAX_VALUE) {
+            fillBytes(CpuStorage.bytes(s), t, value, (int) s.numel());
+            reachabilityFence(s);
             return;
         }
         nd(s).assign(value);
@@ -842,13 +847,11 @@ public final class CpuBackend implements Backend {
         if (copiesInBlocks(g) && dim >= 0 && dim < shape.length && sameOutside(gs, shape, dim) && start >= 0
                 && start + gs[dim] <= shape[dim] && Shapes.numel(shape) * CpuStorage.cpu(g).dataType().width() < Integer.MAX_VALUE) {
             // zeros, then g's blocks into their places: narrow's copy the other way
-            DataType t = CpuStorage.cpu(g).dataType();
-            Storage out = CpuStorage.allocate(t, shape);
-            ByteBuffer ob = CpuStorage.bytes(out);
-            fill(ob, t, 0, Shapes.numel(shape));
+            Storage out = CpuStorage.allocate(CpuStorage.cpu(g).dataType(), shape);
+            fill(out, 0);
             long inner = innerBytes(g, dim);
-            copyBlocks(CpuStorage.bytes(g), gs[dim] * inner, 0, ob, shape[dim] * inner, start * inner, outer(gs, dim),
-                    gs[dim] * inner);
+            copyBlocks(CpuStorage.bytes(g), gs[dim] * inner, 0, CpuStorage.bytes(out), shape[dim] * inner, start * inner,
+                    outer(gs, dim), gs[dim] * inner);
             reachabilityFence(g);
             return out;
         }

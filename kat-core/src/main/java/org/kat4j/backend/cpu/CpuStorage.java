@@ -149,8 +149,8 @@ final class CpuStorage implements Storage {
 
     /** An ND4J buffer of exactly this storage's elements over its part of the allocation, which it keeps alive. */
     private DataBuffer aligned() {
-        PagedPointer at = (scoped != null ? new PagedPointer(scoped, offset + numel)
-                : new PagedPointer(data.addressPointer(), data.length())).withOffset(offset * type.width(), numel);
+        PagedPointer at = scoped != null ? new PagedPointer(scoped, numel, offset * type.width())
+                : new PagedPointer(data.addressPointer(), data.length()).withOffset(offset * type.width(), numel);
         return type == DataType.FLOAT ? new AlignedFloats(at.asFloatPointer(), numel, data)
                 : new AlignedDoubles(at.asDoublePointer(), numel, data);
     }
@@ -286,9 +286,8 @@ final class CpuStorage implements Storage {
         ByteBuffer b = bytes;
         if (b == null) {
             if (scoped != null) {
-                long from = offset * type.width();
-                b = new PagedPointer(scoped, from + numel * type.width()).withOffset(from, numel * type.width()).asBytePointer()
-                        .capacity(numel * type.width()).asByteBuffer().order(ByteOrder.nativeOrder());
+                b = new PagedPointer(scoped, numel * type.width(), offset * type.width()).asBytePointer().asByteBuffer()
+                        .order(ByteOrder.nativeOrder());
             } else if (data == null) {
                 b = ByteBuffer.allocateDirect(0).order(ByteOrder.nativeOrder());
             } else {
