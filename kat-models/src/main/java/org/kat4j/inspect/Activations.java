@@ -225,6 +225,7 @@ public final class Activations {
         return new Group(block, act, group, a, b, Gain.secondMoment(a, b), best, bestDist, maxQ);
     }
 
+    /** Every group of every GR-KAN rational, block by block, act1's groups before act2's. */
     public List<Group> groups() {
         return groups;
     }
@@ -251,6 +252,7 @@ public final class Activations {
         return s.toString();
     }
 
+    /** Writes {@link #csv()} to {@code file}, replacing it atomically (a crash leaves the old file whole). */
     public void writeCsv(Path file) throws IOException {
         AtomicFiles.writeString(file, csv());
     }
@@ -333,6 +335,7 @@ public final class Activations {
         return img;
     }
 
+    /** Writes {@link #grid(String)} with this title to {@code file} as a PNG, replacing it atomically. */
     public void writePng(Path file, String title) throws IOException {
         BufferedImage img = grid(title);
         AtomicFiles.writeStream(file, out -> javax.imageio.ImageIO.write(img, "png", out));
