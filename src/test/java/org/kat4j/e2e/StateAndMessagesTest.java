@@ -102,6 +102,15 @@ class StateAndMessagesTest {
         String bad = kat("predict", "--model-dir", model.toString(), "x.png");
         assertTrue(bad.startsWith("kat: " + model.resolve("config.json") + ": not a JSON object"), bad);
         assertFalse(bad.contains("setStrictness") || bad.contains("https://") || bad.contains("\n") || bad.contains("com.google"), bad);
+        // the file and the system's reason, where Java's message is the path alone
+        Path file = Files.writeString(dir.resolve("a-file"), "");
+        String out = kat("train", "--builtin", "--epochs", "1", "--out", file.resolve("run").toString());
+        assertTrue(out.startsWith("kat: " + file.resolve("run") + ": ") && out.length() > ("kat: " + file.resolve("run") + ": ").length(),
+                out);
+        assertEquals("/x/y: no such file or directory", Kat.describe(new java.nio.file.NoSuchFileException("/x/y")));
+        assertEquals("/x: permission denied", Kat.describe(new java.nio.file.AccessDeniedException("/x")));
+        assertEquals("/a -> /b: Read-only file system",
+                Kat.describe(new java.nio.file.FileSystemException("/a", "/b", "Read-only file system")));
         assertEquals("internal error (ArithmeticException); rerun with --verbose for the details",
                 Kat.describe(new ArithmeticException("/ by zero")));
         assertEquals("internal error (NegativeArraySizeException); rerun with --verbose for the details",

@@ -3,6 +3,12 @@ package org.kat4j.cli;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
+import java.nio.file.AccessDeniedException;
+import java.nio.file.DirectoryNotEmptyException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.NotDirectoryException;
 import java.util.concurrent.Callable;
 
 /** The {@code kat} command line. */
@@ -58,11 +64,32 @@ public final class Kat implements Callable<Integer> {
      * and found), and for anything else what kind of failure it was, without a library's advice.
      */
     public static String describe(Throwable ex) {
+        if (ex instanceof FileSystemException fse) {
+            return describe(fse);
+        }
         String msg = ex.getMessage();
         if (ex instanceof java.io.IOException || ex instanceof IllegalArgumentException || ex instanceof IllegalStateException
                 || ex instanceof UnsupportedOperationException) {
             return msg == null ? ex.getClass().getSimpleName() : msg;
         }
         return "internal error (" + ex.getClass().getSimpleName() + "); rerun with --verbose for the details";
+    }
+
+    /**
+     * The file and what the system said of it: Java's messages for a missing file or a refused
+     * access are the path alone ({@code kat: /proc/runs}), its reason being the exception's type.
+     */
+    private static String describe(FileSystemException e) {
+        String reason = e.getReason();
+        if (reason == null) {
+            reason = e instanceof NoSuchFileException ? "no such file or directory"
+                    : e instanceof AccessDeniedException ? "permission denied"
+                    : e instanceof FileAlreadyExistsException ? "already exists"
+                    : e instanceof NotDirectoryException ? "not a directory"
+                    : e instanceof DirectoryNotEmptyException ? "directory not empty"
+                    : "file system error (" + e.getClass().getSimpleName() + ")";
+        }
+        String file = e.getFile() == null ? "" : e.getFile() + (e.getOtherFile() == null ? "" : " -> " + e.getOtherFile()) + ": ";
+        return file + reason;
     }
 }
