@@ -107,6 +107,9 @@ class StateAndMessagesTest {
         String out = kat("train", "--builtin", "--epochs", "1", "--out", file.resolve("run").toString());
         assertTrue(out.startsWith("kat: " + file.resolve("run") + ": ") && out.length() > ("kat: " + file.resolve("run") + ": ").length(),
                 out);
+        assertEquals("kat: --resume " + file.resolve("none") + ": no such file",
+                kat("train", "--builtin", "--resume", file.resolve("none").toString()));
+        assertEquals("kat: no registered model matches 'zzz*'; kat models lists them all", kat("models", "zzz*"));
         assertEquals("/x/y: no such file or directory", Kat.describe(new java.nio.file.NoSuchFileException("/x/y")));
         assertEquals("/x: permission denied", Kat.describe(new java.nio.file.AccessDeniedException("/x")));
         assertEquals("/a -> /b: Read-only file system",

@@ -16,6 +16,9 @@ final class ModelsCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if (Models.list(glob).isEmpty()) {
+            throw new IllegalArgumentException("no registered model matches '" + glob + "'; kat models lists them all");
+        }
         for (String name : Models.list(glob)) {
             VisionTransformer m = Models.create(name, Map.of());
             var c = m.config();

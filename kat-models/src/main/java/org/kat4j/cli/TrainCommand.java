@@ -123,6 +123,9 @@ final class TrainCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--autocast " + autocast + ": expected bf16 or none");
         }
         boolean bf16 = autocast.equals("bf16");
+        if (resume != null && !java.nio.file.Files.isRegularFile(resume)) {
+            throw new java.io.IOException("--resume " + resume + ": no such file");
+        }
         FashionMnist.Splits splits = dataOptions.load();
         if (batchSize > splits.train().size()) {
             System.out.printf(Locale.ROOT, "batch size %d capped to the %d training images%n", batchSize, splits.train().size());

@@ -43,13 +43,23 @@ public final class Models {
     /** Registered names matching a glob ({@code *} and {@code ?}); all names for null. */
     public static List<String> list(String glob) {
         List<String> out = new ArrayList<>();
-        Pattern p = glob == null ? null : Pattern.compile(glob.replace(".", "\\.").replace("*", ".*").replace("?", "."));
+        Pattern p = glob == null ? null : globPattern(glob);
         for (String name : REGISTRY.keySet()) {
             if (p == null || p.matcher(name).matches()) {
                 out.add(name);
             }
         }
         return out;
+    }
+
+    /** A shell-style glob as a pattern: * any run of characters, ? one, every other character itself. */
+    private static Pattern globPattern(String glob) {
+        StringBuilder re = new StringBuilder();
+        for (int i = 0; i < glob.length(); i++) {
+            char c = glob.charAt(i);
+            re.append(c == '*' ? ".*" : c == '?' ? "." : Pattern.quote(String.valueOf(c)));
+        }
+        return Pattern.compile(re.toString());
     }
 
     /** The configuration of a registered model, with overrides (timm model_args names). */

@@ -79,6 +79,11 @@ class ModelsTest {
         assertEquals(List.of("kat_tiny_patch16_224", "kat_small_patch16_224", "kat_base_patch16_224", "kat_micro_patch4_28",
                 "kat_micro_patch4_32", "kat_micro_patch7_28"), Models.list("kat_*"));
         assertEquals(List.of("vit_micro_patch4_28", "kat_micro_patch4_28"), Models.list("*_micro_*4_28"));
+        assertEquals(List.of("kat_micro_patch4_28", "kat_micro_patch7_28"), Models.list("kat_micro_patch?_28"));
+        // every other character is itself, regular-expression syntax included
+        assertEquals(List.of(), Models.list("kat_[*"));
+        assertEquals(List.of(), Models.list("kat.micro*"));
+        assertEquals(List.of(), Models.list("(kat|vit)_*"));
         Path cfg = dir.resolve("config.json");
         Files.writeString(cfg, "{\"architecture\": \"kat_micro_patch4_32\", \"num_classes\": 7,"
                 + " \"model_args\": {\"depth\": 2, \"drop_path_rate\": 0.1}, \"pretrained_cfg\": {\"crop_pct\": 0.875}}");
