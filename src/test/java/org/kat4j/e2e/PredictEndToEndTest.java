@@ -78,6 +78,41 @@ class PredictEndToEndTest {
     }
 
     @Test
+    void checkpointsOfKatTrainPredictWithTheirDatasNormalisation(@TempDir Path dir) throws IOException {
+        VisionTransformer m = Models.create("kat_micro_patch7_28", Map.of("num_classes", 10), 1);
+        Path ckpt = dir.resolve("best.safetensors");
+        Safetensors.write(ckpt, m.namedParameters(), Map.of("kat4j.model", "kat_micro_patch7_28", "kat4j.data",
+                "fashion-mnist train", "kat4j.data.mean", "0.286", "kat4j.data.std", "0.353"));
+        Path photo = png(dir, 28, 28);
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        PrintStream old = System.out;
+        int rc;
+        int rcOld;
+        try {
+            System.setOut(new PrintStream(out));
+            rc = Kat.commandLine().execute("predict", "--checkpoint", ckpt.toString(), "--top", "10", photo.toString());
+            Path older = dir.resolve("older.safetensors");
+            Safetensors.write(older, m.namedParameters(), Map.of("kat4j.model", "kat_micro_patch7_28"));
+            CommandLine cl = Kat.commandLine();
+            cl.setErr(new java.io.PrintWriter(err, true));
+            rcOld = cl.execute("predict", "--checkpoint", older.toString(), photo.toString());
+        } finally {
+            System.setOut(old);
+        }
+        assertEquals(0, rc, out.toString());
+        for (String c : org.kat4j.data.FashionMnist.CLASSES) {
+            assertTrue(out.toString().contains(c + " ("), "all ten Fashion-MNIST classes named: " + out);
+        }
+        // the same numbers as the Predictor made from the model and that normalisation
+        var top = Predictor.of(m, new float[]{0.286f}, new float[]{0.353f}, List.of(org.kat4j.data.FashionMnist.CLASSES))
+                .predict(Predictor.read(photo), 1);
+        assertTrue(out.toString().contains(top.get(0).toString()), top + " in " + out);
+        assertEquals(1, rcOld);
+        assertTrue(err.toString().contains("older.safetensors: no kat4j.data.mean in its metadata"), err.toString());
+    }
+
+    @Test
     void decompressionBombsAreRefusedBeforeTheirPixelsAreTaken(@TempDir Path dir) throws IOException {
         Path md = modelDir(Files.createDirectories(dir.resolve("model")));
         Predictor p = Predictor.load(md);

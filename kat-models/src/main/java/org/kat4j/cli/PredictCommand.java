@@ -1,6 +1,8 @@
 package org.kat4j.cli;
 
+import org.kat4j.data.FashionMnist;
 import org.kat4j.predict.Predictor;
+import org.kat4j.train.Checkpoint;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -10,14 +12,19 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 
-/** {@code kat predict --model-dir DIR image...}: top-5 classes per image. */
-@Command(name = "predict", description = "Classify images with a model directory (config.json + model.safetensors).")
+/**
+ * {@code kat predict --model-dir DIR image...} or {@code --checkpoint FILE}: top-5 classes per
+ * image. A checkpoint of kat train is fed images as its training data was (its metadata records
+ * the data's normalisation), Fashion-MNIST's class names for weights trained on it.
+ */
+@Command(name = "predict", description = "Classify images with a model directory (config.json + model.safetensors,"
+        + " labels.txt optional) or a checkpoint of kat train.")
 final class PredictCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     DeviceOptions deviceOptions = new DeviceOptions();
 
-    @Option(names = "--model-dir", required = true, description = "Directory with config.json and model.safetensors (labels.txt optional).")
-    Path modelDir;
+    @picocli.CommandLine.Mixin
+    ModelSource source;
     @Option(names = "--top", defaultValue = "5", description = "Classes to show. Default ${DEFAULT-VALUE}.")
     int top;
     @Parameters(arity = "1..*", description = "Image files (PNG, JPEG, ...).")
@@ -25,7 +32,7 @@ final class PredictCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        Predictor p = Predictor.load(modelDir).on(deviceOptions.resolve(System.out));
+        Predictor p = predictor().on(deviceOptions.resolve(System.out));
         int failed = 0;
         for (Path img : images) {
             try {
@@ -41,5 +48,18 @@ final class PredictCommand implements Callable<Integer> {
             }
         }
         return failed == 0 ? 0 : 1;
+    }
+
+    private Predictor predictor() throws IOException {
+        if (source.which.modelDir != null) {
+            return Predictor.load(source.which.modelDir);
+        }
+        Path file = source.which.checkpoint;
+        ModelSource.Loaded l = ModelSource.fromCheckpoint(file, source.model);
+        float[][] norm = Checkpoint.dataNormalization(file, l.metadata(), l.model().config().inChans());
+        String data = l.metadata().getOrDefault(Checkpoint.DATA, "");
+        List<String> labels = data.startsWith("fashion-mnist") && l.model().config().numClasses() == FashionMnist.CLASSES.length
+                ? List.of(FashionMnist.CLASSES) : List.of();
+        return Predictor.of(l.model(), norm[0], norm[1], labels);
     }
 }

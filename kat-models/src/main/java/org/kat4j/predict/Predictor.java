@@ -53,6 +53,21 @@ public final class Predictor {
         this.labels = labels;
     }
 
+    /**
+     * A predictor for {@code model} fed as its training data was: each image resized (bicubic) so
+     * that its shorter side is the model's input size, the centre cut out, pixel/255 normalised
+     * with the per-channel {@code mean} and {@code std} (images averaged to grey for one-channel
+     * models); {@code labels} name the classes (may be shorter than the head: "class i" then).
+     */
+    public static Predictor of(VisionTransformer model, float[] mean, float[] std, List<String> labels) {
+        int c = model.config().inChans();
+        if (mean.length != c || std.length != c) {
+            throw new IllegalArgumentException("mean/std have " + mean.length + "/" + std.length + " values for a model of "
+                    + c + " input channels");
+        }
+        return new Predictor(model, 1.0, mean.clone(), std.clone(), List.copyOf(labels));
+    }
+
     /** Loads DIR/config.json + DIR/model.safetensors; class names from DIR/labels.txt if present. */
     public static Predictor load(Path dir) throws IOException {
         VisionTransformer m = Models.fromPretrained(dir);

@@ -21,6 +21,12 @@ import java.util.Map;
  * step count and best accuracy in the metadata; one safetensors file, written atomically.
  */
 public final class Checkpoint {
+    /** Metadata key: the name of the data set the weights were trained on. */
+    public static final String DATA = "kat4j.data";
+    /** Metadata key: the training data's per-channel mean of pixel/255, comma-separated. */
+    public static final String DATA_MEAN = "kat4j.data.mean";
+    /** Metadata key: the training data's per-channel standard deviation of pixel/255, comma-separated. */
+    public static final String DATA_STD = "kat4j.data.std";
     static final String CSV_HEADER = "epoch,train_loss,train_acc,test_loss,test_acc,lr,images_per_s,seconds";
 
     private Checkpoint() {
@@ -90,6 +96,42 @@ public final class Checkpoint {
         }
         double best = metadataNumber(path, "kat4j.best_acc", c.metadata().getOrDefault("kat4j.best_acc", "-1"), -1, 1);
         return new Loaded(epochNumber, best, c.metadata());
+    }
+
+    /** Values as {@link #DATA_MEAN} and {@link #DATA_STD} hold them. */
+    static String floats(float[] v) {
+        StringBuilder s = new StringBuilder();
+        for (int i = 0; i < v.length; i++) {
+            s.append(i == 0 ? "" : ",").append(v[i]);
+        }
+        return s.toString();
+    }
+
+    /**
+     * The per-channel {mean, std} of the data the weights of {@code path} were trained on
+     * ({@link #DATA_MEAN}, {@link #DATA_STD}), {@code channels} values each, or an error naming
+     * the file and what it lacks.
+     */
+    public static float[][] dataNormalization(Path path, Map<String, String> metadata, int channels) throws IOException {
+        float[][] out = new float[2][];
+        String[] keys = {DATA_MEAN, DATA_STD};
+        for (int k = 0; k < 2; k++) {
+            String value = metadata.get(keys[k]);
+            if (value == null) {
+                throw new IOException(path + ": no " + keys[k] + " in its metadata (written before kat4j recorded the"
+                        + " training data's normalisation): use a model directory, or train again");
+            }
+            String[] parts = value.split(",", -1);
+            if (parts.length != channels) {
+                throw new IOException(path + ": metadata " + keys[k] + " = '" + value + "', expected " + channels
+                        + " comma-separated values (one per input channel)");
+            }
+            out[k] = new float[channels];
+            for (int c = 0; c < channels; c++) {
+                out[k][c] = (float) metadataNumber(path, keys[k], parts[c], k == 0 ? 0 : Double.MIN_VALUE, k == 0 ? 1 : 10);
+            }
+        }
+        return out;
     }
 
     /** A metadata value as a number in [lo, hi] (whole where lo and hi are), or an error naming file, key and value. */

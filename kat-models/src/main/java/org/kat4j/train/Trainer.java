@@ -286,12 +286,12 @@ public final class Trainer {
                 if (r.testAcc() > best) {
                     best = r.testAcc();
                     // the evaluated weights: the EMA's when it is on
-                    Safetensors.write(cfg.out().resolve("best.safetensors"), model.namedParameters(), metadata(r, best, opt));
+                    Safetensors.write(cfg.out().resolve("best.safetensors"), model.namedParameters(), metadata(r, best, opt, train));
                 }
                 if (ema != null) {
                     ema.swapOut(model);
                 }
-                Checkpoint.save(cfg.out().resolve("last.safetensors"), model, opt, ema, metadata(r, best, opt));
+                Checkpoint.save(cfg.out().resolve("last.safetensors"), model, opt, ema, metadata(r, best, opt, train));
                 if (epoch == firstEpoch || epoch == lastEpoch
                         || (System.nanoTime() - curvesAt) / 1e9 >= CURVES_INTERVAL_SECONDS) {
                     Plots.writeCurves(results, cfg.out().resolve("curves.png"), cfg.model());
@@ -302,7 +302,7 @@ public final class Trainer {
         return results;
     }
 
-    private Map<String, String> metadata(EpochResult r, double best, AdamW opt) {
+    private Map<String, String> metadata(EpochResult r, double best, AdamW opt, ImageDataset train) {
         Map<String, String> m = new LinkedHashMap<>();
         m.put("format", "pt");
         m.put("kat4j.model", cfg.model());
@@ -312,6 +312,10 @@ public final class Trainer {
         m.put("kat4j.test_acc", String.format(Locale.ROOT, "%.6f", r.testAcc()));
         m.put("kat4j.best_acc", Double.toString(best));
         m.put("kat4j.adam_steps", String.valueOf(opt.stepCount()));
+        // what a predictor needs to feed the model images as training did (Checkpoint.dataNormalization)
+        m.put(Checkpoint.DATA, train.name());
+        m.put(Checkpoint.DATA_MEAN, Checkpoint.floats(train.mean()));
+        m.put(Checkpoint.DATA_STD, Checkpoint.floats(train.std()));
         return m;
     }
 
