@@ -7,6 +7,7 @@ import picocli.CommandLine;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -30,11 +31,18 @@ class SmokeEndToEndTest {
     @Test
     void badFlagsGiveAOneLineErrorAndNonZeroExit() {
         StringWriter err = new StringWriter();
-        CommandLine cl = new CommandLine(new Kat());
+        CommandLine cl = Kat.commandLine();
         cl.setErr(new PrintWriter(err));
         int rc = cl.execute("smoke", "--steps", "zero");
-        assertTrue(rc != 0);
-        assertTrue(err.toString().contains("--steps"), err.toString());
+        assertEquals(2, rc);
+        assertEquals(List.of("kat: Invalid value for option '--steps': 'zero' is not an int", "(kat smoke --help lists the options)"),
+                err.toString().lines().toList(), "no usage text after the error");
+        StringWriter typo = new StringWriter();
+        cl = Kat.commandLine();
+        cl.setErr(new PrintWriter(typo));
+        assertEquals(2, cl.execute("train", "--epoch", "3"));
+        assertTrue(typo.toString().startsWith("kat: Unknown option") && typo.toString().contains("'--epoch'"), typo.toString());
+        assertTrue(typo.toString().contains("--epochs"), "the option meant is suggested: " + typo);
     }
 
     @Test

@@ -44,10 +44,20 @@ public final class Kat implements Callable<Integer> {
     /**
      * The command line as {@code kat} runs it: a failing command prints one line, {@code kat: }
      * and what went wrong ({@link #describe}), on its error stream and exits with 1; with
-     * {@code --verbose}, the stack trace.
+     * {@code --verbose}, the stack trace. A mistyped option or value prints the problem, any
+     * suggestions and where the options are listed, and exits with 2.
      */
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Kat());
+        // a mistyped option or value: the problem, picocli's suggestions, where the options are (not the whole usage)
+        cl.setParameterExceptionHandler((ex, args) -> {
+            CommandLine cmd = ex.getCommandLine();
+            java.io.PrintWriter err = cmd.getErr();
+            err.println("kat: " + ex.getMessage());
+            CommandLine.UnmatchedArgumentException.printSuggestions(ex, err);
+            err.println("(" + cmd.getCommandSpec().qualifiedName() + " --help lists the options)");
+            return cmd.getCommandSpec().exitCodeOnInvalidInput();
+        });
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             if (parsed.originalArgs().contains("--verbose")) {
                 ex.printStackTrace();
