@@ -154,8 +154,8 @@ final class TrainCommand implements Callable<Integer> {
         Trainer.EpochResult last = r.get(r.size() - 1);
         double best = r.stream().mapToDouble(Trainer.EpochResult::testAcc).max().orElse(0);
         System.out.printf(Locale.ROOT, "done: %s, %d epoch%s in %.1f s, test accuracy %.2f%% (best %.2f%%); %s/{metrics.csv,"
-                + "curves.png,best.safetensors,last.safetensors}%n", model, epochs, epochs == 1 ? "" : "s", (System.nanoTime() - t0) / 1e9,
-                100 * last.testAcc(), 100 * best, out);
+                        + "curves.png,best.safetensors,last.safetensors}%n", model, epochs, epochs == 1 ? "" : "s",
+                (System.nanoTime() - t0) / 1e9, 100 * last.testAcc(), 100 * best, out);
         return 0;
     }
 }

@@ -18,7 +18,8 @@ import java.util.Map;
 /**
  * Training checkpoints: the model's tensors under their timm names, AdamW's moments under
  * {@code optim.m.NAME} / {@code optim.v.NAME}, the EMA (if on) under {@code ema.NAME}, and epoch,
- * step count and best accuracy in the metadata; one safetensors file, written atomically.
+ * step count, best accuracy and the training data's name and normalisation ({@link #DATA},
+ * {@link #DATA_MEAN}, {@link #DATA_STD}) in the metadata; one safetensors file, written atomically.
  */
 public final class Checkpoint {
     /** Metadata key: the name of the data set the weights were trained on. */
