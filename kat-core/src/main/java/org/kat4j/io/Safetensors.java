@@ -7,7 +7,6 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
@@ -159,42 +158,60 @@ public final class Safetensors {
      * Problems raise {@link SafetensorsException} naming the file and the tensor.
      */
     public static Contents read(Path path) throws IOException {
-        long size = Files.size(path);
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
-            if (size < 8) {
-                throw new SafetensorsException(path + ": " + size + " bytes, too short for a safetensors header");
-            }
-            ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
-            readAll(ch, lenBuf, 0);
-            long n = lenBuf.flip().getLong();
-            if (n <= 1 || n > size - 8) {
-                throw new SafetensorsException(path + ": header length " + n + " does not fit a file of " + size + " bytes");
-            }
-            if (n > (100L << 20)) {
-                throw new SafetensorsException(path + ": header length " + n + " exceeds the 100 MB limit");
-            }
-            ByteBuffer hb = ByteBuffer.allocate((int) n);
-            readAll(ch, hb, 8);
-            String header;
-            try {
-                header = StandardCharsets.UTF_8.newDecoder().onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
-                        .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT).decode(hb.flip()).toString();
-            } catch (java.nio.charset.CharacterCodingException e) {
-                throw new SafetensorsException(path + ": header is not valid UTF-8", e);
-            }
-            long dataStart = 8 + n;
-            long dataLen = size - dataStart;
-            Map<String, String> meta = new LinkedHashMap<>();
-            List<Entry> entries = parseHeader(path, header, meta);
-            validate(path, entries, dataLen);
+            Header h = header(path, ch);
             Map<String, Tensor> tensors = new LinkedHashMap<>();
             Map<String, String> dtypes = new LinkedHashMap<>();
-            for (Entry e : entries) {
-                tensors.put(e.name(), load(ch, dataStart, e));
+            for (Entry e : h.entries()) {
+                tensors.put(e.name(), load(ch, h.dataStart(), e));
                 dtypes.put(e.name(), e.dtype());
             }
-            return new Contents(path, tensors, meta, dtypes);
+            return new Contents(path, tensors, h.metadata(), dtypes);
         }
+    }
+
+    /**
+     * The metadata alone, from a header validated as {@link #read} validates it, without touching
+     * the tensors' bytes (a training checkpoint of a large model holds gigabytes of them).
+     */
+    public static Map<String, String> readMetadata(Path path) throws IOException {
+        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
+            return header(path, ch).metadata();
+        }
+    }
+
+    /** A validated header: its tensors, its metadata, and where the data starts. */
+    private record Header(List<Entry> entries, Map<String, String> metadata, long dataStart) {
+    }
+
+    private static Header header(Path path, FileChannel ch) throws IOException {
+        long size = ch.size();
+        if (size < 8) {
+            throw new SafetensorsException(path + ": " + size + " bytes, too short for a safetensors header");
+        }
+        ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+        readAll(ch, lenBuf, 0);
+        long n = lenBuf.flip().getLong();
+        if (n <= 1 || n > size - 8) {
+            throw new SafetensorsException(path + ": header length " + n + " does not fit a file of " + size + " bytes");
+        }
+        if (n > (100L << 20)) {
+            throw new SafetensorsException(path + ": header length " + n + " exceeds the 100 MB limit");
+        }
+        ByteBuffer hb = ByteBuffer.allocate((int) n);
+        readAll(ch, hb, 8);
+        String header;
+        try {
+            header = StandardCharsets.UTF_8.newDecoder().onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT).decode(hb.flip()).toString();
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new SafetensorsException(path + ": header is not valid UTF-8", e);
+        }
+        long dataStart = 8 + n;
+        Map<String, String> meta = new LinkedHashMap<>();
+        List<Entry> entries = parseHeader(path, header, meta);
+        validate(path, entries, size - dataStart);
+        return new Header(entries, meta, dataStart);
     }
 
     private static List<Entry> parseHeader(Path path, String header, Map<String, String> meta) throws SafetensorsException {

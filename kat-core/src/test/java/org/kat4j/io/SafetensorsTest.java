@@ -31,6 +31,7 @@ class SafetensorsTest {
         assertFalse(Files.exists(dir.resolve("m.safetensors.tmp")));
         Safetensors.Contents c = Safetensors.read(f);
         assertEquals(Map.of("epoch", "3", "note", "q\"uote"), c.metadata());
+        assertEquals(c.metadata(), Safetensors.readMetadata(f), "the header alone gives the same metadata");
         assertArrayEquals(a.weight.toFloatArray(), c.tensors().get("weight").toFloatArray(), 0f);
         Linear b = new Linear("fc", 3, 4, true, new Random(2));
         b.loadStateDict(c.tensors(), true);
@@ -73,6 +74,8 @@ class SafetensorsTest {
         Files.write(f, java.util.Arrays.copyOf(all, all.length - 4));
         var e = assertThrows(IOException.class, () -> Safetensors.read(f));
         assertTrue(e.getMessage().contains("offsets"), e.getMessage());
+        e = assertThrows(IOException.class, () -> Safetensors.readMetadata(f));
+        assertTrue(e.getMessage().contains("offsets"), "the metadata of a truncated file is refused as well: " + e.getMessage());
         byte[] lie = all.clone();
         lie[0] = (byte) 0xff;
         lie[1] = (byte) 0xff;

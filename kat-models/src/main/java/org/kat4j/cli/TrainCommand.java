@@ -141,6 +141,10 @@ final class TrainCommand implements Callable<Integer> {
                 device.isCpu() ? RationalKernels.get().name() : "the device's",
                 n == 1 ? "1 replica" : n + " replicas of " + (batchSize / n) + (batchSize % n == 0 ? "" : "-" + (batchSize / n + 1))
                         + " images, " + threadsLine(n), bf16 ? "; bf16 autocast" : "");
+        String earlier = resume == null ? earlierRun(out.resolve("last.safetensors")) : null;
+        if (earlier != null) {
+            System.out.println(earlier);
+        }
         TrainConfig cfg = new TrainConfig(model, epochs, batchSize, lr, minLr, wd, warmup, smoothing, clip, dropPath, augmentPad,
                 !noFlip, seed, out, 500, !noProgress, ema);
         long t0 = System.nanoTime();
@@ -157,5 +161,26 @@ final class TrainCommand implements Callable<Integer> {
                         + "curves.png,best.safetensors,last.safetensors}%n", model, epochs, epochs == 1 ? "" : "s",
                 (System.nanoTime() - t0) / 1e9, 100 * last.testAcc(), 100 * best, out);
         return 0;
+    }
+
+    /**
+     * A line saying that {@code last} is an earlier run's checkpoint, whose files this run
+     * replaces, or null when there is none.
+     */
+    static String earlierRun(Path last) {
+        if (!java.nio.file.Files.isRegularFile(last)) {
+            return null;
+        }
+        String what;
+        try {
+            Map<String, String> meta = org.kat4j.io.Safetensors.readMetadata(last);
+            what = meta.getOrDefault("kat4j.model", "a model") + " at epoch " + meta.getOrDefault("kat4j.epoch", "?")
+                    + (meta.containsKey("kat4j.best_acc") ? String.format(Locale.ROOT, ", best %.2f%%",
+                    100 * Double.parseDouble(meta.get("kat4j.best_acc"))) : "");
+        } catch (java.io.IOException | RuntimeException e) {
+            what = "a checkpoint that does not read: " + e.getMessage();
+        }
+        return "note: " + last.getParent() + " holds an earlier run (" + what + "); its files are replaced as this run's"
+                + " epochs end (--out DIR trains elsewhere, --resume continues it)";
     }
 }
