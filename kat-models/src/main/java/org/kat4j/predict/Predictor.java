@@ -22,7 +22,8 @@ import java.util.List;
  * Image classification with a model directory (config.json + model.safetensors; class names from
  * labels.txt beside them, or ImageNet-1k's for 1000-class heads), timm's eval
  * transform: resize the shorter side to size / crop_pct (bicubic), center crop, normalise with the
- * config's mean/std.
+ * config's mean/std. {@link #of} makes one for a model in memory (the weights of kat train, whose
+ * checkpoints record the training data's mean/std), without the crop.
  *
  * <pre>{@code
  * var p = Predictor.load(Path.of("kat_tiny"));
