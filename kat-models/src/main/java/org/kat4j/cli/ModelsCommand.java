@@ -5,6 +5,7 @@ import org.kat4j.models.VisionTransformer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
@@ -16,10 +17,11 @@ final class ModelsCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (Models.list(glob).isEmpty()) {
+        List<String> names = Models.list(glob);
+        if (names.isEmpty()) {
             throw new IllegalArgumentException("no registered model matches '" + glob + "'; kat models lists them all");
         }
-        for (String name : Models.list(glob)) {
+        for (String name : names) {
             VisionTransformer m = Models.create(name, Map.of());
             var c = m.config();
             System.out.printf("%-24s %,12d params  %dx%d, patch %d, dim %d, depth %d, heads %d, %s%n", name, m.parameterCount(),
