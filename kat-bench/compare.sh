@@ -30,9 +30,9 @@ if [ "$blas" = mkl ]; then
     (cd "$root" && mvn -q -B -pl kat-core dependency:build-classpath -Dmdep.includeArtifactIds=mkl -Dmdep.outputFile="$tmp/mkl.cp") >&2
     cp="$jar:$(cat "$tmp/mkl.cp")"
     # replaces the benchmarks' own fork options: the largest heap of theirs, and the choice
-    forks=(-jvmArgsAppend "-Xmx4g --add-modules jdk.incubator.vector -XX:PerMethodTrapLimit=10000 -Dkat4j.blas=mkl")
+    forks=(-jvmArgsAppend "-Xmx4g --add-modules jdk.incubator.vector -XX:PerMethodTrapLimit=10000 -XX:PerMethodRecompilationCutoff=10000 -Dkat4j.blas=mkl")
 elif [ "$blas" = openblas ]; then
-    forks=(-jvmArgsAppend "-Xmx4g --add-modules jdk.incubator.vector -XX:PerMethodTrapLimit=10000 -Dkat4j.blas=openblas")
+    forks=(-jvmArgsAppend "-Xmx4g --add-modules jdk.incubator.vector -XX:PerMethodTrapLimit=10000 -XX:PerMethodRecompilationCutoff=10000 -Dkat4j.blas=openblas")
 fi
 djl="$root/kat-bench/peer/djl"
 djl_ok=1
@@ -79,7 +79,7 @@ kat 2
 cpu=$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1)
 if grep -qw avx512f /proc/cpuinfo; then width="AVX-512"; elif grep -qw avx2 /proc/cpuinfo; then width="AVX2"; else width="SSE"; fi
 # the GEMM as the CPU backend chose it in the benchmarks' JVM (kat info's line)
-gemm=$(java --add-modules jdk.incubator.vector -XX:PerMethodTrapLimit=10000 -Dkat4j.blas="$blas" -cp "$cp" org.kat4j.cli.Kat info \
+gemm=$(java --add-modules jdk.incubator.vector -XX:PerMethodTrapLimit=10000 -XX:PerMethodRecompilationCutoff=10000 -Dkat4j.blas="$blas" -cp "$cp" org.kat4j.cli.Kat info \
     2>/dev/null | sed -n 's/.*GEMM \(.*\), large products.*/\1/p' | head -1)
 machine="$cpu, $(nproc) cores, $width, OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}; kat4j GEMM: $gemm"
 # the kernels kat4j's OpenBLAS runs under this environment (its library as JavaCPP unpacked it)

@@ -51,7 +51,7 @@ class FloatBufferKindsTest {
         Path dir = Files.createDirectories(tmp.resolve("run"));
         Path log = tmp.resolve("run.log");
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process p = new ProcessBuilder(java, "--add-modules", "jdk.incubator.vector", "-XX:PerMethodTrapLimit=10000", "-Xmx512m",
+        Process p = new ProcessBuilder(java, "--add-modules", "jdk.incubator.vector", "-XX:PerMethodTrapLimit=10000", "-XX:PerMethodRecompilationCutoff=10000", "-Xmx512m",
                 "-Xlog:class+load=info:stdout", "-cp", System.getProperty("java.class.path"),
                 FloatBufferKindsTest.class.getName(), dir.toString())
                 .redirectErrorStream(true).redirectOutput(log.toFile()).start();

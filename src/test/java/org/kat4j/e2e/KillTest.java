@@ -44,7 +44,7 @@ class KillTest {
 
     static Process start(Path dir) throws IOException {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        return new ProcessBuilder(java, "--add-modules", "jdk.incubator.vector", "-XX:PerMethodTrapLimit=10000", "-Xmx512m", "-cp",
+        return new ProcessBuilder(java, "--add-modules", "jdk.incubator.vector", "-XX:PerMethodTrapLimit=10000", "-XX:PerMethodRecompilationCutoff=10000", "-Xmx512m", "-cp",
                 System.getProperty("java.class.path"), KillTest.class.getName(), dir.toString())
                 .redirectErrorStream(true).redirectOutput(dir.resolveSibling(dir.getFileName() + ".log").toFile()).start();
     }

@@ -93,7 +93,7 @@ class NewerJavaTest {
     /** Runs FloatBufferKindsTest's training with this java (and these options) into dir; its output. */
     static String train(String java, Path dir, String... options) throws Exception {
         Path log = dir.resolveSibling(dir.getFileName() + ".log");
-        List<String> command = new ArrayList<>(List.of(java, "--add-modules", "jdk.incubator.vector", "-XX:PerMethodTrapLimit=10000",
+        List<String> command = new ArrayList<>(List.of(java, "--add-modules", "jdk.incubator.vector", "-XX:PerMethodTrapLimit=10000", "-XX:PerMethodRecompilationCutoff=10000",
                 "-Xmx512m"));
         command.addAll(List.of(options));
         command.addAll(List.of("-cp", System.getProperty("java.class.path"), FloatBufferKindsTest.class.getName(), dir.toString()));

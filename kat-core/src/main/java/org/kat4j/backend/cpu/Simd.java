@@ -3,6 +3,9 @@ package org.kat4j.backend.cpu;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.util.ArrayList;
+import java.util.List;
+
 /**
  * Whether the explicitly vectorised CPU kernels (GELU, the rational backward) can run: they use
  * the JDK's {@code jdk.incubator.vector} module, which a JVM only resolves when started with
@@ -11,15 +14,20 @@ import org.slf4j.LoggerFactory;
  * at 6304x768), with the same results to float rounding. The {@code kat} launcher, the test build and the benchmarks add the flag.
  * {@code -Dkat4j.simd=false} turns the vector kernels off.
  *
- * <p>On Java 17 the vector kernels also need {@value #JIT_FLAG}. HotSpot's C2 compiler turns a
+ * <p>On Java 17 the vector kernels also need {@value #JIT_FLAGS}. HotSpot's C2 compiler turns a
  * vector method call into vector instructions only where it knows the vector's exact class; it
  * checks the class with a guard whose failure deoptimises, and it stops emitting such guards in a
- * method once the class-check failures recorded in that method and everything inlined into it pass
- * {@code PerMethodTrapLimit} (default 100). The JDK's own vector methods collect those failures
- * from every caller while the kernels warm up, so in some runs (7 of 38 processes running a micro
- * KAT training step) a kernel compiled later crosses the limit, is compiled with boxed vectors
- * and calls instead, and stays so: the rational backward took 8x longer, a training step 2x. The
- * guard limit per bytecode stays in force. kat4j warns when the limit is below {@value #MIN_TRAP_LIMIT}.
+ * compilation once the class-check failures recorded in the method and everything inlined into it
+ * pass {@code PerMethodTrapLimit} (default 100), or once the methods it inlines have been
+ * recompiled after traps more than {@code PerMethodRecompilationCutoff / 2} times in all (default
+ * 400, so 201). The JDK's own vector methods, inlined into every kernel, collect those failures and
+ * recompilations from every kernel of the process, so a kernel compiled later can cross either
+ * limit, is compiled with boxed vectors and calls instead, and stays so: the rational backward took
+ * 8x longer, a training step 2x. The first limit was crossed in 7 of 38 processes running a micro
+ * KAT training step; the second in training runs that compile more kernels, such as
+ * {@code kat compare} training a ViT and a KAT in one process (the recompilations summed to 204).
+ * The guard limit per bytecode stays in force. kat4j warns when either value is below
+ * {@value #MIN_JIT_LIMIT} ({@link #lowJitLimits}).
  *
  * <p>Most kernels read and write tensors through {@code FloatVector.fromByteBuffer} and
  * {@code intoByteBuffer}, which the incubator module had up to Java 18; from Java 19 on it offers
@@ -32,10 +40,10 @@ import org.slf4j.LoggerFactory;
 public final class Simd {
     private static final Logger LOG = LoggerFactory.getLogger(Simd.class);
     private static final String MODULE = "jdk.incubator.vector";
-    /** The JVM option the vector kernels need on Java 17 (see the class comment). */
-    public static final String JIT_FLAG = "-XX:PerMethodTrapLimit=10000";
-    /** The smallest {@code PerMethodTrapLimit} without a warning. */
-    static final long MIN_TRAP_LIMIT = 1000;
+    /** The JVM options the vector kernels need on Java 17 (see the class comment). */
+    public static final String JIT_FLAGS = "-XX:PerMethodTrapLimit=10000 -XX:PerMethodRecompilationCutoff=10000";
+    /** The smallest {@code PerMethodTrapLimit} and {@code PerMethodRecompilationCutoff} without a warning. */
+    static final long MIN_JIT_LIMIT = 1000;
     /** Why no vector kernel runs, or null when those on Java arrays can. */
     private static final String ARRAYS_OFF;
     /** Why the vector kernels on byte buffers are off, or null when they are on. */
@@ -69,8 +77,8 @@ public final class Simd {
         if (ARRAYS_OFF != null) {
             return "off (" + ARRAYS_OFF + ")";
         }
-        long limit = perMethodTrapLimit();
-        String trap = limit >= 0 && limit < MIN_TRAP_LIMIT ? "; JIT trap limit " + limit + ", start the JVM with " + JIT_FLAG : "";
+        String low = lowJitLimits(vmOption("PerMethodTrapLimit"), vmOption("PerMethodRecompilationCutoff"));
+        String trap = low == null ? "" : "; " + low;
         if (BUFFERS_OFF != null) {
             return "on arrays only (" + MODULE + ", " + VectorWidth.bits() + "-bit vectors" + trap
                     + "; the kernels on byte buffers are off: " + BUFFERS_OFF + ")";
@@ -98,10 +106,10 @@ public final class Simd {
             if (VectorWidth.bits() < 128) {
                 off = "vectors of " + VectorWidth.bits() + " bits, fewer than the kernels' 128";
             } else {
-                long limit = perMethodTrapLimit();
-                if (limit >= 0 && limit < MIN_TRAP_LIMIT) {
-                    LOG.warn("the JVM's PerMethodTrapLimit is {}: in some runs the JIT then compiles kat4j's vector kernels"
-                            + " without vector instructions (training up to 2x slower); start the JVM with {}", limit, JIT_FLAG);
+                String low = lowJitLimits(vmOption("PerMethodTrapLimit"), vmOption("PerMethodRecompilationCutoff"));
+                if (low != null) {
+                    LOG.warn("{}: in some runs the JIT then compiles kat4j's vector kernels without vector instructions"
+                            + " (training up to 2x slower)", low);
                 }
                 if (VectorWidth.byteBuffers() || Segments.ON) {
                     return new String[]{null, null};
@@ -128,11 +136,27 @@ public final class Simd {
         return new String[]{off, off};
     }
 
-    /** HotSpot's {@code PerMethodTrapLimit}, or -1 where it cannot be read (another JVM, no jdk.management). */
-    static long perMethodTrapLimit() {
+    /**
+     * What to say about the JVM's JIT limits (the class comment): null when neither is below
+     * {@link #MIN_JIT_LIMIT}; a negative value means unknown (or, for the cutoff, unlimited).
+     */
+    static String lowJitLimits(long perMethodTrapLimit, long perMethodRecompilationCutoff) {
+        List<String> low = new ArrayList<>();
+        if (perMethodTrapLimit >= 0 && perMethodTrapLimit < MIN_JIT_LIMIT) {
+            low.add("PerMethodTrapLimit " + perMethodTrapLimit);
+        }
+        if (perMethodRecompilationCutoff >= 0 && perMethodRecompilationCutoff < MIN_JIT_LIMIT) {
+            low.add("PerMethodRecompilationCutoff " + perMethodRecompilationCutoff);
+        }
+        return low.isEmpty() ? null : "the JVM's " + String.join(" and ", low) + (low.size() > 1 ? " are" : " is")
+                + " low for kat4j's vector kernels; start the JVM with " + JIT_FLAGS;
+    }
+
+    /** A HotSpot option's value, or -1 where it cannot be read (another JVM, no jdk.management). */
+    static long vmOption(String name) {
         try {
             return Long.parseLong(java.lang.management.ManagementFactory
-                    .getPlatformMXBean(com.sun.management.HotSpotDiagnosticMXBean.class).getVMOption("PerMethodTrapLimit").getValue());
+                    .getPlatformMXBean(com.sun.management.HotSpotDiagnosticMXBean.class).getVMOption(name).getValue());
         } catch (Throwable t) {
             return -1;
         }
