@@ -107,6 +107,67 @@ class TrainEndToEndTest {
     }
 
     @Test
+    void runsSteppedInTurnTrainAsTheyDoOneAfterTheOther(@TempDir Path dir) throws IOException {
+        FashionMnist.Splits s = FashionMnist.load(null, true);
+        ImageDataset train = head(s.train(), 256);
+        ImageDataset test = head(s.test(), 100);
+        Map<String, Object> small = Map.of("depth", 1, "embed_dim", 16, "num_heads", 2);
+        PrintStream quiet = new PrintStream(java.io.OutputStream.nullOutputStream());
+        String[] names = {"vit_micro_patch7_28", "kat_micro_patch7_28"};
+        List<List<Trainer.EpochResult>> alone = new java.util.ArrayList<>();
+        for (String name : names) {
+            alone.add(new Trainer(Models.create(name, small, 3), config(name, dir.resolve("alone/" + name)), quiet)
+                    .withReplicas(2).fit(train, test));
+        }
+        java.io.ByteArrayOutputStream log = new java.io.ByteArrayOutputStream();
+        List<Trainer.Run> runs = new java.util.ArrayList<>();
+        try {
+            for (String name : names) {
+                runs.add(new Trainer(Models.create(name, small, 3), config(name, dir.resolve("turns/" + name)),
+                        new PrintStream(log, true)).withReplicas(2).withLabel(name).start(train, test, null, 2));
+            }
+            var busy = assertThrows(IOException.class, () -> new Trainer(Models.create(names[0], small, 3),
+                    config(names[0], dir.resolve("turns/" + names[0])), quiet).start(train, test, null, 2));
+            assertTrue(busy.getMessage().contains("is in use by process"), busy.getMessage());
+            while (runs.get(0).hasNext()) {
+                for (Trainer.Run r : runs) {
+                    r.epoch();
+                }
+            }
+            assertThrows(IllegalStateException.class, () -> runs.get(1).epoch());
+        } finally {
+            for (Trainer.Run r : runs) {
+                r.close();
+            }
+        }
+        for (int m = 0; m < names.length; m++) {
+            for (int e = 0; e < 2; e++) {
+                Trainer.EpochResult a = alone.get(m).get(e);
+                Trainer.EpochResult t = runs.get(m).results().get(e);
+                assertArrayEquals(new double[]{a.trainLoss(), a.trainAcc(), a.testLoss(), a.testAcc()},
+                        new double[]{t.trainLoss(), t.trainAcc(), t.testLoss(), t.testAcc()}, 0.0, names[m] + " epoch " + (e + 1));
+            }
+            Safetensors.Contents a = Safetensors.read(dir.resolve("alone/" + names[m] + "/last.safetensors"));
+            Safetensors.Contents t = Safetensors.read(dir.resolve("turns/" + names[m] + "/last.safetensors"));
+            assertEquals(a.tensors().keySet(), t.tensors().keySet());
+            for (String k : a.tensors().keySet()) {
+                assertArrayEquals(a.tensors().get(k).toFloatArray(), t.tensors().get(k).toFloatArray(), 0f, names[m] + " " + k);
+            }
+        }
+        List<String> lines = log.toString().lines().toList();
+        assertEquals(List.of(names[0], names[1], names[0], names[1]), lines.stream().map(l -> l.split("  ")[0]).toList(),
+                "each epoch line starts with its run's label, in turn: " + lines);
+        assertTrue(lines.get(3).startsWith(names[1] + "  epoch 2/2  train loss"), lines.get(3));
+        // the runs were closed: their directories take a new run
+        new Trainer(Models.create(names[0], small, 3), config(names[0], dir.resolve("turns/" + names[0])), quiet)
+                .start(train, test, null, 0).close();
+    }
+
+    private static TrainConfig config(String model, Path out) {
+        return new TrainConfig(model, 2, 32, 3e-3, 1e-5, 0.05, 2, 0.1, 1.0, 0.1, 0, true, 5, out, 100, false, 0);
+    }
+
+    @Test
     void trainSaveLoadEvaluate(@TempDir Path out) throws IOException {
         FashionMnist.Splits s = FashionMnist.load(null, true);
         ImageDataset train = head(s.train(), 2048);

@@ -77,6 +77,7 @@ public final class Trainer {
     public static final double CURVES_INTERVAL_SECONDS = 30;
 
     private double lineInterval = LINE_INTERVAL_SECONDS;
+    private String label = "";
 
     /** Sets how progress is shown during an epoch ({@code cfg.progress() == false} means NONE). */
     public Trainer withProgress(Progress p) {
@@ -88,6 +89,19 @@ public final class Trainer {
         this.progress = p;
         this.lineInterval = lineIntervalSeconds;
         return this;
+    }
+
+    /**
+     * Starts every line this trainer prints, and its progress bar, with {@code label} (for runs
+     * whose lines interleave, as in {@code kat compare}); empty (the default) for none.
+     */
+    public Trainer withLabel(String label) {
+        this.label = label;
+        return this;
+    }
+
+    private String prefix() {
+        return label.isEmpty() ? "" : label + "  ";
     }
 
     private Progress progressStyle() {
@@ -184,122 +198,206 @@ public final class Trainer {
 
     /** As {@link #fit(ImageDataset, ImageDataset, Path)}, stopping after {@code stopAfter} epochs (of the planned schedule). */
     public List<EpochResult> fit(ImageDataset train, ImageDataset test, Path resume, int stopAfter) throws IOException {
-        Batcher batches = new Batcher(train, cfg.batchSize(), true, cfg.augmentPad(), cfg.augmentFlip(), new Random(cfg.seed()));
-        int perEpoch = batches.batchesPerEpoch();
-        CosineSchedule schedule = new CosineSchedule(cfg.lr(), cfg.minLr(), cfg.warmupSteps(), perEpoch * cfg.epochs());
-        AdamW opt = AdamW.builder(model.parameters()).lr(cfg.lr()).weightDecay(cfg.weightDecay())
-                .noDecay(noDecay(model)).build();
-        Files.createDirectories(cfg.out());
-        List<EpochResult> results = new ArrayList<>();
-        double best = -1;
-        int firstEpoch = 1;
-        ModelEma ema = cfg.emaDecay() > 0 ? new ModelEma(model, cfg.emaDecay()) : null;
-        Random mixRng = new Random(cfg.seed() + 17);
-        org.kat4j.data.Mixup mixup = mixupAlpha > 0 || cutmixAlpha > 0
-                ? new org.kat4j.data.Mixup(mixupAlpha, cutmixAlpha, cfg.labelSmoothing(), train.classes(), mixRng) : null;
-        if (resume != null) {
-            Checkpoint.Loaded c = Checkpoint.load(resume, model, opt, ema);
-            firstEpoch = c.epoch() + 1;
-            best = c.bestAcc();
-            results.addAll(Checkpoint.readMetrics(cfg.out().resolve("metrics.csv"), c.epoch()));
-            log.printf(Locale.ROOT, "resumed from %s after epoch %d (best test accuracy %.2f%%)%n", resume, c.epoch(), 100 * best);
+        try (Run run = start(train, test, resume, stopAfter)) {
+            while (run.hasNext()) {
+                run.epoch();
+            }
+            return run.results();
         }
-        int step = (firstEpoch - 1) * perEpoch;
-        // one run per directory; metrics.csv is replaced whole after each epoch (the rows up to the
-        // resumed epoch, then the new ones), so an old run's rows survive any failure of this one
-        try (RunLock lock = RunLock.acquire(cfg.out());
-             DataParallel<VisionTransformer> dp = replicate(model, replicasFor(model, cfg.batchSize(), replicas))) {
-            AtomicFiles.removeStale(cfg.out());
-            int lastEpoch = Math.min(cfg.epochs(), stopAfter);
-            long curvesAt = System.nanoTime();
-            for (int epoch = firstEpoch; epoch <= lastEpoch; epoch++) {
-                model.train(true);
-                batches.reseed(cfg.seed() * 1_000_003L + epoch);
-                for (int r = 0; r < dp.size(); r++) {
-                    // replica 0 (the model) keeps the stream a single-replica run has
-                    dp.replica(r).reseed(cfg.seed() * 998_244_353L + epoch + r * 0x9E3779B97F4A7C15L);
+    }
+
+    /**
+     * Opens a run that trains one epoch per {@link Run#epoch()} call, as {@link #fit(ImageDataset,
+     * ImageDataset, Path, int)} does in a loop (the same numbers): for callers that interleave
+     * runs, as {@code kat compare} does with its two models. The run holds its output directory's
+     * lock and its replicas' threads until {@link Run#close()}.
+     */
+    public Run start(ImageDataset train, ImageDataset test, Path resume, int stopAfter) throws IOException {
+        return new Run(train, test, resume, stopAfter);
+    }
+
+    /** A training run opened by {@link #start}: its epochs one call at a time. */
+    public final class Run implements AutoCloseable {
+        private final ImageDataset train;
+        private final ImageDataset test;
+        private final Batcher batches;
+        private final int perEpoch;
+        private final CosineSchedule schedule;
+        private final AdamW opt;
+        private final ModelEma ema;
+        private final Random mixRng;
+        private final org.kat4j.data.Mixup mixup;
+        private final List<EpochResult> results = new ArrayList<>();
+        private final int lastEpoch;
+        private final int firstEpoch;
+        private final RunLock lock;
+        private final DataParallel<VisionTransformer> dp;
+        private double best = -1;
+        private int epoch;
+        private int step;
+        private long curvesAt;
+
+        private Run(ImageDataset train, ImageDataset test, Path resume, int stopAfter) throws IOException {
+            this.train = train;
+            this.test = test;
+            batches = new Batcher(train, cfg.batchSize(), true, cfg.augmentPad(), cfg.augmentFlip(), new Random(cfg.seed()));
+            perEpoch = batches.batchesPerEpoch();
+            schedule = new CosineSchedule(cfg.lr(), cfg.minLr(), cfg.warmupSteps(), perEpoch * cfg.epochs());
+            opt = AdamW.builder(model.parameters()).lr(cfg.lr()).weightDecay(cfg.weightDecay()).noDecay(noDecay(model)).build();
+            Files.createDirectories(cfg.out());
+            ema = cfg.emaDecay() > 0 ? new ModelEma(model, cfg.emaDecay()) : null;
+            mixRng = new Random(cfg.seed() + 17);
+            mixup = mixupAlpha > 0 || cutmixAlpha > 0
+                    ? new org.kat4j.data.Mixup(mixupAlpha, cutmixAlpha, cfg.labelSmoothing(), train.classes(), mixRng) : null;
+            int first = 1;
+            if (resume != null) {
+                Checkpoint.Loaded c = Checkpoint.load(resume, model, opt, ema);
+                first = c.epoch() + 1;
+                best = c.bestAcc();
+                results.addAll(Checkpoint.readMetrics(cfg.out().resolve("metrics.csv"), c.epoch()));
+                log.printf(Locale.ROOT, "%sresumed from %s after epoch %d (best test accuracy %.2f%%)%n", prefix(), resume,
+                        c.epoch(), 100 * best);
+            }
+            firstEpoch = first;
+            epoch = first - 1;
+            step = (first - 1) * perEpoch;
+            lastEpoch = Math.min(cfg.epochs(), stopAfter);
+            // one run per directory; metrics.csv is replaced whole after each epoch (the rows up to the
+            // resumed epoch, then the new ones), so an old run's rows survive any failure of this one
+            lock = RunLock.acquire(cfg.out());
+            DataParallel<VisionTransformer> replicas = null;
+            try {
+                replicas = replicate(model, replicasFor(model, cfg.batchSize(), Trainer.this.replicas));
+                AtomicFiles.removeStale(cfg.out());
+            } catch (IOException | RuntimeException e) {
+                if (replicas != null) {
+                    replicas.close();
                 }
-                batches.startEpoch();
-                mixRng.setSeed(cfg.seed() * 31L + epoch);
-                long t0 = System.nanoTime();
-                double lossSum = 0;
-                long correct = 0;
-                long seen = 0;
-                double lr = 0;
-                Progress style = progressStyle();
-                long lastLine = t0;
-                int stepInEpoch = 0;
-                try (ProgressBar pb = style == Progress.BAR ? progressBar("epoch " + epoch + "/" + cfg.epochs(), perEpoch) : null) {
-                    while (batches.hasNext()) {
-                        Batcher.Batch b = batches.next();
-                        lr = schedule.at(step++);
-                        opt.lr(lr);
-                        try (Scope s = Scope.open()) {
-                            var mixed = mixup != null ? mixup.apply(b) : null;
-                            int rows = b.labels().length;
-                            opt.zeroGrad();
-                            double[] r = forwardBackward(dp, mixed != null ? mixed.images() : b.images(), b.labels(),
-                                    mixed != null ? mixed.targets() : null, cfg.labelSmoothing(), bf16);
-                            double l = r[0];
-                            correct += (long) r[1];
-                            if (cfg.clipGrad() > 0) {
-                                clipGradNorm(model.parameters(), cfg.clipGrad());
-                            }
-                            opt.step();
-                            if (ema != null) {
-                                ema.update(model);
-                            }
-                            if (!Double.isFinite(l)) {
-                                throw new IllegalStateException("loss became " + l + " at epoch " + epoch + " step " + step
-                                        + ": lower --lr or raise --warmup");
-                            }
-                            lossSum += l * rows;
-                            seen += rows;
+                try {
+                    lock.close();
+                } catch (IOException suppressed) {
+                    e.addSuppressed(suppressed);
+                }
+                throw e;
+            }
+            dp = replicas;
+            curvesAt = System.nanoTime();
+        }
+
+        /** Whether an epoch is left. */
+        public boolean hasNext() {
+            return epoch < lastEpoch;
+        }
+
+        /** All epochs' numbers so far (a resumed run's earlier epochs first). */
+        public List<EpochResult> results() {
+            return List.copyOf(results);
+        }
+
+        /**
+         * Trains the next epoch, evaluates it on the test set, prints its line and writes
+         * metrics.csv, the checkpoints and (as the class comment says) curves.png.
+         */
+        public EpochResult epoch() throws IOException {
+            if (!hasNext()) {
+                throw new IllegalStateException("the run has no epoch left (" + lastEpoch + " of " + cfg.epochs() + " done)");
+            }
+            epoch++;
+            model.train(true);
+            batches.reseed(cfg.seed() * 1_000_003L + epoch);
+            for (int r = 0; r < dp.size(); r++) {
+                // replica 0 (the model) keeps the stream a single-replica run has
+                dp.replica(r).reseed(cfg.seed() * 998_244_353L + epoch + r * 0x9E3779B97F4A7C15L);
+            }
+            batches.startEpoch();
+            mixRng.setSeed(cfg.seed() * 31L + epoch);
+            long t0 = System.nanoTime();
+            double lossSum = 0;
+            long correct = 0;
+            long seen = 0;
+            double lr = 0;
+            Progress style = progressStyle();
+            long lastLine = t0;
+            int stepInEpoch = 0;
+            try (ProgressBar pb = style == Progress.BAR ? progressBar(prefix() + "epoch " + epoch + "/" + cfg.epochs(), perEpoch)
+                    : null) {
+                while (batches.hasNext()) {
+                    Batcher.Batch b = batches.next();
+                    lr = schedule.at(step++);
+                    opt.lr(lr);
+                    try (Scope s = Scope.open()) {
+                        var mixed = mixup != null ? mixup.apply(b) : null;
+                        int rows = b.labels().length;
+                        opt.zeroGrad();
+                        double[] r = forwardBackward(dp, mixed != null ? mixed.images() : b.images(), b.labels(),
+                                mixed != null ? mixed.targets() : null, cfg.labelSmoothing(), bf16);
+                        double l = r[0];
+                        correct += (long) r[1];
+                        if (cfg.clipGrad() > 0) {
+                            clipGradNorm(model.parameters(), cfg.clipGrad());
                         }
-                        stepInEpoch++;
-                        long now = System.nanoTime();
-                        double secs = (now - t0) / 1e9;
-                        if (pb != null) {
-                            pb.step();
-                            pb.setExtraMessage(String.format(Locale.ROOT, "loss %.3f acc %.1f%% %.0f img/s", lossSum / seen,
-                                    100.0 * correct / seen, seen / secs));
-                        } else if (style == Progress.LINES && (now - lastLine) / 1e9 >= lineInterval
-                                && stepInEpoch < perEpoch) {
-                            lastLine = now;
-                            log.printf(Locale.ROOT, "epoch %d/%d  step %d/%d  loss %.4f acc %.2f%%  %.0f img/s  %.0f s%n", epoch,
-                                    cfg.epochs(), stepInEpoch, perEpoch, lossSum / seen, 100.0 * correct / seen, seen / secs, secs);
+                        opt.step();
+                        if (ema != null) {
+                            ema.update(model);
                         }
+                        if (!Double.isFinite(l)) {
+                            throw new IllegalStateException("loss became " + l + " at epoch " + epoch + " step " + step
+                                    + ": lower --lr or raise --warmup");
+                        }
+                        lossSum += l * rows;
+                        seen += rows;
+                    }
+                    stepInEpoch++;
+                    long now = System.nanoTime();
+                    double secs = (now - t0) / 1e9;
+                    if (pb != null) {
+                        pb.step();
+                        pb.setExtraMessage(String.format(Locale.ROOT, "loss %.3f acc %.1f%% %.0f img/s", lossSum / seen,
+                                100.0 * correct / seen, seen / secs));
+                    } else if (style == Progress.LINES && (now - lastLine) / 1e9 >= lineInterval && stepInEpoch < perEpoch) {
+                        lastLine = now;
+                        log.printf(Locale.ROOT, "%sepoch %d/%d  step %d/%d  loss %.4f acc %.2f%%  %.0f img/s  %.0f s%n", prefix(),
+                                epoch, cfg.epochs(), stepInEpoch, perEpoch, lossSum / seen, 100.0 * correct / seen, seen / secs,
+                                secs);
                     }
                 }
-                double secs = (System.nanoTime() - t0) / 1e9;
-                if (ema != null) {
-                    ema.swapIn(model);
-                }
-                double[] eval = evaluate(dp, test, cfg.evalBatchSize());
-                EpochResult r = new EpochResult(epoch, lossSum / seen, (double) correct / seen, eval[0], eval[1], lr,
-                        seen / secs, secs);
-                results.add(r);
-                Checkpoint.writeMetricsFile(cfg.out().resolve("metrics.csv"), results);
-                log.printf(Locale.ROOT, "epoch %d/%d  train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%  %.0f img/s  %.1f s%n",
-                        epoch, cfg.epochs(), r.trainLoss(), 100 * r.trainAcc(), r.testLoss(), 100 * r.testAcc(),
-                        r.imagesPerSecond(), secs);
-                if (r.testAcc() > best) {
-                    best = r.testAcc();
-                    // the evaluated weights: the EMA's when it is on
-                    Safetensors.write(cfg.out().resolve("best.safetensors"), model.namedParameters(), metadata(r, best, opt, train));
-                }
-                if (ema != null) {
-                    ema.swapOut(model);
-                }
-                Checkpoint.save(cfg.out().resolve("last.safetensors"), model, opt, ema, metadata(r, best, opt, train));
-                if (epoch == firstEpoch || epoch == lastEpoch
-                        || (System.nanoTime() - curvesAt) / 1e9 >= CURVES_INTERVAL_SECONDS) {
-                    Plots.writeCurves(results, cfg.out().resolve("curves.png"), cfg.model());
-                    curvesAt = System.nanoTime();
-                }
+            }
+            double secs = (System.nanoTime() - t0) / 1e9;
+            if (ema != null) {
+                ema.swapIn(model);
+            }
+            double[] eval = evaluate(dp, test, cfg.evalBatchSize());
+            EpochResult r = new EpochResult(epoch, lossSum / seen, (double) correct / seen, eval[0], eval[1], lr, seen / secs, secs);
+            results.add(r);
+            Checkpoint.writeMetricsFile(cfg.out().resolve("metrics.csv"), results);
+            log.printf(Locale.ROOT, "%sepoch %d/%d  train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%  %.0f img/s  %.1f s%n",
+                    prefix(), epoch, cfg.epochs(), r.trainLoss(), 100 * r.trainAcc(), r.testLoss(), 100 * r.testAcc(),
+                    r.imagesPerSecond(), secs);
+            if (r.testAcc() > best) {
+                best = r.testAcc();
+                // the evaluated weights: the EMA's when it is on
+                Safetensors.write(cfg.out().resolve("best.safetensors"), model.namedParameters(), metadata(r, best, opt, train));
+            }
+            if (ema != null) {
+                ema.swapOut(model);
+            }
+            Checkpoint.save(cfg.out().resolve("last.safetensors"), model, opt, ema, metadata(r, best, opt, train));
+            if (epoch == firstEpoch || epoch == lastEpoch || (System.nanoTime() - curvesAt) / 1e9 >= CURVES_INTERVAL_SECONDS) {
+                Plots.writeCurves(results, cfg.out().resolve("curves.png"), cfg.model());
+                curvesAt = System.nanoTime();
+            }
+            return r;
+        }
+
+        /** Stops the replicas' threads and releases the output directory. */
+        @Override
+        public void close() throws IOException {
+            try {
+                dp.close();
+            } finally {
+                lock.close();
             }
         }
-        return results;
     }
 
     private Map<String, String> metadata(EpochResult r, double best, AdamW opt, ImageDataset train) {
