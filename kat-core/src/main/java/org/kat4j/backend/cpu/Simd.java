@@ -78,7 +78,7 @@ public final class Simd {
             return "off (" + ARRAYS_OFF + ")";
         }
         String low = lowJitLimits(vmOption("PerMethodTrapLimit"), vmOption("PerMethodRecompilationCutoff"));
-        String trap = low == null ? "" : "; " + low;
+        String trap = low == null ? "" : "; " + low + ", start the JVM with " + JIT_FLAGS;
         if (BUFFERS_OFF != null) {
             return "on arrays only (" + MODULE + ", " + VectorWidth.bits() + "-bit vectors" + trap
                     + "; the kernels on byte buffers are off: " + BUFFERS_OFF + ")";
@@ -108,8 +108,8 @@ public final class Simd {
             } else {
                 String low = lowJitLimits(vmOption("PerMethodTrapLimit"), vmOption("PerMethodRecompilationCutoff"));
                 if (low != null) {
-                    LOG.warn("{}: in some runs the JIT then compiles kat4j's vector kernels without vector instructions"
-                            + " (training up to 2x slower)", low);
+                    LOG.warn("{} (in some runs the JIT then compiles them without vector instructions: training up to 2x"
+                            + " slower); start the JVM with {}", low, JIT_FLAGS);
                 }
                 if (VectorWidth.byteBuffers() || Segments.ON) {
                     return new String[]{null, null};
@@ -137,8 +137,9 @@ public final class Simd {
     }
 
     /**
-     * What to say about the JVM's JIT limits (the class comment): null when neither is below
-     * {@link #MIN_JIT_LIMIT}; a negative value means unknown (or, for the cutoff, unlimited).
+     * Which of the JVM's JIT limits are too low (the class comment), as the start of a sentence;
+     * null when neither is below {@link #MIN_JIT_LIMIT}. A negative value means unknown (or, for
+     * the cutoff, unlimited).
      */
     static String lowJitLimits(long perMethodTrapLimit, long perMethodRecompilationCutoff) {
         List<String> low = new ArrayList<>();
@@ -149,7 +150,7 @@ public final class Simd {
             low.add("PerMethodRecompilationCutoff " + perMethodRecompilationCutoff);
         }
         return low.isEmpty() ? null : "the JVM's " + String.join(" and ", low) + (low.size() > 1 ? " are" : " is")
-                + " low for kat4j's vector kernels; start the JVM with " + JIT_FLAGS;
+                + " low for kat4j's vector kernels";
     }
 
     /** A HotSpot option's value, or -1 where it cannot be read (another JVM, no jdk.management). */
