@@ -96,6 +96,15 @@ class StateAndMessagesTest {
         assertEquals("kat: --lr Infinity: expected a finite value in (0, 10.0]", kat("train", "--builtin", "--lr", "Infinity"));
         assertEquals("kat: --epochs 0: expected a whole number in [1, 100000]", kat("train", "--builtin", "--epochs", "0"));
         assertEquals("kat: --autocast fp16: expected bf16 or none", kat("train", "--builtin", "--autocast", "fp16"));
+        // kat compare checks its options as kat train does, before anything is loaded or trained
+        assertEquals("kat: --epochs 0: expected a whole number in [1, 100000]", kat("compare", "--builtin", "--epochs", "0"));
+        assertEquals("kat: --lr -1.0: expected a finite value in (0, 10.0]", kat("compare", "--builtin", "--lr", "-1"));
+        String size = kat("compare", "--builtin", "--size", "nope");
+        assertTrue(size.startsWith("kat: --size nope: expected one of ") && size.contains("micro_patch7_28")
+                && size.contains("tiny_patch16_224, ") && !size.contains("kat_micro") && !size.contains("vit_tiny"), size);
+        assertEquals("kat: model vit_tiny_patch16_224 takes 3x224x224 images, the data has 1x28x28 (try --size micro_patch7_28)",
+                kat("compare", "--builtin", "--size", "tiny_patch16_224", "--out", dir.resolve("cmp").toString()));
+        assertFalse(Files.exists(dir.resolve("cmp")), "nothing written");
         Path model = Files.createDirectories(dir.resolve("model"));
         Files.writeString(model.resolve("config.json"), "{\"architecture\": \"kat_micro_patch7_28\", \"model_args\": {\"depth\": }");
         Files.writeString(model.resolve("model.safetensors"), "");

@@ -46,11 +46,32 @@ final class CompareCommand implements Callable<Integer> {
     long seed;
     @Option(names = "--out", defaultValue = "runs/compare", description = "Default ${DEFAULT-VALUE}.")
     Path out;
+    @Option(names = {"--quiet", "--no-progress"}, description = "No progress during an epoch, only the epoch lines.")
+    boolean noProgress;
 
     @Override
     public Integer call() throws Exception {
-        org.kat4j.backend.Device device = deviceOptions.resolve(System.out);
+        TrainCommand.range("--epochs", epochs, 1, 100_000);
+        TrainCommand.range("--batch-size", batchSize, 1, Integer.MAX_VALUE);
+        TrainCommand.range("--lr", lr, Double.MIN_VALUE, 10);
+        if (ema != 0) {
+            TrainCommand.range("--ema", ema, Double.MIN_VALUE, 1 - 1e-12);
+        }
+        List<String> sizes = sizes();
+        if (!sizes.contains(size)) {
+            throw new IllegalArgumentException("--size " + size + ": expected one of " + String.join(", ", sizes)
+                    + " (the sizes with both a vit_ and a kat_ model)");
+        }
         FashionMnist.Splits splits = dataOptions.load();
+        for (String kind : new String[]{"vit", "kat"}) {
+            DataOptions.checkFits(kind + "_" + size, Models.config(kind + "_" + size, Map.of()), splits.train(),
+                    "try --size micro_patch7_28");
+        }
+        if (batchSize > splits.train().size()) {
+            System.out.printf(Locale.ROOT, "batch size %d capped to the %d training images%n", batchSize, splits.train().size());
+            batchSize = splits.train().size();
+        }
+        org.kat4j.backend.Device device = deviceOptions.resolve(System.out);
         Map<String, Trainer.Run> open = new LinkedHashMap<>();
         Map<String, Long> params = new LinkedHashMap<>();
         Map<String, List<Trainer.EpochResult>> runs = new LinkedHashMap<>();
@@ -62,7 +83,7 @@ final class CompareCommand implements Callable<Integer> {
                 params.put(name, m.parameterCount());
                 System.out.printf(Locale.ROOT, "== %s: %,d parameters on %s, %s%n", name, m.parameterCount(), device, splits.source());
                 TrainConfig cfg = new TrainConfig(name, epochs, batchSize, lr, 1e-5, 0.05, 100, 0.0, 1.0, 0.0, 0, true, seed,
-                        out.resolve(name), 500, false, ema);
+                        out.resolve(name), 500, !noProgress, ema);
                 open.put(name, new Trainer(m, cfg, System.out).withLabel(name).start(splits.train(), splits.test(), null, epochs));
             }
             // epoch by epoch in turn, so that the machine's drift over the run falls on both models alike
@@ -86,6 +107,19 @@ final class CompareCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** The size suffixes that name both a registered ViT ({@code vit_<size>}) and a KAT ({@code kat_<size>}). */
+    static List<String> sizes() {
+        List<String> kats = Models.list("kat_*");
+        List<String> out = new ArrayList<>();
+        for (String vit : Models.list("vit_*")) {
+            String size = vit.substring("vit_".length());
+            if (kats.contains("kat_" + size)) {
+                out.add(size);
+            }
+        }
+        return out;
+    }
+
     /**
      * The side-by-side table. Images/s is the mean over the epochs after the first when there are
      * two or more: the first carries the JIT's compilation of the kernels, most of which falls on
@@ -97,7 +131,7 @@ final class CompareCommand implements Callable<Integer> {
         int epochs = runs.values().stream().mapToInt(List::size).min().orElse(0);
         StringBuilder table = new StringBuilder();
         table.append("| model | params | test acc (last) | test acc (best) | test loss | train loss | ")
-                .append(epochs >= 2 ? "images/s (epochs 2-" + epochs + ")" : "images/s").append(" | train time |\n");
+                .append(epochs > 2 ? "images/s (epochs 2-" + epochs + ")" : epochs == 2 ? "images/s (epoch 2)" : "images/s").append(" | train time |\n");
         table.append("|---|---|---|---|---|---|---|---|\n");
         for (var e : runs.entrySet()) {
             List<Trainer.EpochResult> r = e.getValue();

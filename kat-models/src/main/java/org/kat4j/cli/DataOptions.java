@@ -27,10 +27,15 @@ final class DataOptions {
 
     /** Refuses a model whose input size is not the images'. */
     static void checkFits(String name, VitConfig cfg, ImageDataset images) {
+        checkFits(name, cfg, images, "try kat_micro_patch7_28");
+    }
+
+    /** As above, with {@code hint} in brackets after the sizes. */
+    static void checkFits(String name, VitConfig cfg, ImageDataset images, String hint) {
         if (images.channels() != cfg.inChans() || images.height() != cfg.imgSize() || images.width() != cfg.imgSize()) {
             throw new IllegalArgumentException("model " + name + " takes " + cfg.inChans() + "x" + cfg.imgSize() + "x"
                     + cfg.imgSize() + " images, the data has " + images.channels() + "x" + images.height() + "x"
-                    + images.width() + " (try kat_micro_patch7_28)");
+                    + images.width() + " (" + hint + ")");
         }
     }
 }

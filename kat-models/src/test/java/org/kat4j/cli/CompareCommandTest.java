@@ -24,6 +24,12 @@ class CompareCommandTest {
                 "|---|---|---|---|---|---|---|---|",
                 "| vit_x | 1,234 | 75.00% | 75.00% | 0.6000 | 0.7000 | 3500 | 19 s |",
                 "| kat_x | 1,300 | 78.00% | 80.00% | 0.6500 | 0.7000 | 3400 | 13 s |"), t.lines().toList());
+        // two epochs: the second
+        Map<String, List<EpochResult>> two = Map.of("kat_x", runs.get("kat_x").subList(0, 2));
+        List<String> t2 = CompareCommand.table(two, Map.of("kat_x", 1300L)).lines().toList();
+        assertEquals("| model | params | test acc (last) | test acc (best) | test loss | train loss | images/s (epoch 2) | train time |",
+                t2.get(0));
+        assertEquals("| kat_x | 1,300 | 80.00% | 80.00% | 0.7000 | 0.8000 | 3200 | 10 s |", t2.get(2));
         // one epoch: that epoch
         String one = CompareCommand.table(Map.of("vit_x", List.of(runs.get("vit_x").get(0))), Map.of("vit_x", 1234L));
         assertEquals("| vit_x | 1,234 | 60.00% | 60.00% | 0.9000 | 1.0000 | 1000 | 12 s |", one.lines().toList().get(2));
