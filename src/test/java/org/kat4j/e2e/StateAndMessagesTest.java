@@ -105,6 +105,13 @@ class StateAndMessagesTest {
         assertEquals("kat: model vit_tiny_patch16_224 takes 3x224x224 images, the data has 1x28x28 (try --size micro_patch7_28)",
                 kat("compare", "--builtin", "--size", "tiny_patch16_224", "--out", dir.resolve("cmp").toString()));
         assertFalse(Files.exists(dir.resolve("cmp")), "nothing written");
+        // weights of one model evaluated as another: the checkpoint's own model named, not a list of missing tensors
+        VisionTransformer vit = Models.create("vit_micro_patch7_28", Map.of("num_classes", 10), 1);
+        Path vitCkpt = dir.resolve("vit.safetensors");
+        Safetensors.write(vitCkpt, vit.namedParameters(), Map.of("kat4j.model", "vit_micro_patch7_28"));
+        assertEquals("kat: " + vitCkpt + " holds vit_micro_patch7_28 weights (its kat4j.model), which do not fit kat_micro_patch7_28;"
+                + " leave out --model to load them as vit_micro_patch7_28",
+                kat("eval", "--checkpoint", vitCkpt.toString(), "--model", "kat_micro_patch7_28", "--builtin"));
         Path model = Files.createDirectories(dir.resolve("model"));
         Files.writeString(model.resolve("config.json"), "{\"architecture\": \"kat_micro_patch7_28\", \"model_args\": {\"depth\": }");
         Files.writeString(model.resolve("model.safetensors"), "");

@@ -58,6 +58,11 @@ final class ModelSource {
         try {
             m.loadStateDict(weights, true);
         } catch (IllegalArgumentException e) {
+            String recorded = c.metadata().get("kat4j.model");
+            if (model != null && recorded != null && !recorded.equals(model)) {
+                throw new IOException(file + " holds " + recorded + " weights (its kat4j.model), which do not fit " + model
+                        + "; leave out --model to load them as " + recorded, e);
+            }
             throw new IOException(file + " does not fit " + name + ": " + e.getMessage(), e);
         }
         return new Loaded(name, m, file.toString(), c.metadata());
