@@ -51,12 +51,7 @@ final class CompareCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        TrainCommand.range("--epochs", epochs, 1, 100_000);
-        TrainCommand.range("--batch-size", batchSize, 1, Integer.MAX_VALUE);
-        TrainCommand.range("--lr", lr, Double.MIN_VALUE, 10);
-        if (ema != 0) {
-            TrainCommand.range("--ema", ema, Double.MIN_VALUE, 1 - 1e-12);
-        }
+        TrainCommand.checkSchedule(epochs, batchSize, lr, ema);
         List<String> sizes = sizes();
         if (!sizes.contains(size)) {
             throw new IllegalArgumentException("--size " + size + ": expected one of " + String.join(", ", sizes)
@@ -67,10 +62,7 @@ final class CompareCommand implements Callable<Integer> {
             DataOptions.checkFits(kind + "_" + size, Models.config(kind + "_" + size, Map.of()), splits.train(),
                     "try --size micro_patch7_28");
         }
-        if (batchSize > splits.train().size()) {
-            System.out.printf(Locale.ROOT, "batch size %d capped to the %d training images%n", batchSize, splits.train().size());
-            batchSize = splits.train().size();
-        }
+        batchSize = TrainCommand.capBatch(batchSize, splits.train());
         org.kat4j.backend.Device device = deviceOptions.resolve(System.out);
         Map<String, Trainer.Run> open = new LinkedHashMap<>();
         Map<String, Long> params = new LinkedHashMap<>();

@@ -45,6 +45,25 @@ final class TrainCommand implements Callable<Integer> {
         }
     }
 
+    /** The options kat train and kat compare share, each refused outside its range (EMA 0 = off). */
+    static void checkSchedule(int epochs, int batchSize, double lr, double ema) {
+        range("--epochs", epochs, 1, 100_000);
+        range("--batch-size", batchSize, 1, Integer.MAX_VALUE);
+        range("--lr", lr, Double.MIN_VALUE, 10);
+        if (ema != 0) {
+            range("--ema", ema, Double.MIN_VALUE, 1 - 1e-12);
+        }
+    }
+
+    /** The batch size, capped (with a line saying so) to the training images. */
+    static int capBatch(int batchSize, org.kat4j.data.ImageDataset train) {
+        if (batchSize <= train.size()) {
+            return batchSize;
+        }
+        System.out.printf(Locale.ROOT, "batch size %d capped to the %d training images%n", batchSize, train.size());
+        return train.size();
+    }
+
     @picocli.CommandLine.Mixin
     DataOptions dataOptions = new DataOptions();
 
@@ -103,9 +122,7 @@ final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        range("--epochs", epochs, 1, 100_000);
-        range("--batch-size", batchSize, 1, Integer.MAX_VALUE);
-        range("--lr", lr, Double.MIN_VALUE, 10);
+        checkSchedule(epochs, batchSize, lr, ema);
         range("--min-lr", minLr, 0, lr);
         range("--wd", wd, 0, 10);
         range("--warmup", warmup, 0, Integer.MAX_VALUE);
@@ -116,9 +133,6 @@ final class TrainCommand implements Callable<Integer> {
         range("--mixup", mixupAlpha, 0, 100);
         range("--cutmix", cutmixAlpha, 0, 100);
         range("--replicas", replicas, 0, 1024);
-        if (ema != 0) {
-            range("--ema", ema, Double.MIN_VALUE, 1 - 1e-12);
-        }
         if (!autocast.equals("none") && !autocast.equals("bf16")) {
             throw new IllegalArgumentException("--autocast " + autocast + ": expected bf16 or none");
         }
@@ -127,10 +141,7 @@ final class TrainCommand implements Callable<Integer> {
             throw new java.io.IOException("--resume " + resume + ": no such file");
         }
         FashionMnist.Splits splits = dataOptions.load();
-        if (batchSize > splits.train().size()) {
-            System.out.printf(Locale.ROOT, "batch size %d capped to the %d training images%n", batchSize, splits.train().size());
-            batchSize = splits.train().size();
-        }
+        batchSize = capBatch(batchSize, splits.train());
         org.kat4j.backend.Device device = deviceOptions.resolve(System.out);
         VisionTransformer m = Models.create(model, Map.of("num_classes", 10, "drop_path_rate", dropPath), seed);
         DataOptions.checkFits(model, m.config(), splits.train());
