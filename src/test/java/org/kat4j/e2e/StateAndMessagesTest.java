@@ -102,7 +102,7 @@ class StateAndMessagesTest {
         String size = kat("compare", "--builtin", "--size", "nope");
         assertTrue(size.startsWith("kat: --size nope: expected one of ") && size.contains("micro_patch7_28")
                 && size.contains("tiny_patch16_224, ") && !size.contains("kat_micro") && !size.contains("vit_tiny"), size);
-        assertEquals("kat: model vit_tiny_patch16_224 takes 3x224x224 images, the data has 1x28x28 (try --size micro_patch7_28)",
+        assertEquals("kat: model vit_tiny_patch16_224 takes 3x224x224 images, the data has 1x28x28 (try --size micro_patch4_28 or --size micro_patch7_28)",
                 kat("compare", "--builtin", "--size", "tiny_patch16_224", "--out", dir.resolve("cmp").toString()));
         assertFalse(Files.exists(dir.resolve("cmp")), "nothing written");
         // weights of one model evaluated as another: the checkpoint's own model named, not a list of missing tensors

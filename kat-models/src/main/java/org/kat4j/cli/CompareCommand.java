@@ -32,7 +32,8 @@ final class CompareCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     DeviceOptions deviceOptions = new DeviceOptions();
 
-    @Option(names = "--size", defaultValue = "micro_patch7_28", description = "Model size suffix. Default ${DEFAULT-VALUE}.")
+    @Option(names = "--size", description = "Model size suffix. Default: the micro size made for the data's images,"
+            + " micro_patch7_28 for Fashion-MNIST, micro_patch4_32 for CIFAR-10.")
     String size;
     @Option(names = "--epochs", defaultValue = "20", description = "Default ${DEFAULT-VALUE}.")
     int epochs;
@@ -53,14 +54,24 @@ final class CompareCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         TrainCommand.checkSchedule(epochs, batchSize, lr, ema);
         List<String> sizes = sizes();
-        if (!sizes.contains(size)) {
+        if (size != null && !sizes.contains(size)) {
             throw new IllegalArgumentException("--size " + size + ": expected one of " + String.join(", ", sizes)
                     + " (the sizes with both a vit_ and a kat_ model)");
         }
         FashionMnist.Splits splits = dataOptions.load();
+        if (size == null) {
+            String micro = DataOptions.microSize(splits.train());
+            size = micro == null ? "micro_patch7_28" : micro;
+        }
+        List<String> fit = new ArrayList<>();
+        for (String kat : DataOptions.fitting("kat_*", splits.train())) {
+            if (sizes.contains(kat.substring("kat_".length()))) {
+                fit.add(kat.substring("kat_".length()));
+            }
+        }
         for (String kind : new String[]{"vit", "kat"}) {
             DataOptions.checkFits(kind + "_" + size, Models.config(kind + "_" + size, Map.of()), splits.train(),
-                    "try --size micro_patch7_28");
+                    fit.isEmpty() ? "no size takes them" : "try --size " + String.join(" or --size ", fit));
         }
         batchSize = TrainCommand.capBatch(batchSize, splits.train());
         org.kat4j.backend.Device device = deviceOptions.resolve(System.out);
@@ -70,7 +81,7 @@ final class CompareCommand implements Callable<Integer> {
         try {
             for (String kind : new String[]{"vit", "kat"}) {
                 String name = kind + "_" + size;
-                VisionTransformer m = Models.create(name, Map.of("num_classes", 10), seed);
+                VisionTransformer m = Models.create(name, Map.of("num_classes", splits.train().classes()), seed);
                 m.to(device);
                 params.put(name, m.parameterCount());
                 System.out.printf(Locale.ROOT, "== %s: %,d parameters on %s, %s%n", name, m.parameterCount(), device, splits.source());

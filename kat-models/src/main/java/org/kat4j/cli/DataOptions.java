@@ -1,23 +1,64 @@
 package org.kat4j.cli;
 
+import org.kat4j.data.Cifar10;
 import org.kat4j.data.FashionMnist;
 import org.kat4j.data.ImageDataset;
+import org.kat4j.models.Models;
 import org.kat4j.models.VitConfig;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
 
-/** Where the Fashion-MNIST data comes from (shared by train, eval, compare, inspect). */
+/**
+ * Where the images come from (shared by train, eval, compare, inspect): Fashion-MNIST (the
+ * built-in subset, Debian's full set, or IDX files in {@code --data}) or CIFAR-10's binary
+ * batches in {@code --data}, told apart by the files the directory holds.
+ */
 final class DataOptions {
-    @Option(names = "--data", description = "Directory with Fashion-MNIST IDX files (train-/t10k-, raw or .gz).")
+    /** The directory that the CIFAR-10 binary archive unpacks to. */
+    static final String CIFAR_DIR = "cifar-10-batches-bin";
+
+    @Option(names = "--data", description = "A directory with Fashion-MNIST's IDX files (train-/t10k-, raw or .gz) or"
+            + " CIFAR-10's binary batches (data_batch_N.bin, test_batch.bin, or the " + CIFAR_DIR + " directory holding"
+            + " them).")
     Path data;
 
     @Option(names = "--builtin", description = "Use the built-in subset even if the full set is installed.")
     boolean builtin;
 
     FashionMnist.Splits load() throws IOException {
-        return FashionMnist.load(data, builtin);
+        if (data == null) {
+            return FashionMnist.load(null, builtin);
+        }
+        if (!Files.isDirectory(data)) {
+            throw new IOException("--data " + data + ": not a directory");
+        }
+        if (has(data, "train-images-idx3-ubyte") || has(data, "t10k-images-idx3-ubyte")) {
+            return FashionMnist.load(data, false);
+        }
+        if (has(data, "data_batch_") || has(data, "test_batch.bin")) {
+            return Cifar10.load(data);
+        }
+        Path inner = data.resolve(CIFAR_DIR);
+        if (Files.isDirectory(inner) && (has(inner, "data_batch_") || has(inner, "test_batch.bin"))) {
+            return Cifar10.load(inner);
+        }
+        throw new IOException("--data " + data + ": neither Fashion-MNIST's IDX files (train-images-idx3-ubyte[.gz],"
+                + " train-labels-idx1-ubyte[.gz], t10k-...) nor CIFAR-10's binary batches (data_batch_1.bin ..."
+                + " data_batch_5.bin, test_batch.bin) are there");
+    }
+
+    /** Whether a file in {@code dir} has a name starting with {@code prefix}. */
+    private static boolean has(Path dir, String prefix) throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.anyMatch(p -> p.getFileName().toString().startsWith(prefix));
+        }
     }
 
     /** Whether --data or --builtin was given. */
@@ -25,14 +66,45 @@ final class DataOptions {
         return data != null || builtin;
     }
 
-    /** Refuses a model whose input size is not the images'. */
+    /**
+     * The size suffix of the micro models made for these images: {@code micro_patch7_28} for
+     * 28x28 grey images, {@code micro_patch4_32} for 32x32 colour ones, else null.
+     */
+    static String microSize(ImageDataset images) {
+        if (images.height() == 28 && images.width() == 28 && images.channels() == 1) {
+            return "micro_patch7_28";
+        }
+        if (images.height() == 32 && images.width() == 32 && images.channels() == 3) {
+            return "micro_patch4_32";
+        }
+        return null;
+    }
+
+    /** The registered models whose names match {@code glob} and whose input is these images. */
+    static List<String> fitting(String glob, ImageDataset images) {
+        List<String> out = new ArrayList<>();
+        for (String name : Models.list(glob)) {
+            if (fits(Models.config(name, Map.of()), images)) {
+                out.add(name);
+            }
+        }
+        return out;
+    }
+
+    private static boolean fits(VitConfig cfg, ImageDataset images) {
+        return images.channels() == cfg.inChans() && images.height() == cfg.imgSize() && images.width() == cfg.imgSize();
+    }
+
+    /** Refuses a model whose input size is not the images', naming the registered models that fit. */
     static void checkFits(String name, VitConfig cfg, ImageDataset images) {
-        checkFits(name, cfg, images, "try kat_micro_patch7_28");
+        List<String> fit = fitting("*", images);
+        checkFits(name, cfg, images, fit.isEmpty() ? "no registered model takes them" : "these take them: "
+                + String.join(", ", fit));
     }
 
     /** As above, with {@code hint} in brackets after the sizes. */
     static void checkFits(String name, VitConfig cfg, ImageDataset images, String hint) {
-        if (images.channels() != cfg.inChans() || images.height() != cfg.imgSize() || images.width() != cfg.imgSize()) {
+        if (!fits(cfg, images)) {
             throw new IllegalArgumentException("model " + name + " takes " + cfg.inChans() + "x" + cfg.imgSize() + "x"
                     + cfg.imgSize() + " images, the data has " + images.channels() + "x" + images.height() + "x"
                     + images.width() + " (" + hint + ")");

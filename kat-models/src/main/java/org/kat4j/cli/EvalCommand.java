@@ -12,7 +12,8 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 
 /** {@code kat eval --checkpoint FILE}: test accuracy and loss of saved weights. */
-@Command(name = "eval", description = "Evaluate a checkpoint (best/last.safetensors of kat train) on the Fashion-MNIST test split.")
+@Command(name = "eval", description = "Evaluate a checkpoint (best/last.safetensors of kat train) on the test split of the data"
+        + " (Fashion-MNIST by default, --data for another directory).")
 final class EvalCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     DataOptions dataOptions = new DataOptions();

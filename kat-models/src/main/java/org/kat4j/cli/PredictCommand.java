@@ -1,5 +1,6 @@
 package org.kat4j.cli;
 
+import org.kat4j.data.Cifar10;
 import org.kat4j.data.FashionMnist;
 import org.kat4j.predict.Predictor;
 import org.kat4j.train.Checkpoint;
@@ -15,7 +16,7 @@ import java.util.concurrent.Callable;
 /**
  * {@code kat predict --model-dir DIR image...} or {@code --checkpoint FILE}: top-5 classes per
  * image. A checkpoint of kat train is fed images as its training data was (its metadata records
- * the data's normalisation), Fashion-MNIST's class names for weights trained on it.
+ * the data's normalisation), with Fashion-MNIST's or CIFAR-10's class names for weights trained on them.
  */
 @Command(name = "predict", description = "Classify images with a model directory (config.json + model.safetensors,"
         + " labels.txt optional) or a checkpoint of kat train.")
@@ -58,8 +59,9 @@ final class PredictCommand implements Callable<Integer> {
         ModelSource.Loaded l = ModelSource.fromCheckpoint(file, source.model);
         float[][] norm = Checkpoint.dataNormalization(file, l.metadata(), l.model().config().inChans());
         String data = l.metadata().getOrDefault(Checkpoint.DATA, "");
-        List<String> labels = data.startsWith("fashion-mnist") && l.model().config().numClasses() == FashionMnist.CLASSES.length
-                ? List.of(FashionMnist.CLASSES) : List.of();
+        String[] names = data.startsWith("fashion-mnist") ? FashionMnist.CLASSES : data.startsWith("cifar-10") ? Cifar10.CLASSES
+                : null;
+        List<String> labels = names != null && l.model().config().numClasses() == names.length ? List.of(names) : List.of();
         return Predictor.of(l.model(), norm[0], norm[1], labels);
     }
 }

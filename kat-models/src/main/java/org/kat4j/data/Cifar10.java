@@ -35,7 +35,7 @@ public final class Cifar10 {
         if (!Files.exists(test)) {
             throw new IOException("CIFAR-10: no test_batch.bin in " + dir);
         }
-        return new FashionMnist.Splits(read("cifar-10 train", train), read("cifar-10 test", List.of(test)), dir.toString());
+        return new FashionMnist.Splits(read("cifar-10 train", train), read("cifar-10 test", List.of(test)), "CIFAR-10 in " + dir);
     }
 
     /** Concatenates batch files into one data set. */

@@ -34,7 +34,7 @@ public final class FashionMnist {
             if (!Files.isDirectory(dir)) {
                 throw new IOException("--data " + dir + ": not a directory");
             }
-            return new Splits(fromDir(dir, "train"), fromDir(dir, "t10k"), dir.toString());
+            return new Splits(fromDir(dir, "train"), fromDir(dir, "t10k"), "Fashion-MNIST in " + dir);
         }
         if (!builtin && Files.isDirectory(DEBIAN_DIR)) {
             return new Splits(fromDir(DEBIAN_DIR, "train"), fromDir(DEBIAN_DIR, "t10k"), DEBIAN_DIR + " (full set)");
