@@ -113,6 +113,10 @@ class CifarEndToEndTest {
         assertTrue(eval.out().contains("accuracy " + best.group(1) + "%"), "the best epoch's accuracy again: " + eval.out()
                 + " vs " + best.group(1));
 
+        Run grey = kat("eval", "--checkpoint", ckpt.toString(), "--builtin");
+        assertEquals("kat: model kat_micro_patch4_32 takes 3x32x32 images, the data has 1x28x28 (its weights were trained on"
+                + " cifar-10 train)", grey.err());
+
         // a test image as a PNG: CIFAR-10's names, the numbers of a Predictor made from the checkpoint
         BufferedImage img = new BufferedImage(32, 32, BufferedImage.TYPE_INT_RGB);
         byte[] test = Files.readAllBytes(data.resolve("cifar-10-batches-bin/test_batch.bin"));

@@ -102,6 +102,19 @@ final class DataOptions {
                 + String.join(", ", fit));
     }
 
+    /**
+     * As above for a loaded model: where its checkpoint records the data it was trained on, that
+     * is the hint.
+     */
+    static void checkFits(ModelSource.Loaded l, ImageDataset images) {
+        String trainedOn = l.metadata().get(org.kat4j.train.Checkpoint.DATA);
+        if (trainedOn == null) {
+            checkFits(l.name(), l.model().config(), images);
+        } else {
+            checkFits(l.name(), l.model().config(), images, "its weights were trained on " + trainedOn);
+        }
+    }
+
     /** As above, with {@code hint} in brackets after the sizes. */
     static void checkFits(String name, VitConfig cfg, ImageDataset images, String hint) {
         if (!fits(cfg, images)) {

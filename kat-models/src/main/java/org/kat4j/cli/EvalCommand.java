@@ -33,7 +33,7 @@ final class EvalCommand implements Callable<Integer> {
         m.to(deviceOptions.resolve(System.out));
         String name = l.name();
         FashionMnist.Splits s = dataOptions.load();
-        DataOptions.checkFits(name, m.config(), s.test());
+        DataOptions.checkFits(l, s.test());
         long t0 = System.nanoTime();
         double[] r = Trainer.evaluate(m, s.test(), 500);
         System.out.printf(Locale.ROOT, "%s (%s, epoch %s) on %s test (%d images): accuracy %.2f%%, loss %.4f, %.1f s%n", name,

@@ -43,7 +43,7 @@ final class InspectCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("--sample " + sample + ", expected >= 1");
             }
             ImageDataset test = dataOptions.load().test();
-            DataOptions.checkFits(name, cfg, test);
+            DataOptions.checkFits(l, test);
             int n = Math.min(sample, test.size());
             Batcher.Batch b = new Batcher(test, n, false, 0, false, new Random(0)).next();
             a = a.withInputRanges(l.model(), b.images(), 250);
