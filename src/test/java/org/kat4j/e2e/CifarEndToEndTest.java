@@ -153,8 +153,9 @@ class CifarEndToEndTest {
         Run none = kat("train", "--data", empty.toString(), "--out", dir.resolve("c").toString());
         assertEquals(1, none.rc());
         assertEquals("kat: --data " + empty + ": neither Fashion-MNIST's IDX files (train-images-idx3-ubyte[.gz],"
-                + " train-labels-idx1-ubyte[.gz], t10k-...) nor CIFAR-10's binary batches (data_batch_1.bin ..."
-                + " data_batch_5.bin, test_batch.bin) are there", none.err());
+                + " train-labels-idx1-ubyte[.gz], t10k-...), CIFAR-10's binary batches (data_batch_1.bin ..."
+                + " data_batch_5.bin, test_batch.bin) nor image folders (train/CLASS/*.png|jpg, val/CLASS/...) are there",
+                none.err());
         for (String d : new String[]{"a", "b", "c"}) {
             assertFalse(Files.exists(dir.resolve(d)), "nothing written for " + d);
         }

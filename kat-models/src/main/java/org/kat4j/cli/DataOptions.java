@@ -3,6 +3,7 @@ package org.kat4j.cli;
 import org.kat4j.data.Cifar10;
 import org.kat4j.data.FashionMnist;
 import org.kat4j.data.ImageDataset;
+import org.kat4j.data.ImageFolder;
 import org.kat4j.models.Models;
 import org.kat4j.models.VitConfig;
 import picocli.CommandLine.Option;
@@ -17,27 +18,36 @@ import java.util.stream.Stream;
 
 /**
  * Where the images come from (shared by train, eval, compare, inspect): Fashion-MNIST (the
- * built-in subset, Debian's full set, or IDX files in {@code --data}) or CIFAR-10's binary
- * batches in {@code --data}, told apart by the files the directory holds.
+ * built-in subset, Debian's full set, or IDX files in {@code --data}), CIFAR-10's binary batches
+ * or image files in one folder per class ({@link ImageFolder}) in {@code --data}, told apart by
+ * what the directory holds.
  */
 final class DataOptions {
     /** The directory that the CIFAR-10 binary archive unpacks to. */
     static final String CIFAR_DIR = "cifar-10-batches-bin";
 
-    @Option(names = "--data", description = "A directory with Fashion-MNIST's IDX files (train-/t10k-, raw or .gz) or"
+    @Option(names = "--data", description = "A directory with Fashion-MNIST's IDX files (train-/t10k-, raw or .gz),"
             + " CIFAR-10's binary batches (data_batch_N.bin, test_batch.bin, or the " + CIFAR_DIR + " directory holding"
-            + " them).")
+            + " them), or images in class folders (train/CLASS/*.png|jpg and val/CLASS/..., resized to the model's input).")
     Path data;
 
     @Option(names = "--builtin", description = "Use the built-in subset even if the full set is installed.")
     boolean builtin;
 
-    FashionMnist.Splits load() throws IOException {
+    /**
+     * The data's two splits; images in class folders are resized to {@code folderSize} (the
+     * model's input size), the other formats have their own size.
+     */
+    FashionMnist.Splits load(int folderSize) throws IOException {
         if (data == null) {
             return FashionMnist.load(null, builtin);
         }
         if (!Files.isDirectory(data)) {
             throw new IOException("--data " + data + ": not a directory");
+        }
+        if (ImageFolder.looksLikeOne(data)) {
+            System.out.println("reading the images of " + data + " at " + folderSize + "x" + folderSize);
+            return ImageFolder.load(data, folderSize, Runtime.getRuntime().maxMemory() / 2);
         }
         if (has(data, "train-images-idx3-ubyte") || has(data, "t10k-images-idx3-ubyte")) {
             return FashionMnist.load(data, false);
@@ -50,8 +60,8 @@ final class DataOptions {
             return Cifar10.load(inner);
         }
         throw new IOException("--data " + data + ": neither Fashion-MNIST's IDX files (train-images-idx3-ubyte[.gz],"
-                + " train-labels-idx1-ubyte[.gz], t10k-...) nor CIFAR-10's binary batches (data_batch_1.bin ..."
-                + " data_batch_5.bin, test_batch.bin) are there");
+                + " train-labels-idx1-ubyte[.gz], t10k-...), CIFAR-10's binary batches (data_batch_1.bin ..."
+                + " data_batch_5.bin, test_batch.bin) nor image folders (train/CLASS/*.png|jpg, val/CLASS/...) are there");
     }
 
     /** Whether a file in {@code dir} has a name starting with {@code prefix}. */

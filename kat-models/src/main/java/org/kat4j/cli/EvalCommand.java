@@ -32,7 +32,7 @@ final class EvalCommand implements Callable<Integer> {
         VisionTransformer m = l.model();
         m.to(deviceOptions.resolve(System.out));
         String name = l.name();
-        FashionMnist.Splits s = dataOptions.load();
+        FashionMnist.Splits s = dataOptions.load(m.config().imgSize());
         DataOptions.checkFits(l, s.test());
         long t0 = System.nanoTime();
         double[] r = Trainer.evaluate(m, s.test(), 500);

@@ -16,7 +16,7 @@ import java.util.concurrent.Callable;
 /**
  * {@code kat predict --model-dir DIR image...} or {@code --checkpoint FILE}: top-5 classes per
  * image. A checkpoint of kat train is fed images as its training data was (its metadata records
- * the data's normalisation), with Fashion-MNIST's or CIFAR-10's class names for weights trained on them.
+ * the data's normalisation) and named with its classes (recorded in the metadata too).
  */
 @Command(name = "predict", description = "Classify images with a model directory (config.json + model.safetensors,"
         + " labels.txt optional) or a checkpoint of kat train.")
@@ -58,10 +58,16 @@ final class PredictCommand implements Callable<Integer> {
         Path file = source.which.checkpoint;
         ModelSource.Loaded l = ModelSource.fromCheckpoint(file, source.model);
         float[][] norm = Checkpoint.dataNormalization(file, l.metadata(), l.model().config().inChans());
-        String data = l.metadata().getOrDefault(Checkpoint.DATA, "");
-        String[] names = data.startsWith("fashion-mnist") ? FashionMnist.CLASSES : data.startsWith("cifar-10") ? Cifar10.CLASSES
-                : null;
-        List<String> labels = names != null && l.model().config().numClasses() == names.length ? List.of(names) : List.of();
+        List<String> labels = Checkpoint.classNames(file, l.metadata());
+        if (labels.isEmpty()) {
+            // checkpoints written before the class names were recorded
+            String data = l.metadata().getOrDefault(Checkpoint.DATA, "");
+            labels = data.startsWith("fashion-mnist") ? List.of(FashionMnist.CLASSES) : data.startsWith("cifar-10")
+                    ? List.of(Cifar10.CLASSES) : List.of();
+        }
+        if (labels.size() != l.model().config().numClasses()) {
+            labels = List.of();
+        }
         return Predictor.of(l.model(), norm[0], norm[1], labels);
     }
 }

@@ -142,7 +142,8 @@ final class TrainCommand implements Callable<Integer> {
         if (resume != null && !java.nio.file.Files.isRegularFile(resume)) {
             throw new java.io.IOException("--resume " + resume + ": no such file");
         }
-        FashionMnist.Splits splits = dataOptions.load();
+        // class folders are read at the model's size: the default model's, 32, where none is named
+        FashionMnist.Splits splits = dataOptions.load(model == null ? 32 : Models.config(model, Map.of()).imgSize());
         batchSize = capBatch(batchSize, splits.train());
         if (model == null) {
             String size = DataOptions.microSize(splits.train());

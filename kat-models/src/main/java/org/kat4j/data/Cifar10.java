@@ -68,6 +68,6 @@ public final class Cifar10 {
             }
         }
         return new ImageDataset(name, pixels, labels, 3, 32, 32, 10, new float[]{0.4914f, 0.4822f, 0.4465f},
-                new float[]{0.2470f, 0.2435f, 0.2616f});
+                new float[]{0.2470f, 0.2435f, 0.2616f}, List.of(CLASSES));
     }
 }

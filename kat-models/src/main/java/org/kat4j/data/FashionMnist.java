@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * Fashion-MNIST (Zalando, MIT licence). {@link #load} finds, in order: a directory given by the
@@ -94,7 +95,7 @@ public final class FashionMnist {
         }
         try {
             return new ImageDataset("fashion-mnist " + name, im.pixels(), labels, 1, im.rows(), im.cols(), 10,
-                    new float[]{MEAN}, new float[]{STD});
+                    new float[]{MEAN}, new float[]{STD}, List.of(CLASSES));
         } catch (IllegalArgumentException e) {
             throw new IOException(files + ": " + e.getMessage(), e);
         }

@@ -117,7 +117,32 @@ public final class Predictor {
     /** The eval transform: [1, C, size, size] float32. */
     public Tensor preprocess(BufferedImage img) {
         int size = model.config().imgSize();
-        int scale = (int) Math.floor(size / cropPct);
+        BufferedImage crop = resizeAndCrop(img, (int) Math.floor(size / cropPct), size);
+        int c = model.config().inChans();
+        float[] out = new float[c * size * size];
+        for (int y = 0; y < size; y++) {
+            for (int x = 0; x < size; x++) {
+                int rgb = crop.getRGB(x, y);
+                float[] px = {((rgb >> 16) & 0xff) / 255f, ((rgb >> 8) & 0xff) / 255f, (rgb & 0xff) / 255f};
+                if (c == 1) {
+                    float grey = (px[0] + px[1] + px[2]) / 3;
+                    out[y * size + x] = (grey - mean[0]) / std[0];
+                } else {
+                    for (int ch = 0; ch < 3; ch++) {
+                        out[ch * size * size + y * size + x] = (px[ch] - mean[ch]) / std[ch];
+                    }
+                }
+            }
+        }
+        return Tensor.of(out, 1, c, size, size);
+    }
+
+    /**
+     * The image resized (bicubic) so that its shorter side is {@code scale} pixels, then its
+     * centre {@code size} x {@code size} pixels, as RGB; an image whose resized form would have more
+     * than {@link #maxPixels()} pixels is refused.
+     */
+    public static BufferedImage resizeAndCrop(BufferedImage img, int scale, int size) {
         int w = img.getWidth();
         int h = img.getHeight();
         double longSide = (double) Math.max(w, h) * scale / Math.min(w, h);
@@ -134,25 +159,7 @@ public final class Predictor {
         g.setRenderingHint(RenderingHints.KEY_RENDERING, RenderingHints.VALUE_RENDER_QUALITY);
         g.drawImage(img, 0, 0, nw, nh, null);
         g.dispose();
-        int x0 = (nw - size) / 2;
-        int y0 = (nh - size) / 2;
-        int c = model.config().inChans();
-        float[] out = new float[c * size * size];
-        for (int y = 0; y < size; y++) {
-            for (int x = 0; x < size; x++) {
-                int rgb = resized.getRGB(x0 + x, y0 + y);
-                float[] px = {((rgb >> 16) & 0xff) / 255f, ((rgb >> 8) & 0xff) / 255f, (rgb & 0xff) / 255f};
-                if (c == 1) {
-                    float grey = (px[0] + px[1] + px[2]) / 3;
-                    out[y * size + x] = (grey - mean[0]) / std[0];
-                } else {
-                    for (int ch = 0; ch < 3; ch++) {
-                        out[ch * size * size + y * size + x] = (px[ch] - mean[ch]) / std[ch];
-                    }
-                }
-            }
-        }
-        return Tensor.of(out, 1, c, size, size);
+        return resized.getSubimage((nw - size) / 2, (nh - size) / 2, size, size);
     }
 
     /** This predictor with its model on {@code device} (images are moved there for each prediction). */

@@ -18,8 +18,9 @@ import java.util.Map;
 /**
  * Training checkpoints: the model's tensors under their timm names, AdamW's moments under
  * {@code optim.m.NAME} / {@code optim.v.NAME}, the EMA (if on) under {@code ema.NAME}, and epoch,
- * step count, best accuracy and the training data's name and normalisation ({@link #DATA},
- * {@link #DATA_MEAN}, {@link #DATA_STD}) in the metadata; one safetensors file, written atomically.
+ * step count, best accuracy and the training data's name, normalisation and class names
+ * ({@link #DATA}, {@link #DATA_MEAN}, {@link #DATA_STD}, {@link #DATA_CLASSES}) in the metadata; one
+ * safetensors file, written atomically.
  */
 public final class Checkpoint {
     /** Metadata key: the name of the data set the weights were trained on. */
@@ -28,6 +29,8 @@ public final class Checkpoint {
     public static final String DATA_MEAN = "kat4j.data.mean";
     /** Metadata key: the training data's per-channel standard deviation of pixel/255, comma-separated. */
     public static final String DATA_STD = "kat4j.data.std";
+    /** Metadata key: the training data's class names, label by label, as a JSON array of strings. */
+    public static final String DATA_CLASSES = "kat4j.data.classes";
     static final String CSV_HEADER = "epoch,train_loss,train_acc,test_loss,test_acc,lr,images_per_s,seconds";
 
     private Checkpoint() {
@@ -97,6 +100,34 @@ public final class Checkpoint {
         }
         double best = metadataNumber(path, "kat4j.best_acc", c.metadata().getOrDefault("kat4j.best_acc", "-1"), -1, 1);
         return new Loaded(epochNumber, best, c.metadata());
+    }
+
+    /** Class names as {@link #DATA_CLASSES} holds them. */
+    static String names(List<String> names) {
+        com.google.gson.JsonArray a = new com.google.gson.JsonArray();
+        names.forEach(a::add);
+        return a.toString();
+    }
+
+    /**
+     * The class names of the data the weights of {@code path} were trained on ({@link
+     * #DATA_CLASSES}), or an empty list where the metadata has none (checkpoints written before
+     * kat4j recorded them); an error naming the file where the value is not a JSON array of strings.
+     */
+    public static List<String> classNames(Path path, Map<String, String> metadata) throws IOException {
+        String value = metadata.get(DATA_CLASSES);
+        if (value == null) {
+            return List.of();
+        }
+        List<String> out = new ArrayList<>();
+        try {
+            for (com.google.gson.JsonElement e : com.google.gson.JsonParser.parseString(value).getAsJsonArray()) {
+                out.add(e.getAsString());
+            }
+        } catch (RuntimeException e) {
+            throw new IOException(path + ": metadata " + DATA_CLASSES + " = '" + value + "', expected a JSON array of strings");
+        }
+        return out;
     }
 
     /** Values as {@link #DATA_MEAN} and {@link #DATA_STD} hold them. */

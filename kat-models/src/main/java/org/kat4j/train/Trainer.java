@@ -414,6 +414,9 @@ public final class Trainer {
         m.put(Checkpoint.DATA, train.name());
         m.put(Checkpoint.DATA_MEAN, Checkpoint.floats(train.mean()));
         m.put(Checkpoint.DATA_STD, Checkpoint.floats(train.std()));
+        if (!train.classNames().isEmpty()) {
+            m.put(Checkpoint.DATA_CLASSES, Checkpoint.names(train.classNames()));
+        }
         return m;
     }
 

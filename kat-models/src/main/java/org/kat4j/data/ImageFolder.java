@@ -1,0 +1,185 @@
+package org.kat4j.data;
+
+import org.kat4j.predict.Predictor;
+
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.stream.IntStream;
+import java.util.stream.Stream;
+
+/**
+ * Image files in one folder per class, as torchvision's {@code ImageFolder} reads them:
+ * {@code DIR/train/CLASS/*.png} and {@code DIR/val/CLASS/*.jpg} (or {@code test} for {@code val}).
+ * The classes are the training folder's sub-folders in name order; every image is resized
+ * (bicubic) so that its shorter side is the model's input size, centre-cropped to a square and
+ * kept as RGB bytes; the mean and standard deviation of the training images, per channel, become
+ * the normalisation. Files whose names do not end in an image extension are left out.
+ */
+public final class ImageFolder {
+    /** File name endings read as images (case-insensitive): what ImageIO decodes. */
+    static final Set<String> EXTENSIONS = Set.of("png", "jpg", "jpeg", "bmp", "gif", "tif", "tiff", "wbmp");
+
+    private ImageFolder() {
+    }
+
+    /** Whether {@code dir} has the layout: a {@code train} folder and a {@code val} or {@code test} folder. */
+    public static boolean looksLikeOne(Path dir) {
+        return Files.isDirectory(dir.resolve("train")) && (Files.isDirectory(dir.resolve("val"))
+                || Files.isDirectory(dir.resolve("test")));
+    }
+
+    /**
+     * The training and validation images of {@code dir} at {@code size} x {@code size}.
+     *
+     * @param maxBytes the most pixel memory the two splits may take; a larger data set is refused
+     *                 before any image is decoded
+     */
+    public static FashionMnist.Splits load(Path dir, int size, long maxBytes) throws IOException {
+        if (size < 1) {
+            throw new IllegalArgumentException("image size " + size + ", expected >= 1");
+        }
+        Path trainDir = dir.resolve("train");
+        Path valDir = Files.isDirectory(dir.resolve("val")) ? dir.resolve("val") : dir.resolve("test");
+        if (!Files.isDirectory(trainDir) || !Files.isDirectory(valDir)) {
+            throw new IOException(dir + ": expected a train folder and a val (or test) folder, each with one folder of"
+                    + " images per class");
+        }
+        List<String> classes = new ArrayList<>();
+        try (Stream<Path> s = Files.list(trainDir)) {
+            s.filter(Files::isDirectory).map(p -> p.getFileName().toString()).sorted().forEach(classes::add);
+        }
+        if (classes.size() < 2) {
+            throw new IOException(trainDir + ": " + classes.size() + " class folder" + (classes.size() == 1 ? "" : "s")
+                    + ", expected at least 2");
+        }
+        List<Path> trainFiles = new ArrayList<>();
+        List<Integer> trainLabels = new ArrayList<>();
+        List<Path> valFiles = new ArrayList<>();
+        List<Integer> valLabels = new ArrayList<>();
+        list(trainDir, classes, trainFiles, trainLabels, true);
+        try (Stream<Path> s = Files.list(valDir)) {
+            for (Path p : (Iterable<Path>) s.filter(Files::isDirectory).sorted()::iterator) {
+                if (!classes.contains(p.getFileName().toString())) {
+                    throw new IOException(p + ": a class that " + trainDir + " does not have (its classes: "
+                            + String.join(", ", classes) + ")");
+                }
+            }
+        }
+        list(valDir, classes, valFiles, valLabels, false);
+        if (valFiles.isEmpty()) {
+            throw new IOException(valDir + ": no images");
+        }
+        long bytes = (long) (trainFiles.size() + valFiles.size()) * 3 * size * size;
+        if (bytes > maxBytes) {
+            throw new IOException(String.format(Locale.ROOT, "%s: %,d images at 3x%dx%d take %,d MB in memory, more than the"
+                            + " %,d MB this JVM can spare (-Xmx raises it)", dir, trainFiles.size() + valFiles.size(), size, size,
+                    bytes >> 20, maxBytes >> 20));
+        }
+        for (List<Path> split : List.of(trainFiles, valFiles)) {
+            long splitBytes = (long) split.size() * 3 * size * size;
+            if (splitBytes > Integer.MAX_VALUE - 8) {
+                throw new IOException(String.format(Locale.ROOT, "%s: %,d images at 3x%dx%d take %,d MB, more than the 2,047 MB"
+                        + " that one split of an in-memory data set can hold (use fewer images or a smaller model input)",
+                        split == trainFiles ? trainDir : valDir, split.size(), size, size, splitBytes >> 20));
+            }
+        }
+        byte[] trainPixels = read(trainFiles, size);
+        float[][] norm = meanStd(trainPixels, size * size);
+        ImageDataset train = new ImageDataset("folder train (" + trainDir + ")", trainPixels, ints(trainLabels), 3, size, size,
+                classes.size(), norm[0], norm[1], classes);
+        ImageDataset val = new ImageDataset("folder " + valDir.getFileName() + " (" + valDir + ")", read(valFiles, size),
+                ints(valLabels), 3, size, size, classes.size(), norm[0], norm[1], classes);
+        return new FashionMnist.Splits(train, val, "image folders in " + dir + " (" + classes.size() + " classes)");
+    }
+
+    /** The image files of each class folder of {@code split} in name order, with their labels. */
+    private static void list(Path split, List<String> classes, List<Path> files, List<Integer> labels, boolean everyClass)
+            throws IOException {
+        for (int c = 0; c < classes.size(); c++) {
+            Path folder = split.resolve(classes.get(c));
+            if (!Files.isDirectory(folder)) {
+                continue;
+            }
+            List<Path> images;
+            try (Stream<Path> s = Files.list(folder)) {
+                images = s.filter(p -> Files.isRegularFile(p) && isImage(p)).sorted().toList();
+            }
+            if (images.isEmpty() && everyClass) {
+                throw new IOException(folder + ": no images (" + String.join(", ", EXTENSIONS.stream().sorted().toList())
+                        + ")");
+            }
+            for (Path p : images) {
+                files.add(p);
+                labels.add(c);
+            }
+        }
+    }
+
+    static boolean isImage(Path p) {
+        String n = p.getFileName().toString();
+        int dot = n.lastIndexOf('.');
+        return dot > 0 && EXTENSIONS.contains(n.substring(dot + 1).toLowerCase(Locale.ROOT));
+    }
+
+    /** Every file decoded, resized and cropped into [n][3][size][size] bytes, on all cores. */
+    private static byte[] read(List<Path> files, int size) throws IOException {
+        int plane = size * size;
+        byte[] out = new byte[files.size() * 3 * plane];
+        try {
+            IntStream.range(0, files.size()).parallel().forEach(i -> {
+                BufferedImage img;
+                try {
+                    img = Predictor.resizeAndCrop(Predictor.read(files.get(i)), size, size);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                } catch (IllegalArgumentException e) {
+                    throw new UncheckedIOException(new IOException(files.get(i) + ": " + e.getMessage(), e));
+                }
+                int base = i * 3 * plane;
+                for (int y = 0; y < size; y++) {
+                    for (int x = 0; x < size; x++) {
+                        int rgb = img.getRGB(x, y);
+                        out[base + y * size + x] = (byte) (rgb >> 16);
+                        out[base + plane + y * size + x] = (byte) (rgb >> 8);
+                        out[base + 2 * plane + y * size + x] = (byte) rgb;
+                    }
+                }
+            });
+        } catch (UncheckedIOException e) {
+            throw e.getCause();
+        }
+        return out;
+    }
+
+    /** Per-channel mean and standard deviation of pixel/255 over images of 3 planes. */
+    static float[][] meanStd(byte[] pixels, int plane) {
+        double[] sum = new double[3];
+        double[] sq = new double[3];
+        for (int i = 0; i < pixels.length; i++) {
+            int c = (i / plane) % 3;
+            double v = (pixels[i] & 0xff) / 255.0;
+            sum[c] += v;
+            sq[c] += v * v;
+        }
+        long n = pixels.length / 3;
+        float[][] out = new float[2][3];
+        for (int c = 0; c < 3; c++) {
+            double mean = sum[c] / n;
+            out[0][c] = (float) mean;
+            // a constant channel keeps a unit scale rather than dividing by zero
+            out[1][c] = (float) Math.max(Math.sqrt(Math.max(sq[c] / n - mean * mean, 0)), 1e-3);
+        }
+        return out;
+    }
+
+    private static int[] ints(List<Integer> l) {
+        return l.stream().mapToInt(Integer::intValue).toArray();
+    }
+}
