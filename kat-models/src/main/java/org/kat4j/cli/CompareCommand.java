@@ -33,7 +33,7 @@ final class CompareCommand implements Callable<Integer> {
     DeviceOptions deviceOptions = new DeviceOptions();
 
     @Option(names = "--size", description = "Model size suffix. Default: the micro size made for the data's images,"
-            + " micro_patch7_28 for Fashion-MNIST, micro_patch4_32 for CIFAR-10.")
+            + " micro_patch7_28 for Fashion-MNIST, micro_patch4_32 for CIFAR-10 and class folders.")
     String size;
     @Option(names = "--epochs", defaultValue = "20", description = "Default ${DEFAULT-VALUE}.")
     int epochs;

@@ -16,14 +16,15 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 /**
- * {@code kat train}: trains a registered model on Fashion-MNIST or CIFAR-10. The defaults are tuned for the
- * main job (kat_micro on the built-in subset in under 5 minutes on 2 cores): batches of 64,
+ * {@code kat train}: trains a registered model on Fashion-MNIST, CIFAR-10 or images in class
+ * folders. The defaults are tuned for the main job (kat_micro on the built-in subset in under 5
+ * minutes on 2 cores): batches of 64,
  * horizontal flips, no label smoothing, no random crops learned best in that budget (one
  * shuffling order: 84.8% test accuracy; smoothing 0.1 84.7%, no flips 84.5%, crops and smoothing
  * at batch 128 79.8%); the paper's recipe (smoothing 0.1, crops, long schedules) is a flag away.
  */
 @Command(name = "train", description = "Train a model on Fashion-MNIST (the built-in subset, or the Debian package's full set) or on"
-        + " the Fashion-MNIST or CIFAR-10 files of a --data directory.")
+        + " the Fashion-MNIST files, CIFAR-10 batches or class folders of images of a --data directory.")
 final class TrainCommand implements Callable<Integer> {
     /** How n replicas run: one thread each, or on fewer threads than replicas. */
     static String threadsLine(int n) {
@@ -72,7 +73,7 @@ final class TrainCommand implements Callable<Integer> {
     DeviceOptions deviceOptions = new DeviceOptions();
 
     @Option(names = "--model", description = "Registered model (kat models). Default: the micro KAT made for the data's"
-            + " images, kat_micro_patch7_28 for Fashion-MNIST, kat_micro_patch4_32 for CIFAR-10.")
+            + " images, kat_micro_patch7_28 for Fashion-MNIST, kat_micro_patch4_32 for CIFAR-10 and class folders.")
     String model;
     @Option(names = "--epochs", defaultValue = "20", description = "Default ${DEFAULT-VALUE}.")
     int epochs;
