@@ -70,8 +70,8 @@ class ImageFolderEndToEndTest {
         CifarEndToEndTest.Run train = CifarEndToEndTest.kat("train", "--data", data.toString(), "--epochs", "3",
                 "--batch-size", "16", "--warmup", "5", "--out", out.toString(), "--quiet");
         assertEquals(0, train.rc(), train.out() + train.err());
-        assertTrue(train.out().startsWith("reading the images of " + data + " at 32x32\nmodel kat_micro_patch4_32: 207,923"
-                + " parameters"), train.out());
+        assertTrue(train.out().matches("(?s)reading the images of " + Pattern.quote(data.toString()) + " at 32x32\nread 150"
+                + " images in [0-9.]+ s\nmodel kat_micro_patch4_32: 207,923 parameters.*"), train.out());
         assertTrue(train.out().contains("data: image folders in " + data + " (3 classes), 120 train / 30 test"), train.out());
         Matcher best = Pattern.compile("\\(best ([0-9.]+)%\\)").matcher(train.out());
         assertTrue(best.find(), train.out());

@@ -47,7 +47,11 @@ final class DataOptions {
         }
         if (ImageFolder.looksLikeOne(data)) {
             System.out.println("reading the images of " + data + " at " + folderSize + "x" + folderSize);
-            return ImageFolder.load(data, folderSize, Runtime.getRuntime().maxMemory() / 2);
+            long t0 = System.nanoTime();
+            FashionMnist.Splits s = ImageFolder.load(data, folderSize, Runtime.getRuntime().maxMemory() / 2);
+            System.out.printf(java.util.Locale.ROOT, "read %,d images in %.1f s%n", s.train().size() + s.test().size(),
+                    (System.nanoTime() - t0) / 1e9);
+            return s;
         }
         if (has(data, "train-images-idx3-ubyte") || has(data, "t10k-images-idx3-ubyte")) {
             return FashionMnist.load(data, false);
