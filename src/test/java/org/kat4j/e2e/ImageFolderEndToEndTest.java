@@ -103,7 +103,12 @@ class ImageFolderEndToEndTest {
     @Test
     void readsAtTheRequestedSizeAndRefusesWhatItCannotUse(@TempDir Path dir) throws IOException {
         Path data = folders(Files.createDirectories(dir.resolve("data")), 2, 1);
-        FashionMnist.Splits s = ImageFolder.load(data, 24, 1L << 30);
+        java.util.Set<Integer> told = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        FashionMnist.Splits s = ImageFolder.load(data, 24, 1L << 30, (done, total) -> {
+            assertEquals(9, total);
+            told.add(done);
+        });
+        assertEquals(java.util.Set.of(1, 2, 3, 4, 5, 6, 7, 8, 9), told, "told once per image");
         assertEquals(6, s.train().size());
         assertArrayEquals(new int[]{0, 0, 1, 1, 2, 2}, s.train().labels());
         assertEquals(List.of(CLASSES), s.train().classNames());

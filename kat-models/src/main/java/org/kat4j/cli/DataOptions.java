@@ -48,7 +48,15 @@ final class DataOptions {
         if (ImageFolder.looksLikeOne(data)) {
             System.out.println("reading the images of " + data + " at " + folderSize + "x" + folderSize);
             long t0 = System.nanoTime();
-            FashionMnist.Splits s = ImageFolder.load(data, folderSize, Runtime.getRuntime().maxMemory() / 2);
+            java.util.concurrent.atomic.AtomicLong shown = new java.util.concurrent.atomic.AtomicLong(t0);
+            FashionMnist.Splits s = ImageFolder.load(data, folderSize, Runtime.getRuntime().maxMemory() / 2, (done, total) -> {
+                long now = System.nanoTime();
+                long last = shown.get();
+                // a line every 10 s on long reads
+                if (now - last > 10_000_000_000L && shown.compareAndSet(last, now)) {
+                    System.out.printf(java.util.Locale.ROOT, "  %,d of %,d images read%n", done, total);
+                }
+            });
             System.out.printf(java.util.Locale.ROOT, "read %,d images in %.1f s%n", s.train().size() + s.test().size(),
                     (System.nanoTime() - t0) / 1e9);
             return s;

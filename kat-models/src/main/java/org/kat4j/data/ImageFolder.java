@@ -42,6 +42,18 @@ public final class ImageFolder {
      *                 before any image is decoded
      */
     public static FashionMnist.Splits load(Path dir, int size, long maxBytes) throws IOException {
+        return load(dir, size, maxBytes, (done, total) -> {
+        });
+    }
+
+    /** Told how many of the images have been read, from the reading threads. */
+    @FunctionalInterface
+    public interface Progress {
+        void read(int done, int total);
+    }
+
+    /** As {@link #load(Path, int, long)}, telling {@code progress} after every image. */
+    public static FashionMnist.Splits load(Path dir, int size, long maxBytes, Progress progress) throws IOException {
         if (size < 1) {
             throw new IllegalArgumentException("image size " + size + ", expected >= 1");
         }
@@ -90,11 +102,14 @@ public final class ImageFolder {
                         split == trainFiles ? trainDir : valDir, split.size(), size, size, splitBytes >> 20));
             }
         }
-        byte[] trainPixels = read(trainFiles, size);
+        int total = trainFiles.size() + valFiles.size();
+        java.util.concurrent.atomic.AtomicInteger done = new java.util.concurrent.atomic.AtomicInteger();
+        Runnable tick = () -> progress.read(done.incrementAndGet(), total);
+        byte[] trainPixels = read(trainFiles, size, tick);
         float[][] norm = meanStd(trainPixels, size * size);
         ImageDataset train = new ImageDataset("folder train (" + trainDir + ")", trainPixels, ints(trainLabels), 3, size, size,
                 classes.size(), norm[0], norm[1], classes);
-        ImageDataset val = new ImageDataset("folder " + valDir.getFileName() + " (" + valDir + ")", read(valFiles, size),
+        ImageDataset val = new ImageDataset("folder " + valDir.getFileName() + " (" + valDir + ")", read(valFiles, size, tick),
                 ints(valLabels), 3, size, size, classes.size(), norm[0], norm[1], classes);
         return new FashionMnist.Splits(train, val, "image folders in " + dir + " (" + classes.size() + " classes)");
     }
@@ -129,7 +144,7 @@ public final class ImageFolder {
     }
 
     /** Every file decoded, resized and cropped into [n][3][size][size] bytes, on all cores. */
-    private static byte[] read(List<Path> files, int size) throws IOException {
+    private static byte[] read(List<Path> files, int size, Runnable tick) throws IOException {
         int plane = size * size;
         byte[] out = new byte[files.size() * 3 * plane];
         try {
@@ -151,6 +166,7 @@ public final class ImageFolder {
                         out[base + 2 * plane + y * size + x] = (byte) rgb;
                     }
                 }
+                tick.run();
             });
         } catch (UncheckedIOException e) {
             throw e.getCause();
