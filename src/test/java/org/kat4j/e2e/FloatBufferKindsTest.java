@@ -4,6 +4,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.kat4j.data.FashionMnist;
 import org.kat4j.data.ImageDataset;
+import org.kat4j.data.Splits;
 import org.kat4j.models.Models;
 import org.kat4j.train.TrainConfig;
 import org.kat4j.train.Trainer;
@@ -34,7 +35,7 @@ class FloatBufferKindsTest {
     /** The run the test watches: two epochs of a tiny KAT, then a third resumed from last.safetensors. */
     public static void main(String[] args) throws IOException {
         Path dir = Path.of(args[0]);
-        FashionMnist.Splits s = FashionMnist.load(null, true);
+        Splits s = FashionMnist.load(null, true);
         ImageDataset train = TrainEndToEndTest.head(s.train(), 256);
         ImageDataset test = TrainEndToEndTest.head(s.test(), 64);
         for (int epochs : new int[]{2, 3}) {

@@ -2,8 +2,8 @@ package org.kat4j.e2e;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.kat4j.data.FashionMnist;
 import org.kat4j.data.ImageFolder;
+import org.kat4j.data.Splits;
 import org.kat4j.io.Safetensors;
 import org.kat4j.train.Checkpoint;
 
@@ -104,7 +104,7 @@ class ImageFolderEndToEndTest {
     void readsAtTheRequestedSizeAndRefusesWhatItCannotUse(@TempDir Path dir) throws IOException {
         Path data = folders(Files.createDirectories(dir.resolve("data")), 2, 1);
         java.util.Set<Integer> told = java.util.concurrent.ConcurrentHashMap.newKeySet();
-        FashionMnist.Splits s = ImageFolder.load(data, 24, 1L << 30, (done, total) -> {
+        Splits s = ImageFolder.load(data, 24, 1L << 30, (done, total) -> {
             assertEquals(9, total);
             told.add(done);
         });

@@ -4,6 +4,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.kat4j.data.FashionMnist;
 import org.kat4j.data.ImageDataset;
+import org.kat4j.data.Splits;
 import org.kat4j.io.Safetensors;
 import org.kat4j.models.Models;
 import org.kat4j.train.TrainConfig;
@@ -32,7 +33,7 @@ class KillTest {
     /** The training process the test kills: a tiny KAT, resumed from last.safetensors when one exists. */
     public static void main(String[] args) throws IOException {
         Path dir = Path.of(args[0]);
-        FashionMnist.Splits s = FashionMnist.load(null, true);
+        Splits s = FashionMnist.load(null, true);
         ImageDataset train = TrainEndToEndTest.head(s.train(), 1024);
         ImageDataset test = TrainEndToEndTest.head(s.test(), 100);
         TrainConfig cfg = new TrainConfig("kat_micro_patch7_28", EPOCHS, 32, 3e-3, 1e-5, 0.05, 2, 0, 1.0, 0, 0, true, 1, dir, 100,

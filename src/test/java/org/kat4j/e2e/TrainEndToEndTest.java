@@ -4,6 +4,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.kat4j.data.FashionMnist;
 import org.kat4j.data.ImageDataset;
+import org.kat4j.data.Splits;
 import org.kat4j.io.Safetensors;
 import org.kat4j.models.Models;
 import org.kat4j.models.VisionTransformer;
@@ -32,7 +33,7 @@ class TrainEndToEndTest {
 
     @Test
     void resumeRepeatsTheLossesOfAnUninterruptedRun(@TempDir Path dir) throws IOException {
-        FashionMnist.Splits s = FashionMnist.load(null, true);
+        Splits s = FashionMnist.load(null, true);
         ImageDataset train = head(s.train(), 512);
         ImageDataset test = head(s.test(), 200);
         Map<String, Object> small = Map.of("depth", 1, "embed_dim", 32, "num_heads", 2, "drop_path_rate", 0.1);
@@ -59,7 +60,7 @@ class TrainEndToEndTest {
 
     @Test
     void oneRunPerDirectoryAndPlainProgressLinesForLogs(@TempDir Path dir) throws IOException {
-        FashionMnist.Splits s = FashionMnist.load(null, true);
+        Splits s = FashionMnist.load(null, true);
         ImageDataset train = head(s.train(), 256);
         ImageDataset test = head(s.test(), 100);
         Map<String, Object> small = Map.of("depth", 1, "embed_dim", 16, "num_heads", 2);
@@ -83,7 +84,7 @@ class TrainEndToEndTest {
 
     @Test
     void replicasTrainAsOneModelDoesAndRepeatToTheBit(@TempDir Path dir) throws IOException {
-        FashionMnist.Splits s = FashionMnist.load(null, true);
+        Splits s = FashionMnist.load(null, true);
         ImageDataset train = head(s.train(), 384);
         ImageDataset test = head(s.test(), 100);
         Map<String, Object> small = Map.of("depth", 1, "embed_dim", 32, "num_heads", 2);
@@ -108,7 +109,7 @@ class TrainEndToEndTest {
 
     @Test
     void runsSteppedInTurnTrainAsTheyDoOneAfterTheOther(@TempDir Path dir) throws IOException {
-        FashionMnist.Splits s = FashionMnist.load(null, true);
+        Splits s = FashionMnist.load(null, true);
         ImageDataset train = head(s.train(), 256);
         ImageDataset test = head(s.test(), 100);
         Map<String, Object> small = Map.of("depth", 1, "embed_dim", 16, "num_heads", 2);
@@ -169,7 +170,7 @@ class TrainEndToEndTest {
 
     @Test
     void trainSaveLoadEvaluate(@TempDir Path out) throws IOException {
-        FashionMnist.Splits s = FashionMnist.load(null, true);
+        Splits s = FashionMnist.load(null, true);
         ImageDataset train = head(s.train(), 2048);
         ImageDataset test = head(s.test(), 400);
         Map<String, Object> small = Map.of("depth", 2, "embed_dim", 32, "num_heads", 2);

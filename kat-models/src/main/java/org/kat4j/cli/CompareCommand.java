@@ -1,6 +1,6 @@
 package org.kat4j.cli;
 
-import org.kat4j.data.FashionMnist;
+import org.kat4j.data.Splits;
 import org.kat4j.models.Models;
 import org.kat4j.models.VisionTransformer;
 import org.kat4j.train.Plots;
@@ -58,7 +58,7 @@ final class CompareCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--size " + size + ": expected one of " + String.join(", ", sizes)
                     + " (the sizes with both a vit_ and a kat_ model)");
         }
-        FashionMnist.Splits splits = dataOptions.load(size == null ? 32 : Models.config("kat_" + size, Map.of()).imgSize());
+        Splits splits = dataOptions.load(size == null ? 32 : Models.config("kat_" + size, Map.of()).imgSize());
         if (size == null) {
             String micro = DataOptions.microSize(splits.train());
             size = micro == null ? "micro_patch7_28" : micro;

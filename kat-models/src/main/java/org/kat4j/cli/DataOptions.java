@@ -4,6 +4,7 @@ import org.kat4j.data.Cifar10;
 import org.kat4j.data.FashionMnist;
 import org.kat4j.data.ImageDataset;
 import org.kat4j.data.ImageFolder;
+import org.kat4j.data.Splits;
 import org.kat4j.models.Models;
 import org.kat4j.models.VitConfig;
 import picocli.CommandLine.Option;
@@ -38,7 +39,7 @@ final class DataOptions {
      * The data's two splits; images in class folders are resized to {@code folderSize} (the
      * model's input size), the other formats have their own size.
      */
-    FashionMnist.Splits load(int folderSize) throws IOException {
+    Splits load(int folderSize) throws IOException {
         if (data == null) {
             return FashionMnist.load(null, builtin);
         }
@@ -49,7 +50,7 @@ final class DataOptions {
             System.out.println("reading the images of " + data + " at " + folderSize + "x" + folderSize);
             long t0 = System.nanoTime();
             java.util.concurrent.atomic.AtomicLong shown = new java.util.concurrent.atomic.AtomicLong(t0);
-            FashionMnist.Splits s = ImageFolder.load(data, folderSize, Runtime.getRuntime().maxMemory() / 2, (done, total) -> {
+            Splits s = ImageFolder.load(data, folderSize, Runtime.getRuntime().maxMemory() / 2, (done, total) -> {
                 long now = System.nanoTime();
                 long last = shown.get();
                 // a line every 10 s on long reads

@@ -1,6 +1,6 @@
 package org.kat4j.cli;
 
-import org.kat4j.data.FashionMnist;
+import org.kat4j.data.Splits;
 import org.kat4j.models.VisionTransformer;
 import org.kat4j.train.Trainer;
 import picocli.CommandLine.Command;
@@ -32,7 +32,7 @@ final class EvalCommand implements Callable<Integer> {
         VisionTransformer m = l.model();
         m.to(deviceOptions.resolve(System.out));
         String name = l.name();
-        FashionMnist.Splits s = dataOptions.load(m.config().imgSize());
+        Splits s = dataOptions.load(m.config().imgSize());
         DataOptions.checkFits(l, s.test());
         long t0 = System.nanoTime();
         double[] r = Trainer.evaluate(m, s.test(), 500);

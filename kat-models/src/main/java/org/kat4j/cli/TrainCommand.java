@@ -1,6 +1,6 @@
 package org.kat4j.cli;
 
-import org.kat4j.data.FashionMnist;
+import org.kat4j.data.Splits;
 import org.kat4j.models.Models;
 import org.kat4j.models.VisionTransformer;
 import org.kat4j.rational.RationalKernels;
@@ -144,7 +144,7 @@ final class TrainCommand implements Callable<Integer> {
             throw new java.io.IOException("--resume " + resume + ": no such file");
         }
         // class folders are read at the model's size: the default model's, 32, where none is named
-        FashionMnist.Splits splits = dataOptions.load(model == null ? 32 : Models.config(model, Map.of()).imgSize());
+        Splits splits = dataOptions.load(model == null ? 32 : Models.config(model, Map.of()).imgSize());
         batchSize = capBatch(batchSize, splits.train());
         if (model == null) {
             String size = DataOptions.microSize(splits.train());

@@ -20,7 +20,7 @@ public final class Cifar10 {
     }
 
     /** The training batches and the test batch of a directory. */
-    public static FashionMnist.Splits load(Path dir) throws IOException {
+    public static Splits load(Path dir) throws IOException {
         if (!Files.isDirectory(dir)) {
             throw new IOException("CIFAR-10: " + dir + " is not a directory");
         }
@@ -35,7 +35,7 @@ public final class Cifar10 {
         if (!Files.exists(test)) {
             throw new IOException("CIFAR-10: no test_batch.bin in " + dir);
         }
-        return new FashionMnist.Splits(read("cifar-10 train", train), read("cifar-10 test", List.of(test)), "CIFAR-10 in " + dir);
+        return new Splits(read("cifar-10 train", train), read("cifar-10 test", List.of(test)), "CIFAR-10 in " + dir);
     }
 
     /** Concatenates batch files into one data set. */

@@ -22,10 +22,6 @@ public final class FashionMnist {
     private FashionMnist() {
     }
 
-    /** Training and test split. */
-    public record Splits(ImageDataset train, ImageDataset test, String source) {
-    }
-
     /**
      * @param dir     a directory with train-/t10k- IDX files (raw or .gz), or null
      * @param builtin use the shipped subset even when the full set is installed

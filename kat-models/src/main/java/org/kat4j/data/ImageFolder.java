@@ -41,7 +41,7 @@ public final class ImageFolder {
      * @param maxBytes the most pixel memory the two splits may take; a larger data set is refused
      *                 before any image is decoded
      */
-    public static FashionMnist.Splits load(Path dir, int size, long maxBytes) throws IOException {
+    public static Splits load(Path dir, int size, long maxBytes) throws IOException {
         return load(dir, size, maxBytes, (done, total) -> {
         });
     }
@@ -53,7 +53,7 @@ public final class ImageFolder {
     }
 
     /** As {@link #load(Path, int, long)}, telling {@code progress} after every image. */
-    public static FashionMnist.Splits load(Path dir, int size, long maxBytes, Progress progress) throws IOException {
+    public static Splits load(Path dir, int size, long maxBytes, Progress progress) throws IOException {
         if (size < 1) {
             throw new IllegalArgumentException("image size " + size + ", expected >= 1");
         }
@@ -111,7 +111,7 @@ public final class ImageFolder {
                 classes.size(), norm[0], norm[1], classes);
         ImageDataset val = new ImageDataset("folder " + valDir.getFileName() + " (" + valDir + ")", read(valFiles, size, tick),
                 ints(valLabels), 3, size, size, classes.size(), norm[0], norm[1], classes);
-        return new FashionMnist.Splits(train, val, "image folders in " + dir + " (" + classes.size() + " classes)");
+        return new Splits(train, val, "image folders in " + dir + " (" + classes.size() + " classes)");
     }
 
     /** The image files of each class folder of {@code split} in name order, with their labels. */

@@ -28,7 +28,7 @@ class Cifar10Test {
         Files.write(dir.resolve("data_batch_1.bin"), records(3, 9));
         Files.write(dir.resolve("data_batch_2.bin"), records(0));
         Files.write(dir.resolve("test_batch.bin"), records(7));
-        FashionMnist.Splits s = Cifar10.load(dir);
+        Splits s = Cifar10.load(dir);
         assertEquals(3, s.train().size());
         assertArrayEquals(new int[]{3, 9, 0}, s.train().labels());
         assertEquals(3, s.train().channels());

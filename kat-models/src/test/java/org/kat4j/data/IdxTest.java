@@ -74,7 +74,7 @@ class IdxTest {
 
     @Test
     void builtInSubsetIsBalancedAndDirectoriesLoad(@TempDir Path dir) throws IOException {
-        FashionMnist.Splits s = FashionMnist.load(null, true);
+        Splits s = FashionMnist.load(null, true);
         assertEquals(12000, s.train().size());
         assertEquals(2000, s.test().size());
         for (int c : s.train().classCounts()) {

@@ -6,6 +6,7 @@ import org.kat4j.backend.Device;
 import org.kat4j.backend.SimBackend;
 import org.kat4j.data.FashionMnist;
 import org.kat4j.data.ImageDataset;
+import org.kat4j.data.Splits;
 import org.kat4j.io.Safetensors;
 import org.kat4j.models.Models;
 import org.kat4j.models.VisionTransformer;
@@ -44,7 +45,7 @@ class DeviceTrainingTest {
 
     private static List<Trainer.EpochResult> run(Device device, Path out, Path resume, int stopAfter, boolean bf16)
             throws IOException {
-        FashionMnist.Splits s = FashionMnist.load(null, true);
+        Splits s = FashionMnist.load(null, true);
         ImageDataset train = head(s.train(), 192);
         ImageDataset test = head(s.test(), 64);
         Map<String, Object> small = Map.of("depth", 2, "embed_dim", 16, "num_heads", 2, "drop_path_rate", 0.1);
