@@ -29,7 +29,7 @@ public final class FashionMnist {
     public static Splits load(Path dir, boolean builtin) throws IOException {
         if (dir != null) {
             if (!Files.isDirectory(dir)) {
-                throw new IOException("--data " + dir + ": not a directory");
+                throw new IOException(dir + ": not a directory");
             }
             return new Splits(fromDir(dir, "train"), fromDir(dir, "t10k"), "Fashion-MNIST in " + dir);
         }
