@@ -87,6 +87,8 @@ class ImageFolderEndToEndTest {
 
         CifarEndToEndTest.Run eval = CifarEndToEndTest.kat("eval", "--checkpoint", ckpt.toString(), "--data", data.toString());
         assertEquals(0, eval.rc(), eval.err());
+        // the validation images alone, normalised with the checkpoint's recorded statistics
+        assertTrue(eval.out().startsWith("reading the test images of " + data + " at 32x32\nread 30 images in "), eval.out());
         assertTrue(eval.out().contains("accuracy " + best.group(1) + "%"), eval.out());
 
         Path photo = dir.resolve("dog.png");
@@ -98,6 +100,14 @@ class ImageFolderEndToEndTest {
         for (String c : CLASSES) {
             assertTrue(predict.out().contains(c + " ("), predict.out());
         }
+
+        // folders whose classes are not the checkpoint's: refused, not scored against other labels
+        for (String split : new String[]{"train", "val"}) {
+            Files.move(data.resolve(split).resolve("ship"), data.resolve(split).resolve("boat"));
+        }
+        CifarEndToEndTest.Run other = CifarEndToEndTest.kat("eval", "--checkpoint", ckpt.toString(), "--data", data.toString());
+        assertEquals(1, other.rc());
+        assertEquals("kat: " + ckpt + " was trained on the classes cat, dog, ship; " + data + " has boat, cat, dog", other.err());
     }
 
     @Test

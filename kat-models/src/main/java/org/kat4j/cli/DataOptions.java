@@ -7,6 +7,7 @@ import org.kat4j.data.ImageFolder;
 import org.kat4j.data.Splits;
 import org.kat4j.models.Models;
 import org.kat4j.models.VitConfig;
+import org.kat4j.train.Checkpoint;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
@@ -49,17 +50,8 @@ final class DataOptions {
         if (ImageFolder.looksLikeOne(data)) {
             System.out.println("reading the images of " + data + " at " + folderSize + "x" + folderSize);
             long t0 = System.nanoTime();
-            java.util.concurrent.atomic.AtomicLong shown = new java.util.concurrent.atomic.AtomicLong(t0);
-            Splits s = ImageFolder.load(data, folderSize, Runtime.getRuntime().maxMemory() / 2, (done, total) -> {
-                long now = System.nanoTime();
-                long last = shown.get();
-                // a line every 10 s on long reads
-                if (now - last > 10_000_000_000L && shown.compareAndSet(last, now)) {
-                    System.out.printf(java.util.Locale.ROOT, "  %,d of %,d images read%n", done, total);
-                }
-            });
-            System.out.printf(java.util.Locale.ROOT, "read %,d images in %.1f s%n", s.train().size() + s.test().size(),
-                    (System.nanoTime() - t0) / 1e9);
+            Splits s = ImageFolder.load(data, folderSize, Runtime.getRuntime().maxMemory() / 2, progress(t0));
+            read(s.train().size() + s.test().size(), t0);
             return s;
         }
         if (has(data, "train-images-idx3-ubyte") || has(data, "t10k-images-idx3-ubyte")) {
@@ -75,6 +67,49 @@ final class DataOptions {
         throw new IOException("--data " + data + ": neither Fashion-MNIST's IDX files (train-images-idx3-ubyte[.gz],"
                 + " train-labels-idx1-ubyte[.gz], t10k-...), CIFAR-10's binary batches (data_batch_1.bin ..."
                 + " data_batch_5.bin, test_batch.bin) nor image folders (train/CLASS/*.png|jpg, val/CLASS/...) are there");
+    }
+
+    /**
+     * The test split for evaluating {@code l}. Class folders are read without their training
+     * images, normalised as the checkpoint's training data was (its metadata), and refused where
+     * the checkpoint names other classes; the other formats, and weights without that metadata,
+     * as {@link #load}.
+     */
+    ImageDataset loadTest(ModelSource.Loaded l) throws IOException {
+        int size = l.model().config().imgSize();
+        if (data == null || !ImageFolder.looksLikeOne(data) || l.model().config().inChans() != 3
+                || !l.metadata().containsKey(Checkpoint.DATA_MEAN)) {
+            return load(size).test();
+        }
+        Path ckpt = Path.of(l.source());
+        float[][] norm = Checkpoint.dataNormalization(ckpt, l.metadata(), 3);
+        System.out.println("reading the test images of " + data + " at " + size + "x" + size);
+        long t0 = System.nanoTime();
+        ImageDataset test = ImageFolder.loadTest(data, size, Runtime.getRuntime().maxMemory() / 2, norm[0], norm[1],
+                progress(t0));
+        read(test.size(), t0);
+        List<String> trained = Checkpoint.classNames(ckpt, l.metadata());
+        if (!trained.isEmpty() && !trained.equals(test.classNames())) {
+            throw new IllegalArgumentException(ckpt + " was trained on the classes " + String.join(", ", trained) + "; "
+                    + data + " has " + String.join(", ", test.classNames()));
+        }
+        return test;
+    }
+
+    /** A line every 10 s while images are read. */
+    private static ImageFolder.Progress progress(long t0) {
+        java.util.concurrent.atomic.AtomicLong shown = new java.util.concurrent.atomic.AtomicLong(t0);
+        return (done, total) -> {
+            long now = System.nanoTime();
+            long last = shown.get();
+            if (now - last > 10_000_000_000L && shown.compareAndSet(last, now)) {
+                System.out.printf(java.util.Locale.ROOT, "  %,d of %,d images read%n", done, total);
+            }
+        };
+    }
+
+    private static void read(int images, long t0) {
+        System.out.printf(java.util.Locale.ROOT, "read %,d images in %.1f s%n", images, (System.nanoTime() - t0) / 1e9);
     }
 
     /** Whether a file in {@code dir} has a name starting with {@code prefix}. */

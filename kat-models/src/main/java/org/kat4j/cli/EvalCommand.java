@@ -1,6 +1,6 @@
 package org.kat4j.cli;
 
-import org.kat4j.data.Splits;
+import org.kat4j.data.ImageDataset;
 import org.kat4j.models.VisionTransformer;
 import org.kat4j.train.Trainer;
 import picocli.CommandLine.Command;
@@ -32,12 +32,12 @@ final class EvalCommand implements Callable<Integer> {
         VisionTransformer m = l.model();
         m.to(deviceOptions.resolve(System.out));
         String name = l.name();
-        Splits s = dataOptions.load(m.config().imgSize());
-        DataOptions.checkFits(l, s.test());
+        ImageDataset test = dataOptions.loadTest(l);
+        DataOptions.checkFits(l, test);
         long t0 = System.nanoTime();
-        double[] r = Trainer.evaluate(m, s.test(), 500);
-        System.out.printf(Locale.ROOT, "%s (%s, epoch %s) on %s test (%d images): accuracy %.2f%%, loss %.4f, %.1f s%n", name,
-                checkpoint.getFileName(), l.metadata().getOrDefault("kat4j.epoch", "?"), s.source(), s.test().size(), 100 * r[1], r[0],
+        double[] r = Trainer.evaluate(m, test, 500);
+        System.out.printf(Locale.ROOT, "%s (%s, epoch %s) on %s (%d images): accuracy %.2f%%, loss %.4f, %.1f s%n", name,
+                checkpoint.getFileName(), l.metadata().getOrDefault("kat4j.epoch", "?"), test.name(), test.size(), 100 * r[1], r[0],
                 (System.nanoTime() - t0) / 1e9);
         return 0;
     }

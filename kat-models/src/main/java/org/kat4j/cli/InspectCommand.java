@@ -42,7 +42,7 @@ final class InspectCommand implements Callable<Integer> {
             if (sample < 1) {
                 throw new IllegalArgumentException("--sample " + sample + ", expected >= 1");
             }
-            ImageDataset test = dataOptions.load(cfg.imgSize()).test();
+            ImageDataset test = dataOptions.loadTest(l);
             DataOptions.checkFits(l, test);
             int n = Math.min(sample, test.size());
             Batcher.Batch b = new Batcher(test, n, false, 0, false, new Random(0)).next();

@@ -54,6 +54,63 @@ public final class ImageFolder {
 
     /** As {@link #load(Path, int, long)}, telling {@code progress} after every image. */
     public static Splits load(Path dir, int size, long maxBytes, Progress progress) throws IOException {
+        Listing l = listing(dir, size);
+        l.checkMemory(dir, size, maxBytes, true);
+        Runnable tick = l.ticker(progress, true);
+        byte[] trainPixels = read(l.trainFiles, size, tick);
+        float[][] norm = meanStd(trainPixels, size * size);
+        ImageDataset train = new ImageDataset("folder train (" + l.trainDir + ")", trainPixels, ints(l.trainLabels), 3, size,
+                size, l.classes.size(), norm[0], norm[1], l.classes);
+        return new Splits(train, l.val(size, norm[0], norm[1], tick), "image folders in " + dir + " (" + l.classes.size()
+                + " classes)");
+    }
+
+    /**
+     * The validation images of {@code dir} alone, normalised with the given per-channel mean and
+     * standard deviation (those of the data a model was trained on): for evaluating a model
+     * without decoding the training images. The labels follow the training folder's class folders.
+     */
+    public static ImageDataset loadTest(Path dir, int size, long maxBytes, float[] mean, float[] std, Progress progress)
+            throws IOException {
+        Listing l = listing(dir, size);
+        l.checkMemory(dir, size, maxBytes, false);
+        return l.val(size, mean, std, l.ticker(progress, false));
+    }
+
+    /** The classes and the files of both splits, listed but not read. */
+    private record Listing(Path trainDir, Path valDir, List<String> classes, List<Path> trainFiles, List<Integer> trainLabels,
+                           List<Path> valFiles, List<Integer> valLabels) {
+        void checkMemory(Path dir, int size, long maxBytes, boolean withTrain) throws IOException {
+            int n = (withTrain ? trainFiles.size() : 0) + valFiles.size();
+            long bytes = (long) n * 3 * size * size;
+            if (bytes > maxBytes) {
+                throw new IOException(String.format(Locale.ROOT, "%s: %,d images at 3x%dx%d take %,d MB in memory, more than"
+                        + " the %,d MB this JVM can spare (-Xmx raises it)", dir, n, size, size, bytes >> 20, maxBytes >> 20));
+            }
+            for (List<Path> split : withTrain ? List.of(trainFiles, valFiles) : List.of(valFiles)) {
+                long splitBytes = (long) split.size() * 3 * size * size;
+                if (splitBytes > Integer.MAX_VALUE - 8) {
+                    throw new IOException(String.format(Locale.ROOT, "%s: %,d images at 3x%dx%d take %,d MB, more than the"
+                            + " 2,047 MB that one split of an in-memory data set can hold (use fewer images or a smaller"
+                            + " model input)", split == trainFiles ? trainDir : valDir, split.size(), size, size,
+                            splitBytes >> 20));
+                }
+            }
+        }
+
+        Runnable ticker(Progress progress, boolean withTrain) {
+            int total = (withTrain ? trainFiles.size() : 0) + valFiles.size();
+            java.util.concurrent.atomic.AtomicInteger done = new java.util.concurrent.atomic.AtomicInteger();
+            return () -> progress.read(done.incrementAndGet(), total);
+        }
+
+        ImageDataset val(int size, float[] mean, float[] std, Runnable tick) throws IOException {
+            return new ImageDataset("folder " + valDir.getFileName() + " (" + valDir + ")", read(valFiles, size, tick),
+                    ints(valLabels), 3, size, size, classes.size(), mean, std, classes);
+        }
+    }
+
+    private static Listing listing(Path dir, int size) throws IOException {
         if (size < 1) {
             throw new IllegalArgumentException("image size " + size + ", expected >= 1");
         }
@@ -71,11 +128,9 @@ public final class ImageFolder {
             throw new IOException(trainDir + ": " + classes.size() + " class folder" + (classes.size() == 1 ? "" : "s")
                     + ", expected at least 2");
         }
-        List<Path> trainFiles = new ArrayList<>();
-        List<Integer> trainLabels = new ArrayList<>();
-        List<Path> valFiles = new ArrayList<>();
-        List<Integer> valLabels = new ArrayList<>();
-        list(trainDir, classes, trainFiles, trainLabels, true);
+        Listing l = new Listing(trainDir, valDir, classes, new ArrayList<>(), new ArrayList<>(), new ArrayList<>(),
+                new ArrayList<>());
+        list(trainDir, classes, l.trainFiles, l.trainLabels, true);
         try (Stream<Path> s = Files.list(valDir)) {
             for (Path p : (Iterable<Path>) s.filter(Files::isDirectory).sorted()::iterator) {
                 if (!classes.contains(p.getFileName().toString())) {
@@ -84,34 +139,11 @@ public final class ImageFolder {
                 }
             }
         }
-        list(valDir, classes, valFiles, valLabels, false);
-        if (valFiles.isEmpty()) {
+        list(valDir, classes, l.valFiles, l.valLabels, false);
+        if (l.valFiles.isEmpty()) {
             throw new IOException(valDir + ": no images");
         }
-        long bytes = (long) (trainFiles.size() + valFiles.size()) * 3 * size * size;
-        if (bytes > maxBytes) {
-            throw new IOException(String.format(Locale.ROOT, "%s: %,d images at 3x%dx%d take %,d MB in memory, more than the"
-                            + " %,d MB this JVM can spare (-Xmx raises it)", dir, trainFiles.size() + valFiles.size(), size, size,
-                    bytes >> 20, maxBytes >> 20));
-        }
-        for (List<Path> split : List.of(trainFiles, valFiles)) {
-            long splitBytes = (long) split.size() * 3 * size * size;
-            if (splitBytes > Integer.MAX_VALUE - 8) {
-                throw new IOException(String.format(Locale.ROOT, "%s: %,d images at 3x%dx%d take %,d MB, more than the 2,047 MB"
-                        + " that one split of an in-memory data set can hold (use fewer images or a smaller model input)",
-                        split == trainFiles ? trainDir : valDir, split.size(), size, size, splitBytes >> 20));
-            }
-        }
-        int total = trainFiles.size() + valFiles.size();
-        java.util.concurrent.atomic.AtomicInteger done = new java.util.concurrent.atomic.AtomicInteger();
-        Runnable tick = () -> progress.read(done.incrementAndGet(), total);
-        byte[] trainPixels = read(trainFiles, size, tick);
-        float[][] norm = meanStd(trainPixels, size * size);
-        ImageDataset train = new ImageDataset("folder train (" + trainDir + ")", trainPixels, ints(trainLabels), 3, size, size,
-                classes.size(), norm[0], norm[1], classes);
-        ImageDataset val = new ImageDataset("folder " + valDir.getFileName() + " (" + valDir + ")", read(valFiles, size, tick),
-                ints(valLabels), 3, size, size, classes.size(), norm[0], norm[1], classes);
-        return new Splits(train, val, "image folders in " + dir + " (" + classes.size() + " classes)");
+        return l;
     }
 
     /** The image files of each class folder of {@code split} in name order, with their labels. */
