@@ -51,6 +51,7 @@ class ImageFolderEndToEndTest {
 
     static Path folders(Path dir, int train, int val) throws IOException {
         Random rng = new Random(1);
+        Files.createDirectories(dir.resolve("train/.ipynb_checkpoints"));
         for (String split : new String[]{"train", "val"}) {
             for (int c = 0; c < CLASSES.length; c++) {
                 Path d = Files.createDirectories(dir.resolve(split).resolve(CLASSES[c]));
@@ -58,6 +59,7 @@ class ImageFolderEndToEndTest {
                     image(d.resolve(i + (i % 2 == 0 ? ".png" : ".JPG")), c, rng);
                 }
                 Files.writeString(d.resolve("notes.txt"), "not an image");
+                Files.writeString(d.resolve("._0.png"), "macOS metadata, not an image");
             }
         }
         return dir;

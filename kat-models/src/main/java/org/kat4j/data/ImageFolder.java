@@ -20,7 +20,8 @@ import java.util.stream.Stream;
  * The classes are the training folder's sub-folders in name order; every image is resized
  * (bicubic) so that its shorter side is the model's input size, centre-cropped to a square and
  * kept as RGB bytes; the mean and standard deviation of the training images, per channel, become
- * the normalisation. Files whose names do not end in an image extension are left out.
+ * the normalisation. Files whose names do not end in an image extension, and files and folders
+ * whose names start with a dot, are left out.
  */
 public final class ImageFolder {
     /** File name endings read as images (case-insensitive): what ImageIO decodes. */
@@ -122,7 +123,7 @@ public final class ImageFolder {
         }
         List<String> classes = new ArrayList<>();
         try (Stream<Path> s = Files.list(trainDir)) {
-            s.filter(Files::isDirectory).map(p -> p.getFileName().toString()).sorted().forEach(classes::add);
+            s.filter(ImageFolder::isClassFolder).map(p -> p.getFileName().toString()).sorted().forEach(classes::add);
         }
         if (classes.size() < 2) {
             throw new IOException(trainDir + ": " + classes.size() + " class folder" + (classes.size() == 1 ? "" : "s")
@@ -132,7 +133,7 @@ public final class ImageFolder {
                 new ArrayList<>());
         list(trainDir, classes, l.trainFiles, l.trainLabels, true);
         try (Stream<Path> s = Files.list(valDir)) {
-            for (Path p : (Iterable<Path>) s.filter(Files::isDirectory).sorted()::iterator) {
+            for (Path p : (Iterable<Path>) s.filter(ImageFolder::isClassFolder).sorted()::iterator) {
                 if (!classes.contains(p.getFileName().toString())) {
                     throw new IOException(p + ": a class that " + trainDir + " does not have (its classes: "
                             + String.join(", ", classes) + ")");
@@ -169,10 +170,16 @@ public final class ImageFolder {
         }
     }
 
+    /** A file with an image extension whose name does not start with a dot (hidden files, macOS's ._ files). */
     static boolean isImage(Path p) {
         String n = p.getFileName().toString();
         int dot = n.lastIndexOf('.');
-        return dot > 0 && EXTENSIONS.contains(n.substring(dot + 1).toLowerCase(Locale.ROOT));
+        return dot > 0 && !n.startsWith(".") && EXTENSIONS.contains(n.substring(dot + 1).toLowerCase(Locale.ROOT));
+    }
+
+    /** A directory whose name does not start with a dot (.ipynb_checkpoints and the like are no class). */
+    private static boolean isClassFolder(Path p) {
+        return Files.isDirectory(p) && !p.getFileName().toString().startsWith(".");
     }
 
     /** Every file decoded, resized and cropped into [n][3][size][size] bytes, on all cores. */
