@@ -52,6 +52,23 @@ class TrainEndToEndTest {
             assertEquals(full.get(e).testAcc(), resumed.get(e).testAcc(), 1e-9, "epoch " + (e + 1));
         }
         assertEquals(4, Files.readAllLines(dir.resolve("b/metrics.csv")).size());
+        // resumed into another directory: the earlier rows and best weights come along
+        TrainConfig c = new TrainConfig("kat_micro_patch4_28", 3, 64, 3e-3, 1e-5, 0.05, 5, 0.1, 1.0, 0.1, 1, true, 5,
+                dir.resolve("c"), 200, false, 0.99);
+        new Trainer(Models.create("kat_micro_patch4_28", small, 3), c, quiet).fit(train, test, null, 1);
+        TrainConfig d = new TrainConfig("kat_micro_patch4_28", 3, 64, 3e-3, 1e-5, 0.05, 5, 0.1, 1.0, 0.1, 1, true, 5,
+                dir.resolve("d"), 200, false, 0.99);
+        try (Trainer.Run run = new Trainer(Models.create("kat_micro_patch4_28", small, 77), d, quiet).start(train, test,
+                dir.resolve("c/last.safetensors"), 3)) {
+            assertArrayEquals(Files.readAllBytes(dir.resolve("c/best.safetensors")),
+                    Files.readAllBytes(dir.resolve("d/best.safetensors")), "epoch 1's best weights carried over");
+            assertEquals(1, run.results().size());
+            while (run.hasNext()) {
+                run.epoch();
+            }
+            assertEquals(full.get(2).trainLoss(), run.results().get(2).trainLoss(), 1e-6 * full.get(2).trainLoss());
+        }
+        assertEquals(4, Files.readAllLines(dir.resolve("d/metrics.csv")).size(), "epoch 1's row and the two new ones");
         var err = assertThrows(IOException.class, () -> new Trainer(Models.create("kat_micro_patch4_28", Map.of("depth", 2), 1), b,
                 quiet).fit(train, test, dir.resolve("b/last.safetensors")));
         assertTrue(err.getMessage().contains("does not fit the model"), err.getMessage());

@@ -190,7 +190,9 @@ public final class Trainer {
      * Trains; with {@code resume} (a last.safetensors of an earlier run with the same settings)
      * continues after its epoch with its weights, optimizer moments and step count. Shuffling,
      * augmentation and dropout are reseeded per epoch, so the resumed epochs repeat the losses of
-     * an uninterrupted run.
+     * an uninterrupted run. The earlier epochs' rows of metrics.csv come from the checkpoint's
+     * directory; where that is not this run's output directory, its best.safetensors is copied
+     * there too, so the new directory holds the whole run.
      */
     public List<EpochResult> fit(ImageDataset train, ImageDataset test, Path resume) throws IOException {
         return fit(train, test, resume, cfg.epochs());
@@ -250,11 +252,18 @@ public final class Trainer {
             mixup = mixupAlpha > 0 || cutmixAlpha > 0
                     ? new org.kat4j.data.Mixup(mixupAlpha, cutmixAlpha, cfg.labelSmoothing(), train.classes(), mixRng) : null;
             int first = 1;
+            Path carriedBest = null;
             if (resume != null) {
                 Checkpoint.Loaded c = Checkpoint.load(resume, model, opt, ema);
                 first = c.epoch() + 1;
                 best = c.bestAcc();
-                results.addAll(Checkpoint.readMetrics(cfg.out().resolve("metrics.csv"), c.epoch()));
+                // the run's earlier rows and best weights live beside the checkpoint, which may be in
+                // another directory than this run's
+                Path from = resume.toAbsolutePath().normalize().getParent();
+                results.addAll(Checkpoint.readMetrics(from.resolve("metrics.csv"), c.epoch()));
+                if (!from.equals(cfg.out().toAbsolutePath().normalize())) {
+                    carriedBest = from.resolve("best.safetensors");
+                }
                 log.printf(Locale.ROOT, "%sresumed from %s after epoch %d (best test accuracy %.2f%%)%n", prefix(), resume,
                         c.epoch(), 100 * best);
             }
@@ -269,6 +278,10 @@ public final class Trainer {
             try {
                 replicas = replicate(model, replicasFor(model, cfg.batchSize(), Trainer.this.replicas));
                 AtomicFiles.removeStale(cfg.out());
+                if (carriedBest != null && Files.isRegularFile(carriedBest)) {
+                    Path src = carriedBest;
+                    AtomicFiles.writeStream(cfg.out().resolve("best.safetensors"), o -> Files.copy(src, o));
+                }
             } catch (IOException | RuntimeException e) {
                 if (replicas != null) {
                     replicas.close();
