@@ -160,4 +160,22 @@ class CifarEndToEndTest {
             assertFalse(Files.exists(dir.resolve(d)), "nothing written for " + d);
         }
     }
+
+    @Test
+    void aResumedRunKeepsItsCheckpointsModel(@TempDir Path dir) throws IOException {
+        Path data = cifar(Files.createDirectories(dir.resolve("data")));
+        VisionTransformer m = Models.create("kat_micro_patch7_28", Map.of("num_classes", 10), 1);
+        Path last = dir.resolve("last.safetensors");
+        Checkpoint.save(last, m, org.kat4j.optim.AdamW.builder(m.parameters()).build(), null, Map.of("kat4j.model",
+                "kat_micro_patch7_28", "kat4j.epoch", "2", "kat4j.adam_steps", "10", "kat4j.data", "fashion-mnist train"));
+        // without --model the checkpoint's model, not the one the data would pick
+        Run other = kat("train", "--data", data.toString(), "--resume", last.toString(), "--out", dir.resolve("a").toString());
+        assertEquals(1, other.rc());
+        assertEquals("kat: model kat_micro_patch7_28 takes 1x28x28 images, the data has 3x32x32 (--resume " + last
+                + " was trained on fashion-mnist train)", other.err());
+        Run done = kat("train", "--builtin", "--resume", last.toString(), "--epochs", "2", "--out", dir.resolve("b").toString());
+        assertEquals(0, done.rc(), done.err());
+        assertEquals("nothing to do: " + last + " is at epoch 2 of 2 (a larger --epochs continues it)", done.out().strip());
+        assertFalse(Files.exists(dir.resolve("a")) || Files.exists(dir.resolve("b")), "nothing written");
+    }
 }

@@ -72,8 +72,9 @@ final class TrainCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     DeviceOptions deviceOptions = new DeviceOptions();
 
-    @Option(names = "--model", description = "Registered model (kat models). Default: the micro KAT made for the data's"
-            + " images, kat_micro_patch7_28 for Fashion-MNIST, kat_micro_patch4_32 for CIFAR-10 and class folders.")
+    @Option(names = "--model", description = "Registered model (kat models). Default: the --resume checkpoint's, else the"
+            + " micro KAT made for the data's images, kat_micro_patch7_28 for Fashion-MNIST, kat_micro_patch4_32 for CIFAR-10"
+            + " and class folders.")
     String model;
     @Option(names = "--epochs", defaultValue = "20", description = "Default ${DEFAULT-VALUE}.")
     int epochs;
@@ -143,6 +144,19 @@ final class TrainCommand implements Callable<Integer> {
         if (resume != null && !java.nio.file.Files.isRegularFile(resume)) {
             throw new java.io.IOException("--resume " + resume + ": no such file");
         }
+        String trainedOn = null;
+        if (resume != null) {
+            // a resumed run continues the checkpoint's model unless --model names one
+            Map<String, String> meta = org.kat4j.io.Safetensors.readMetadata(resume);
+            model = model == null ? meta.get("kat4j.model") : model;
+            trainedOn = meta.get(org.kat4j.train.Checkpoint.DATA);
+            String done = meta.get("kat4j.epoch");
+            if (done != null && done.matches("\\d{1,9}") && Integer.parseInt(done) >= epochs) {
+                System.out.println("nothing to do: " + resume + " is at epoch " + done + " of " + epochs + " (a larger --epochs"
+                        + " continues it)");
+                return 0;
+            }
+        }
         // class folders are read at the model's size: the default model's, 32, where none is named
         Splits splits = dataOptions.load(model == null ? 32 : Models.config(model, Map.of()).imgSize());
         batchSize = capBatch(batchSize, splits.train());
@@ -153,7 +167,11 @@ final class TrainCommand implements Callable<Integer> {
         org.kat4j.backend.Device device = deviceOptions.resolve(System.out);
         VisionTransformer m = Models.create(model, Map.of("num_classes", splits.train().classes(), "drop_path_rate", dropPath),
                 seed);
-        DataOptions.checkFits(model, m.config(), splits.train());
+        if (trainedOn != null) {
+            DataOptions.checkFits(model, m.config(), splits.train(), "--resume " + resume + " was trained on " + trainedOn);
+        } else {
+            DataOptions.checkFits(model, m.config(), splits.train());
+        }
         m.to(device);
         int n = Trainer.replicasFor(m, batchSize, replicas);
         System.out.printf(Locale.ROOT, "model %s: %,d parameters on %s; data: %s, %d train / %d test; rational kernel: %s; %s%s%n",
@@ -171,10 +189,6 @@ final class TrainCommand implements Callable<Integer> {
         List<Trainer.EpochResult> r = new Trainer(m, cfg, System.out).withMixup(mixupAlpha, cutmixAlpha).withReplicas(n)
                 .withAutocast(bf16)
                 .withProgress(forceBar ? Trainer.Progress.BAR : Trainer.Progress.AUTO).fit(splits.train(), splits.test(), resume);
-        if (r.isEmpty()) {
-            System.out.println("nothing to do: the checkpoint is already at epoch " + epochs);
-            return 0;
-        }
         Trainer.EpochResult last = r.get(r.size() - 1);
         double best = r.stream().mapToDouble(Trainer.EpochResult::testAcc).max().orElse(0);
         System.out.printf(Locale.ROOT, "done: %s, %d epoch%s in %.1f s, test accuracy %.2f%% (best %.2f%%); %s/{metrics.csv,"
