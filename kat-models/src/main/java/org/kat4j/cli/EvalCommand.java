@@ -36,7 +36,7 @@ final class EvalCommand implements Callable<Integer> {
         DataOptions.checkFits(l, test);
         long t0 = System.nanoTime();
         double[] r = Trainer.evaluate(m, test, 500);
-        System.out.printf(Locale.ROOT, "%s (%s, epoch %s) on %s (%d images): accuracy %.2f%%, loss %.4f, %.1f s%n", name,
+        System.out.printf(Locale.ROOT, "%s (%s, epoch %s) on %s, %d images: accuracy %.2f%%, loss %.4f, %.1f s%n", name,
                 checkpoint.getFileName(), l.metadata().getOrDefault("kat4j.epoch", "?"), test.name(), test.size(), 100 * r[1], r[0],
                 (System.nanoTime() - t0) / 1e9);
         return 0;
