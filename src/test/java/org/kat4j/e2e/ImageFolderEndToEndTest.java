@@ -87,8 +87,17 @@ class ImageFolderEndToEndTest {
         assertTrue(norm[0][0] > 0.3 && norm[0][0] < 0.6 && norm[1][0] > 0.1, "the training images' own statistics: "
                 + norm[0][0] + ", " + norm[1][0]);
 
-        CifarEndToEndTest.Run eval = CifarEndToEndTest.kat("eval", "--checkpoint", ckpt.toString(), "--data", data.toString());
+        CifarEndToEndTest.Run eval = CifarEndToEndTest.kat("eval", "--checkpoint", ckpt.toString(), "--data", data.toString(),
+                "--per-class");
         assertEquals(0, eval.rc(), eval.err());
+        // one line per class, by name, whose counts add up to the accuracy line's
+        Matcher perClass = Pattern.compile("(?m)^  (\\S+) +[0-9.]+%  \\((\\d+) of 10\\)$").matcher(eval.out());
+        int right = 0;
+        for (String c : CLASSES) {
+            assertTrue(perClass.find() && perClass.group(1).equals(c), c + " in " + eval.out());
+            right += Integer.parseInt(perClass.group(2));
+        }
+        assertEquals(Double.parseDouble(best.group(1)), 100.0 * right / 30, 0.005, eval.out());
         // the validation images alone, normalised with the checkpoint's recorded statistics
         assertTrue(eval.out().startsWith("reading the test images of " + data + " at 32x32\nread 30 images in "), eval.out());
         assertTrue(eval.out().contains("accuracy " + best.group(1) + "%"), eval.out());
@@ -102,6 +111,11 @@ class ImageFolderEndToEndTest {
         for (String c : CLASSES) {
             assertTrue(predict.out().contains(c + " ("), predict.out());
         }
+
+        // data with another number of classes: refused, not scored
+        Path cifar = CifarEndToEndTest.cifar(Files.createDirectories(dir.resolve("cifar")));
+        CifarEndToEndTest.Run ten = CifarEndToEndTest.kat("eval", "--checkpoint", ckpt.toString(), "--data", cifar.toString());
+        assertEquals("kat: " + ckpt + ": a head of 3 classes, the data has 10", ten.err());
 
         // folders whose classes are not the checkpoint's: refused, not scored against other labels
         for (String split : new String[]{"train", "val"}) {

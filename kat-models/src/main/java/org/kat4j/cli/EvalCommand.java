@@ -8,6 +8,7 @@ import picocli.CommandLine.Option;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
@@ -25,6 +26,8 @@ final class EvalCommand implements Callable<Integer> {
     Path checkpoint;
     @Option(names = "--model", description = "Model name (default: the one recorded in the checkpoint).")
     String model;
+    @Option(names = "--per-class", description = "Also the accuracy on each class's images.")
+    boolean perClass;
 
     @Override
     public Integer call() throws IOException {
@@ -34,11 +37,22 @@ final class EvalCommand implements Callable<Integer> {
         String name = l.name();
         ImageDataset test = dataOptions.loadTest(l);
         DataOptions.checkFits(l, test);
+        if (m.config().numClasses() != test.classes()) {
+            throw new IllegalArgumentException(checkpoint + ": a head of " + m.config().numClasses() + " classes, the data has "
+                    + test.classes());
+        }
         long t0 = System.nanoTime();
-        double[] r = Trainer.evaluate(m, test, 500);
+        Trainer.Evaluation r = Trainer.evaluation(m, test, 500);
         System.out.printf(Locale.ROOT, "%s (%s, epoch %s) on %s, %d images: accuracy %.2f%%, loss %.4f, %.1f s%n", name,
-                checkpoint.getFileName(), l.metadata().getOrDefault("kat4j.epoch", "?"), test.name(), test.size(), 100 * r[1], r[0],
-                (System.nanoTime() - t0) / 1e9);
+                checkpoint.getFileName(), l.metadata().getOrDefault("kat4j.epoch", "?"), test.name(), test.size(),
+                100 * r.accuracy(), r.loss(), (System.nanoTime() - t0) / 1e9);
+        if (perClass) {
+            List<String> names = test.classNames();
+            for (int k = 0; k < test.classes(); k++) {
+                System.out.printf(Locale.ROOT, "  %-20s %7.2f%%  (%d of %d)%n", names.isEmpty() ? "class " + k : names.get(k),
+                        100 * r.classAccuracy(k), r.correct()[k], r.seen()[k]);
+            }
+        }
         return 0;
     }
 }

@@ -522,21 +522,31 @@ public final class Trainer {
 
     /** How many rows of logits [N, C] have their first maximum at the label. */
     static long countCorrect(Tensor logits, int[] labels) {
-        float[] v = logits.toFloatArray();
-        int classes = Math.toIntExact(logits.size(1));
+        int[] predicted = predictions(logits);
         long c = 0;
         for (int i = 0; i < labels.length; i++) {
+            if (predicted[i] == labels[i]) {
+                c++;
+            }
+        }
+        return c;
+    }
+
+    /** Each row's first-ranked class (the lowest index among equal logits). */
+    static int[] predictions(Tensor logits) {
+        float[] v = logits.toFloatArray();
+        int classes = Math.toIntExact(logits.size(1));
+        int[] out = new int[Math.toIntExact(logits.size(0))];
+        for (int i = 0; i < out.length; i++) {
             int best = 0;
             for (int k = 1; k < classes; k++) {
                 if (v[i * classes + k] > v[i * classes + best]) {
                     best = k;
                 }
             }
-            if (best == labels[i]) {
-                c++;
-            }
+            out[i] = best;
         }
-        return c;
+        return out;
     }
 
     /**
@@ -544,37 +554,76 @@ public final class Trainer {
      * {@link #replicasFor} replicas.
      */
     public static double[] evaluate(VisionTransformer model, ImageDataset data, int batchSize) {
-        try (DataParallel<VisionTransformer> dp = replicate(model, replicasFor(model, batchSize, 0))) {
-            return evaluate(dp, data, batchSize);
-        }
+        Evaluation e = evaluation(model, data, batchSize);
+        return new double[]{e.loss(), e.accuracy()};
     }
 
     /** As {@link #evaluate(VisionTransformer, ImageDataset, int)}, each batch split over {@code dp}'s replicas. */
     public static double[] evaluate(DataParallel<VisionTransformer> dp, ImageDataset data, int batchSize) {
+        Evaluation e = evaluation(dp, data, batchSize);
+        return new double[]{e.loss(), e.accuracy()};
+    }
+
+    /**
+     * What {@link #evaluate(VisionTransformer, ImageDataset, int)} measures, and per class: how many
+     * images carry each label ({@code seen}) and how many of those the model ranked first
+     * ({@code correct}).
+     */
+    public record Evaluation(double loss, double accuracy, long[] seen, long[] correct) {
+        /** The accuracy on the images labelled {@code k}; NaN where there are none. */
+        public double classAccuracy(int k) {
+            return seen[k] == 0 ? Double.NaN : (double) correct[k] / seen[k];
+        }
+    }
+
+    /** As {@link #evaluate(VisionTransformer, ImageDataset, int)}, with the per-class counts. */
+    public static Evaluation evaluation(VisionTransformer model, ImageDataset data, int batchSize) {
+        try (DataParallel<VisionTransformer> dp = replicate(model, replicasFor(model, batchSize, 0))) {
+            return evaluation(dp, data, batchSize);
+        }
+    }
+
+    /** As {@link #evaluation(VisionTransformer, ImageDataset, int)}, each batch split over {@code dp}'s replicas. */
+    public static Evaluation evaluation(DataParallel<VisionTransformer> dp, ImageDataset data, int batchSize) {
         VisionTransformer model = dp.replica(0);
         model.train(false);
         Batcher b = new Batcher(data, batchSize, false, 0, false, new Random(0));
         double loss = 0;
-        long correct = 0;
-        long seen = 0;
+        long[] seen = new long[data.classes()];
+        long[] correct = new long[data.classes()];
+        long total = 0;
         try (var ng = Autograd.noGrad()) {
             while (b.hasNext()) {
                 Batcher.Batch batch = b.next();
                 int[] labels = batch.labels();
                 try (Scope s = Scope.open()) {
+                    // each part: its loss sum, then its rows' predicted classes
+                    int row = 0;
                     for (double[] part : dp.run(labels.length, (replica, start, length) -> {
                         int[] y = rows(labels, start, length);
                         Tensor logits = replica.forward(onDeviceOf(replica, rows(batch.images(), start, length)));
-                        return new double[]{Losses.crossEntropy(logits, y, 0).item() * length, countCorrect(logits, y)};
+                        int[] predicted = predictions(logits);
+                        double[] out = new double[1 + predicted.length];
+                        out[0] = Losses.crossEntropy(logits, y, 0).item() * length;
+                        for (int i = 0; i < predicted.length; i++) {
+                            out[1 + i] = predicted[i];
+                        }
+                        return out;
                     })) {
                         loss += part[0];
-                        correct += (long) part[1];
+                        for (int i = 1; i < part.length; i++, row++) {
+                            seen[labels[row]]++;
+                            if ((int) part[i] == labels[row]) {
+                                correct[labels[row]]++;
+                            }
+                        }
                     }
-                    seen += labels.length;
+                    total += labels.length;
                 }
             }
         }
         model.train(true);
-        return new double[]{loss / seen, (double) correct / seen};
+        long right = java.util.Arrays.stream(correct).sum();
+        return new Evaluation(loss / total, (double) right / total, seen, correct);
     }
 }
