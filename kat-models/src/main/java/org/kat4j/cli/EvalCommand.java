@@ -43,9 +43,10 @@ final class EvalCommand implements Callable<Integer> {
         }
         long t0 = System.nanoTime();
         Trainer.Evaluation r = Trainer.evaluation(m, test, 500);
-        System.out.printf(Locale.ROOT, "%s (%s, epoch %s) on %s, %d images: accuracy %.2f%%, loss %.4f, %.1f s%n", name,
+        System.out.printf(Locale.ROOT, "%s (%s, epoch %s) on %s, %d images: accuracy %.2f%%%s, loss %.4f, %.1f s%n", name,
                 checkpoint.getFileName(), l.metadata().getOrDefault("kat4j.epoch", "?"), test.name(), test.size(),
-                100 * r.accuracy(), r.loss(), (System.nanoTime() - t0) / 1e9);
+                100 * r.accuracy(), test.classes() > 5 ? String.format(Locale.ROOT, " (top-5 %.2f%%)", 100 * r.top5()) : "",
+                r.loss(), (System.nanoTime() - t0) / 1e9);
         if (perClass) {
             List<String> names = test.classNames();
             for (int k = 0; k < test.classes(); k++) {

@@ -532,6 +532,29 @@ public final class Trainer {
         return c;
     }
 
+    /**
+     * Where each row's label ranks among its logits: 0 where it is the first-ranked class (as in
+     * {@link #predictions}), k where k classes rank before it (higher logits, or equal ones at
+     * lower indices).
+     */
+    static int[] ranks(Tensor logits, int[] labels) {
+        float[] v = logits.toFloatArray();
+        int classes = Math.toIntExact(logits.size(1));
+        int[] out = new int[labels.length];
+        for (int i = 0; i < labels.length; i++) {
+            float mine = v[i * classes + labels[i]];
+            int before = 0;
+            for (int k = 0; k < classes; k++) {
+                float o = v[i * classes + k];
+                if (o > mine || (o == mine && k < labels[i])) {
+                    before++;
+                }
+            }
+            out[i] = before;
+        }
+        return out;
+    }
+
     /** Each row's first-ranked class (the lowest index among equal logits). */
     static int[] predictions(Tensor logits) {
         float[] v = logits.toFloatArray();
@@ -565,11 +588,11 @@ public final class Trainer {
     }
 
     /**
-     * What {@link #evaluate(VisionTransformer, ImageDataset, int)} measures, and per class: how many
-     * images carry each label ({@code seen}) and how many of those the model ranked first
-     * ({@code correct}).
+     * What {@link #evaluate(VisionTransformer, ImageDataset, int)} measures, the top-5 accuracy (the
+     * label among the five highest logits), and per class: how many images carry each label
+     * ({@code seen}) and how many of those the model ranked first ({@code correct}).
      */
-    public record Evaluation(double loss, double accuracy, long[] seen, long[] correct) {
+    public record Evaluation(double loss, double accuracy, double top5, long[] seen, long[] correct) {
         /** The accuracy on the images labelled {@code k}; NaN where there are none. */
         public double classAccuracy(int k) {
             return seen[k] == 0 ? Double.NaN : (double) correct[k] / seen[k];
@@ -592,29 +615,33 @@ public final class Trainer {
         long[] seen = new long[data.classes()];
         long[] correct = new long[data.classes()];
         long total = 0;
+        long top5 = 0;
         try (var ng = Autograd.noGrad()) {
             while (b.hasNext()) {
                 Batcher.Batch batch = b.next();
                 int[] labels = batch.labels();
                 try (Scope s = Scope.open()) {
-                    // each part: its loss sum, then its rows' predicted classes
+                    // each part: its loss sum, then the rank of each row's label among its logits
                     int row = 0;
                     for (double[] part : dp.run(labels.length, (replica, start, length) -> {
                         int[] y = rows(labels, start, length);
                         Tensor logits = replica.forward(onDeviceOf(replica, rows(batch.images(), start, length)));
-                        int[] predicted = predictions(logits);
-                        double[] out = new double[1 + predicted.length];
+                        int[] rank = ranks(logits, y);
+                        double[] out = new double[1 + rank.length];
                         out[0] = Losses.crossEntropy(logits, y, 0).item() * length;
-                        for (int i = 0; i < predicted.length; i++) {
-                            out[1 + i] = predicted[i];
+                        for (int i = 0; i < rank.length; i++) {
+                            out[1 + i] = rank[i];
                         }
                         return out;
                     })) {
                         loss += part[0];
                         for (int i = 1; i < part.length; i++, row++) {
                             seen[labels[row]]++;
-                            if ((int) part[i] == labels[row]) {
+                            if (part[i] == 0) {
                                 correct[labels[row]]++;
+                            }
+                            if (part[i] < 5) {
+                                top5++;
                             }
                         }
                     }
@@ -624,6 +651,6 @@ public final class Trainer {
         }
         model.train(true);
         long right = java.util.Arrays.stream(correct).sum();
-        return new Evaluation(loss / total, (double) right / total, seen, correct);
+        return new Evaluation(loss / total, (double) right / total, (double) top5 / total, seen, correct);
     }
 }
