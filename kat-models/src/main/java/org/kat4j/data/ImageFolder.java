@@ -1,7 +1,5 @@
 package org.kat4j.data;
 
-import org.kat4j.predict.Predictor;
-
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -190,7 +188,7 @@ public final class ImageFolder {
             IntStream.range(0, files.size()).parallel().forEach(i -> {
                 BufferedImage img;
                 try {
-                    img = Predictor.resizeAndCrop(Predictor.read(files.get(i)), size, size);
+                    img = Images.resizeAndCrop(Images.read(files.get(i)), size, size);
                 } catch (IOException e) {
                     throw new UncheckedIOException(e);
                 } catch (IllegalArgumentException e) {
