@@ -155,27 +155,22 @@ final class DataOptions {
 
     /** Refuses a model whose input size is not the images', naming the registered models that fit. */
     static void checkFits(String name, VitConfig cfg, ImageDataset images) {
-        List<String> fit = fitting("*", images);
-        checkFits(name, cfg, images, fit.isEmpty() ? "no registered model takes them" : "these take them: "
-                + String.join(", ", fit));
+        checkFits(name, cfg, images, null);
     }
 
-    /**
-     * As above for a loaded model: where its checkpoint records the data it was trained on, that
-     * is the hint.
-     */
+    /** As above for a loaded model, naming the data its checkpoint records it was trained on. */
     static void checkFits(ModelSource.Loaded l, ImageDataset images) {
-        String trainedOn = l.metadata().get(org.kat4j.train.Checkpoint.DATA);
-        if (trainedOn == null) {
-            checkFits(l.name(), l.model().config(), images);
-        } else {
-            checkFits(l.name(), l.model().config(), images, "its weights were trained on " + trainedOn);
-        }
+        String trainedOn = l.metadata().get(Checkpoint.DATA);
+        checkFits(l.name(), l.model().config(), images, trainedOn == null ? null : "its weights were trained on " + trainedOn);
     }
 
-    /** As above, with {@code hint} in brackets after the sizes. */
+    /** As above, with {@code hint} in brackets after the sizes (null: the registered models that fit). */
     static void checkFits(String name, VitConfig cfg, ImageDataset images, String hint) {
         if (!fits(cfg, images)) {
+            if (hint == null) {
+                List<String> fit = fitting("*", images);
+                hint = fit.isEmpty() ? "no registered model takes them" : "these take them: " + String.join(", ", fit);
+            }
             throw new IllegalArgumentException("model " + name + " takes " + cfg.inChans() + "x" + cfg.imgSize() + "x"
                     + cfg.imgSize() + " images, the data has " + images.channels() + "x" + images.height() + "x"
                     + images.width() + " (" + hint + ")");

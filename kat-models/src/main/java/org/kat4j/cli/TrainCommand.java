@@ -167,11 +167,8 @@ final class TrainCommand implements Callable<Integer> {
         org.kat4j.backend.Device device = deviceOptions.resolve(System.out);
         VisionTransformer m = Models.create(model, Map.of("num_classes", splits.train().classes(), "drop_path_rate", dropPath),
                 seed);
-        if (trainedOn != null) {
-            DataOptions.checkFits(model, m.config(), splits.train(), "--resume " + resume + " was trained on " + trainedOn);
-        } else {
-            DataOptions.checkFits(model, m.config(), splits.train());
-        }
+        DataOptions.checkFits(model, m.config(), splits.train(), trainedOn == null ? null
+                : "--resume " + resume + " was trained on " + trainedOn);
         m.to(device);
         int n = Trainer.replicasFor(m, batchSize, replicas);
         System.out.printf(Locale.ROOT, "model %s: %,d parameters on %s; data: %s, %d train / %d test; rational kernel: %s; %s%s%n",

@@ -195,13 +195,11 @@ public final class ImageFolder {
                     throw new UncheckedIOException(new IOException(files.get(i) + ": " + e.getMessage(), e));
                 }
                 int base = i * 3 * plane;
-                for (int y = 0; y < size; y++) {
-                    for (int x = 0; x < size; x++) {
-                        int rgb = img.getRGB(x, y);
-                        out[base + y * size + x] = (byte) (rgb >> 16);
-                        out[base + plane + y * size + x] = (byte) (rgb >> 8);
-                        out[base + 2 * plane + y * size + x] = (byte) rgb;
-                    }
+                int[] rgb = img.getRGB(0, 0, size, size, null, 0, size);
+                for (int p = 0; p < plane; p++) {
+                    out[base + p] = (byte) (rgb[p] >> 16);
+                    out[base + plane + p] = (byte) (rgb[p] >> 8);
+                    out[base + 2 * plane + p] = (byte) rgb[p];
                 }
                 tick.run();
             });
@@ -213,21 +211,29 @@ public final class ImageFolder {
 
     /** Per-channel mean and standard deviation of pixel/255 over images of 3 planes. */
     static float[][] meanStd(byte[] pixels, int plane) {
-        double[] sum = new double[3];
-        double[] sq = new double[3];
-        for (int i = 0; i < pixels.length; i++) {
-            int c = (i / plane) % 3;
-            double v = (pixels[i] & 0xff) / 255.0;
-            sum[c] += v;
-            sq[c] += v * v;
+        // a histogram of byte values per channel: exact sums, and no arithmetic per pixel
+        long[][] counts = new long[3][256];
+        for (int base = 0; base < pixels.length; base += 3 * plane) {
+            for (int c = 0; c < 3; c++) {
+                long[] h = counts[c];
+                for (int i = base + c * plane, end = i + plane; i < end; i++) {
+                    h[pixels[i] & 0xff]++;
+                }
+            }
         }
         long n = pixels.length / 3;
         float[][] out = new float[2][3];
         for (int c = 0; c < 3; c++) {
-            double mean = sum[c] / n;
+            double sum = 0;
+            double sq = 0;
+            for (int v = 0; v < 256; v++) {
+                sum += counts[c][v] * (v / 255.0);
+                sq += counts[c][v] * (v / 255.0) * (v / 255.0);
+            }
+            double mean = sum / n;
             out[0][c] = (float) mean;
             // a constant channel keeps a unit scale rather than dividing by zero
-            out[1][c] = (float) Math.max(Math.sqrt(Math.max(sq[c] / n - mean * mean, 0)), 1e-3);
+            out[1][c] = (float) Math.max(Math.sqrt(Math.max(sq / n - mean * mean, 0)), 1e-3);
         }
         return out;
     }

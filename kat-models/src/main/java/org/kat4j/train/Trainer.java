@@ -522,20 +522,13 @@ public final class Trainer {
 
     /** How many rows of logits [N, C] have their first maximum at the label. */
     static long countCorrect(Tensor logits, int[] labels) {
-        int[] predicted = predictions(logits);
-        long c = 0;
-        for (int i = 0; i < labels.length; i++) {
-            if (predicted[i] == labels[i]) {
-                c++;
-            }
-        }
-        return c;
+        return java.util.Arrays.stream(ranks(logits, labels)).filter(r -> r == 0).count();
     }
 
     /**
-     * Where each row's label ranks among its logits: 0 where it is the first-ranked class (as in
-     * {@link #predictions}), k where k classes rank before it (higher logits, or equal ones at
-     * lower indices).
+     * Where each row's label ranks among its logits: 0 where it is the first-ranked class (the
+     * highest logit, the lowest index among equal ones), k where k classes rank before it (higher
+     * logits, or equal ones at lower indices).
      */
     static int[] ranks(Tensor logits, int[] labels) {
         float[] v = logits.toFloatArray();
@@ -551,23 +544,6 @@ public final class Trainer {
                 }
             }
             out[i] = before;
-        }
-        return out;
-    }
-
-    /** Each row's first-ranked class (the lowest index among equal logits). */
-    static int[] predictions(Tensor logits) {
-        float[] v = logits.toFloatArray();
-        int classes = Math.toIntExact(logits.size(1));
-        int[] out = new int[Math.toIntExact(logits.size(0))];
-        for (int i = 0; i < out.length; i++) {
-            int best = 0;
-            for (int k = 1; k < classes; k++) {
-                if (v[i * classes + k] > v[i * classes + best]) {
-                    best = k;
-                }
-            }
-            out[i] = best;
         }
         return out;
     }

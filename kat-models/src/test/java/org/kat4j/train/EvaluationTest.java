@@ -20,8 +20,8 @@ class EvaluationTest {
         Tensor logits = Tensor.of(new float[]{1, 3, 2, 5, 5, 0, -1, -2, -3}, 3, 3);
         assertArrayEquals(new int[]{1, 1, 2}, Trainer.ranks(logits, new int[]{2, 1, 2}));
         assertArrayEquals(new int[]{0, 0, 0}, Trainer.ranks(logits, new int[]{1, 0, 0}));
-        // rank 0 is the class predictions() picks, ties included
-        assertArrayEquals(new int[]{1, 0, 0}, Trainer.predictions(logits));
+        // rank 0 is what counts as correct, ties included
+        assertEquals(2, Trainer.countCorrect(logits, new int[]{1, 0, 1}));
     }
 
     @Test
