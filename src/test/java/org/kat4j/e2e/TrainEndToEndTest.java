@@ -38,29 +38,16 @@ class TrainEndToEndTest {
         ImageDataset test = head(s.test(), 200);
         Map<String, Object> small = Map.of("depth", 1, "embed_dim", 32, "num_heads", 2, "drop_path_rate", 0.1);
         PrintStream quiet = new PrintStream(java.io.OutputStream.nullOutputStream());
-        TrainConfig a = new TrainConfig("kat_micro_patch4_28", 3, 64, 3e-3, 1e-5, 0.05, 5, 0.1, 1.0, 0.1, 1, true, 5,
-                dir.resolve("a"), 200, false, 0.99);
-        List<Trainer.EpochResult> full = new Trainer(Models.create("kat_micro_patch4_28", small, 3), a, quiet).fit(train, test);
-        TrainConfig b = new TrainConfig("kat_micro_patch4_28", 3, 64, 3e-3, 1e-5, 0.05, 5, 0.1, 1.0, 0.1, 1, true, 5,
-                dir.resolve("b"), 200, false, 0.99);
+        java.util.function.Function<String, TrainConfig> cfg = out -> new TrainConfig("kat_micro_patch4_28", 3, 64, 3e-3, 1e-5,
+                0.05, 5, 0.1, 1.0, 0.1, 1, true, 5, dir.resolve(out), 200, false, 0.99);
+        List<Trainer.EpochResult> full = new Trainer(Models.create("kat_micro_patch4_28", small, 3), cfg.apply("a"), quiet)
+                .fit(train, test);
+        TrainConfig b = cfg.apply("b");
         new Trainer(Models.create("kat_micro_patch4_28", small, 3), b, quiet).fit(train, test, null, 1);   // "crash" after epoch 1
-        List<Trainer.EpochResult> resumed = new Trainer(Models.create("kat_micro_patch4_28", small, 77), b, quiet)
-                .fit(train, test, dir.resolve("b/last.safetensors"));
-        assertEquals(3, resumed.size(), "the resumed run reports all epochs");
-        for (int e = 1; e < 3; e++) {
-            assertEquals(full.get(e).trainLoss(), resumed.get(e).trainLoss(), 1e-6 * full.get(e).trainLoss(), "epoch " + (e + 1));
-            assertEquals(full.get(e).testAcc(), resumed.get(e).testAcc(), 1e-9, "epoch " + (e + 1));
-        }
-        assertEquals(4, Files.readAllLines(dir.resolve("b/metrics.csv")).size());
         // resumed into another directory: the earlier rows and best weights come along
-        TrainConfig c = new TrainConfig("kat_micro_patch4_28", 3, 64, 3e-3, 1e-5, 0.05, 5, 0.1, 1.0, 0.1, 1, true, 5,
-                dir.resolve("c"), 200, false, 0.99);
-        new Trainer(Models.create("kat_micro_patch4_28", small, 3), c, quiet).fit(train, test, null, 1);
-        TrainConfig d = new TrainConfig("kat_micro_patch4_28", 3, 64, 3e-3, 1e-5, 0.05, 5, 0.1, 1.0, 0.1, 1, true, 5,
-                dir.resolve("d"), 200, false, 0.99);
-        try (Trainer.Run run = new Trainer(Models.create("kat_micro_patch4_28", small, 77), d, quiet).start(train, test,
-                dir.resolve("c/last.safetensors"), 3)) {
-            assertArrayEquals(Files.readAllBytes(dir.resolve("c/best.safetensors")),
+        try (Trainer.Run run = new Trainer(Models.create("kat_micro_patch4_28", small, 77), cfg.apply("d"), quiet).start(train,
+                test, dir.resolve("b/last.safetensors"), 3)) {
+            assertArrayEquals(Files.readAllBytes(dir.resolve("b/best.safetensors")),
                     Files.readAllBytes(dir.resolve("d/best.safetensors")), "epoch 1's best weights carried over");
             assertEquals(1, run.results().size());
             while (run.hasNext()) {
@@ -69,6 +56,15 @@ class TrainEndToEndTest {
             assertEquals(full.get(2).trainLoss(), run.results().get(2).trainLoss(), 1e-6 * full.get(2).trainLoss());
         }
         assertEquals(4, Files.readAllLines(dir.resolve("d/metrics.csv")).size(), "epoch 1's row and the two new ones");
+        // resumed in its own directory
+        List<Trainer.EpochResult> resumed = new Trainer(Models.create("kat_micro_patch4_28", small, 77), b, quiet)
+                .fit(train, test, dir.resolve("b/last.safetensors"));
+        assertEquals(3, resumed.size(), "the resumed run reports all epochs");
+        for (int e = 1; e < 3; e++) {
+            assertEquals(full.get(e).trainLoss(), resumed.get(e).trainLoss(), 1e-6 * full.get(e).trainLoss(), "epoch " + (e + 1));
+            assertEquals(full.get(e).testAcc(), resumed.get(e).testAcc(), 1e-9, "epoch " + (e + 1));
+        }
+        assertEquals(4, Files.readAllLines(dir.resolve("b/metrics.csv")).size());
         var err = assertThrows(IOException.class, () -> new Trainer(Models.create("kat_micro_patch4_28", Map.of("depth", 2), 1), b,
                 quiet).fit(train, test, dir.resolve("b/last.safetensors")));
         assertTrue(err.getMessage().contains("does not fit the model"), err.getMessage());
