@@ -486,7 +486,9 @@ __device__ void adamw_list_body(double b1, double b2, double eps, double stepSiz
 
 // org.kat4j.backend.Philox's stream: element i takes word i mod 4 of the block with counter i / 4
 // under the 64-bit seed as key; it is dropped (0) when the word's top 24 bits are below threshold
-// (Philox.dropThreshold), else scale. Integers decide, so every device gives the same mask.
+// (Philox.dropThreshold), else scale. Integers decide, so every device gives the same mask. The seed
+// is read from seedAt when that is not null: a mask recorded in a CUDA graph takes a new seed at
+// every replay from a table the host rewrites between replays.
 __device__ __forceinline__ void philox4x32_10(unsigned c[4], unsigned k0, unsigned k1) {
     for (int r = 0; r < 10; r++) {
         unsigned hi0 = __umulhi(0xD2511F53u, c[0]), lo0 = 0xD2511F53u * c[0];
@@ -502,8 +504,11 @@ __device__ __forceinline__ void philox4x32_10(unsigned c[4], unsigned k0, unsign
 }
 
 template <typename T>
-__device__ void dropout_mask_body(T* y, i64 n, i64 seed, int threshold, double scale) {
+__device__ void dropout_mask_body(T* y, i64 n, const i64* seedAt, i64 seed, int threshold, double scale) {
     T keep = (T)scale;
+    if (seedAt != nullptr) {
+        seed = *seedAt;
+    }
     unsigned k0 = (unsigned)seed, k1 = (unsigned)((unsigned long long)seed >> 32);
     i64 blocks = (n + 3) / 4;
     i64 step = (i64)gridDim.x * blockDim.x;
@@ -682,8 +687,8 @@ __device__ void rational_finish_body(const double* total, T* gnum, T* gden, int 
     K adamw_list_##S(double b1, double b2, double eps, double stepSize, double bc2Sqrt, AdamWList l) {        \
         adamw_list_body<T>(b1, b2, eps, stepSize, bc2Sqrt, l);                                                 \
     }                                                                                                          \
-    K dropout_mask_##S(T* y, i64 n, i64 seed, int threshold, double scale) {                                   \
-        dropout_mask_body<T>(y, n, seed, threshold, scale);                                                    \
+    K dropout_mask_##S(T* y, i64 n, const i64* seedAt, i64 seed, int threshold, double scale) {                \
+        dropout_mask_body<T>(y, n, seedAt, seed, threshold, scale);                                            \
     }                                                                                                          \
     K gather_##S(const T* x, T* y, const i64* index, i64 outer, i64 k, i64 inner, i64 srcLen) {               \
         gather_body<T>(x, y, index, outer, k, inner, srcLen);                                                  \

@@ -379,7 +379,7 @@ static void dropout_masks() {
     unsigned kat[4] = {0x6627e8d5u, 0xe169c58du, 0xbc57ac4cu, 0x9b00dbd8u};
     int threshold = 0x9b00dc; // drops words whose top 24 bits are below 9b00dc: the first and the last
     std::vector<float> y(7, NAN);
-    emu::launch(1, 32, dropout_mask_f32, y.data(), (i64)y.size(), (i64)0, threshold, 2.0);
+    emu::launch(1, 32, dropout_mask_f32, y.data(), (i64)y.size(), (const i64*)nullptr, (i64)0, threshold, 2.0);
     std::vector<double> e(4);
     for (int q = 0; q < 4; q++) e[q] = (kat[q] >> 8) < (unsigned)threshold ? 0 : 2;
     close("dropout mask f32 = Philox known answer", e, std::vector<float>(y.begin(), y.begin() + 4), 0);
@@ -387,8 +387,8 @@ static void dropout_masks() {
     i64 n = 100003;
     std::vector<double> d(n, NAN);
     double p = 0.3;
-    emu::launch(3, THREADS, dropout_mask_f64, d.data(), n, (i64)0x123456789abcdefLL, (int)std::ceil(p * (1 << 24) - 0.5),
-                1 / (1 - p));
+    emu::launch(3, THREADS, dropout_mask_f64, d.data(), n, (const i64*)nullptr, (i64)0x123456789abcdefLL,
+                (int)std::ceil(p * (1 << 24) - 0.5), 1 / (1 - p));
     i64 dropped = 0;
     for (double x : d) {
         if (x != 0 && x != 1 / (1 - p)) {
@@ -398,6 +398,12 @@ static void dropout_masks() {
         dropped += x == 0;
     }
     close("dropout mask f64 fraction dropped", {p}, std::vector<double>{(double)dropped / n}, 0.01);
+    // the seed read from device memory (a graph's seed table) wins over the argument: the same mask as by value
+    std::vector<i64> table = {7, (i64)0x123456789abcdefLL};
+    std::vector<double> fromTable(n, NAN);
+    emu::launch(3, THREADS, dropout_mask_f64, fromTable.data(), n, (const i64*)(table.data() + 1), (i64)99,
+                (int)std::ceil(p * (1 << 24) - 0.5), 1 / (1 - p));
+    close("dropout mask f64 with its seed in device memory", d, fromTable, 0);
 }
 
 static void rational() {

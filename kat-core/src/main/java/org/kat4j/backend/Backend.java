@@ -366,4 +366,19 @@ public interface Backend {
     /** The constants of one AdamW step. */
     record AdamWStep(double beta1, double beta2, double eps, double decay, double lr, double bc1, double bc2) {
     }
+
+    /** Whether {@link #capture} records this device's work (a CUDA device does; the CPU does not). */
+    default boolean canCapture() {
+        return false;
+    }
+
+    /**
+     * Runs {@code body} once on the calling thread while this device records the work it queues,
+     * for {@link Recording#replay} (a CUDA graph on a CUDA device); see {@link Recording} for what
+     * a replay repeats. Refused where {@link #canCapture()} is false.
+     */
+    default Recording capture(Runnable body) {
+        throw new UnsupportedOperationException(describe() + " cannot record its work for replay (CUDA graphs need a CUDA"
+                + " device)");
+    }
 }

@@ -45,6 +45,11 @@ public final class CudaBackend implements Backend {
     private final AtomicLong transfers = new AtomicLong();
     /** The thread recording a CUDA graph, or null. */
     private volatile Thread capturing;
+    /** Masks one recording can draw seeds for. */
+    static final int SEED_SLOTS = 4096;
+    /** While recording: the table the recorded masks read their seeds from, and the seeds drawn so far. */
+    private DeviceMemory.Raw seedTable;
+    private final List<Long> recordedSeeds = new ArrayList<>();
     private final ThreadLocal<KernelArgs> args;
     private final ThreadLocal<ArrayDeque<List<CudaStorage.Block>>> scopes = ThreadLocal.withInitial(ArrayDeque::new);
     private final ThreadLocal<int[]> outside = ThreadLocal.withInitial(() -> new int[1]);
@@ -119,8 +124,14 @@ public final class CudaBackend implements Backend {
         gpu.synchronize();
     }
 
+    @Override
+    public boolean canCapture() {
+        return true;
+    }
+
     /** Records {@code body}'s work into a graph ({@link CudaGraph#capture}). */
-    CudaGraph capture(Runnable body) {
+    @Override
+    public CudaGraph capture(Runnable body) {
         synchronized (this) {
             if (capturing != null) {
                 throw new IllegalStateException("a CUDA graph is already being captured on " + device + " (thread '"
@@ -130,8 +141,10 @@ public final class CudaBackend implements Backend {
         }
         gpu.synchronize();
         memory.beginGraph();
+        DeviceMemory.Raw table = memory.take((long) SEED_SLOTS * Long.BYTES);
         Object graph;
         try {
+            seedTable = table;
             gpu.beginCapture();
             try {
                 body.run();
@@ -145,13 +158,32 @@ public final class CudaBackend implements Backend {
             }
             graph = gpu.endCapture();
         } catch (RuntimeException | Error e) {
+            memory.give(table);
             memory.closeGraph(memory.endGraph());
             capturing = null;
+            clearSeeds();
             throw e;
         }
         DeviceMemory.GraphPool pool = memory.endGraph();
+        memory.give(table); // the graph's until it closes
+        long[] seeds = clearSeeds();
         capturing = null;
-        return new CudaGraph(this, graph, pool);
+        return new CudaGraph(this, graph, pool, table, seeds);
+    }
+
+    /** Ends a recording's seed table: the seeds its masks drew, in order. */
+    private long[] clearSeeds() {
+        long[] out = recordedSeeds.stream().mapToLong(Long::longValue).toArray();
+        recordedSeeds.clear();
+        seedTable = null;
+        return out;
+    }
+
+    /** Writes a recording's mask seeds into its table (a host copy, in order with the queued work). */
+    void writeSeeds(DeviceMemory.Raw table, long[] seeds) {
+        if (seeds.length > 0) {
+            upload(table.address(), seeds, (long) seeds.length * Long.BYTES);
+        }
     }
 
     void replay(Object graph) {
@@ -1198,7 +1230,17 @@ public final class CudaBackend implements Backend {
         CudaStorage y = alloc(dtype, shape);
         long n = y.numel();
         if (n > 0) {
-            KernelArgs ka = a().i64(0, y.address()).i64(1, n).i64(2, seed).i32(3, Philox.dropThreshold(p)).f64(4, 1.0 / (1.0 - p));
+            long seedAt = 0;
+            if (capturing == Thread.currentThread()) {
+                // recorded: the mask reads its seed from the recording's table, which each replay can rewrite
+                if (recordedSeeds.size() == SEED_SLOTS) {
+                    throw new IllegalStateException("more than " + SEED_SLOTS + " dropout masks in one CUDA graph capture");
+                }
+                seedAt = seedTable.address() + (long) recordedSeeds.size() * Long.BYTES;
+                recordedSeeds.add(seed);
+            }
+            KernelArgs ka = a().i64(0, y.address()).i64(1, n).i64(2, seedAt).i64(3, seed).i32(4, Philox.dropThreshold(p))
+                    .f64(5, 1.0 / (1.0 - p));
             go("dropout_mask_" + sfx(dtype), elementBlocks((n + 3) / 4), ka);
         }
         return y;

@@ -3,6 +3,9 @@ package org.kat4j.cuda;
 import org.kat4j.backend.Backend;
 import org.kat4j.backend.Backends;
 import org.kat4j.backend.Device;
+import org.kat4j.backend.Recording;
+
+import java.util.function.LongSupplier;
 
 /**
  * A recorded CUDA graph of a CUDA backend's work: {@link #capture} runs a body once while the
@@ -31,8 +34,11 @@ import org.kat4j.backend.Device;
  *
  * A replay repeats the recorded work exactly: the same buffers (write new inputs into the
  * tensors the body read, and keep every tensor it read or wrote alive while the graph is used),
- * the same scalars (dropout and drop-path masks, learning rates, step counts: record forward and
- * backward, and step the optimizer outside), the same gradient handling (a gradient the recording
+ * the same scalars (learning rates, step counts: record forward and backward, and step the
+ * optimizer outside), the same dropout and drop-path masks unless {@link #replay(LongSupplier)}
+ * gives them new seeds (each recorded mask reads its seed from a table in device memory, written
+ * before the replay: with the seeds the eager step would draw, the eager step's masks), the same
+ * gradient handling (a gradient the recording
  * wrote into a zeroed buffer is overwritten on every replay, one it added to is added to again;
  * the Java side does not see a replay, so do not call {@code zeroGrad()} between replays: the
  * optimizer would then read the pending zeros instead of the replayed gradients).
@@ -41,16 +47,23 @@ import org.kat4j.backend.Device;
  * device memory the body allocated stays the graph's until {@link #close}, so capture outside any
  * {@code Scope}, or inside one that stays open while the body's outputs are read.
  */
-public final class CudaGraph implements AutoCloseable {
+public final class CudaGraph implements Recording {
     private final CudaBackend backend;
     private final Object graph;
     private final DeviceMemory.GraphPool pool;
+    private final DeviceMemory.Raw seedTable;
+    /** The seeds the table holds or is to hold before the next replay. */
+    private final long[] seeds;
+    /** Whether the table holds {@link #seeds} (the recording drew them, but could not write them). */
+    private boolean seedsWritten;
     private boolean closed;
 
-    CudaGraph(CudaBackend backend, Object graph, DeviceMemory.GraphPool pool) {
+    CudaGraph(CudaBackend backend, Object graph, DeviceMemory.GraphPool pool, DeviceMemory.Raw seedTable, long[] seeds) {
         this.backend = backend;
         this.graph = graph;
         this.pool = pool;
+        this.seedTable = seedTable;
+        this.seeds = seeds;
     }
 
     /** Runs {@code body} once on the calling thread while {@code device} (a CUDA device) records its work. */
@@ -62,12 +75,37 @@ public final class CudaGraph implements AutoCloseable {
         return cuda.capture(body);
     }
 
+    @Override
+    public int seeds() {
+        return seeds.length;
+    }
+
     /** Queues the recorded work again (returns at once; reading a result waits for it). */
+    @Override
     public void replay() {
+        checkOpen();
+        if (!seedsWritten) {
+            backend.writeSeeds(seedTable, seeds);
+            seedsWritten = true;
+        }
+        backend.replay(graph);
+    }
+
+    /** Draws a new seed for every recorded mask from {@code next}, in recorded order, and queues the work again. */
+    @Override
+    public void replay(LongSupplier next) {
+        checkOpen();
+        for (int i = 0; i < seeds.length; i++) {
+            seeds[i] = next.getAsLong();
+        }
+        seedsWritten = false;
+        replay();
+    }
+
+    private void checkOpen() {
         if (closed) {
             throw new IllegalStateException("replay of a closed CUDA graph");
         }
-        backend.replay(graph);
     }
 
     /** Frees the graph and gives its memory back (after the work queued so far). */

@@ -62,6 +62,15 @@ public final class VisionTransformer extends Module {
         rng.setSeed(seed);
     }
 
+    /**
+     * The next seed of that stream: what the next dropout or drop-path mask of a forward would
+     * draw. A recorded training step replays with these ({@code recording.replay(model::nextSeed)})
+     * to make the masks its eager run would.
+     */
+    public long nextSeed() {
+        return rng.nextLong();
+    }
+
     /** Images [B, C, H, W] -&gt; logits [B, classes]. */
     @Override
     public Tensor forward(Tensor x) {

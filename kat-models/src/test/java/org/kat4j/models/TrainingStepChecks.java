@@ -216,6 +216,93 @@ abstract class TrainingStepChecks {
     }
 
     /**
+     * A training loop whose forward and backward are recorded once and replayed with the seeds the
+     * eager loop draws ({@code replay(model::nextSeed)}): every step's loss and the weights after
+     * AdamW, bit for bit, with dropout and drop-path masks new at every step. The first step runs
+     * eagerly (gradients, optimizer state and the memory cache exist before the recording).
+     */
+    @Test
+    void katMicroLoopReplayedWithNewMaskSeedsMatchesTheEagerLoop() {
+        Pair p = pair(5, 3);
+        Device dev = p.dev();
+        Map<String, Object> options = Map.of("num_classes", 10, "drop_rate", 0.1, "drop_path_rate", 0.1);
+        VisionTransformer eager = p.gpu();
+        VisionTransformer replayed = Models.create("kat_micro_patch7_28", options, 5);
+        replayed.to(dev);
+        Tensor[] batches = {Tensor.randn(new Random(6), DType.FLOAT32, batch(), 1, 28, 28),
+            Tensor.randn(new Random(7), DType.FLOAT32, batch(), 1, 28, 28)};
+        Tensor[] batchTargets = {targets(p.labels()), targets(new int[batch()])};
+        int steps = 5;
+
+        AdamW optE = AdamW.builder(eager.parameters()).lr(1e-3).build();
+        eager.reseed(11);
+        double[] eagerLoss = new double[steps];
+        for (int s = 0; s < steps; s++) {
+            try (Scope sc = Scope.open()) {
+                eager.zeroGrad();
+                Tensor loss = Losses.crossEntropySoft(eager.forward(batches[s % 2].to(dev)), batchTargets[s % 2].to(dev));
+                loss.backward();
+                eagerLoss[s] = loss.item();
+                optE.step();
+            }
+        }
+
+        AdamW optR = AdamW.builder(replayed.parameters()).lr(1e-3).build();
+        replayed.reseed(11);
+        Tensor images = batches[0].to(dev);
+        Tensor targets = batchTargets[0].to(dev);
+        double[] replayedLoss = new double[steps];
+        Tensor[] loss = new Tensor[1];
+        CudaGraph graph = null;
+        Scope outer = Scope.open();
+        try {
+            for (int s = 0; s < steps; s++) {
+                images.assign(batches[s % 2]);
+                targets.assign(batchTargets[s % 2]);
+                if (s == 0) {
+                    try (Scope sc = Scope.open()) {
+                        replayed.zeroGrad();
+                        Tensor l = Losses.crossEntropySoft(replayed.forward(images), targets);
+                        l.backward();
+                        replayedLoss[s] = l.item();
+                    }
+                } else {
+                    if (graph == null) {
+                        replayed.zeroGrad();
+                        graph = CudaGraph.capture(dev, () -> {
+                            loss[0] = Losses.crossEntropySoft(replayed.forward(images), targets);
+                            loss[0].backward();
+                        });
+                        assertTrue(graph.seeds() > 0, "the step's dropout and drop-path masks read their seeds from the table");
+                        graph.replay(); // the seeds the recording drew
+                    } else {
+                        graph.replay(replayed::nextSeed);
+                    }
+                    replayedLoss[s] = loss[0].item();
+                }
+                try (Scope sc = Scope.open()) {
+                    optR.step();
+                }
+            }
+        } finally {
+            outer.close();
+            if (graph != null) {
+                graph.close();
+            }
+        }
+        for (int s = 0; s < steps; s++) {
+            assertEquals(Double.doubleToRawLongBits(eagerLoss[s]), Double.doubleToRawLongBits(replayedLoss[s]),
+                    "step " + s + ": eager loss " + eagerLoss[s] + ", replayed " + replayedLoss[s]);
+        }
+        assertNotEquals(eagerLoss[1], eagerLoss[3], "the same batch, new masks and weights: another loss");
+        List<Tensor> pe = eager.parameters();
+        List<Tensor> pr = replayed.parameters();
+        for (int i = 0; i < pe.size(); i++) {
+            assertArrayEquals(pe.get(i).toFloatArray(), pr.get(i).toFloatArray(), 0f, "weights after " + steps + " steps, " + i);
+        }
+    }
+
+    /**
      * The forward and backward of a step recorded as a CUDA graph ({@link CudaGraph}) and replayed on
      * new inputs written into the recorded ones: the eager step's loss and gradients to the bit,
      * no host copy while recording, eager work between replays leaves the graph's memory alone,
