@@ -482,6 +482,83 @@ __device__ void adamw_list_body(double b1, double b2, double eps, double stepSiz
     }
 }
 
+// The same list for the other per-parameter updates of a step: tensor t's chunk c is elements
+// [(c - start[t]) * ADAMW_CHUNK, ...) of l.w[t] (and of l.g[t] where a second tensor is read).
+__device__ __forceinline__ int list_tensor(const AdamWList& l, i64 c) {
+    int t = 0;
+    while (c >= l.start[t + 1]) {
+        t++;
+    }
+    return t;
+}
+
+// partial[c] = the sum of squares of chunk c of the listed tensors, in double (a global norm's
+// parts: a block per chunk, the same tree every time, so the same bits)
+template <typename T>
+__device__ void sumsq_list_body(double* partial, const AdamWList& l) {
+    __shared__ double sh[THREADS];
+    i64 chunks = l.start[l.count];
+    for (i64 c = blockIdx.x; c < chunks; c += gridDim.x) {
+        int t = list_tensor(l, c);
+        const T* x = (const T*)l.w[t];
+        i64 from = (c - l.start[t]) * ADAMW_CHUNK;
+        i64 to = min(from + (i64)ADAMW_CHUNK, l.n[t]);
+        double acc = 0;
+        for (i64 i = from + threadIdx.x; i < to; i += blockDim.x) {
+            acc = red_add(R_SUMSQ, acc, (double)x[i]);
+        }
+        acc = block_reduce(R_SUM, acc, sh);
+        if (threadIdx.x == 0) {
+            partial[c] = acc;
+        }
+    }
+}
+
+// A global-norm clip read from the device: when norm = sqrt(*sumsq) exceeds max, every listed
+// tensor is multiplied by max / (norm + 1e-6) rounded to T (as a scalar multiply would); otherwise,
+// a NaN norm included, nothing is written.
+template <typename T>
+__device__ void clip_list_body(const double* sumsq, double max, const AdamWList& l) {
+    double norm = sqrt(*sumsq);
+    if (!(norm > max)) {
+        return;
+    }
+    T f = (T)(max / (norm + 1e-6));
+    i64 chunks = l.start[l.count];
+    for (i64 c = blockIdx.x; c < chunks; c += gridDim.x) {
+        int t = list_tensor(l, c);
+        T* x = (T*)l.w[t];
+        i64 from = (c - l.start[t]) * ADAMW_CHUNK;
+        i64 to = min(from + (i64)ADAMW_CHUNK, l.n[t]);
+        for (i64 i = from + threadIdx.x; i < to; i += blockDim.x) {
+            x[i] = x[i] * f;
+        }
+    }
+}
+
+// a product rounded on its own: never fused into an addition that follows it
+__device__ __forceinline__ float mul_rn(float a, float b) { return __fmul_rn(a, b); }
+__device__ __forceinline__ double mul_rn(double a, double b) { return __dmul_rn(a, b); }
+
+// A model EMA's update: shadow (l.w) = shadow * decay, then shadow + (1 - decay) * weights (l.g),
+// each rounded to T as the two passes of a scale and an axpy would be.
+template <typename T>
+__device__ void ema_list_body(double decay, const AdamWList& l) {
+    T d = (T)decay;
+    T rest = (T)(1.0 - decay);
+    i64 chunks = l.start[l.count];
+    for (i64 c = blockIdx.x; c < chunks; c += gridDim.x) {
+        int t = list_tensor(l, c);
+        T* shadow = (T*)l.w[t];
+        const T* w = (const T*)l.g[t];
+        i64 from = (c - l.start[t]) * ADAMW_CHUNK;
+        i64 to = min(from + (i64)ADAMW_CHUNK, l.n[t]);
+        for (i64 i = from + threadIdx.x; i < to; i += blockDim.x) {
+            shadow[i] = mul_rn(shadow[i], d) + rest * w[i];
+        }
+    }
+}
+
 // ---------------------------------------------------------------- dropout masks (Philox4x32-10)
 
 // org.kat4j.backend.Philox's stream: element i takes word i mod 4 of the block with counter i / 4
@@ -686,6 +763,15 @@ __device__ void rational_finish_body(const double* total, T* gnum, T* gden, int 
     }                                                                                                          \
     K adamw_list_##S(double b1, double b2, double eps, double stepSize, double bc2Sqrt, AdamWList l) {        \
         adamw_list_body<T>(b1, b2, eps, stepSize, bc2Sqrt, l);                                                 \
+    }                                                                                                          \
+    K sumsq_list_##S(double* partial, AdamWList l) {                                                          \
+        sumsq_list_body<T>(partial, l);                                                                        \
+    }                                                                                                          \
+    K clip_list_##S(const double* sumsq, double max, AdamWList l) {                                           \
+        clip_list_body<T>(sumsq, max, l);                                                                      \
+    }                                                                                                          \
+    K ema_list_##S(double decay, AdamWList l) {                                                               \
+        ema_list_body<T>(decay, l);                                                                            \
     }                                                                                                          \
     K dropout_mask_##S(T* y, i64 n, const i64* seedAt, i64 seed, int threshold, double scale) {                \
         dropout_mask_body<T>(y, n, seedAt, seed, threshold, scale);                                            \

@@ -116,6 +116,15 @@ inline unsigned int __float_as_uint(float f) {
     return u;
 }
 
+// products rounded on their own (g++ here fuses nothing: no -mfma)
+inline float __fmul_rn(float a, float b) {
+    return a * b;
+}
+
+inline double __dmul_rn(double a, double b) {
+    return a * b;
+}
+
 inline unsigned __umulhi(unsigned a, unsigned b) {
     return (unsigned)(((unsigned long long)a * b) >> 32);
 }

@@ -374,6 +374,56 @@ static void adamw_list() {
     }
 }
 
+// the global-norm clip's kernels: per-chunk sums of squares over a list of tensors (grid smaller
+// than the chunks), a clip that scales every element when the norm exceeds max and writes nothing
+// when it does not, and the EMA update's two roundings
+static void list_updates() {
+    std::vector<i64> sizes = {777, 1, 4097, 2048, 5000};
+    std::vector<std::vector<float>> x, x0;
+    std::vector<std::vector<double>> shadow, w;
+    AdamWList lx{}, le{};
+    lx.count = le.count = (int)sizes.size();
+    double sq = 0;
+    for (size_t t = 0; t < sizes.size(); t++) {
+        x.push_back(as<float>(rnd(sizes[t])));
+        shadow.push_back(rnd(sizes[t]));
+        w.push_back(rnd(sizes[t]));
+        for (float v : x[t]) sq += (double)v * v;
+    }
+    x0 = x;
+    std::vector<std::vector<double>> e0 = shadow;
+    for (size_t t = 0; t < sizes.size(); t++) {
+        lx.w[t] = (i64)x[t].data(), le.w[t] = (i64)shadow[t].data(), le.g[t] = (i64)w[t].data();
+        lx.n[t] = le.n[t] = sizes[t];
+        lx.start[t + 1] = le.start[t + 1] = lx.start[t] + (sizes[t] + ADAMW_CHUNK - 1) / ADAMW_CHUNK;
+    }
+    i64 chunks = lx.start[lx.count];
+    std::vector<double> partial(chunks, NAN);
+    emu::launch(2, THREADS, sumsq_list_f32, partial.data(), lx);
+    double total = 0;
+    for (double p : partial) total += p;
+    close("sumsq list f32: the chunks add up to the sum of squares", {sq}, std::vector<double>{total}, 1e-13);
+    // no clip below the norm: not one element written
+    double norm = std::sqrt(total);
+    emu::launch(2, THREADS, clip_list_f32, (const double*)&total, norm * 2, lx);
+    for (size_t t = 0; t < sizes.size(); t++) close("clip list f32 under max leaves " + std::to_string(sizes[t]), std::vector<double>(x0[t].begin(), x0[t].end()), x[t], 0);
+    double max = norm / 3;
+    emu::launch(2, THREADS, clip_list_f32, (const double*)&total, max, lx);
+    float f = (float)(max / (norm + 1e-6));
+    for (size_t t = 0; t < sizes.size(); t++) {
+        std::vector<double> e(sizes[t]);
+        for (i64 i = 0; i < sizes[t]; i++) e[i] = (float)(x0[t][i] * f);
+        close("clip list f32 scales " + std::to_string(sizes[t]), e, x[t], 0);
+    }
+    double decay = 0.99;
+    emu::launch(2, THREADS, ema_list_f64, decay, le);
+    for (size_t t = 0; t < sizes.size(); t++) {
+        std::vector<double> e(sizes[t]);
+        for (i64 i = 0; i < sizes[t]; i++) e[i] = e0[t][i] * decay + (1 - decay) * w[t][i];
+        close("ema list f64 " + std::to_string(sizes[t]), e, shadow[t], 0);
+    }
+}
+
 // Philox4x32-10's known answer (Random123): counter 0, key 0 gives 6627e8d5 e169c58d bc57ac4c 9b00dbd8
 static void dropout_masks() {
     unsigned kat[4] = {0x6627e8d5u, 0xe169c58du, 0xbc57ac4cu, 0x9b00dbd8u};
@@ -454,6 +504,7 @@ int main() {
     adamw_gather_index_add();
     adamw_list();
     dropout_masks();
+    list_updates();
     rational();
     std::printf("all %d checks passed\n", checks);
     return 0;

@@ -20,19 +20,37 @@ public final class Losses {
             throw new IllegalArgumentException("crossEntropy: logits " + Ops.shapeOf(logits) + ", expected [" + labels.length
                     + ", classes] for " + labels.length + " labels");
         }
-        long c = logits.size(1);
-        double[] t = new double[Math.toIntExact(logits.numel())];
-        double off = smoothing / c;
-        Arrays.fill(t, off);
-        for (int i = 0; i < labels.length; i++) {
-            if (labels[i] < 0 || labels[i] >= c) {
-                throw new IllegalArgumentException("crossEntropy: label " + labels[i] + " at " + i + " outside [0, " + c + ")");
-            }
-            t[Math.toIntExact(i * c + labels[i])] += 1.0 - smoothing;
-        }
+        double[] t = smoothed(labels, logits.size(1), smoothing);
         Backend be = logits.backend();
         Storage targets = be.copy(be.fromDoubles(t, logits.shape()), logits.dtype());
         return crossEntropySoft(logits, Tensor.of(targets));
+    }
+
+    /**
+     * The soft targets [N, classes] (float32, on the CPU) that {@link #crossEntropy} compares its
+     * logits with: 1 - s + s/C at the label, s/C elsewhere; {@code crossEntropySoft} against them
+     * gives {@code crossEntropy}'s bits.
+     */
+    public static Tensor targets(int[] labels, int classes, double smoothing) {
+        double[] t = smoothed(labels, classes, smoothing);
+        float[] f = new float[t.length];
+        for (int i = 0; i < t.length; i++) {
+            f[i] = (float) t[i];
+        }
+        return Tensor.of(f, labels.length, classes);
+    }
+
+    private static double[] smoothed(int[] labels, long classes, double smoothing) {
+        double[] t = new double[Math.toIntExact(labels.length * classes)];
+        double off = smoothing / classes;
+        Arrays.fill(t, off);
+        for (int i = 0; i < labels.length; i++) {
+            if (labels[i] < 0 || labels[i] >= classes) {
+                throw new IllegalArgumentException("crossEntropy: label " + labels[i] + " at " + i + " outside [0, " + classes + ")");
+            }
+            t[Math.toIntExact(i * classes + labels[i])] += 1.0 - smoothing;
+        }
+        return t;
     }
 
     /** Mean cross-entropy against soft targets [N, C] (rows summing to 1: mixup, cutmix, smoothing). */

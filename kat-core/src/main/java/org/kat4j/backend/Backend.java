@@ -184,6 +184,36 @@ public interface Backend {
         return sq;
     }
 
+    /**
+     * A global-norm clip: when the L2 norm of all of {@code xs} together exceeds {@code max},
+     * multiplies each element by {@code max / (norm + 1e-6)}; otherwise (a NaN norm included) leaves
+     * them alone. This default reads the norm back ({@link #sumOfSquares}) and scales each storage;
+     * a device backend decides on the device, with nothing read back, so the clip can be part of a
+     * recorded step ({@link #capture}).
+     */
+    default void clipNorm(java.util.List<Storage> xs, double max) {
+        double norm = Math.sqrt(sumOfSquares(xs));
+        if (norm > max) {
+            double f = max / (norm + 1e-6);
+            for (Storage x : xs) {
+                scaleInPlace(x, f);
+            }
+        }
+    }
+
+    /**
+     * A model EMA's update of each {@code shadow[i]} towards {@code w[i]} (same shapes):
+     * {@code shadow = shadow * decay}, then {@code shadow += (1 - decay) * w}, each step rounded to
+     * the storage's type as {@link #scaleInPlace} and {@link #addScaledInPlace} round it. A device
+     * backend updates them all in a few launches.
+     */
+    default void emaUpdate(Storage[] shadow, Storage[] w, double decay) {
+        for (int i = 0; i < shadow.length; i++) {
+            scaleInPlace(shadow[i], decay);
+            addScaledInPlace(shadow[i], w[i], 1 - decay);
+        }
+    }
+
     // ------------------------------------------------------------------ matrix products
 
     /**

@@ -30,6 +30,8 @@ import java.util.function.Supplier;
  */
 public final class Scope implements AutoCloseable {
     private static final ThreadLocal<Deque<Scope>> STACK = ThreadLocal.withInitial(ArrayDeque::new);
+    /** How many {@link #detached} bodies this thread is inside. */
+    private static final ThreadLocal<int[]> DETACHED = ThreadLocal.withInitial(() -> new int[1]);
 
     private final List<AutoCloseable> regions = new ArrayList<>();
     private final Thread owner = Thread.currentThread();
@@ -49,16 +51,19 @@ public final class Scope implements AutoCloseable {
         return s;
     }
 
-    /** The innermost open scope of this thread, or null. */
+    /** The innermost open scope of this thread, or null (also inside {@link #detached}, whose tensors outlive it). */
     static Scope current() {
-        return STACK.get().peek();
+        return DETACHED.get()[0] > 0 ? null : STACK.get().peek();
     }
 
     boolean isClosed() {
         return closed;
     }
 
-    /** Runs {@code body} with allocations outside every scope: for state that must outlive a step. */
+    /**
+     * Runs {@code body} with allocations outside every scope: for state that must outlive a step.
+     * The tensors it makes belong to no scope, so they stay readable after the open ones close.
+     */
     public static <T> T detached(Supplier<T> body) {
         if (STACK.get().isEmpty()) {
             return body.get();
@@ -68,7 +73,13 @@ public final class Scope implements AutoCloseable {
             Supplier<T> inner = wrapped;
             wrapped = () -> b.outsideScopes(inner);
         }
-        return wrapped.get();
+        int[] depth = DETACHED.get();
+        depth[0]++;
+        try {
+            return wrapped.get();
+        } finally {
+            depth[0]--;
+        }
     }
 
     @Override

@@ -174,6 +174,66 @@ public abstract class BackendContract {
         }
     }
 
+    /**
+     * The global-norm clip and the EMA update over many storages at once (more than one device
+     * launch takes: 40, of odd sizes, one empty, one longer than a chunk): the clip leaves every bit
+     * alone under the limit and for a NaN norm, and scales by max / (norm + 1e-6) over it.
+     */
+    @Test
+    void clipNormAndEmaUpdateOverManyStorages() {
+        for (DType t : DTYPES) {
+            int count = 40;
+            double[][] v = new double[count][];
+            double sq = 0;
+            for (int i = 0; i < count; i++) {
+                int n = i == 3 ? 0 : i == 7 ? 5000 : 1 + (i * 37) % 301;
+                v[i] = rounded(rnd(n, -2, 2), t);
+                for (double x : v[i]) {
+                    sq += x * x;
+                }
+            }
+            double norm = Math.sqrt(sq);
+            java.util.List<Storage> xs = new java.util.ArrayList<>();
+            for (double[] a : v) {
+                xs.add(st(a, t, a.length));
+            }
+            be.clipNorm(xs, norm * 1.01);
+            for (int i = 0; i < count; i++) {
+                assertArrayEquals(v[i], be.toDoubles(xs.get(i)), 0, "under the limit, storage " + i + " (" + t + ") unchanged");
+            }
+            double max = norm / 4;
+            be.clipNorm(xs, max);
+            double f = max / (norm + 1e-6);
+            for (int i = 0; i < count; i++) {
+                double[] e = new double[v[i].length];
+                for (int k = 0; k < e.length; k++) {
+                    e[k] = v[i][k] * f;
+                }
+                close(e, xs.get(i), t, "clipped storage " + i);
+            }
+            Storage nan = st(new double[]{1, Double.NaN, 3}, t, 3);
+            be.clipNorm(java.util.List.of(nan, st(new double[]{50}, t, 1)), 1);
+            assertArrayEquals(new double[]{1, Double.NaN, 3}, be.toDoubles(nan), 0, "a NaN norm clips nothing");
+
+            Storage[] shadow = new Storage[count];
+            Storage[] w = new Storage[count];
+            double[][] s0 = new double[count][];
+            for (int i = 0; i < count; i++) {
+                s0[i] = rounded(rnd(v[i].length, -1, 1), t);
+                shadow[i] = st(s0[i], t, v[i].length);
+                w[i] = st(v[i], t, v[i].length);
+            }
+            be.emaUpdate(shadow, w, 0.9);
+            for (int i = 0; i < count; i++) {
+                double[] e = new double[v[i].length];
+                for (int k = 0; k < e.length; k++) {
+                    e[k] = s0[i][k] * 0.9 + 0.1 * v[i][k];
+                }
+                close(e, shadow[i], t, "EMA of storage " + i);
+            }
+        }
+    }
+
     @Test
     void randomStreamsDependOnSeedAndIndexOnly() {
         Storage a = be.random(DType.FLOAT64, 42, 0, false, -1, 1, 1000);

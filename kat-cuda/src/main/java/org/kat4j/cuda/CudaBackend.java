@@ -43,6 +43,7 @@ public final class CudaBackend implements Backend {
     private final int sms;
     private final CudaStorage.Block emptyBlock;
     private final AtomicLong transfers = new AtomicLong();
+    private final AtomicLong queued = new AtomicLong();
     /** The thread recording a CUDA graph, or null. */
     private volatile Thread capturing;
     /** Masks one recording can draw seeds for. */
@@ -79,7 +80,7 @@ public final class CudaBackend implements Backend {
         String[] types = {"f32", "f64"};
         for (String t : types) {
             for (String k : new String[]{"map", "binary", "softmax", "softmax_bwd", "ce_fwd", "ce_bwd", "ln_fwd", "ln_bwd_x",
-                "ln_bwd_wb", "adamw", "adamw_list", "dropout_mask", "gather", "index_add", "rational_finish"}) {
+                "ln_bwd_wb", "adamw", "adamw_list", "sumsq_list", "clip_list", "ema_list", "dropout_mask", "gather", "index_add", "rational_finish"}) {
                 out.add(k + "_" + t);
             }
             for (String o : types) {
@@ -107,6 +108,16 @@ public final class CudaBackend implements Backend {
     /** Host-device copies so far (each upload or read-back counts one). */
     public long transfers() {
         return transfers.get();
+    }
+
+    /**
+     * Host calls that queued device work so far: kernel launches, cuBLAS calls, device-to-device
+     * copies and fills, and graph replays (one each, however much work a replay holds). Each costs
+     * host time (5.5-8.8 us a launch through JCuda, measured on an H200), which is what a recorded
+     * step saves.
+     */
+    public long queuedCalls() {
+        return queued.get();
     }
 
     /** Bytes of device memory held by storages and scratch now (size classes, not requests). */
@@ -190,6 +201,7 @@ public final class CudaBackend implements Backend {
         if (capturing != null) {
             throw new IllegalStateException("replay of a CUDA graph while another is being captured on " + device);
         }
+        queued.incrementAndGet();
         gpu.replay(graph);
     }
 
@@ -250,6 +262,7 @@ public final class CudaBackend implements Backend {
 
     private void go(String fn, long blocks, KernelArgs ka) {
         int g = (int) Math.max(1, Math.min(blocks, Integer.MAX_VALUE));
+        queued.incrementAndGet();
         gpu.launch(fn, g, THREADS, ka);
     }
 
@@ -421,6 +434,7 @@ public final class CudaBackend implements Backend {
             return;
         }
         if (c.dtype() == d.dtype()) {
+            queued.incrementAndGet();
             gpu.copy(d.address(), c.address(), d.bytes());
             return;
         }
@@ -435,6 +449,7 @@ public final class CudaBackend implements Backend {
             return;
         }
         if (value == 0 && Double.doubleToRawLongBits(value) == 0) {
+            queued.incrementAndGet();
             gpu.zero(c.address(), c.bytes());
             return;
         }
@@ -746,11 +761,13 @@ public final class CudaBackend implements Backend {
     /** One planned GEMM; with bf16, on bfloat16 copies of the float32 operands, given back once queued. */
     private void gemm(Plans.Gemm g, CudaStorage a, CudaStorage b, CudaStorage c, boolean accumulate, boolean bf16) {
         if (!bf16) {
+            queued.incrementAndGet();
             gpu.gemm(a.dtype(), g, a.address(), b.address(), c.address(), accumulate);
             return;
         }
         DeviceMemory.Raw a16 = toBf16(a);
         DeviceMemory.Raw b16 = toBf16(b);
+        queued.incrementAndGet();
         gpu.gemmBf16(g, a16.address(), b16.address(), c.address(), accumulate);
         memory.give(a16);
         memory.give(b16);
@@ -1057,7 +1074,9 @@ public final class CudaBackend implements Backend {
     private DeviceMemory.Raw packCoefficients(CudaStorage num, CudaStorage den) {
         long nb = num.bytes();
         DeviceMemory.Raw coef = temp(nb + den.bytes());
+        queued.incrementAndGet();
         gpu.copy(coef.address(), num.address(), nb);
+        queued.incrementAndGet();
         gpu.copy(coef.address() + nb, den.address(), den.bytes());
         return coef;
     }
@@ -1079,6 +1098,7 @@ public final class CudaBackend implements Backend {
         DeviceMemory.Raw coef = packCoefficients(cs(numerator), cs(denominator));
         if (c.dtype() == DType.FLOAT32 && numerator.dtype() == DType.FLOAT32) {
             CudaStorage in = aligned(c);
+            queued.incrementAndGet();
             gpu.rationalForwardF32(in.address(), out.address(), n, d, coef.address(), groups);
         } else {
             KernelArgs ka = a().i64(0, c.address()).i64(1, out.address()).i64(2, n).i64(3, d).i64(4, d / groups)
@@ -1109,6 +1129,7 @@ public final class CudaBackend implements Backend {
         if (c.dtype() == DType.FLOAT32 && num.dtype() == DType.FLOAT32) {
             CudaStorage in = aligned(c);
             CudaStorage g = aligned(cs(gs));
+            queued.incrementAndGet();
             long totals = gpu.rationalBackwardF32(in.address(), g.address(), gx == null ? 0 : gx.address(), n, d, coef.address(),
                     groups);
             convert(totals, gnum.address(), 6, DType.FLOAT32);
@@ -1216,6 +1237,91 @@ public final class CudaBackend implements Backend {
             }
             from += count;
         }
+    }
+
+    /** Fills the scalar slots before a list kernel's list; {@code chunkBase}: the chunks of the launches before. */
+    private interface ListArgs {
+        void fill(KernelArgs ka, long chunkBase);
+    }
+
+    /**
+     * {@code kernel} over the chunks of tensors {@code x} (and {@code y}, read beside them, or
+     * null), ADAMW_LIST tensors of one dtype a launch, the list at slot {@code listSlot}. Returns
+     * the chunks of all launches.
+     */
+    private long listLaunches(String kernel, List<CudaStorage> x, List<CudaStorage> y, int listSlot, ListArgs args) {
+        int n = x.size();
+        long[][] addresses = new long[4][n];
+        long[] sizes = new long[n];
+        double[] unused = new double[n];
+        for (int i = 0; i < n; i++) {
+            addresses[0][i] = x.get(i).address();
+            addresses[1][i] = y == null ? 0 : y.get(i).address();
+            sizes[i] = x.get(i).numel();
+        }
+        long base = 0;
+        int from = 0;
+        while (from < n) {
+            DType t = x.get(from).dtype();
+            int count = 1;
+            while (from + count < n && count < KernelArgs.ADAMW_LIST && x.get(from + count).dtype() == t) {
+                count++;
+            }
+            KernelArgs ka = a();
+            args.fill(ka, base);
+            long chunks = ka.adamwList(listSlot, addresses, sizes, unused, from, count);
+            if (chunks > 0) {
+                go(kernel + "_" + sfx(t), Math.min(chunks, 8L * sms), ka);
+            }
+            base += chunks;
+            from += count;
+        }
+        return base;
+    }
+
+    /**
+     * The norm on the device: each chunk's sum of squares ({@code sumsq_list}), the chunks summed in
+     * order, then {@code clip_list} reads it and scales or leaves the tensors; nothing is read back.
+     */
+    @Override
+    public void clipNorm(List<Storage> xs, double max) {
+        List<CudaStorage> some = new ArrayList<>();
+        long chunks = 0;
+        for (Storage s : xs) {
+            CudaStorage c = cs(s);
+            if (c.numel() > 0) {
+                some.add(c);
+                chunks += (c.numel() + KernelArgs.ADAMW_CHUNK - 1) / KernelArgs.ADAMW_CHUNK;
+            }
+        }
+        if (some.isEmpty()) {
+            return;
+        }
+        DeviceMemory.Raw partial = temp(chunks * Double.BYTES);
+        DeviceMemory.Raw total = temp(Double.BYTES);
+        listLaunches("sumsq_list", some, null, 1, (ka, base) -> ka.i64(0, partial.address() + base * Double.BYTES));
+        reduceLaunch("reduce_rows_f64_f64", partial.address(), total.address(), new Plans.ReduceStep(1, chunks, 1, 1), 1, R_SUM,
+                1.0);
+        listLaunches("clip_list", some, null, 2, (ka, base) -> ka.i64(0, total.address()).f64(1, max));
+        memory.give(partial);
+        memory.give(total);
+    }
+
+    @Override
+    public void emaUpdate(Storage[] shadow, Storage[] w, double decay) {
+        List<CudaStorage> s = new ArrayList<>();
+        List<CudaStorage> v = new ArrayList<>();
+        for (int i = 0; i < shadow.length; i++) {
+            if (!Arrays.equals(shadow[i].shape(), w[i].shape()) || shadow[i].dtype() != w[i].dtype()) {
+                throw new IllegalArgumentException("emaUpdate: average " + Arrays.toString(shadow[i].shape()) + " " + shadow[i].dtype()
+                        + " and weights " + Arrays.toString(w[i].shape()) + " " + w[i].dtype() + " at " + i + ", expected the same");
+            }
+            if (shadow[i].numel() > 0) {
+                s.add(cs(shadow[i]));
+                v.add(cs(w[i]));
+            }
+        }
+        listLaunches("ema_list", s, v, 1, (ka, base) -> ka.f64(0, decay));
     }
 
     private static boolean sameButDecay(AdamWStep a, AdamWStep b) {

@@ -116,6 +116,10 @@ final class TrainCommand implements Callable<Integer> {
             + " operands, summed in float32 (for a GPU's tensor cores; weights, optimizer and evaluation stay float32); none:"
             + " float32. Default ${DEFAULT-VALUE}.")
     String autocast;
+    @Option(names = "--cuda-graphs", description = "Record a full batch's forward, backward and gradient clip once as a CUDA"
+            + " graph and replay it for every later full batch: one host call instead of one per kernel, the same numbers"
+            + " (with --device cuda).")
+    boolean cudaGraphs;
     @Option(names = "--resume", description = "Continue from a last.safetensors of a run with the same settings.")
     Path resume;
     @Option(names = {"--quiet", "--no-progress"}, description = "No progress during an epoch, only the epoch lines.")
@@ -171,11 +175,18 @@ final class TrainCommand implements Callable<Integer> {
                 : "--resume " + resume + " was trained on " + trainedOn);
         m.to(device);
         int n = Trainer.replicasFor(m, batchSize, replicas);
+        if (cudaGraphs && !org.kat4j.backend.Backends.forDevice(device).canCapture()) {
+            throw new IllegalArgumentException("--cuda-graphs records a CUDA device's work; the model is on " + device
+                    + " (add --device cuda)");
+        }
+        if (cudaGraphs && n != 1) {
+            throw new IllegalArgumentException("--cuda-graphs records one replica's step; --replicas " + n + " asked for more");
+        }
         System.out.printf(Locale.ROOT, "model %s: %,d parameters on %s; data: %s, %d train / %d test; rational kernel: %s; %s%s%n",
                 model, m.parameterCount(), device, splits.source(), splits.train().size(), splits.test().size(),
                 device.isCpu() ? RationalKernels.get().name() : "the device's",
                 n == 1 ? "1 replica" : n + " replicas of " + (batchSize / n) + (batchSize % n == 0 ? "" : "-" + (batchSize / n + 1))
-                        + " images, " + threadsLine(n), bf16 ? "; bf16 autocast" : "");
+                        + " images, " + threadsLine(n), (bf16 ? "; bf16 autocast" : "") + (cudaGraphs ? "; CUDA graphs" : ""));
         String earlier = resume == null ? earlierRun(out.resolve("last.safetensors")) : null;
         if (earlier != null) {
             System.out.println(earlier);
@@ -184,7 +195,7 @@ final class TrainCommand implements Callable<Integer> {
                 !noFlip, seed, out, 500, !noProgress, ema);
         long t0 = System.nanoTime();
         List<Trainer.EpochResult> r = new Trainer(m, cfg, System.out).withMixup(mixupAlpha, cutmixAlpha).withReplicas(n)
-                .withAutocast(bf16)
+                .withAutocast(bf16).withCudaGraphs(cudaGraphs)
                 .withProgress(forceBar ? Trainer.Progress.BAR : Trainer.Progress.AUTO).fit(splits.train(), splits.test(), resume);
         Trainer.EpochResult last = r.get(r.size() - 1);
         double best = r.stream().mapToDouble(Trainer.EpochResult::testAcc).max().orElse(0);

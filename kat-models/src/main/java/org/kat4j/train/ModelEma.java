@@ -1,9 +1,13 @@
 package org.kat4j.train;
 
+import org.kat4j.backend.Storage;
+
 import org.kat4j.nn.Module;
 import org.kat4j.tensor.Tensor;
 
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -25,11 +29,22 @@ public final class ModelEma {
         }
     }
 
+    /** Moves the average towards the model's weights: one {@link org.kat4j.backend.Backend#emaUpdate} per device. */
     public void update(Module model) {
+        Map<org.kat4j.backend.Backend, List<Storage[]>> byDevice = new LinkedHashMap<>();
         for (var e : model.namedParameters().entrySet()) {
             Tensor s = shadow.get(e.getKey());
-            s.backend().scaleInPlace(s.storage(), decay);
-            s.backend().addScaledInPlace(s.storage(), e.getValue().storage(), 1 - decay);
+            byDevice.computeIfAbsent(s.backend(), b -> new ArrayList<>()).add(new Storage[]{s.storage(), e.getValue().storage()});
+        }
+        for (var e : byDevice.entrySet()) {
+            List<Storage[]> pairs = e.getValue();
+            Storage[] avg = new Storage[pairs.size()];
+            Storage[] w = new Storage[pairs.size()];
+            for (int i = 0; i < avg.length; i++) {
+                avg[i] = pairs.get(i)[0];
+                w[i] = pairs.get(i)[1];
+            }
+            e.getKey().emaUpdate(avg, w, decay);
         }
     }
 

@@ -15,7 +15,10 @@ import org.kat4j.nn.DataParallel;
 import org.kat4j.optim.AdamW;
 import org.kat4j.io.AtomicFiles;
 import org.kat4j.io.RunLock;
+import org.kat4j.backend.Backend;
+import org.kat4j.backend.Backends;
 import org.kat4j.backend.Device;
+import org.kat4j.backend.Recording;
 import org.kat4j.backend.Storage;
 import org.kat4j.tensor.Scope;
 import org.kat4j.tensor.Tensor;
@@ -57,6 +60,7 @@ public final class Trainer {
     private Progress progress = Progress.AUTO;
     private int replicas;
     private boolean bf16;
+    private boolean recorded;
 
     /** Progress shown during an epoch (the per-epoch summary line is always printed). */
     public enum Progress {
@@ -149,6 +153,21 @@ public final class Trainer {
     }
 
     /**
+     * Records the forward and backward of a full batch once, as a CUDA graph, and replays that
+     * recording for every later full batch ({@link Backend#capture}): one host call instead of one
+     * per kernel, for models whose kernels are shorter than their launches. The first full batch
+     * runs eagerly; a smaller last batch of an epoch does too. Each replay gives the masks new seeds
+     * from the model's stream ({@link VisionTransformer#nextSeed}) and takes the batch's images and
+     * targets into the recorded inputs, so the run's numbers are those of a run without it, bit for
+     * bit; the optimizer, clipping and EMA run eagerly after each replay. Needs a model on a device
+     * whose backend {@link Backend#canCapture() records} (CUDA) and one replica.
+     */
+    public Trainer withCudaGraphs(boolean on) {
+        this.recorded = on;
+        return this;
+    }
+
+    /**
      * The replicas a run uses: {@code requested} when positive; otherwise one per core with at
      * least {@link DataParallel#MIN_PART} images each, for a model on the CPU, and 1 elsewhere.
      */
@@ -234,12 +253,24 @@ public final class Trainer {
         private final int firstEpoch;
         private final RunLock lock;
         private final DataParallel<VisionTransformer> dp;
+        /** The recorded step (withCudaGraphs), or null. */
+        private final RecordedStep recordedStep;
         private double best = -1;
         private int epoch;
         private int step;
         private long curvesAt;
 
         private Run(ImageDataset train, ImageDataset test, Path resume, int stopAfter) throws IOException {
+            if (recorded) {
+                Backend be = Backends.forDevice(model.device());
+                if (!be.canCapture()) {
+                    throw new IllegalArgumentException("CUDA graphs record a CUDA device's work; the model is on " + model.device());
+                }
+                if (replicasFor(model, cfg.batchSize(), Trainer.this.replicas) != 1) {
+                    throw new IllegalArgumentException("CUDA graphs record one replica's step; "
+                            + replicasFor(model, cfg.batchSize(), Trainer.this.replicas) + " replicas asked for");
+                }
+            }
             this.train = train;
             this.test = test;
             batches = new Batcher(train, cfg.batchSize(), true, cfg.augmentPad(), cfg.augmentFlip(), new Random(cfg.seed()));
@@ -294,6 +325,7 @@ public final class Trainer {
                 throw e;
             }
             dp = replicas;
+            recordedStep = recorded ? new RecordedStep() : null;
             curvesAt = System.nanoTime();
         }
 
@@ -341,14 +373,18 @@ public final class Trainer {
                     try (Scope s = Scope.open()) {
                         var mixed = mixup != null ? mixup.apply(b) : null;
                         int rows = b.labels().length;
-                        opt.zeroGrad();
-                        double[] r = forwardBackward(dp, mixed != null ? mixed.images() : b.images(), b.labels(),
-                                mixed != null ? mixed.targets() : null, cfg.labelSmoothing(), bf16);
+                        Tensor images = mixed != null ? mixed.images() : b.images();
+                        Tensor targets = mixed != null ? mixed.targets() : null;
+                        double[] r;
+                        if (recordedStep != null && rows == cfg.batchSize()) {
+                            r = recordedStep.run(opt, images, b.labels(), targets);
+                        } else {
+                            opt.zeroGrad();
+                            r = forwardBackward(dp, images, b.labels(), targets, cfg.labelSmoothing(), bf16);
+                            clip();
+                        }
                         double l = r[0];
                         correct += (long) r[1];
-                        if (cfg.clipGrad() > 0) {
-                            clipGradNorm(model.parameters(), cfg.clipGrad());
-                        }
                         opt.step();
                         if (ema != null) {
                             ema.update(model);
@@ -402,13 +438,78 @@ public final class Trainer {
             return r;
         }
 
+        /** The configured gradient clip, if any ({@link #clipGradients}). */
+        private void clip() {
+            if (cfg.clipGrad() > 0) {
+                clipGradients(model.parameters(), cfg.clipGrad());
+            }
+        }
+
         /** Stops the replicas' threads and releases the output directory. */
         @Override
         public void close() throws IOException {
             try {
+                if (recordedStep != null) {
+                    recordedStep.close();
+                }
                 dp.close();
             } finally {
                 lock.close();
+            }
+        }
+
+        /**
+         * A full batch's forward and backward, recorded on the second full batch (the first runs
+         * eagerly, so gradients, optimizer state and the memory cache exist) and replayed after.
+         * Between replays the gradients stay as the replay wrote them (no zeroGrad: the recorded
+         * backward writes them whole), and the recorded inputs, outputs and activations keep their
+         * device memory until the run closes.
+         */
+        private final class RecordedStep implements AutoCloseable {
+            private boolean warm;
+            private Recording recording;
+            private Tensor images;
+            private Tensor targets;
+            private Tensor logits;
+            private Tensor loss;
+
+            double[] run(AdamW opt, Tensor x, int[] labels, Tensor soft) {
+                if (!warm) {
+                    warm = true;
+                    opt.zeroGrad();
+                    double[] r = forwardBackward(dp, x, labels, soft, cfg.labelSmoothing(), bf16);
+                    clip();
+                    return r;
+                }
+                Tensor t = soft != null ? soft : Losses.targets(labels, model.config().numClasses(), cfg.labelSmoothing());
+                if (recording == null) {
+                    Device d = model.device();
+                    images = Scope.detached(() -> x.to(d));
+                    targets = Scope.detached(() -> t.to(d));
+                    opt.zeroGrad();
+                    recording = Scope.detached(() -> Backends.forDevice(d).capture(() -> {
+                        try (Autocast ac = bf16 ? Autocast.bf16() : null) {
+                            logits = model.forward(images);
+                            loss = Losses.crossEntropySoft(logits, targets);
+                            loss.backward();
+                        }
+                        clip(); // on the device, nothing read back: recorded with the step
+                    }));
+                    recording.replay(); // with the masks the recording drew
+                } else {
+                    images.assign(x);
+                    targets.assign(t);
+                    recording.replay(model::nextSeed);
+                }
+                return new double[]{loss.item(), countCorrect(logits, labels)};
+            }
+
+            @Override
+            public void close() {
+                if (recording != null) {
+                    recording.close();
+                    recording = null;
+                }
             }
         }
     }
@@ -491,6 +592,30 @@ public final class Trainer {
 
     private static int[] rows(int[] a, long start, long length) {
         return start == 0 && length == a.length ? a : Arrays.copyOfRange(a, (int) start, (int) (start + length));
+    }
+
+    /**
+     * {@link #clipGradNorm} without reading the norm: where every gradient is on one device, that
+     * device's {@link Backend#clipNorm} (on a GPU the norm never leaves it, so the clip can be part
+     * of a recorded step); the same numbers as {@code clipGradNorm}.
+     */
+    public static void clipGradients(List<Tensor> params, double max) {
+        List<Storage> grads = new ArrayList<>();
+        Backend one = null;
+        for (Tensor p : params) {
+            Storage g = p.gradBuffer();
+            if (g != null) {
+                if (one != null && g.backend() != one) {
+                    clipGradNorm(params, max);
+                    return;
+                }
+                one = g.backend();
+                grads.add(g);
+            }
+        }
+        if (one != null) {
+            one.clipNorm(grads, max);
+        }
     }
 
     /** Scales all gradients so their global L2 norm is at most {@code max}; returns the norm before. */

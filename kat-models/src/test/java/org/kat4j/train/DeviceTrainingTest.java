@@ -45,8 +45,13 @@ class DeviceTrainingTest {
 
     private static List<Trainer.EpochResult> run(Device device, Path out, Path resume, int stopAfter, boolean bf16)
             throws IOException {
+        return run(device, out, resume, stopAfter, bf16, false, 192);
+    }
+
+    private static List<Trainer.EpochResult> run(Device device, Path out, Path resume, int stopAfter, boolean bf16, boolean graphs,
+                                                 int images) throws IOException {
         Splits s = FashionMnist.load(null, true);
-        ImageDataset train = head(s.train(), 192);
+        ImageDataset train = head(s.train(), images);
         ImageDataset test = head(s.test(), 64);
         Map<String, Object> small = Map.of("depth", 2, "embed_dim", 16, "num_heads", 2, "drop_path_rate", 0.1);
         VisionTransformer m = Models.create("kat_micro_patch7_28", small, 3);
@@ -54,7 +59,42 @@ class DeviceTrainingTest {
         TrainConfig cfg = new TrainConfig("kat_micro_patch7_28", 2, 32, 3e-3, 1e-5, 0.05, 2, 0.1, 1.0, 0.1, 1, true, 4, out, 64,
                 false, 0.9);
         return new Trainer(m, cfg, new PrintStream(OutputStream.nullOutputStream())).withReplicas(1).withMixup(0.8, 1.0)
-                .withAutocast(bf16).fit(train, test, resume, stopAfter);
+                .withAutocast(bf16).withCudaGraphs(graphs).fit(train, test, resume, stopAfter);
+    }
+
+    /**
+     * Training with the step recorded as a CUDA graph and replayed (on the emulated CUDA backend,
+     * whose graphs record and replay the same calls): two epochs with mixup, drop path, EMA and
+     * clipping, each ending in a smaller batch that runs eagerly, give the eager run's metrics and
+     * checkpoint bit for bit, in a small fraction of the host calls that queue device work.
+     */
+    @Test
+    void trainingWithRecordedStepsGivesTheEagerRunsNumbers(@TempDir Path dir) throws IOException {
+        Device emu = new Device("emu", 0);
+        org.junit.jupiter.api.Assumptions.assumeTrue(org.kat4j.backend.Backends.devices().contains(emu),
+                String.join("; ", org.kat4j.backend.Backends.report()));
+        org.kat4j.cuda.CudaBackend be = (org.kat4j.cuda.CudaBackend) org.kat4j.backend.Backends.forDevice(emu);
+        long q0 = be.queuedCalls();
+        List<Trainer.EpochResult> eager = run(emu, dir.resolve("eager"), null, 2, false, false, 200);
+        long q1 = be.queuedCalls();
+        List<Trainer.EpochResult> graphs = run(emu, dir.resolve("graphs"), null, 2, false, true, 200);
+        long q2 = be.queuedCalls();
+        System.out.printf("2 epochs on emu:0, 7 steps each: %d host calls queued device work eagerly, %d with recorded steps%n",
+                q1 - q0, q2 - q1);
+        for (int i = 0; i < 2; i++) {
+            Trainer.EpochResult a = eager.get(i);
+            Trainer.EpochResult b = graphs.get(i);
+            assertEquals(a.trainLoss(), b.trainLoss(), 0, "epoch " + a.epoch() + " train loss");
+            assertEquals(a.trainAcc(), b.trainAcc(), 0, "epoch " + a.epoch() + " train accuracy");
+            assertEquals(a.testLoss(), b.testLoss(), 0, "epoch " + a.epoch() + " test loss");
+        }
+        Map<String, org.kat4j.tensor.Tensor> a = Safetensors.read(dir.resolve("eager/last.safetensors")).tensors();
+        Map<String, org.kat4j.tensor.Tensor> b = Safetensors.read(dir.resolve("graphs/last.safetensors")).tensors();
+        assertEquals(a.keySet(), b.keySet());
+        for (String k : a.keySet()) {
+            assertArrayEquals(a.get(k).toDoubleArray(), b.get(k).toDoubleArray(), 0, k);
+        }
+        assertTrue(q2 - q1 < (q1 - q0) / 2, (q2 - q1) + " host calls with recorded steps against " + (q1 - q0) + " eagerly");
     }
 
     /**
