@@ -113,7 +113,7 @@ same="not compared"
 if [ -f "$train_out/metrics.csv" ] && [ -f "$graphs_out/metrics.csv" ]; then
     if cmp -s <(cut -d, -f1-6 "$train_out/metrics.csv") <(cut -d, -f1-6 "$graphs_out/metrics.csv"); then same="the same metrics"; else same="DIFFERENT metrics"; fi
 fi
-secs() { sed -n 's/.* in \([0-9.]*\) s, test accuracy.*/\1/p' "$1" | tail -1; }
+secs() { v=$(sed -n 's/.* in \([0-9.]*\) s, test accuracy.*/\1/p' "$1" | tail -1); echo "${v:--}"; }
 graphs="exit $graphs_rc, $same; $(secs "$graphs_out/log") s against $(secs "$train_out/log") s eagerly"
 echo "== main job with CUDA graphs: $graphs"
 
