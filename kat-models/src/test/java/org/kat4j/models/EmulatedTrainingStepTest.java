@@ -22,4 +22,10 @@ class EmulatedTrainingStepTest extends TrainingStepChecks {
     int batch() {
         return 4;
     }
+
+    /** Fewer steps, for the same reason (the GPU runs 500). */
+    @Override
+    int steps() {
+        return 6;
+    }
 }

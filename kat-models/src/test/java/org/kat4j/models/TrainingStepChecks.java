@@ -26,7 +26,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * One kat_micro training step (dropout and drop path on) on a {@link CudaBackend} against the same
  * step on the CPU: loss and every parameter gradient within 1e-4 relative (L2), repeated steps bit-identical, a fixed
- * handful of host copies per step, and no device allocation once the first steps have run. On the
+ * handful of host copies per step, and no device allocation and the same memory in use over 500 steps (6 on the
+ * emulation) once the first three have run. On the
  * GPU ({@link CudaTrainingStepGpuTest}) and on the kernels' CPU emulation ({@link EmulatedTrainingStepTest}).
  */
 abstract class TrainingStepChecks {
@@ -36,6 +37,11 @@ abstract class TrainingStepChecks {
     /** Images per step. */
     int batch() {
         return 16;
+    }
+
+    /** Training steps over which device memory must stay flat (the first three warm the cache). */
+    int steps() {
+        return 500;
     }
 
     private static double relativeL2(double[] expected, double[] got) {
@@ -134,7 +140,8 @@ abstract class TrainingStepChecks {
 
         AdamW opt = AdamW.builder(gpu.parameters()).lr(1e-3).build();
         long allocations = -1;
-        for (int i = 0; i < 6; i++) {
+        long inUse = -1;
+        for (int i = 0; i < steps(); i++) {
             double again;
             List<double[]> g2;
             try (Scope sc = Scope.open()) {
@@ -150,9 +157,11 @@ abstract class TrainingStepChecks {
             }
             if (i == 2) {
                 allocations = be.driverAllocations();
+                inUse = be.memoryInUse();
             }
         }
-        assertEquals(allocations, be.driverAllocations(), "steps 4 to 6 allocated nothing from the driver");
+        assertEquals(allocations, be.driverAllocations(), "steps 4 to " + steps() + " allocated nothing from the driver");
+        assertEquals(inUse, be.memoryInUse(), "device memory in use after step 3 and after step " + steps());
     }
 
     /**
