@@ -452,6 +452,9 @@ __device__ void adamw_body(T* w, const T* g, T* m, T* v, i64 n, double b1, doubl
 // Up to ADAMW_LIST parameters in one launch (passed by value: no table in device memory). Tensor t
 // is cut into chunks of ADAMW_CHUNK elements numbered from start[t]; a block takes chunks
 // blockIdx.x, blockIdx.x + gridDim.x, ... Byte layout as org.kat4j.cuda.KernelArgs.adamwList writes it.
+// When at is not null the step's numbers come from device memory instead (b1, b2, eps, stepSize,
+// bc2Sqrt, then one decay per tensor): a launch recorded in a CUDA graph reads the numbers the host
+// writes there before each replay (the step count and learning rate change every step).
 #define ADAMW_LIST 32
 #define ADAMW_CHUNK 2048
 struct AdamWList {
@@ -466,14 +469,22 @@ struct AdamWList {
 };
 
 template <typename T>
-__device__ void adamw_list_body(double b1, double b2, double eps, double stepSize, double bc2Sqrt, const AdamWList& l) {
+__device__ void adamw_list_body(const double* at, double b1, double b2, double eps, double stepSize, double bc2Sqrt,
+                                const AdamWList& l) {
+    if (at != nullptr) {
+        b1 = at[0];
+        b2 = at[1];
+        eps = at[2];
+        stepSize = at[3];
+        bc2Sqrt = at[4];
+    }
     i64 chunks = l.start[l.count];
     for (i64 c = blockIdx.x; c < chunks; c += gridDim.x) {
         int t = 0;
         while (c >= l.start[t + 1]) {
             t++;
         }
-        AdamWConst<T> k(b1, b2, eps, l.decay[t], stepSize, bc2Sqrt);
+        AdamWConst<T> k(b1, b2, eps, at != nullptr ? at[5 + t] : l.decay[t], stepSize, bc2Sqrt);
         i64 from = (c - l.start[t]) * ADAMW_CHUNK;
         i64 to = min(from + (i64)ADAMW_CHUNK, l.n[t]);
         for (i64 i = from + threadIdx.x; i < to; i += blockDim.x) {
@@ -541,9 +552,13 @@ __device__ __forceinline__ float mul_rn(float a, float b) { return __fmul_rn(a, 
 __device__ __forceinline__ double mul_rn(double a, double b) { return __dmul_rn(a, b); }
 
 // A model EMA's update: shadow (l.w) = shadow * decay, then shadow + (1 - decay) * weights (l.g),
-// each rounded to T as the two passes of a scale and an axpy would be.
+// each rounded to T as the two passes of a scale and an axpy would be; decay from *at when at is not
+// null (as adamw_list's numbers).
 template <typename T>
-__device__ void ema_list_body(double decay, const AdamWList& l) {
+__device__ void ema_list_body(const double* at, double decay, const AdamWList& l) {
+    if (at != nullptr) {
+        decay = *at;
+    }
     T d = (T)decay;
     T rest = (T)(1.0 - decay);
     i64 chunks = l.start[l.count];
@@ -761,8 +776,9 @@ __device__ void rational_finish_body(const double* total, T* gnum, T* gden, int 
                 double stepSize, double bc2Sqrt) {                                                             \
         adamw_body<T>(w, g, m, v, n, b1, b2, eps, decay, stepSize, bc2Sqrt);                                   \
     }                                                                                                          \
-    K adamw_list_##S(double b1, double b2, double eps, double stepSize, double bc2Sqrt, AdamWList l) {        \
-        adamw_list_body<T>(b1, b2, eps, stepSize, bc2Sqrt, l);                                                 \
+    K adamw_list_##S(const double* at, double b1, double b2, double eps, double stepSize, double bc2Sqrt,     \
+                     AdamWList l) {                                                                            \
+        adamw_list_body<T>(at, b1, b2, eps, stepSize, bc2Sqrt, l);                                             \
     }                                                                                                          \
     K sumsq_list_##S(double* partial, AdamWList l) {                                                          \
         sumsq_list_body<T>(partial, l);                                                                        \
@@ -770,8 +786,8 @@ __device__ void rational_finish_body(const double* total, T* gnum, T* gden, int 
     K clip_list_##S(const double* sumsq, double max, AdamWList l) {                                           \
         clip_list_body<T>(sumsq, max, l);                                                                      \
     }                                                                                                          \
-    K ema_list_##S(double decay, AdamWList l) {                                                               \
-        ema_list_body<T>(decay, l);                                                                            \
+    K ema_list_##S(const double* at, double decay, AdamWList l) {                                             \
+        ema_list_body<T>(at, decay, l);                                                                        \
     }                                                                                                          \
     K dropout_mask_##S(T* y, i64 n, const i64* seedAt, i64 seed, int threshold, double scale) {                \
         dropout_mask_body<T>(y, n, seedAt, seed, threshold, scale);                                            \

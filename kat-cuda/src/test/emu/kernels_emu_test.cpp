@@ -353,13 +353,14 @@ static void adamw_gather_index_add() {
 static void adamw_list() {
     std::vector<i64> sizes = {777, 1, 4097, 2048, 5000};
     double b1 = 0.9, b2 = 0.999, eps = 1e-8, lr = 1e-3, bc1 = 1 - 0.9 * 0.9, bc2 = 1 - 0.999 * 0.999;
-    std::vector<std::vector<double>> w, g, m, v, w1, m1, v1;
+    std::vector<std::vector<double>> w, g, m, v, w1, m1, v1, w2, m2, v2;
     AdamWList l{};
     l.count = (int)sizes.size();
     for (size_t t = 0; t < sizes.size(); t++) {
         i64 n = sizes[t];
         w.push_back(rnd(n)), g.push_back(rnd(n)), m.push_back(rnd(n)), v.push_back(rnd(n, 0, 1));
         w1.push_back(w[t]), m1.push_back(m[t]), v1.push_back(v[t]);
+        w2.push_back(w[t]), m2.push_back(m[t]), v2.push_back(v[t]);
         double decay = t % 2 ? 1.0 : 1 - lr * 0.05;
         emu::launch(3, THREADS, adamw_f64, w1[t].data(), (const double*)g[t].data(), m1[t].data(), v1[t].data(), n, b1, b2, eps,
                     decay, lr / bc1, std::sqrt(bc2));
@@ -367,10 +368,22 @@ static void adamw_list() {
         l.n[t] = n, l.decay[t] = decay;
         l.start[t + 1] = l.start[t] + (n + ADAMW_CHUNK - 1) / ADAMW_CHUNK;
     }
-    emu::launch(2, THREADS, adamw_list_f64, b1, b2, eps, lr / bc1, std::sqrt(bc2), l);
+    emu::launch(2, THREADS, adamw_list_f64, (const double*)nullptr, b1, b2, eps, lr / bc1, std::sqrt(bc2), l);
     for (size_t t = 0; t < sizes.size(); t++) {
         close("adamw list f64 weights of " + std::to_string(sizes[t]), w1[t], w[t], 0);
         close("adamw list f64 moments of " + std::to_string(sizes[t]), v1[t], v[t], 0);
+    }
+    // the same step with its numbers read from device memory (a recorded launch), the arguments wrong
+    std::vector<double> at = {b1, b2, eps, lr / bc1, std::sqrt(bc2)};
+    AdamWList l2 = l;
+    for (size_t t = 0; t < sizes.size(); t++) {
+        at.push_back(l.decay[t]);
+        l2.w[t] = (i64)w2[t].data(), l2.m[t] = (i64)m2[t].data(), l2.v[t] = (i64)v2[t].data(), l2.decay[t] = 0.5;
+    }
+    emu::launch(2, THREADS, adamw_list_f64, (const double*)at.data(), 0.5, 0.5, 1.0, 7.0, 3.0, l2);
+    for (size_t t = 0; t < sizes.size(); t++) {
+        close("adamw list f64 with its numbers in device memory, weights of " + std::to_string(sizes[t]), w1[t], w2[t], 0);
+        close("adamw list f64 with its numbers in device memory, moments of " + std::to_string(sizes[t]), v1[t], v2[t], 0);
     }
 }
 
@@ -416,12 +429,17 @@ static void list_updates() {
         close("clip list f32 scales " + std::to_string(sizes[t]), e, x[t], 0);
     }
     double decay = 0.99;
-    emu::launch(2, THREADS, ema_list_f64, decay, le);
+    std::vector<std::vector<double>> shadow2 = shadow;
+    emu::launch(2, THREADS, ema_list_f64, (const double*)nullptr, decay, le);
     for (size_t t = 0; t < sizes.size(); t++) {
         std::vector<double> e(sizes[t]);
         for (i64 i = 0; i < sizes[t]; i++) e[i] = e0[t][i] * decay + (1 - decay) * w[t][i];
         close("ema list f64 " + std::to_string(sizes[t]), e, shadow[t], 0);
     }
+    AdamWList le2 = le;
+    for (size_t t = 0; t < sizes.size(); t++) le2.w[t] = (i64)shadow2[t].data();
+    emu::launch(2, THREADS, ema_list_f64, (const double*)&decay, 0.5, le2);
+    close("ema list f64 with its decay in device memory", shadow[2], shadow2[2], 0);
 }
 
 // Philox4x32-10's known answer (Random123): counter 0, key 0 gives 6627e8d5 e169c58d bc57ac4c 9b00dbd8

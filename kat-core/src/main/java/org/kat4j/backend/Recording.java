@@ -8,10 +8,16 @@ import java.util.function.LongSupplier;
  * tensors the recorded work read, keep every tensor it read or wrote alive while replaying, and
  * read its results after a replay.
  *
- * <p>Dropout and drop-path masks are the exception to "the same scalars": each recorded mask reads
- * its seed from a table on the device, so {@link #replay(LongSupplier)} can give every mask a new
- * seed, drawn in the order the recorded body drew them; a step replayed with the seeds its eager
- * run would have drawn makes that run's masks, bit for bit.
+ * <p>Two kinds of numbers are the exception to "the same scalars", read by the recorded kernels
+ * from a table on the device that the host rewrites before a replay: dropout and drop-path masks'
+ * seeds ({@link #replay(LongSupplier)} gives every mask a new one, drawn in the order the recorded
+ * body drew them; a step replayed with the seeds its eager run would have drawn makes that run's
+ * masks, bit for bit), and the numbers of the optimizer calls the body made
+ * ({@link Backend#adamwSteps}, {@link Backend#emaUpdate}): {@link #replay(LongSupplier, Runnable)}
+ * runs the host side of those calls again (the optimizer's {@code step()}, which counts its step
+ * and reads the learning rate), whose backend calls then write their numbers instead of launching.
+ * A whole training step (forward, backward, clip, AdamW, EMA) can so be recorded once and replayed
+ * with the eager run's numbers.
  */
 public interface Recording extends AutoCloseable {
     /** How many mask seeds the recorded work reads (one per dropout or drop-path mask). */
@@ -25,6 +31,15 @@ public interface Recording extends AutoCloseable {
      * each recorded mask in the order the body drew them.
      */
     void replay(LongSupplier next);
+
+    /**
+     * As {@link #replay(LongSupplier)} ({@code next} may be null: the masks of the last replay),
+     * after running {@code hostPart} with this device's optimizer calls recomputing the recorded
+     * calls' numbers instead of launching: it must make the recorded {@code adamwSteps} and
+     * {@code emaUpdate} calls, on the same tensors, in the same order, and queue no other work
+     * (e.g. {@code () -> { opt.step(); ema.update(model); }} after {@code opt.lr(next)}).
+     */
+    void replay(LongSupplier next, Runnable hostPart);
 
     /** Frees the recording and the device memory it holds (after the work queued so far). */
     @Override

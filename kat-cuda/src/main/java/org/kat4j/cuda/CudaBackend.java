@@ -46,11 +46,10 @@ public final class CudaBackend implements Backend {
     private final AtomicLong queued = new AtomicLong();
     /** The thread recording a CUDA graph, or null. */
     private volatile Thread capturing;
-    /** Masks one recording can draw seeds for. */
-    static final int SEED_SLOTS = 4096;
-    /** While recording: the table the recorded masks read their seeds from, and the seeds drawn so far. */
-    private DeviceMemory.Raw seedTable;
-    private final List<Long> recordedSeeds = new ArrayList<>();
+    /** While recording: the table of mask seeds and optimizer numbers the recorded kernels read. */
+    private CudaGraph.Table table;
+    /** While a replay's host part runs on this thread: the table whose recorded calls it refills, and the next call. */
+    private final ThreadLocal<Refresh> refreshing = new ThreadLocal<>();
     private final ThreadLocal<KernelArgs> args;
     private final ThreadLocal<ArrayDeque<List<CudaStorage.Block>>> scopes = ThreadLocal.withInitial(ArrayDeque::new);
     private final ThreadLocal<int[]> outside = ThreadLocal.withInitial(() -> new int[1]);
@@ -152,10 +151,10 @@ public final class CudaBackend implements Backend {
         }
         gpu.synchronize();
         memory.beginGraph();
-        DeviceMemory.Raw table = memory.take((long) SEED_SLOTS * Long.BYTES);
+        CudaGraph.Table t = new CudaGraph.Table(memory.take((long) CudaGraph.Table.WORDS * Long.BYTES));
         Object graph;
         try {
-            seedTable = table;
+            table = t;
             gpu.beginCapture();
             try {
                 body.run();
@@ -169,39 +168,92 @@ public final class CudaBackend implements Backend {
             }
             graph = gpu.endCapture();
         } catch (RuntimeException | Error e) {
-            memory.give(table);
+            memory.give(t.block);
             memory.closeGraph(memory.endGraph());
+            table = null;
             capturing = null;
-            clearSeeds();
             throw e;
         }
         DeviceMemory.GraphPool pool = memory.endGraph();
-        memory.give(table); // the graph's until it closes
-        long[] seeds = clearSeeds();
+        memory.give(t.block); // the graph's until it closes
+        table = null;
         capturing = null;
-        return new CudaGraph(this, graph, pool, table, seeds);
+        return new CudaGraph(this, graph, pool, t);
     }
 
-    /** Ends a recording's seed table: the seeds its masks drew, in order. */
-    private long[] clearSeeds() {
-        long[] out = recordedSeeds.stream().mapToLong(Long::longValue).toArray();
-        recordedSeeds.clear();
-        seedTable = null;
-        return out;
-    }
-
-    /** Writes a recording's mask seeds into its table (a host copy, in order with the queued work). */
-    void writeSeeds(DeviceMemory.Raw table, long[] seeds) {
-        if (seeds.length > 0) {
-            upload(table.address(), seeds, (long) seeds.length * Long.BYTES);
+    /** Copies a recording's table to the device (one host copy, in order with the queued work). */
+    void writeTable(CudaGraph.Table t) {
+        if (t.used > 0) {
+            upload(t.block.address(), t.words, (long) t.used * Long.BYTES);
         }
+    }
+
+    /** A replay's host part refilling a table: the next recorded call it must make. */
+    private static final class Refresh {
+        final CudaGraph.Table table;
+        int next;
+
+        Refresh(CudaGraph.Table table) {
+            this.table = table;
+        }
+
+        void write(String kind, long[] ids, double[] numbers) {
+            List<CudaGraph.Table.Call> calls = table.calls;
+            if (next == calls.size()) {
+                throw new IllegalStateException("a replay's host part made a " + kind + " after the " + calls.size()
+                        + " optimizer call(s) the recording made");
+            }
+            CudaGraph.Table.Call c = calls.get(next);
+            if (!c.kind().equals(kind) || !Arrays.equals(c.ids(), ids) || c.length() != numbers.length) {
+                throw new IllegalStateException("a replay's host part made a " + kind + " on " + ids.length / (kind.equals(ADAMW) ? 4 : 2)
+                        + " tensors as optimizer call " + (next + 1) + ", where the recording made a " + c.kind()
+                        + (c.kind().equals(kind) ? " on other tensors" : ""));
+            }
+            table.put(c.offset(), numbers);
+            next++;
+        }
+    }
+
+    /** Runs a replay's host part with the optimizer calls writing their numbers into {@code t} instead of launching. */
+    void refresh(CudaGraph.Table t, Runnable hostPart) {
+        if (refreshing.get() != null) {
+            throw new IllegalStateException("a replay's host part replays another recording");
+        }
+        Refresh r = new Refresh(t);
+        refreshing.set(r);
+        try {
+            hostPart.run();
+        } finally {
+            refreshing.remove();
+        }
+        if (r.next != t.calls.size()) {
+            throw new IllegalStateException("a replay's host part made " + r.next + " of the " + t.calls.size()
+                    + " optimizer calls the recording made (AdamW steps and EMA updates, in order)");
+        }
+    }
+
+    private static final String ADAMW = "AdamW step";
+    private static final String EMA = "EMA update";
+
+    /**
+     * Where a refreshable list kernel's launch reads its numbers: 0 (its arguments) eagerly; while
+     * recording, the table (a new run of it); -1 while a replay's host part runs: the numbers went
+     * to the recorded call's run, and nothing is to be launched.
+     */
+    private long numbersAt(String kind, long[] ids, double[] numbers) {
+        Refresh r = refreshing.get();
+        if (r != null) {
+            r.write(kind, ids, numbers);
+            return -1;
+        }
+        return capturing == Thread.currentThread() ? table.numbers(kind, ids, numbers) : 0;
     }
 
     void replay(Object graph) {
         if (capturing != null) {
             throw new IllegalStateException("replay of a CUDA graph while another is being captured on " + device);
         }
-        queued.incrementAndGet();
+        queue();
         gpu.replay(graph);
     }
 
@@ -262,7 +314,7 @@ public final class CudaBackend implements Backend {
 
     private void go(String fn, long blocks, KernelArgs ka) {
         int g = (int) Math.max(1, Math.min(blocks, Integer.MAX_VALUE));
-        queued.incrementAndGet();
+        queue();
         gpu.launch(fn, g, THREADS, ka);
     }
 
@@ -300,6 +352,15 @@ public final class CudaBackend implements Backend {
     private void copyInto(CudaStorage x, long yAddress, long[] so) {
         long[] shape = x.shape();
         strided(x.dtype(), B_COPY_A, 0, shape, yAddress, so, x.address(), Plans.contiguous(shape), 0, new long[shape.length]);
+    }
+
+    /** Counts a host call that queues device work; a replay's host part may queue none. */
+    private void queue() {
+        if (refreshing.get() != null) {
+            throw new IllegalStateException("a replay's host part queued device work (a kernel, a product or a copy); it may only"
+                    + " make the recorded optimizer calls (AdamW steps, EMA updates)");
+        }
+        queued.incrementAndGet();
     }
 
     /** Host to device ({@link Gpu#upload}: in order with the queued work), counted. */
@@ -434,7 +495,7 @@ public final class CudaBackend implements Backend {
             return;
         }
         if (c.dtype() == d.dtype()) {
-            queued.incrementAndGet();
+            queue();
             gpu.copy(d.address(), c.address(), d.bytes());
             return;
         }
@@ -449,7 +510,7 @@ public final class CudaBackend implements Backend {
             return;
         }
         if (value == 0 && Double.doubleToRawLongBits(value) == 0) {
-            queued.incrementAndGet();
+            queue();
             gpu.zero(c.address(), c.bytes());
             return;
         }
@@ -761,13 +822,13 @@ public final class CudaBackend implements Backend {
     /** One planned GEMM; with bf16, on bfloat16 copies of the float32 operands, given back once queued. */
     private void gemm(Plans.Gemm g, CudaStorage a, CudaStorage b, CudaStorage c, boolean accumulate, boolean bf16) {
         if (!bf16) {
-            queued.incrementAndGet();
+            queue();
             gpu.gemm(a.dtype(), g, a.address(), b.address(), c.address(), accumulate);
             return;
         }
         DeviceMemory.Raw a16 = toBf16(a);
         DeviceMemory.Raw b16 = toBf16(b);
-        queued.incrementAndGet();
+        queue();
         gpu.gemmBf16(g, a16.address(), b16.address(), c.address(), accumulate);
         memory.give(a16);
         memory.give(b16);
@@ -1074,9 +1135,9 @@ public final class CudaBackend implements Backend {
     private DeviceMemory.Raw packCoefficients(CudaStorage num, CudaStorage den) {
         long nb = num.bytes();
         DeviceMemory.Raw coef = temp(nb + den.bytes());
-        queued.incrementAndGet();
+        queue();
         gpu.copy(coef.address(), num.address(), nb);
-        queued.incrementAndGet();
+        queue();
         gpu.copy(coef.address() + nb, den.address(), den.bytes());
         return coef;
     }
@@ -1098,7 +1159,7 @@ public final class CudaBackend implements Backend {
         DeviceMemory.Raw coef = packCoefficients(cs(numerator), cs(denominator));
         if (c.dtype() == DType.FLOAT32 && numerator.dtype() == DType.FLOAT32) {
             CudaStorage in = aligned(c);
-            queued.incrementAndGet();
+            queue();
             gpu.rationalForwardF32(in.address(), out.address(), n, d, coef.address(), groups);
         } else {
             KernelArgs ka = a().i64(0, c.address()).i64(1, out.address()).i64(2, n).i64(3, d).i64(4, d / groups)
@@ -1129,7 +1190,7 @@ public final class CudaBackend implements Backend {
         if (c.dtype() == DType.FLOAT32 && num.dtype() == DType.FLOAT32) {
             CudaStorage in = aligned(c);
             CudaStorage g = aligned(cs(gs));
-            queued.incrementAndGet();
+            queue();
             long totals = gpu.rationalBackwardF32(in.address(), g.address(), gx == null ? 0 : gx.address(), n, d, coef.address(),
                     groups);
             convert(totals, gnum.address(), 6, DType.FLOAT32);
@@ -1229,19 +1290,36 @@ public final class CudaBackend implements Backend {
                     && sameButDecay(s, steps[from + count])) {
                 count++;
             }
-            KernelArgs ka = a().f64(0, s.beta1()).f64(1, s.beta2()).f64(2, s.eps()).f64(3, s.lr() / s.bc1())
-                    .f64(4, Math.sqrt(s.bc2()));
-            long chunks = ka.adamwList(5, addresses, sizes, decay, from, count);
-            if (chunks > 0) {
-                go("adamw_list_" + sfx(t), Math.min(chunks, 8L * sms), ka);
+            double[] numbers = new double[5 + count];
+            numbers[0] = s.beta1();
+            numbers[1] = s.beta2();
+            numbers[2] = s.eps();
+            numbers[3] = s.lr() / s.bc1();
+            numbers[4] = Math.sqrt(s.bc2());
+            System.arraycopy(decay, from, numbers, 5, count);
+            long[] ids = new long[4 * count];
+            for (int a = 0; a < 4; a++) {
+                System.arraycopy(addresses[a], from, ids, a * count, count);
+            }
+            long at = numbersAt(ADAMW, ids, numbers);
+            if (at >= 0) {
+                KernelArgs ka = a().i64(0, at).f64(1, numbers[0]).f64(2, numbers[1]).f64(3, numbers[2]).f64(4, numbers[3])
+                        .f64(5, numbers[4]);
+                long chunks = ka.adamwList(6, addresses, sizes, decay, from, count);
+                if (chunks > 0) {
+                    go("adamw_list_" + sfx(t), Math.min(chunks, 8L * sms), ka);
+                }
             }
             from += count;
         }
     }
 
-    /** Fills the scalar slots before a list kernel's list; {@code chunkBase}: the chunks of the launches before. */
+    /**
+     * Fills the scalar slots before a list kernel's list for the tensors [from, from + count);
+     * {@code chunkBase}: the chunks of the launches before. False: no launch for them.
+     */
     private interface ListArgs {
-        void fill(KernelArgs ka, long chunkBase);
+        boolean fill(KernelArgs ka, long chunkBase, int from, int count);
     }
 
     /**
@@ -1268,10 +1346,12 @@ public final class CudaBackend implements Backend {
                 count++;
             }
             KernelArgs ka = a();
-            args.fill(ka, base);
-            long chunks = ka.adamwList(listSlot, addresses, sizes, unused, from, count);
-            if (chunks > 0) {
-                go(kernel + "_" + sfx(t), Math.min(chunks, 8L * sms), ka);
+            long chunks = 0;
+            if (args.fill(ka, base, from, count)) {
+                chunks = ka.adamwList(listSlot, addresses, sizes, unused, from, count);
+                if (chunks > 0) {
+                    go(kernel + "_" + sfx(t), Math.min(chunks, 8L * sms), ka);
+                }
             }
             base += chunks;
             from += count;
@@ -1299,10 +1379,16 @@ public final class CudaBackend implements Backend {
         }
         DeviceMemory.Raw partial = temp(chunks * Double.BYTES);
         DeviceMemory.Raw total = temp(Double.BYTES);
-        listLaunches("sumsq_list", some, null, 1, (ka, base) -> ka.i64(0, partial.address() + base * Double.BYTES));
+        listLaunches("sumsq_list", some, null, 1, (ka, base, from, count) -> {
+            ka.i64(0, partial.address() + base * Double.BYTES);
+            return true;
+        });
         reduceLaunch("reduce_rows_f64_f64", partial.address(), total.address(), new Plans.ReduceStep(1, chunks, 1, 1), 1, R_SUM,
                 1.0);
-        listLaunches("clip_list", some, null, 2, (ka, base) -> ka.i64(0, total.address()).f64(1, max));
+        listLaunches("clip_list", some, null, 2, (ka, base, from, count) -> {
+            ka.i64(0, total.address()).f64(1, max);
+            return true;
+        });
         memory.give(partial);
         memory.give(total);
     }
@@ -1321,7 +1407,16 @@ public final class CudaBackend implements Backend {
                 v.add(cs(w[i]));
             }
         }
-        listLaunches("ema_list", s, v, 1, (ka, base) -> ka.f64(0, decay));
+        listLaunches("ema_list", s, v, 2, (ka, base, from, count) -> {
+            long[] ids = new long[2 * count];
+            for (int i = 0; i < count; i++) {
+                ids[i] = s.get(from + i).address();
+                ids[count + i] = v.get(from + i).address();
+            }
+            long at = numbersAt(EMA, ids, new double[]{decay});
+            ka.i64(0, Math.max(at, 0)).f64(1, decay);
+            return at >= 0;
+        });
     }
 
     private static boolean sameButDecay(AdamWStep a, AdamWStep b) {
@@ -1336,15 +1431,8 @@ public final class CudaBackend implements Backend {
         CudaStorage y = alloc(dtype, shape);
         long n = y.numel();
         if (n > 0) {
-            long seedAt = 0;
-            if (capturing == Thread.currentThread()) {
-                // recorded: the mask reads its seed from the recording's table, which each replay can rewrite
-                if (recordedSeeds.size() == SEED_SLOTS) {
-                    throw new IllegalStateException("more than " + SEED_SLOTS + " dropout masks in one CUDA graph capture");
-                }
-                seedAt = seedTable.address() + (long) recordedSeeds.size() * Long.BYTES;
-                recordedSeeds.add(seed);
-            }
+            // recorded: the mask reads its seed from the recording's table, which each replay can rewrite
+            long seedAt = capturing == Thread.currentThread() ? table.seed(seed) : 0;
             KernelArgs ka = a().i64(0, y.address()).i64(1, n).i64(2, seedAt).i64(3, seed).i32(4, Philox.dropThreshold(p))
                     .f64(5, 1.0 / (1.0 - p));
             go("dropout_mask_" + sfx(dtype), elementBlocks((n + 3) / 4), ka);

@@ -116,7 +116,7 @@ final class TrainCommand implements Callable<Integer> {
             + " operands, summed in float32 (for a GPU's tensor cores; weights, optimizer and evaluation stay float32); none:"
             + " float32. Default ${DEFAULT-VALUE}.")
     String autocast;
-    @Option(names = "--cuda-graphs", description = "Record a full batch's forward, backward and gradient clip once as a CUDA"
+    @Option(names = "--cuda-graphs", description = "Record a full batch's whole step (forward, backward, clip, AdamW) once as a CUDA"
             + " graph and replay it for every later full batch: one host call instead of one per kernel, the same numbers"
             + " (with --device cuda).")
     boolean cudaGraphs;

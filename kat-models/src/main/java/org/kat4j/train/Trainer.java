@@ -153,14 +153,15 @@ public final class Trainer {
     }
 
     /**
-     * Records the forward and backward of a full batch once, as a CUDA graph, and replays that
-     * recording for every later full batch ({@link Backend#capture}): one host call instead of one
-     * per kernel, for models whose kernels are shorter than their launches. The first full batch
-     * runs eagerly; a smaller last batch of an epoch does too. Each replay gives the masks new seeds
-     * from the model's stream ({@link VisionTransformer#nextSeed}) and takes the batch's images and
-     * targets into the recorded inputs, so the run's numbers are those of a run without it, bit for
-     * bit; the optimizer, clipping and EMA run eagerly after each replay. Needs a model on a device
-     * whose backend {@link Backend#canCapture() records} (CUDA) and one replica.
+     * Records a full batch's whole training step (forward, backward, gradient clip, AdamW, EMA)
+     * once, as a CUDA graph, and replays that recording for every later full batch
+     * ({@link Backend#capture}): one host call instead of one per kernel, for models whose kernels
+     * are shorter than their launches. The first full batch runs eagerly; a smaller last batch of
+     * an epoch does too. Each replay takes the batch's images and targets into the recorded inputs,
+     * gives the masks new seeds from the model's stream ({@link VisionTransformer#nextSeed}) and
+     * runs AdamW's host side for the step's numbers ({@link Recording#replay(java.util.function.LongSupplier,
+     * Runnable)}), so the run's numbers are those of a run without it, bit for bit. Needs a model on
+     * a device whose backend {@link Backend#canCapture() records} (CUDA) and one replica.
      */
     public Trainer withCudaGraphs(boolean on) {
         this.recorded = on;
@@ -375,20 +376,11 @@ public final class Trainer {
                         int rows = b.labels().length;
                         Tensor images = mixed != null ? mixed.images() : b.images();
                         Tensor targets = mixed != null ? mixed.targets() : null;
-                        double[] r;
-                        if (recordedStep != null && rows == cfg.batchSize()) {
-                            r = recordedStep.run(opt, images, b.labels(), targets);
-                        } else {
-                            opt.zeroGrad();
-                            r = forwardBackward(dp, images, b.labels(), targets, cfg.labelSmoothing(), bf16);
-                            clip();
-                        }
+                        double[] r = recordedStep != null && rows == cfg.batchSize()
+                                ? recordedStep.run(images, b.labels(), targets)
+                                : eagerStep(images, b.labels(), targets);
                         double l = r[0];
                         correct += (long) r[1];
-                        opt.step();
-                        if (ema != null) {
-                            ema.update(model);
-                        }
                         if (!Double.isFinite(l)) {
                             throw new IllegalStateException("loss became " + l + " at epoch " + epoch + " step " + step
                                     + ": lower --lr or raise --warmup");
@@ -438,10 +430,27 @@ public final class Trainer {
             return r;
         }
 
+        /** A training step as it runs without a recording: {mean loss, correct predictions}. */
+        private double[] eagerStep(Tensor images, int[] labels, Tensor targets) {
+            opt.zeroGrad();
+            double[] r = forwardBackward(dp, images, labels, targets, cfg.labelSmoothing(), bf16);
+            clip();
+            optimizerStep();
+            return r;
+        }
+
         /** The configured gradient clip, if any ({@link #clipGradients}). */
         private void clip() {
             if (cfg.clipGrad() > 0) {
                 clipGradients(model.parameters(), cfg.clipGrad());
+            }
+        }
+
+        /** AdamW's step, then the EMA's update when there is one. */
+        private void optimizerStep() {
+            opt.step();
+            if (ema != null) {
+                ema.update(model);
             }
         }
 
@@ -459,11 +468,13 @@ public final class Trainer {
         }
 
         /**
-         * A full batch's forward and backward, recorded on the second full batch (the first runs
-         * eagerly, so gradients, optimizer state and the memory cache exist) and replayed after.
-         * Between replays the gradients stay as the replay wrote them (no zeroGrad: the recorded
-         * backward writes them whole), and the recorded inputs, outputs and activations keep their
-         * device memory until the run closes.
+         * A full batch's whole training step (forward, backward, clip, AdamW, EMA), recorded on the
+         * second full batch (the first runs eagerly, so gradients, optimizer state and the memory
+         * cache exist) and replayed after: each replay draws the masks' seeds from the model's
+         * stream and runs the optimizer's host side, whose numbers (step count, learning rate) go
+         * into the recording's table. Between replays the gradients stay as the replay wrote them
+         * (no zeroGrad: the recorded backward writes them whole), and the recorded inputs, outputs
+         * and activations keep their device memory until the run closes.
          */
         private final class RecordedStep implements AutoCloseable {
             private boolean warm;
@@ -473,13 +484,10 @@ public final class Trainer {
             private Tensor logits;
             private Tensor loss;
 
-            double[] run(AdamW opt, Tensor x, int[] labels, Tensor soft) {
+            double[] run(Tensor x, int[] labels, Tensor soft) {
                 if (!warm) {
                     warm = true;
-                    opt.zeroGrad();
-                    double[] r = forwardBackward(dp, x, labels, soft, cfg.labelSmoothing(), bf16);
-                    clip();
-                    return r;
+                    return eagerStep(x, labels, soft);
                 }
                 Tensor t = soft != null ? soft : Losses.targets(labels, model.config().numClasses(), cfg.labelSmoothing());
                 if (recording == null) {
@@ -493,13 +501,14 @@ public final class Trainer {
                             loss = Losses.crossEntropySoft(logits, targets);
                             loss.backward();
                         }
-                        clip(); // on the device, nothing read back: recorded with the step
+                        clip(); // on the device, nothing read back
+                        optimizerStep();
                     }));
-                    recording.replay(); // with the masks the recording drew
+                    recording.replay(); // with the masks and optimizer numbers of the recording
                 } else {
                     images.assign(x);
                     targets.assign(t);
-                    recording.replay(model::nextSeed);
+                    recording.replay(model::nextSeed, Run.this::optimizerStep);
                 }
                 return new double[]{loss.item(), countCorrect(logits, labels)};
             }

@@ -8,6 +8,8 @@ import org.kat4j.backend.Device;
 import org.kat4j.cuda.CudaBackend;
 import org.kat4j.cuda.CudaGraph;
 import org.kat4j.optim.AdamW;
+import org.kat4j.train.ModelEma;
+import org.kat4j.train.Trainer;
 import org.kat4j.tensor.DType;
 import org.kat4j.tensor.Scope;
 import org.kat4j.tensor.Tensor;
@@ -226,12 +228,29 @@ abstract class TrainingStepChecks {
 
     /**
      * A training loop whose forward and backward are recorded once and replayed with the seeds the
-     * eager loop draws ({@code replay(model::nextSeed)}): every step's loss and the weights after
-     * AdamW, bit for bit, with dropout and drop-path masks new at every step. The first step runs
-     * eagerly (gradients, optimizer state and the memory cache exist before the recording).
+     * eager loop draws ({@code replay(model::nextSeed)}), AdamW stepping after each replay: every
+     * step's loss and the weights after it, bit for bit, with dropout and drop-path masks new at
+     * every step. The first step runs eagerly (gradients, optimizer state and the memory cache
+     * exist before the recording).
      */
     @Test
     void katMicroLoopReplayedWithNewMaskSeedsMatchesTheEagerLoop() {
+        replayedLoopMatchesTheEagerLoop(false);
+    }
+
+    /**
+     * The whole step recorded (forward, backward, clip, AdamW, EMA) and replayed with the host part
+     * of the optimizer's calls ({@code replay(model::nextSeed, () -> {opt.step(); ema.update(m);})}):
+     * the step count and learning rate (changed at every step) reach the recorded AdamW through
+     * the recording's table, and the losses, weights and EMA match the eager loop's bit for bit. A
+     * host part that skips the recorded calls or queues other work is refused with a message.
+     */
+    @Test
+    void katMicroWholeStepRecordedMatchesTheEagerLoop() {
+        replayedLoopMatchesTheEagerLoop(true);
+    }
+
+    private void replayedLoopMatchesTheEagerLoop(boolean wholeStep) {
         Pair p = pair(5, 3);
         Device dev = p.dev();
         Map<String, Object> options = Map.of("num_classes", 10, "drop_rate", 0.1, "drop_path_rate", 0.1);
@@ -243,20 +262,33 @@ abstract class TrainingStepChecks {
         Tensor[] batchTargets = {targets(p.labels()), targets(new int[batch()])};
         int steps = 5;
 
-        AdamW optE = AdamW.builder(eager.parameters()).lr(1e-3).build();
+        AdamW optE = AdamW.builder(eager.parameters()).lr(1e-3).weightDecay(0.05).build();
+        ModelEma emaE = new ModelEma(eager, 0.9);
         eager.reseed(11);
         double[] eagerLoss = new double[steps];
         for (int s = 0; s < steps; s++) {
+            optE.lr(1e-3 * (s + 1)); // a schedule: the recorded step must take each step's rate
             try (Scope sc = Scope.open()) {
                 eager.zeroGrad();
                 Tensor loss = Losses.crossEntropySoft(eager.forward(batches[s % 2].to(dev)), batchTargets[s % 2].to(dev));
                 loss.backward();
                 eagerLoss[s] = loss.item();
+                if (wholeStep) {
+                    Trainer.clipGradients(eager.parameters(), 0.5);
+                }
                 optE.step();
+                if (wholeStep) {
+                    emaE.update(eager);
+                }
             }
         }
 
-        AdamW optR = AdamW.builder(replayed.parameters()).lr(1e-3).build();
+        AdamW optR = AdamW.builder(replayed.parameters()).lr(1e-3).weightDecay(0.05).build();
+        ModelEma emaR = new ModelEma(replayed, 0.9);
+        Runnable optimizer = () -> {
+            optR.step();
+            emaR.update(replayed);
+        };
         replayed.reseed(11);
         Tensor images = batches[0].to(dev);
         Tensor targets = batchTargets[0].to(dev);
@@ -266,6 +298,7 @@ abstract class TrainingStepChecks {
         Scope outer = Scope.open();
         try {
             for (int s = 0; s < steps; s++) {
+                optR.lr(1e-3 * (s + 1));
                 images.assign(batches[s % 2]);
                 targets.assign(batchTargets[s % 2]);
                 if (s == 0) {
@@ -274,6 +307,10 @@ abstract class TrainingStepChecks {
                         Tensor l = Losses.crossEntropySoft(replayed.forward(images), targets);
                         l.backward();
                         replayedLoss[s] = l.item();
+                        if (wholeStep) {
+                            Trainer.clipGradients(replayed.parameters(), 0.5);
+                            optimizer.run();
+                        }
                     }
                 } else {
                     if (graph == null) {
@@ -281,17 +318,33 @@ abstract class TrainingStepChecks {
                         graph = CudaGraph.capture(dev, () -> {
                             loss[0] = Losses.crossEntropySoft(replayed.forward(images), targets);
                             loss[0].backward();
+                            if (wholeStep) {
+                                Trainer.clipGradients(replayed.parameters(), 0.5);
+                                optimizer.run();
+                            }
                         });
                         assertTrue(graph.seeds() > 0, "the step's dropout and drop-path masks read their seeds from the table");
-                        graph.replay(); // the seeds the recording drew
+                        graph.replay(); // the seeds (and optimizer numbers) the recording drew
+                    } else if (wholeStep) {
+                        graph.replay(replayed::nextSeed, optimizer);
                     } else {
                         graph.replay(replayed::nextSeed);
                     }
                     replayedLoss[s] = loss[0].item();
                 }
-                try (Scope sc = Scope.open()) {
-                    optR.step();
+                if (!wholeStep) {
+                    try (Scope sc = Scope.open()) {
+                        optR.step();
+                    }
                 }
+            }
+            if (wholeStep) {
+                CudaGraph g = graph;
+                IllegalStateException none = assertThrows(IllegalStateException.class, () -> g.replay(null, () -> { }));
+                assertTrue(none.getMessage().contains("made 0 of the"), none.getMessage());
+                IllegalStateException other = assertThrows(IllegalStateException.class,
+                        () -> g.replay(null, () -> images.mul(2.0)));
+                assertTrue(other.getMessage().contains("queued device work"), other.getMessage());
             }
         } finally {
             outer.close();
@@ -308,6 +361,13 @@ abstract class TrainingStepChecks {
         List<Tensor> pr = replayed.parameters();
         for (int i = 0; i < pe.size(); i++) {
             assertArrayEquals(pe.get(i).toFloatArray(), pr.get(i).toFloatArray(), 0f, "weights after " + steps + " steps, " + i);
+        }
+        if (wholeStep) {
+            Map<String, Tensor> ae = emaE.tensors();
+            Map<String, Tensor> ar = emaR.tensors();
+            for (String k : ae.keySet()) {
+                assertArrayEquals(ae.get(k).toFloatArray(), ar.get(k).toFloatArray(), 0f, "EMA after " + steps + " steps, " + k);
+            }
         }
     }
 
