@@ -26,7 +26,7 @@ import java.util.Random;
  * 128 x 197 tokens and the ViT-T, ViT-S, ViT-B widths, and one training step (forward,
  * cross-entropy, backward, AdamW) of vit_tiny and kat_tiny at 224 with batch 128, each in float32
  * and under bf16 autocast ({@code block_bf16_*}, {@code train_bf16_*}); and a kat_micro step,
- * eagerly and with its forward and backward replayed as a {@link CudaGraph}
+ * eagerly and with the whole step (forward, backward, AdamW) replayed as a {@link CudaGraph}
  * ({@code train_graph_*}). Each time is the mean of a host loop after warm-up, the device
  * synchronised before and after (what a training loop sees, launch costs included). Prints JSON
  * (workload to milliseconds), the form of kat-cuda/gpu_peer.py's, so that gpu-check.sh can put
@@ -99,8 +99,8 @@ public final class BackendGpuBench {
                 }, 2, Math.max(3, iters / 2)));
             }
         }
-        // a micro model's step, whose kernels are shorter than their launches: eagerly, and its forward
-        // and backward replayed as a CUDA graph (AdamW eagerly after it in both)
+        // a micro model's step, whose kernels are shorter than their launches: eagerly, and the whole
+        // step (forward, backward, AdamW) replayed as a CUDA graph
         VisionTransformer micro = Models.create("kat_micro_patch7_28", Map.of("num_classes", 10), 0);
         micro.to(cuda);
         AdamW microOpt = AdamW.builder(micro.parameters()).lr(1e-3).weightDecay(0.05).build();
@@ -118,12 +118,12 @@ public final class BackendGpuBench {
             }
         }, 3, 5 * iters));
         micro.zeroGrad();
-        try (CudaGraph graph = CudaGraph.capture(cuda,
-                () -> Losses.crossEntropySoft(micro.forward(microImages), microTargets).backward())) {
-            out.put("train_graph_kat_micro_patch7_28:64", time(be, () -> {
-                graph.replay();
-                microOpt.step();
-            }, 3, 5 * iters));
+        try (CudaGraph graph = CudaGraph.capture(cuda, () -> {
+            Losses.crossEntropySoft(micro.forward(microImages), microTargets).backward();
+            microOpt.step();
+        })) {
+            // the whole step in one launch; AdamW's host side refills its step numbers before each
+            out.put("train_graph_kat_micro_patch7_28:64", time(be, () -> graph.replay(null, microOpt::step), 3, 5 * iters));
         } catch (RuntimeException e) {
             out.put("graph_error", e.toString()); // the other figures still print
         }
