@@ -267,9 +267,9 @@ public final class Trainer {
                 if (!be.canCapture()) {
                     throw new IllegalArgumentException("CUDA graphs record a CUDA device's work; the model is on " + model.device());
                 }
-                if (replicasFor(model, cfg.batchSize(), Trainer.this.replicas) != 1) {
-                    throw new IllegalArgumentException("CUDA graphs record one replica's step; "
-                            + replicasFor(model, cfg.batchSize(), Trainer.this.replicas) + " replicas asked for");
+                int n = replicasFor(model, cfg.batchSize(), Trainer.this.replicas);
+                if (n != 1) {
+                    throw new IllegalArgumentException("CUDA graphs record one replica's step; " + n + " replicas asked for");
                 }
             }
             this.train = train;
@@ -606,7 +606,8 @@ public final class Trainer {
     /**
      * {@link #clipGradNorm} without reading the norm: where every gradient is on one device, that
      * device's {@link Backend#clipNorm} (on a GPU the norm never leaves it, so the clip can be part
-     * of a recorded step); the same numbers as {@code clipGradNorm}.
+     * of a recorded step). The same rule; on the CPU the same bits, on a GPU the norm is summed in
+     * another order than {@code clipGradNorm}'s, so its last bits can differ.
      */
     public static void clipGradients(List<Tensor> params, double max) {
         List<Storage> grads = new ArrayList<>();
