@@ -79,7 +79,8 @@ public final class CudaBackend implements Backend {
         String[] types = {"f32", "f64"};
         for (String t : types) {
             for (String k : new String[]{"map", "binary", "softmax", "softmax_bwd", "ce_fwd", "ce_bwd", "ln_fwd", "ln_bwd_x",
-                "ln_bwd_wb", "adamw", "adamw_list", "sumsq_list", "clip_list", "ema_list", "dropout_mask", "gather", "index_add", "rational_finish"}) {
+                "ln_bwd_wb", "adamw", "adamw_list", "sumsq_list", "clip_list", "ema_list", "dropout_mask", "gather", "index_add",
+                "rational_finish"}) {
                 out.add(k + "_" + t);
             }
             for (String o : types) {
@@ -205,8 +206,9 @@ public final class CudaBackend implements Backend {
             }
             CudaGraph.Table.Call c = calls.get(next);
             if (!c.kind().equals(kind) || !Arrays.equals(c.ids(), ids) || c.length() != numbers.length) {
-                throw new IllegalStateException("a replay's host part made a " + kind + " on " + ids.length / (kind.equals(ADAMW) ? 4 : 2)
-                        + " tensors as optimizer call " + (next + 1) + ", where the recording made a " + c.kind()
+                int tensors = ids.length / (kind.equals(ADAMW) ? 4 : 2);
+                throw new IllegalStateException("a replay's host part made a " + kind + " on " + tensors + " tensors as optimizer"
+                        + " call " + (next + 1) + ", where the recording made a " + c.kind()
                         + (c.kind().equals(kind) ? " on other tensors" : ""));
             }
             table.put(c.offset(), numbers);
