@@ -98,6 +98,8 @@ class StateAndMessagesTest {
         assertEquals("kat: --autocast fp16: expected bf16 or none", kat("train", "--builtin", "--autocast", "fp16"));
         assertEquals("kat: --cuda-graphs records a CUDA device's work; the model is on cpu (add --device cuda)",
                 kat("train", "--builtin", "--cuda-graphs", "--out", dir.resolve("graphs").toString()));
+        assertEquals("kat: --cuda-graphs records a CUDA device's work; the model is on cpu (add --device cuda)",
+                kat("compare", "--builtin", "--cuda-graphs", "--out", dir.resolve("graphs-compare").toString()));
         // kat compare checks its options as kat train does, before anything is loaded or trained
         assertEquals("kat: --epochs 0: expected a whole number in [1, 100000]", kat("compare", "--builtin", "--epochs", "0"));
         assertEquals("kat: --lr -1.0: expected a finite value in (0, 10.0]", kat("compare", "--builtin", "--lr", "-1"));

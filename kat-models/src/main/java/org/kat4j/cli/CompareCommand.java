@@ -49,6 +49,9 @@ final class CompareCommand implements Callable<Integer> {
     Path out;
     @Option(names = {"--quiet", "--no-progress"}, description = "No progress during an epoch, only the epoch lines.")
     boolean noProgress;
+    @Option(names = "--cuda-graphs", description = "Each model's full-batch step recorded once as a CUDA graph and replayed"
+            + " (with --device cuda; the same numbers, as kat train --cuda-graphs).")
+    boolean cudaGraphs;
 
     @Override
     public Integer call() throws Exception {
@@ -83,11 +86,13 @@ final class CompareCommand implements Callable<Integer> {
                 String name = kind + "_" + size;
                 VisionTransformer m = Models.create(name, Map.of("num_classes", splits.train().classes()), seed);
                 m.to(device);
+                TrainCommand.checkCudaGraphs(cudaGraphs, device, Trainer.replicasFor(m, batchSize, 0));
                 params.put(name, m.parameterCount());
                 System.out.printf(Locale.ROOT, "== %s: %,d parameters on %s, %s%n", name, m.parameterCount(), device, splits.source());
                 TrainConfig cfg = new TrainConfig(name, epochs, batchSize, lr, 1e-5, 0.05, 100, 0.0, 1.0, 0.0, 0, true, seed,
                         out.resolve(name), 500, !noProgress, ema);
-                open.put(name, new Trainer(m, cfg, System.out).withLabel(name).start(splits.train(), splits.test(), null, epochs));
+                open.put(name, new Trainer(m, cfg, System.out).withLabel(name).withCudaGraphs(cudaGraphs)
+                        .start(splits.train(), splits.test(), null, epochs));
             }
             // epoch by epoch in turn, so that the machine's drift over the run falls on both models alike
             for (int e = 0; e < epochs; e++) {

@@ -57,6 +57,17 @@ final class TrainCommand implements Callable<Integer> {
         }
     }
 
+    /** Refuses --cuda-graphs where it cannot work: a device that records nothing, or several replicas. */
+    static void checkCudaGraphs(boolean cudaGraphs, org.kat4j.backend.Device device, int replicas) {
+        if (cudaGraphs && !org.kat4j.backend.Backends.forDevice(device).canCapture()) {
+            throw new IllegalArgumentException("--cuda-graphs records a CUDA device's work; the model is on " + device
+                    + " (add --device cuda)");
+        }
+        if (cudaGraphs && replicas != 1) {
+            throw new IllegalArgumentException("--cuda-graphs records one replica's step; --replicas " + replicas + " asked for more");
+        }
+    }
+
     /** The batch size, capped (with a line saying so) to the training images. */
     static int capBatch(int batchSize, org.kat4j.data.ImageDataset train) {
         if (batchSize <= train.size()) {
@@ -175,13 +186,7 @@ final class TrainCommand implements Callable<Integer> {
                 : "--resume " + resume + " was trained on " + trainedOn);
         m.to(device);
         int n = Trainer.replicasFor(m, batchSize, replicas);
-        if (cudaGraphs && !org.kat4j.backend.Backends.forDevice(device).canCapture()) {
-            throw new IllegalArgumentException("--cuda-graphs records a CUDA device's work; the model is on " + device
-                    + " (add --device cuda)");
-        }
-        if (cudaGraphs && n != 1) {
-            throw new IllegalArgumentException("--cuda-graphs records one replica's step; --replicas " + n + " asked for more");
-        }
+        checkCudaGraphs(cudaGraphs, device, n);
         System.out.printf(Locale.ROOT, "model %s: %,d parameters on %s; data: %s, %d train / %d test; rational kernel: %s; %s%s%n",
                 model, m.parameterCount(), device, splits.source(), splits.train().size(), splits.test().size(),
                 device.isCpu() ? RationalKernels.get().name() : "the device's",
