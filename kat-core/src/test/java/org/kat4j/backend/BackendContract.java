@@ -18,6 +18,7 @@ import java.util.function.DoubleUnaryOperator;
 import java.util.function.Function;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -934,6 +935,29 @@ public abstract class BackendContract {
             assertArrayEquals(be.toDoubles(one[i][2]), be.toDoubles(m[i]), 0, "first moment of parameter " + i);
             assertArrayEquals(be.toDoubles(one[i][3]), be.toDoubles(v[i]), 0, "second moment of parameter " + i);
         }
+    }
+
+    /**
+     * A tensor made inside {@code Scope.detached} while a scope is open belongs to no scope: its
+     * values stay readable after the scope closes and its memory is reused, where one made in the
+     * scope is refused.
+     */
+    @Test
+    void tensorsMadeDetachedOutliveTheOpenScope() {
+        Tensor kept;
+        Tensor scoped;
+        try (Scope s = Scope.open()) {
+            Tensor x = Tensor.of(st(new double[]{1, 2, 3}, DType.FLOAT32, 3));
+            kept = Scope.detached(() -> x.mul(2.0));
+            scoped = x.mul(3.0);
+        }
+        try (Scope s = Scope.open()) {
+            for (int k = 0; k < 8; k++) {
+                be.fill(be.empty(DType.FLOAT32, 3), Double.NaN);
+            }
+        }
+        assertArrayEquals(new double[]{2, 4, 6}, kept.toDoubleArray(), 0);
+        assertThrows(IllegalStateException.class, scoped::toDoubleArray);
     }
 
     // ------------------------------------------------------------------ every element written
