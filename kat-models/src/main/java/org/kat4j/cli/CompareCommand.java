@@ -86,7 +86,8 @@ final class CompareCommand implements Callable<Integer> {
                 String name = kind + "_" + size;
                 VisionTransformer m = Models.create(name, Map.of("num_classes", splits.train().classes()), seed);
                 m.to(device);
-                TrainCommand.checkCudaGraphs(cudaGraphs, device, Trainer.replicasFor(m, batchSize, 0));
+                cudaGraphs = TrainCommand.cudaGraphs(cudaGraphs, deviceOptions, device, Trainer.replicasFor(m, batchSize, 0),
+                        System.out);
                 params.put(name, m.parameterCount());
                 System.out.printf(Locale.ROOT, "== %s: %,d parameters on %s, %s%n", name, m.parameterCount(), device, splits.source());
                 TrainConfig cfg = new TrainConfig(name, epochs, batchSize, lr, 1e-5, 0.05, 100, 0.0, 1.0, 0.0, 0, true, seed,

@@ -33,4 +33,9 @@ final class DeviceOptions {
         }
         return asked;
     }
+
+    /** Whether the device came from {@code --device auto}. */
+    boolean auto() {
+        return device.trim().equalsIgnoreCase("auto");
+    }
 }

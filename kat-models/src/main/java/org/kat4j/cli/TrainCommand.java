@@ -9,6 +9,7 @@ import org.kat4j.train.Trainer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
@@ -57,15 +58,25 @@ final class TrainCommand implements Callable<Integer> {
         }
     }
 
-    /** Refuses --cuda-graphs where it cannot work: a device that records nothing, or several replicas. */
-    static void checkCudaGraphs(boolean cudaGraphs, org.kat4j.backend.Device device, int replicas) {
+    /**
+     * Whether to record the steps: {@code cudaGraphs}, refused where it cannot work (a device that
+     * records nothing, several replicas), except that where {@code --device auto} chose such a
+     * device it is dropped with one line.
+     */
+    static boolean cudaGraphs(boolean cudaGraphs, DeviceOptions options, org.kat4j.backend.Device device, int replicas,
+                              PrintStream out) {
         if (cudaGraphs && !org.kat4j.backend.Backends.forDevice(device).canCapture()) {
+            if (options.auto()) {
+                out.println("--cuda-graphs: not on " + device + " (auto found no CUDA device); the steps run eagerly");
+                return false;
+            }
             throw new IllegalArgumentException("--cuda-graphs records a CUDA device's work; the model is on " + device
                     + " (add --device cuda)");
         }
         if (cudaGraphs && replicas != 1) {
             throw new IllegalArgumentException("--cuda-graphs records one replica's step; --replicas " + replicas + " asked for more");
         }
+        return cudaGraphs;
     }
 
     /** The batch size, capped (with a line saying so) to the training images. */
@@ -186,7 +197,7 @@ final class TrainCommand implements Callable<Integer> {
                 : "--resume " + resume + " was trained on " + trainedOn);
         m.to(device);
         int n = Trainer.replicasFor(m, batchSize, replicas);
-        checkCudaGraphs(cudaGraphs, device, n);
+        cudaGraphs = cudaGraphs(cudaGraphs, deviceOptions, device, n, System.out);
         System.out.printf(Locale.ROOT, "model %s: %,d parameters on %s; data: %s, %d train / %d test; rational kernel: %s; %s%s%n",
                 model, m.parameterCount(), device, splits.source(), splits.train().size(), splits.test().size(),
                 device.isCpu() ? RationalKernels.get().name() : "the device's",

@@ -37,4 +37,30 @@ class DeviceOptionsTest {
         e = assertThrows(IllegalArgumentException.class, () -> resolve("cuda:x", out));
         assertEquals("--device 'cuda:x': expected cpu, cuda, cuda:N or auto", e.getMessage());
     }
+
+    /**
+     * --cuda-graphs: kept on a device that records (the emulated CUDA device), refused with one line
+     * on one that does not, or for several replicas, and dropped with a line where auto chose it.
+     */
+    @Test
+    void cudaGraphsNeedADeviceThatRecords() {
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        PrintStream out = new PrintStream(buf, true);
+        DeviceOptions cpu = new DeviceOptions();
+        cpu.device = "cpu";
+        DeviceOptions auto = new DeviceOptions();
+        auto.device = "Auto";
+        assertEquals(false, TrainCommand.cudaGraphs(false, cpu, Device.CPU, 2, out), "not asked for: nothing to check");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> TrainCommand.cudaGraphs(true, cpu, Device.CPU, 2, out));
+        assertEquals("--cuda-graphs records a CUDA device's work; the model is on cpu (add --device cuda)", e.getMessage());
+        assertEquals(false, TrainCommand.cudaGraphs(true, auto, SimBackend.DEVICE, 1, out));
+        assertEquals("--cuda-graphs: not on sim:0 (auto found no CUDA device); the steps run eagerly", buf.toString().strip());
+        Device emu = new Device("emu", 0);
+        if (org.kat4j.backend.Backends.devices().contains(emu)) {
+            assertEquals(true, TrainCommand.cudaGraphs(true, auto, emu, 1, out));
+            e = assertThrows(IllegalArgumentException.class, () -> TrainCommand.cudaGraphs(true, cpu, emu, 2, out));
+            assertEquals("--cuda-graphs records one replica's step; --replicas 2 asked for more", e.getMessage());
+        }
+    }
 }
