@@ -64,6 +64,15 @@ public final class Ops {
         Autograd.accumulate(t, g, owned);
     }
 
+    /**
+     * g summed down to t's shape into t's gradient: a reduction's result is t's own, g itself (the
+     * same buffer the op's other input may get) is not.
+     */
+    private static void accumulateSum(Tensor t, Backend be, Storage g) {
+        Storage s = be.sumTo(g, t.shape());
+        accumulate(t, s, s.numel() != g.numel());
+    }
+
     /** A one-input op whose rule maps dL/dy to a fresh dL/dx. */
     private static Tensor unary(String op, Tensor x, Storage y, UnaryOperator<Storage> dx) {
         return result(op, y, g -> accumulate(x, dx.apply(g), true), x);
@@ -76,8 +85,8 @@ public final class Ops {
         Backend be = backend("add", a, b);
         Storage y = be.binary(BinaryOp.ADD, a.storage(), b.storage());
         return result("add", y, g -> {
-            accumulate(a, be.sumTo(g, a.shape()), false);
-            accumulate(b, be.sumTo(g, b.shape()), false);
+            accumulateSum(a, be, g);
+            accumulateSum(b, be, g);
         }, a, b);
     }
 
@@ -86,7 +95,7 @@ public final class Ops {
         Backend be = backend("sub", a, b);
         Storage y = be.binary(BinaryOp.SUB, a.storage(), b.storage());
         return result("sub", y, g -> {
-            accumulate(a, be.sumTo(g, a.shape()), false);
+            accumulateSum(a, be, g);
             if (b.requiresGrad()) {
                 accumulate(b, be.unary(UnaryOp.NEG, be.sumTo(g, b.shape())), true);
             }
@@ -341,7 +350,7 @@ public final class Ops {
                 accumulate(w, transB ? product(be, bf16, g2, a2, true, false) : product(be, bf16, a2, g2, true, false), true);
             }
             if (bias != null && bias.requiresGrad()) {
-                accumulate(bias, be.sumTo(g2, new long[]{n}), false);
+                accumulateSum(bias, be, g2);
             }
         }, inputs);
     }

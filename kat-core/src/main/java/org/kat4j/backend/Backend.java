@@ -397,6 +397,17 @@ public interface Backend {
     record AdamWStep(double beta1, double beta2, double eps, double decay, double lr, double bc1, double bc2) {
     }
 
+    /**
+     * Lets {@code fresh}, a result made inside an open scope, outlive the scopes in place of
+     * {@code held} (same dtype and size, made outside them, used by no one else), whose memory is
+     * then released: a parameter's gradient takes a step's result instead of a copy of it. Returns
+     * the storage to keep in {@code held}'s place (on {@code fresh}'s memory), or null where this
+     * backend cannot (the default; the caller then copies): the CPU's scopes are arenas reset whole.
+     */
+    default Storage outlive(Storage held, Storage fresh) {
+        return null;
+    }
+
     /** Whether {@link #capture} records this device's work (a CUDA device does; the CPU does not). */
     default boolean canCapture() {
         return false;

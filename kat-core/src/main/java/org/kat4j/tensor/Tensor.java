@@ -518,7 +518,13 @@ public final class Tensor {
                     t.grad = g.dtype() == dt ? g : be.copy(g, dt);
                     t.gradShared = !owned && g.dtype() == dt;
                 } else {
-                    be.assign(t.grad, g);
+                    // the step's result in the buffer's place where the device can keep it (no copy)
+                    Storage kept = owned && t.gradPrivate && g.dtype() == dt ? be.outlive(t.grad, g) : null;
+                    if (kept != null) {
+                        t.grad = kept;
+                    } else {
+                        be.assign(t.grad, g);
+                    }
                 }
                 t.gradZero = false;
             } else if (t.gradShared && g.dtype() == dt) {

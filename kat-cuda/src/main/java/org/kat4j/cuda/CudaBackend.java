@@ -568,6 +568,31 @@ public final class CudaBackend implements Backend {
         }
     }
 
+    /**
+     * {@code fresh}'s memory leaves the open scope that holds it and outlives the scopes (the
+     * collector returns it, as for memory made outside them); {@code held}'s is released. Not while
+     * a recorded graph lives: its kernels keep the addresses they recorded, so a gradient must stay
+     * in its buffer.
+     */
+    @Override
+    public Storage outlive(Storage held, Storage fresh) {
+        if (!(held instanceof CudaStorage h) || h.backend() != this || !(fresh instanceof CudaStorage f) || f.backend() != this
+                || !h.owner || !f.owner || f.offset != 0 || f.block.raw == null || !f.block.live() || f.dtype() != h.dtype()
+                || f.numel() != h.numel() || capturing != null || memory.graphs() > 0) {
+            return null;
+        }
+        for (List<CudaStorage.Block> scope : scopes.get()) {
+            if (scope.remove(f.block)) {
+                f.block.handOver();
+                CudaStorage kept = new CudaStorage(this, new CudaStorage.Block(memory, f.block.raw, true), 0, f.dtype(), f.shape(),
+                        true);
+                release(h);
+                return kept;
+            }
+        }
+        return null;
+    }
+
     @Override
     public void release(Storage s) {
         CudaStorage c = cs(s);

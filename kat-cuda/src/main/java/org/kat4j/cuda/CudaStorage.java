@@ -41,6 +41,11 @@ final class CudaStorage implements org.kat4j.backend.Storage {
         boolean live() {
             return live;
         }
+
+        /** Another block owns the memory now: any later use of a storage on this one throws, and it frees nothing. */
+        void handOver() {
+            live = false;
+        }
     }
 
     private final CudaBackend backend;

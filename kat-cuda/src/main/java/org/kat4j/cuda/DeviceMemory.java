@@ -181,6 +181,11 @@ final class DeviceMemory {
         return peak;
     }
 
+    /** Recorded graphs (or one being recorded) whose memory is still theirs. */
+    synchronized int graphs() {
+        return graphs.size();
+    }
+
     /** cuMemAlloc calls so far: flat over a training loop once the first step has run. */
     synchronized long driverAllocations() {
         return driverAllocations;

@@ -102,7 +102,7 @@ class DeviceTrainingTest {
             // replayed: steps 3-6 of the first epoch (1 eager, 2 recorded, 7 smaller), 1-6 of later ones
             int replays = 4 + 6 * (epochs - 1);
             double saved = (double) ((q1 - q0) - (q2 - q1)) / replays;
-            assertTrue(saved > 200, tag + ": " + saved + " host calls saved per replayed step, of the ~240 this model's eager"
+            assertTrue(saved > 180, tag + ": " + saved + " host calls saved per replayed step, of the ~200 this model's eager"
                     + " step (forward, backward, clip, AdamW, EMA) takes");
         }
     }
