@@ -17,18 +17,19 @@ import java.util.function.LongSupplier;
  * than their launches.
  *
  * <pre>{@code
- * // warm up once eagerly (parameters' gradients and the memory cache exist), then record
+ * // warm up once eagerly (parameters' gradients, optimizer state and the memory cache exist), then record
  * model.zeroGrad();
  * Tensor[] loss = new Tensor[1];
  * try (CudaGraph step = CudaGraph.capture(device, () -> {
  *     loss[0] = Losses.crossEntropySoft(model.forward(images), targets);  // images, targets: device tensors
  *     loss[0].backward();
+ *     opt.step();                      // recorded too: its numbers come from the graph's table
  * })) {
  *     for (...) {
  *         images.assign(nextImages);   // new values into the recorded inputs, outside the graph
  *         targets.assign(nextTargets);
- *         step.replay();               // forward and backward; the gradients are written, as recorded
- *         opt.step();                  // eagerly: its learning rate and step count change every step
+ *         opt.lr(schedule.at(i));
+ *         step.replay(model::nextSeed, opt::step);  // new masks; AdamW's host side refills its numbers
  *         double l = loss[0].item();
  *     }
  * }
