@@ -25,6 +25,7 @@ import java.util.function.LongSupplier;
  *     loss[0].backward();
  *     opt.step();                      // recorded too: its numbers come from the graph's table
  * })) {
+ *     step.replay();                   // the recorded step itself: recording ran nothing on the device
  *     for (...) {
  *         images.assign(nextImages);   // new values into the recorded inputs, outside the graph
  *         targets.assign(nextTargets);
