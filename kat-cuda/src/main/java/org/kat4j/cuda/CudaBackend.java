@@ -582,7 +582,9 @@ public final class CudaBackend implements Backend {
             return null;
         }
         for (List<CudaStorage.Block> scope : scopes.get()) {
-            if (scope.remove(f.block)) {
+            int at = scope.lastIndexOf(f.block); // a result just made: near the end of its scope's list
+            if (at >= 0) {
+                scope.remove(at);
                 f.block.handOver();
                 CudaStorage kept = new CudaStorage(this, new CudaStorage.Block(memory, f.block.raw, true), 0, f.dtype(), f.shape(),
                         true);
@@ -1300,6 +1302,7 @@ public final class CudaBackend implements Backend {
         long[][] addresses = new long[4][n];
         long[] sizes = new long[n];
         double[] decay = new double[n];
+        DType[] types = new DType[n];
         for (int i = 0; i < n; i++) {
             addresses[0][i] = cs(w[i]).address();
             addresses[1][i] = addr(g[i]);
@@ -1307,38 +1310,27 @@ public final class CudaBackend implements Backend {
             addresses[3][i] = addr(v[i]);
             sizes[i] = w[i].numel();
             decay[i] = steps[i].decay();
+            types[i] = w[i].dtype();
         }
-        int from = 0;
-        while (from < n) {
-            AdamWStep s = steps[from];
-            DType t = w[from].dtype();
-            int count = 1;
-            while (from + count < n && count < KernelArgs.ADAMW_LIST && w[from + count].dtype() == t
-                    && sameButDecay(s, steps[from + count])) {
-                count++;
-            }
-            double[] numbers = new double[5 + count];
-            numbers[0] = s.beta1();
-            numbers[1] = s.beta2();
-            numbers[2] = s.eps();
-            numbers[3] = s.lr() / s.bc1();
-            numbers[4] = Math.sqrt(s.bc2());
-            System.arraycopy(decay, from, numbers, 5, count);
-            long[] ids = new long[4 * count];
-            for (int a = 0; a < 4; a++) {
-                System.arraycopy(addresses[a], from, ids, a * count, count);
-            }
-            long at = numbersAt(ADAMW, ids, numbers);
-            if (at >= 0) {
-                KernelArgs ka = a().i64(0, at).f64(1, numbers[0]).f64(2, numbers[1]).f64(3, numbers[2]).f64(4, numbers[3])
-                        .f64(5, numbers[4]);
-                long chunks = ka.adamwList(6, addresses, sizes, decay, from, count);
-                if (chunks > 0) {
-                    go("adamw_list_" + sfx(t), Math.min(chunks, 8L * sms), ka);
-                }
-            }
-            from += count;
-        }
+        listLaunches("adamw_list", types, addresses, sizes, decay, 6, (first, i) -> sameButDecay(steps[first], steps[i]),
+                (ka, base, from, count) -> {
+                    AdamWStep s = steps[from];
+                    double[] numbers = new double[5 + count];
+                    numbers[0] = s.beta1();
+                    numbers[1] = s.beta2();
+                    numbers[2] = s.eps();
+                    numbers[3] = s.lr() / s.bc1();
+                    numbers[4] = Math.sqrt(s.bc2());
+                    System.arraycopy(decay, from, numbers, 5, count);
+                    long[] ids = new long[4 * count];
+                    for (int a = 0; a < 4; a++) {
+                        System.arraycopy(addresses[a], from, ids, a * count, count);
+                    }
+                    long at = numbersAt(ADAMW, ids, numbers);
+                    ka.i64(0, Math.max(at, 0)).f64(1, numbers[0]).f64(2, numbers[1]).f64(3, numbers[2]).f64(4, numbers[3])
+                            .f64(5, numbers[4]);
+                    return at >= 0;
+                });
     }
 
     /**
@@ -1350,40 +1342,48 @@ public final class CudaBackend implements Backend {
     }
 
     /**
-     * {@code kernel} over the chunks of tensors {@code x} (and {@code y}, read beside them, or
-     * null), ADAMW_LIST tensors of one dtype a launch, the list at slot {@code listSlot}. Returns
-     * the chunks of all launches.
+     * {@code kernel} over the chunks of the listed tensors (KernelArgs.adamwList's arrays), in
+     * launches of up to ADAMW_LIST tensors of one dtype that {@code together} lets share a launch
+     * with the first of it, the list at slot {@code listSlot}. Returns the chunks of all launches.
      */
-    private long listLaunches(String kernel, List<CudaStorage> x, List<CudaStorage> y, int listSlot, ListArgs args) {
-        int n = x.size();
-        long[][] addresses = new long[4][n];
-        long[] sizes = new long[n];
-        double[] unused = new double[n];
-        for (int i = 0; i < n; i++) {
-            addresses[0][i] = x.get(i).address();
-            addresses[1][i] = y == null ? 0 : y.get(i).address();
-            sizes[i] = x.get(i).numel();
-        }
+    private long listLaunches(String kernel, DType[] types, long[][] addresses, long[] sizes, double[] decay, int listSlot,
+                              java.util.function.BiPredicate<Integer, Integer> together, ListArgs args) {
+        int n = sizes.length;
         long base = 0;
         int from = 0;
         while (from < n) {
-            DType t = x.get(from).dtype();
             int count = 1;
-            while (from + count < n && count < KernelArgs.ADAMW_LIST && x.get(from + count).dtype() == t) {
+            while (from + count < n && count < KernelArgs.ADAMW_LIST && types[from + count] == types[from]
+                    && together.test(from, from + count)) {
                 count++;
             }
             KernelArgs ka = a();
             long chunks = 0;
             if (args.fill(ka, base, from, count)) {
-                chunks = ka.adamwList(listSlot, addresses, sizes, unused, from, count);
+                chunks = ka.adamwList(listSlot, addresses, sizes, decay, from, count);
                 if (chunks > 0) {
-                    go(kernel + "_" + sfx(t), Math.min(chunks, 8L * sms), ka);
+                    go(kernel + "_" + sfx(types[from]), Math.min(chunks, 8L * sms), ka);
                 }
             }
             base += chunks;
             from += count;
         }
         return base;
+    }
+
+    /** As above over tensors {@code x} (and {@code y}, read beside them, or null), in runs of one dtype. */
+    private long listLaunches(String kernel, List<CudaStorage> x, List<CudaStorage> y, int listSlot, ListArgs args) {
+        int n = x.size();
+        long[][] addresses = new long[4][n];
+        long[] sizes = new long[n];
+        DType[] types = new DType[n];
+        for (int i = 0; i < n; i++) {
+            addresses[0][i] = x.get(i).address();
+            addresses[1][i] = y == null ? 0 : y.get(i).address();
+            sizes[i] = x.get(i).numel();
+            types[i] = x.get(i).dtype();
+        }
+        return listLaunches(kernel, types, addresses, sizes, new double[n], listSlot, (first, i) -> true, args);
     }
 
     /**
